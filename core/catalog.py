@@ -1,0 +1,447 @@
+"""The catalog: one SQLite file per catalog, the source of truth for products and their vectors.
+
+Products, attributes, images (with a thumbnail), embeddings and co-purchase pairs live here.
+The FAISS index next to the file is a cache rebuilt from the ``embeddings`` table whenever
+its manifest disagrees with the catalog, so a crash can never leave the two inconsistent.
+
+Every write happens in a transaction (WAL journal): an import killed half-way keeps every batch
+it committed and nothing of the batch it was writing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import CatalogError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+CATALOG_SUFFIX = ".vitrina"
+
+# Step-by-step migrations: MIGRATIONS[v] upgrades a schema at version v to v + 1.
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE products (
+    pk INTEGER PRIMARY KEY,
+    sku TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    brand TEXT,
+    price REAL,
+    rating REAL,
+    row_hash TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE attributes (
+    pk INTEGER NOT NULL REFERENCES products(pk) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (pk, key)
+);
+CREATE INDEX attributes_by_value ON attributes(key, value);
+CREATE TABLE fields (key TEXT PRIMARY KEY, role TEXT NOT NULL);
+CREATE TABLE images (
+    pk INTEGER PRIMARY KEY REFERENCES products(pk) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    blur REAL NOT NULL,
+    flags TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    thumbnail BLOB
+);
+CREATE TABLE embeddings (
+    pk INTEGER NOT NULL REFERENCES products(pk) ON DELETE CASCADE,
+    space TEXT NOT NULL,
+    encoder_id TEXT NOT NULL,
+    input_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (pk, space)
+);
+CREATE TABLE copurchase (
+    a INTEGER NOT NULL REFERENCES products(pk) ON DELETE CASCADE,
+    b INTEGER NOT NULL REFERENCES products(pk) ON DELETE CASCADE,
+    weight REAL NOT NULL DEFAULT 1.0,
+    PRIMARY KEY (a, b)
+);
+CREATE TABLE import_runs (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL,
+    report TEXT
+);
+"""
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+
+CORE_COLUMNS = ("sku", "title", "description", "brand", "price", "rating")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Product:
+    pk: int
+    sku: str
+    title: str
+    description: str = ""
+    brand: str | None = None
+    price: float | None = None
+    rating: float | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    image_path: str | None = None
+    image_flags: tuple[str, ...] = ()
+
+    def category_text(self, keys: Sequence[str]) -> str:
+        return " ".join(self.attributes[k] for k in keys if self.attributes.get(k))
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """One validated product ready to be written (the importer builds these)."""
+
+    sku: str
+    title: str
+    description: str
+    brand: str | None
+    price: float | None
+    rating: float | None
+    attributes: dict[str, str]
+    row_hash: str
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    path: str
+    sha256: str
+    width: int
+    height: int
+    blur: float
+    flags: tuple[str, ...]
+    notes: tuple[str, ...]
+    thumbnail: bytes
+
+
+class Catalog:
+    """A catalog file. Open with :meth:`open` or :meth:`create`; use as a context manager."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection):
+        self.path = path
+        self._conn = conn
+
+    # ---- lifecycle -------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, name: str | None = None) -> "Catalog":
+        path = Path(path)
+        if path.exists():
+            raise CatalogError(f"{path} already exists. Open it instead, or choose another name.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cat = cls._connect(path)
+        with cat.transaction():
+            cat._conn.execute("INSERT OR REPLACE INTO meta VALUES ('name', ?)", (name or path.stem,))
+            cat._conn.execute("INSERT OR REPLACE INTO meta VALUES ('created', ?)", (now_iso(),))
+        return cat
+
+    @classmethod
+    def open(cls, path: str | Path, create: bool = False) -> "Catalog":
+        path = Path(path)
+        if not path.exists():
+            if create:
+                return cls.create(path)
+            raise CatalogError(f"No catalog at {path}. Create one with `vitrina import` or File > New Catalog.")
+        return cls._connect(path)
+
+    @classmethod
+    def _connect(cls, path: Path) -> "Catalog":
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{path} is not a Vitrina catalog or is damaged ({exc}).") from exc
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise CatalogError(
+                f"{path} was written by a newer Vitrina (schema {version}, this one reads up to "
+                f"{SCHEMA_VERSION}). Update Vitrina to open it."
+            )
+        cat = cls(path, conn)
+        cat._migrate(version)
+        return cat
+
+    def _migrate(self, version: int) -> None:
+        if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise CatalogError(f"{self.path} is an SQLite file but not a Vitrina catalog.")
+        while version < SCHEMA_VERSION:
+            with self.transaction():
+                self._apply(MIGRATIONS[version])
+                version += 1
+                self._conn.execute(f"PRAGMA user_version={version}")
+            log.info("catalog %s migrated to schema %d", self.path, version)
+
+    def _apply(self, script: str) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @property
+    def name(self) -> str:
+        return self.meta("name") or self.path.stem
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # ---- products ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM products").fetchone()[0]
+
+    def row_hashes(self, skus: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """sku -> (pk, row_hash) for the given skus that exist."""
+        out: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(list(skus), 500):
+            marks = ",".join("?" * len(chunk))
+            for sku, pk, h in self._conn.execute(
+                f"SELECT sku, pk, row_hash FROM products WHERE sku IN ({marks})", chunk
+            ):
+                out[sku] = (pk, h)
+        return out
+
+    def upsert_product(self, rec: ProductRecord) -> int:
+        """Insert or update one product (inside the caller's transaction); returns its pk."""
+        c = self._conn
+        c.execute(
+            "INSERT INTO products (sku, title, description, brand, price, rating, row_hash, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sku) DO UPDATE SET title=excluded.title,"
+            " description=excluded.description, brand=excluded.brand, price=excluded.price,"
+            " rating=excluded.rating, row_hash=excluded.row_hash, updated_at=excluded.updated_at",
+            (rec.sku, rec.title, rec.description, rec.brand, rec.price, rec.rating, rec.row_hash, now_iso()),
+        )
+        pk = c.execute("SELECT pk FROM products WHERE sku=?", (rec.sku,)).fetchone()[0]
+        c.execute("DELETE FROM attributes WHERE pk=?", (pk,))
+        c.executemany(
+            "INSERT INTO attributes VALUES (?,?,?)",
+            [(pk, k, v) for k, v in rec.attributes.items() if v is not None and v != ""],
+        )
+        return pk
+
+    def set_image(self, pk: int, img: ImageRecord | None) -> None:
+        if img is None:
+            self._conn.execute("DELETE FROM images WHERE pk=?", (pk,))
+            return
+        self._conn.execute(
+            "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?)",
+            (pk, img.path, img.sha256, img.width, img.height, img.blur, ",".join(img.flags),
+             "; ".join(img.notes), img.thumbnail),
+        )
+
+    def set_fields(self, roles: dict[str, str]) -> None:
+        self._conn.executemany("INSERT OR REPLACE INTO fields VALUES (?,?)", list(roles.items()))
+
+    def category_fields(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT key FROM fields WHERE role='category' ORDER BY rowid")]
+
+    def field_values(self, key: str) -> list[tuple[str, int]]:
+        """Distinct values of one attribute with their product counts, most common first."""
+        return list(self._conn.execute(
+            "SELECT value, count(*) n FROM attributes WHERE key=? GROUP BY value ORDER BY n DESC, value", (key,)
+        ))
+
+    def delete_products(self, pks: Iterable[int]) -> int:
+        pks = list(pks)
+        for space in self.spaces():
+            self._bump_revision(space)
+        for chunk in _chunks(pks, 500):
+            self._conn.execute(f"DELETE FROM products WHERE pk IN ({','.join('?' * len(chunk))})", chunk)
+        return len(pks)
+
+    def pk_for_sku(self, sku: str) -> int | None:
+        row = self._conn.execute("SELECT pk FROM products WHERE sku=?", (sku,)).fetchone()
+        return row[0] if row else None
+
+    def all_pks(self) -> np.ndarray:
+        return np.fromiter((r[0] for r in self._conn.execute("SELECT pk FROM products ORDER BY pk")), dtype=np.int64)
+
+    def products(self, pks: Sequence[int]) -> list[Product]:
+        """Products in the order of ``pks`` (unknown pks are left out)."""
+        found: dict[int, Product] = {}
+        for chunk in _chunks([int(p) for p in pks], 500):
+            marks = ",".join("?" * len(chunk))
+            attrs: dict[int, dict[str, str]] = {}
+            for pk, k, v in self._conn.execute(f"SELECT pk, key, value FROM attributes WHERE pk IN ({marks})", chunk):
+                attrs.setdefault(pk, {})[k] = v
+            rows = self._conn.execute(
+                "SELECT p.pk, sku, title, description, brand, price, rating, i.path, i.flags FROM products p"
+                f" LEFT JOIN images i ON i.pk = p.pk WHERE p.pk IN ({marks})", chunk)
+            for pk, sku, title, desc, brand, price, rating, path, flags in rows:
+                found[pk] = Product(pk, sku, title, desc, brand, price, rating, attrs.get(pk, {}), path,
+                                    tuple(f for f in (flags or "").split(",") if f))
+        return [found[int(p)] for p in pks if int(p) in found]
+
+    def product(self, pk: int) -> Product:
+        got = self.products([pk])
+        if not got:
+            raise CatalogError(f"No product with internal id {pk} in {self.path.name}.")
+        return got[0]
+
+    def thumbnail(self, pk: int) -> bytes | None:
+        row = self._conn.execute("SELECT thumbnail FROM images WHERE pk=?", (pk,)).fetchone()
+        return row[0] if row else None
+
+    def image_path(self, pk: int) -> str | None:
+        row = self._conn.execute("SELECT path FROM images WHERE pk=?", (pk,)).fetchone()
+        return row[0] if row else None
+
+    def filter_pks(self, *, categories: dict[str, Sequence[str]] | None = None, price_min: float | None = None,
+                   price_max: float | None = None, rating_min: float | None = None) -> np.ndarray:
+        """pks of products that pass every filter (category values OR-ed within a field, AND-ed across)."""
+        sql, args = ["SELECT pk FROM products WHERE 1=1"], []
+        if price_min is not None:
+            sql.append("AND price >= ?"); args.append(price_min)
+        if price_max is not None:
+            sql.append("AND price <= ?"); args.append(price_max)
+        if rating_min is not None:
+            sql.append("AND rating >= ?"); args.append(rating_min)
+        for key, values in (categories or {}).items():
+            values = list(values)
+            sql.append(f"AND pk IN (SELECT pk FROM attributes WHERE key=? AND value IN ({','.join('?' * len(values))}))")
+            args += [key, *values]
+        return np.fromiter((r[0] for r in self._conn.execute(" ".join(sql), args)), dtype=np.int64)
+
+    def attribute_column(self, key: str) -> dict[int, str]:
+        return dict(self._conn.execute("SELECT pk, value FROM attributes WHERE key=?", (key,)))
+
+    def attribute_keys(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT key FROM attributes ORDER BY key")]
+
+    # ---- embeddings -------------------------------------------------------------------
+    def embedding_hashes(self, space: str, pks: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """pk -> (encoder_id, input_hash) of stored vectors in ``space``."""
+        out: dict[int, tuple[str, str]] = {}
+        for chunk in _chunks([int(p) for p in pks], 500):
+            marks = ",".join("?" * len(chunk))
+            for pk, enc, h in self._conn.execute(
+                f"SELECT pk, encoder_id, input_hash FROM embeddings WHERE space=? AND pk IN ({marks})", [space, *chunk]
+            ):
+                out[pk] = (enc, h)
+        return out
+
+    def put_embeddings(self, space: str, encoder_id: str, pks: Sequence[int], hashes: Sequence[str],
+                       vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._bump_revision(space)
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?,?)",
+            [(int(pk), space, encoder_id, h, v.tobytes()) for pk, h, v in zip(pks, hashes, vectors)],
+        )
+
+    def delete_embeddings(self, space: str, pks: Sequence[int]) -> None:
+        self._bump_revision(space)
+        self._conn.executemany("DELETE FROM embeddings WHERE space=? AND pk=?", [(space, int(p)) for p in pks])
+
+    def embeddings(self, space: str, encoder_id: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(pks, vectors) of every stored vector in ``space`` (optionally of one encoder), sorted by pk."""
+        sql = "SELECT pk, vector FROM embeddings WHERE space=?" + (" AND encoder_id=?" if encoder_id else "")
+        rows = self._conn.execute(sql + " ORDER BY pk", (space, encoder_id) if encoder_id else (space,)).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return pks, vecs
+
+    def _bump_revision(self, space: str) -> None:
+        self._conn.execute("INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET"
+                           " value = CAST(value AS INTEGER) + 1", (f"rev:{space}",))
+
+    def revision(self, space: str) -> int:
+        """Grows with every write to ``space``'s vectors; an index built at another revision is stale."""
+        return int(self.meta(f"rev:{space}") or 0)
+
+    def embeddings_pks(self, space: str) -> np.ndarray:
+        return np.fromiter((r[0] for r in self._conn.execute(
+            "SELECT pk FROM embeddings WHERE space=? ORDER BY pk", (space,))), dtype=np.int64)
+
+    def embedding_count(self, space: str) -> int:
+        return self._conn.execute("SELECT count(*) FROM embeddings WHERE space=?", (space,)).fetchone()[0]
+
+    def spaces(self) -> dict[str, str]:
+        """space -> encoder_id of the vectors stored (the most common one if several)."""
+        rows = self._conn.execute(
+            "SELECT space, encoder_id, count(*) n FROM embeddings GROUP BY space, encoder_id ORDER BY n")
+        return {space: enc for space, enc, _ in rows}
+
+    # ---- co-purchase ------------------------------------------------------------------
+    def add_copurchases(self, pairs: Iterable[tuple[int, int, float]]) -> int:
+        rows = [(int(a), int(b), float(w)) for a, b, w in pairs if a != b]
+        self._conn.executemany("INSERT OR REPLACE INTO copurchase VALUES (?,?,?)", rows)
+        return len(rows)
+
+    def copurchased(self, pk: int) -> list[tuple[int, float]]:
+        return list(self._conn.execute(
+            "SELECT b, weight FROM copurchase WHERE a=? UNION SELECT a, weight FROM copurchase WHERE b=?"
+            " ORDER BY 2 DESC", (pk, pk)))
+
+    def copurchase_pairs(self) -> list[tuple[int, int, float]]:
+        return list(self._conn.execute("SELECT a, b, weight FROM copurchase"))
+
+    # ---- import bookkeeping -------------------------------------------------------------
+    def start_import_run(self, source: str) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO import_runs (source, started, status) VALUES (?,?, 'running')", (source, now_iso()))
+        return int(cur.lastrowid)
+
+    def finish_import_run(self, run_id: int, status: str, report: dict) -> None:
+        self._conn.execute("UPDATE import_runs SET finished=?, status=?, report=? WHERE id=?",
+                           (now_iso(), status, json.dumps(report), run_id))
+        if status == "done":  # a finished run completes every earlier interrupted run of the same file
+            self._conn.execute("UPDATE import_runs SET status='resumed' WHERE status='running' AND source="
+                               "(SELECT source FROM import_runs WHERE id=?)", (run_id,))
+
+    def interrupted_imports(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT source FROM import_runs WHERE status='running'")]
+
+    def execute(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:
+        """Raw SQL for the engine's own modules (ingest bookkeeping, evaluation, insights)."""
+        return self._conn.execute(sql, args)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

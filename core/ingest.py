@@ -1,0 +1,361 @@
+"""Importing a catalog from CSV / JSON Lines plus an image folder.
+
+``import_catalog`` is a generator: it yields :class:`Progress` and returns an
+:class:`ImportReport`. Rows are validated, images checked, vectors computed and everything
+written in batches, one transaction each, so an import killed half-way keeps what it committed;
+running it again skips unchanged rows (same row hash, same image bytes, same encoder) and
+carries on where it stopped. Bad rows never stop an import: each is skipped with its reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from core.catalog import Catalog, ImageRecord, ProductRecord
+from core.errors import BadImage, ImportFailed
+from core.images import load_image, make_thumbnail, resolve_image_path
+from core.sources import RawRow, count_rows, read_rows
+from core.spaces import PendingEmbedding, Space, embed_pending, product_text
+
+log = logging.getLogger(__name__)
+
+MAPPABLE = ("id", "title", "description", "brand", "price", "rating", "image")
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which source column feeds which product field; unmapped columns are kept as attributes."""
+
+    id: str
+    title: str | None = None
+    description: str | None = None
+    brand: str | None = None
+    price: str | None = None
+    rating: str | None = None
+    image: str | None = None
+    categories: tuple[str, ...] = ()
+
+    @classmethod
+    def guess(cls, columns: Sequence[str]) -> "ColumnMapping":
+        """A first mapping from common column names (the wizard and the CLI start from it)."""
+        lower = {c.lower().replace("_", "").replace(" ", ""): c for c in columns}
+        synonyms = {
+            "id": ("id", "sku", "articleid", "productid", "itemid"),
+            "title": ("title", "name", "prodname", "productname", "productdisplayname"),
+            "description": ("description", "detaildesc", "desc", "details"),
+            "brand": ("brand", "brandname", "manufacturer"),
+            "price": ("price", "cost", "unitprice"),
+            "rating": ("rating", "stars", "averagerating"),
+            "image": ("image", "imagepath", "img", "picture", "photo", "image224"),
+        }
+        found = {f: next((lower[s] for s in names if s in lower), None) for f, names in synonyms.items()}
+        if not found["id"]:
+            raise ImportFailed(f"No id column found among {', '.join(columns)}; say which column is the id.")
+        return cls(**found)
+
+    def with_overrides(self, **kw) -> "ColumnMapping":
+        return ColumnMapping(**{**asdict(self), **{k: v for k, v in kw.items() if v is not None}})
+
+    def validate(self, columns: Sequence[str]) -> None:
+        missing = [c for c in self.used_columns() if c not in columns]
+        if missing:
+            raise ImportFailed(f"The mapping names columns that the file does not have: {', '.join(missing)}. "
+                               f"Its columns are: {', '.join(columns)}.")
+
+    def used_columns(self) -> list[str]:
+        return [c for c in (*(getattr(self, f) for f in MAPPABLE), *self.categories) if c]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    image_root: Path | None = None  # default: the source file's folder
+    require_image: bool = False     # skip rows without an image path
+    prune: bool = False             # remove catalog products absent from the source
+    batch_size: int = 64
+    thumbnail_size: int = 160
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int | None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    line: int
+    sku: str | None
+    reason: str
+    detail: str
+
+
+@dataclass
+class ImportReport:
+    source: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    pairs: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[tuple[int, str, str]] = field(default_factory=list)  # (line, sku, note)
+    embedded: dict[str, list[int]] = field(default_factory=dict)
+    cancelled: bool = False
+
+    def summary(self) -> str:
+        parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged",
+                 f"{len(self.skipped)} skipped"]
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        if self.pairs:
+            parts.append(f"{self.pairs} co-purchase pairs")
+        return ("Import cancelled: " if self.cancelled else "Import finished: ") + ", ".join(parts)
+
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.skipped:
+            out[s.reason] = out.get(s.reason, 0) + 1
+        return out
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["embedded"] = {k: len(v) for k, v in self.embedded.items()}
+        return d
+
+
+class _RowError(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf) -> float | None:
+    if text == "":
+        return None
+    try:
+        value = float(text.replace(",", ".") if text.count(",") == 1 and "." not in text else text)
+    except ValueError:
+        raise _RowError(f"bad_{what}", f"{what} '{text[:40]}' is not a number") from None
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise _RowError(f"bad_{what}", f"{what} {value} is outside {lo:g}..{hi:g}")
+    return value
+
+
+def _record(data: dict[str, str], m: ColumnMapping) -> ProductRecord:
+    sku = data.get(m.id, "").strip()
+    if not sku:
+        raise _RowError("missing_id", "the id column is empty")
+    title = data.get(m.title, "") if m.title else ""
+    attributes = {k: v for k, v in data.items() if k not in (m.id, m.title, m.description, m.brand, m.price,
+                                                            m.rating, m.image) and v != ""}
+    rec = dict(sku=sku, title=title or sku, description=data.get(m.description, "") if m.description else "",
+               brand=(data.get(m.brand) or None) if m.brand else None,
+               price=_number(data.get(m.price, ""), "price") if m.price else None,
+               rating=_number(data.get(m.rating, ""), "rating") if m.rating else None,
+               attributes=attributes)
+    digest = hashlib.sha256(json.dumps([rec, data.get(m.image or "", "")], sort_keys=True).encode()).hexdigest()
+    return ProductRecord(**rec, row_hash=digest[:32])
+
+
+@dataclass
+class _Row:
+    line: int
+    rec: ProductRecord
+    image_rel: str
+    pk: int | None = None
+    image: ImageRecord | None = None
+    pil: object = None
+    image_changed: bool = False
+
+
+def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping, spaces: Sequence[Space],
+                   options: ImportOptions = ImportOptions(),
+                   cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, ImportReport]:
+    """Import ``source`` into ``catalog``; see the module docstring."""
+    source = Path(source)
+    info, rows = read_rows(source)
+    mapping.validate(info.columns)
+    root = (options.image_root or source.parent).resolve()
+    if mapping.image and not root.is_dir():
+        raise ImportFailed(f"The image folder {root} does not exist.")
+    report = ImportReport(str(source))
+    total = count_rows(source)
+    run_id = catalog.start_import_run(str(source))
+    with catalog.transaction():
+        catalog.set_fields({**{c: "category" for c in mapping.categories}})
+    seen: dict[str, int] = {}
+    batch: list[_Row] = []
+    done = 0
+    for raw in rows:
+        if cancelled():
+            report.cancelled = True
+            break
+        done += 1
+        row = _validate(raw, mapping, seen, report, options)
+        if row:
+            batch.append(row)
+        if len(batch) >= options.batch_size:
+            _write_batch(catalog, batch, root, spaces, options, report)
+            batch = []
+            yield Progress(done, total, f"{done:,} rows read")
+    if batch and not report.cancelled:
+        _write_batch(catalog, batch, root, spaces, options, report)
+    if options.prune and not report.cancelled:
+        report.removed = _prune(catalog, set(seen))
+    catalog.finish_import_run(run_id, "cancelled" if report.cancelled else "done", report.to_dict())
+    yield Progress(done, done, report.summary())
+    return report
+
+
+def _validate(raw: RawRow, m: ColumnMapping, seen: dict[str, int], report: ImportReport,
+              options: ImportOptions) -> _Row | None:
+    if raw.error:
+        report.skipped.append(Skipped(raw.line, None, "malformed_line", f"line {raw.line} {raw.error}"))
+        return None
+    try:
+        rec = _record(raw.data, m)
+    except _RowError as exc:
+        sku = raw.data.get(m.id) or None
+        report.skipped.append(Skipped(raw.line, sku, exc.reason, f"line {raw.line}: {exc.detail}"))
+        return None
+    if rec.sku in seen:
+        report.skipped.append(Skipped(raw.line, rec.sku, "duplicate_id",
+                                      f"line {raw.line}: id {rec.sku} already used on line {seen[rec.sku]}"))
+        return None
+    seen[rec.sku] = raw.line
+    image_rel = raw.data.get(m.image, "") if m.image else ""
+    if options.require_image and not image_rel:
+        report.skipped.append(Skipped(raw.line, rec.sku, "no_image", f"line {raw.line}: no image given"))
+        return None
+    return _Row(raw.line, rec, image_rel)
+
+
+def _load_row_image(row: _Row, root: Path, known_sha: str | None, fresh: Callable[[str], bool],
+                    options: ImportOptions) -> None:
+    """Fill row.image, and row.pil unless the bytes are unchanged and every vector of them is current."""
+    path = resolve_image_path(root, row.image_rel)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    row.image_changed = sha != known_sha
+    if not row.image_changed and fresh(sha):
+        row.image = ImageRecord(row.image_rel, sha, 0, 0, 0.0, (), (), b"")  # stored record stays
+        return
+    loaded = load_image(data)
+    row.pil = loaded.image
+    row.image = ImageRecord(row.image_rel, sha, loaded.width, loaded.height, loaded.blur, loaded.flags,
+                            loaded.notes, make_thumbnail(loaded.image, options.thumbnail_size))
+
+
+def _write_batch(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequence[Space],
+                 options: ImportOptions, report: ImportReport) -> None:
+    existing = catalog.row_hashes([r.rec.sku for r in batch])
+    known_pks = [pk for pk, _ in existing.values()]
+    known_sha = _known_image_shas(catalog, known_pks)
+    stored = {s.name: catalog.embedding_hashes(s.name, known_pks) for s in spaces if s.source == "image"}
+    ready: list[_Row] = []
+    for row in batch:
+        old = existing.get(row.rec.sku)
+        row.pk = old[0] if old else None
+
+        def fresh(sha: str, pk=row.pk) -> bool:
+            return all(stored[s.name].get(pk) == (s.encoder_id, sha) for s in spaces if s.source == "image")
+
+        if row.image_rel:
+            try:
+                _load_row_image(row, root, known_sha.get(row.pk), fresh, options)
+            except BadImage as exc:
+                report.skipped.append(Skipped(row.line, row.rec.sku, exc.reason, f"line {row.line}: {exc}"))
+                continue
+            except OSError as exc:
+                report.skipped.append(Skipped(row.line, row.rec.sku, "unreadable",
+                                              f"line {row.line}: cannot read {row.image_rel}: {exc.strerror}"))
+                continue
+        ready.append(row)
+    with catalog.transaction():
+        for row in ready:
+            _store_row(catalog, row, existing.get(row.rec.sku), row.pk in known_sha, spaces, report)
+        for space, pks in embed_pending(catalog, spaces, [_pending(r) for r in ready]).items():
+            report.embedded.setdefault(space, []).extend(pks)
+
+
+def _store_row(catalog: Catalog, row: _Row, old: tuple[int, str] | None, had_image: bool,
+               spaces: Sequence[Space], report: ImportReport) -> None:
+    image_changed = row.image_changed or (old is not None and not row.image_rel and had_image)
+    if old and old[1] == row.rec.row_hash and not image_changed:
+        report.unchanged += 1
+        return
+    if old:
+        report.updated += 1
+    else:
+        report.added += 1
+    row.pk = catalog.upsert_product(row.rec)
+    if row.image is None or row.image_changed:
+        catalog.set_image(row.pk, row.image)
+    if row.image is None:
+        for space in spaces:
+            if space.source == "image":
+                catalog.delete_embeddings(space.name, [row.pk])
+        return
+    for note in row.image.notes:
+        report.notes.append((row.line, row.rec.sku, note))
+    stored_flags = catalog.execute("SELECT flags FROM images WHERE pk=?", (row.pk,)).fetchone()[0]
+    catalog.execute("INSERT OR REPLACE INTO attributes VALUES (?, 'image_quality', ?)",
+                    (row.pk, stored_flags or "ok"))
+
+
+def _pending(row: _Row) -> PendingEmbedding:
+    r = row.rec
+    sha = row.image.sha256 if row.image else None
+    # row.pil is None for unchanged images whose vectors are current: embed_pending skips them by hash
+    return PendingEmbedding(row.pk, row.pil, sha, product_text(r.title, r.brand, r.description))
+
+
+def _known_image_shas(catalog: Catalog, pks: list[int]) -> dict[int, str]:
+    if not pks:
+        return {}
+    marks = ",".join("?" * len(pks))
+    return dict(catalog.execute(f"SELECT pk, sha256 FROM images WHERE pk IN ({marks})", pks))
+
+
+def _prune(catalog: Catalog, keep: set[str]) -> int:
+    gone = [pk for pk, sku in catalog.execute("SELECT pk, sku FROM products") if sku not in keep]
+    with catalog.transaction():
+        return catalog.delete_products(gone)
+
+
+def import_copurchases(catalog: Catalog, source: str | Path, a_column: str | None = None,
+                       b_column: str | None = None, weight_column: str | None = None) -> ImportReport:
+    """Co-purchase pairs (two id columns, optional weight); unknown ids are skipped and reported."""
+    info, rows = read_rows(source)
+    cols = list(info.columns)
+    if len(cols) < 2:
+        raise ImportFailed(f"{Path(source).name} needs two id columns (a product and what was bought with it).")
+    a_column, b_column = a_column or cols[0], b_column or cols[1]
+    weight_column = weight_column or next((c for c in cols if c.lower() == "weight"), None)
+    report = ImportReport(str(source))
+    pk_of = dict(catalog.execute("SELECT sku, pk FROM products"))
+    pairs = []
+    for raw in rows:
+        if raw.error:
+            report.skipped.append(Skipped(raw.line, None, "malformed_line", f"line {raw.line} {raw.error}"))
+            continue
+        a, b = pk_of.get(raw.data.get(a_column, "")), pk_of.get(raw.data.get(b_column, ""))
+        if a is None or b is None:
+            report.skipped.append(Skipped(raw.line, raw.data.get(a_column), "unknown_id",
+                                          f"line {raw.line}: id not in the catalog"))
+            continue
+        try:
+            w = _number(raw.data.get(weight_column, ""), "weight") if weight_column else None
+        except _RowError as exc:
+            report.skipped.append(Skipped(raw.line, raw.data.get(a_column), exc.reason, exc.detail))
+            continue
+        pairs.append((a, b, 1.0 if w is None else w))
+    with catalog.transaction():
+        report.pairs = catalog.add_copurchases(pairs)
+    return report

@@ -1,0 +1,218 @@
+"""Search: one API for the CLI and the GUI.
+
+A :class:`Query` carries any mix of evidence: a query image, a query text, products to find
+more like, and negatives (products, images or terms: "less like this"). Each piece of evidence
+becomes a query vector in every space that can take it; a product's score is the weighted mean
+of its cosine similarities to them (late fusion: image evidence weighted ``image_weight``, text
+evidence ``1 - image_weight``), minus ``negative_weight`` times its highest similarity to any
+negative in the same space (a score-level Rocchio). Filters restrict the index search itself,
+so a selective filter still returns a full top-K.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from core.engine import Engine
+from core.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Filters:
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    price_min: float | None = None
+    price_max: float | None = None
+    rating_min: float | None = None
+
+    def active(self) -> bool:
+        return bool(self.categories) or any(v is not None for v in (self.price_min, self.price_max,
+                                                                     self.rating_min))
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str = ""
+    image: Image.Image | None = None
+    like: tuple[int, ...] = ()  # "more like this product": catalog pks
+    unlike: tuple[int, ...] = ()  # "less like this product"
+    unlike_text: tuple[str, ...] = ()
+    unlike_images: tuple[Image.Image, ...] = ()
+    image_weight: float = 0.5
+    negative_weight: float = 0.5
+    filters: Filters = Filters()
+    min_score: float | None = None
+    k: int = 20
+
+    def validate(self) -> None:
+        if not (self.text.strip() or self.image is not None or self.like):
+            raise QueryError("Give a query: an image, some text or a product to find more like.")
+        if not 0.0 <= self.image_weight <= 1.0:
+            raise QueryError(f"The image weight must be between 0 and 1 (got {self.image_weight}).")
+        if not 0.0 <= self.negative_weight <= 2.0:
+            raise QueryError(f"The 'less like this' weight must be between 0 and 2 (got {self.negative_weight}).")
+        if self.k < 1:
+            raise QueryError(f"Ask for at least one result (got k={self.k}).")
+        f = self.filters
+        if f.price_min is not None and f.price_max is not None and f.price_min > f.price_max:
+            raise QueryError(f"The price range is empty: minimum {f.price_min} is above maximum {f.price_max}.")
+
+
+@dataclass(frozen=True)
+class Hit:
+    pk: int
+    score: float
+    parts: dict[str, float]  # space -> similarity to that space's positive evidence
+
+
+@dataclass(frozen=True)
+class Evidence:
+    space: str
+    vector: np.ndarray
+    weight: float
+    kind: str  # "image" or "text": which modality weight it carries
+    negative: bool = False
+
+
+class Searcher:
+    def __init__(self, engine: Engine, oversample: int = 4):
+        self.engine = engine
+        self.oversample = oversample
+
+    # ---- evidence ---------------------------------------------------------------------
+    def evidence(self, q: Query) -> list[Evidence]:
+        w_img, w_txt = q.image_weight, 1.0 - q.image_weight
+        if q.image is None and not q.like:
+            w_img, w_txt = 0.0, 1.0
+        if not q.text.strip() and not q.like:
+            w_img, w_txt = 1.0, 0.0
+        out: list[Evidence] = []
+        images = [q.image] if q.image is not None else []
+        out += self._from_inputs(images, [q.text] if q.text.strip() else [], w_img, w_txt, False)
+        out += self._from_products(q.like, w_img, w_txt, False)
+        out += self._from_inputs(list(q.unlike_images), list(q.unlike_text), w_img or 0.5, w_txt or 0.5, True)
+        out += self._from_products(q.unlike, w_img or 0.5, w_txt or 0.5, True)
+        return [e for e in out if e.weight > 0]
+
+    def _from_inputs(self, images, texts, w_img, w_txt, negative) -> list[Evidence]:
+        out = []
+        for name, space in self.engine.spaces.items():
+            enc = space.encoder
+            if images and "image" in enc.modalities:
+                out += [Evidence(name, v, w_img, "image", negative) for v in enc.encode_images(images)]
+            if texts and "text" in enc.modalities:
+                # a joint space serves text queries against product images: it shares the text weight
+                out += [Evidence(name, v, w_txt, "text", negative) for v in enc.encode_texts(texts)]
+        return _share_weights(out)
+
+    def _from_products(self, pks, w_img, w_txt, negative) -> list[Evidence]:
+        out = []
+        for name, space in self.engine.spaces.items():
+            _, vecs = self.engine.vectors_for(name, pks)
+            kind = space.source
+            out += [Evidence(name, v, w_img if kind == "image" else w_txt, kind, negative) for v in vecs]
+        return _share_weights(out)
+
+    # ---- search -----------------------------------------------------------------------
+    def search(self, q: Query) -> list[Hit]:
+        q.validate()
+        evidence = self.evidence(q)
+        positives = [e for e in evidence if not e.negative]
+        if not positives:
+            raise QueryError("None of the query's inputs can be searched in this catalog "
+                             "(for example an image query in a catalog without images).")
+        allowed = self._allowed(q.filters)
+        if allowed is not None and not len(allowed):
+            return []
+        exclude = set(q.like) | set(q.unlike)
+        want = q.k + len(exclude)
+        candidates = self._candidates(positives, want * self.oversample, allowed)
+        candidates = np.asarray([c for c in candidates if c not in exclude], np.int64)
+        if not len(candidates):
+            return []
+        scores, parts = self._score(candidates, evidence, q.negative_weight)
+        order = np.argsort(-scores, kind="stable")
+        hits = []
+        for i in order:
+            if q.min_score is not None and scores[i] < q.min_score:
+                break
+            hits.append(Hit(int(candidates[i]), float(scores[i]), {k: float(v[i]) for k, v in parts.items()
+                                                                    if not np.isnan(v[i])}))
+            if len(hits) == q.k:
+                break
+        return hits
+
+    def _allowed(self, f: Filters) -> np.ndarray | None:
+        if not f.active():
+            return None
+        known = set(self.engine.catalog.attribute_keys())
+        unknown = [k for k in f.categories if k not in known]
+        if unknown:
+            raise QueryError(f"Unknown filter field(s): {', '.join(unknown)}. Fields: {', '.join(sorted(known))}.")
+        return self.engine.catalog.filter_pks(categories=f.categories, price_min=f.price_min,
+                                              price_max=f.price_max, rating_min=f.rating_min)
+
+    def _candidates(self, positives: list[Evidence], n: int, allowed) -> list[int]:
+        seen: dict[int, None] = {}
+        by_space: dict[str, list[np.ndarray]] = {}
+        for e in positives:
+            by_space.setdefault(e.space, []).append(e.vector)
+        for name, vecs in by_space.items():
+            index = self.engine.indexes.get(name)
+            if index is None or not len(index):
+                continue
+            _, ids = index.search(np.stack(vecs), min(n, len(index)), allowed_ids=allowed)
+            for row in ids:
+                seen.update(dict.fromkeys(int(i) for i in row if i >= 0))
+        return list(seen)
+
+    def _score(self, candidates: np.ndarray, evidence: list[Evidence], beta: float):
+        n = len(candidates)
+        pos_sum, pos_w = np.zeros(n), np.zeros(n)
+        neg = np.zeros(n)
+        parts: dict[str, np.ndarray] = {}
+        for name in {e.space for e in evidence}:
+            rows, vecs = self.engine.vectors_at(name, candidates)
+            if not len(rows):
+                continue
+            sims_pos = [(e.weight, vecs @ e.vector) for e in evidence if e.space == name and not e.negative]
+            sims_neg = [(e.weight, vecs @ e.vector) for e in evidence if e.space == name and e.negative]
+            if sims_pos:
+                w = sum(wt for wt, _ in sims_pos)
+                s = sum(wt * sim for wt, sim in sims_pos)
+                pos_sum[rows] += s
+                pos_w[rows] += w
+                part = np.full(n, np.nan)
+                part[rows] = s / w
+                parts[name] = part
+            if sims_neg:
+                neg[rows] = np.maximum(neg[rows], np.max([wt * sim for wt, sim in sims_neg], axis=0))
+        score = np.where(pos_w > 0, pos_sum / np.maximum(pos_w, 1e-12), -1.0) - beta * neg
+        return score, parts
+
+
+def _share_weights(evidence: list[Evidence]) -> list[Evidence]:
+    """Vectors of one kind (one per space, or several example products) share that kind's weight."""
+    groups: dict[tuple[str, bool], int] = {}
+    for e in evidence:
+        groups[(e.kind, e.negative)] = groups.get((e.kind, e.negative), 0) + 1
+    return [Evidence(e.space, e.vector, e.weight / groups[(e.kind, e.negative)], e.kind, e.negative)
+            for e in evidence]
+
+
+def search(engine: Engine, query: Query) -> list[Hit]:
+    return Searcher(engine).search(query)
+
+
+def more_like(engine: Engine, pk: int, k: int = 20, **kw) -> list[Hit]:
+    return search(engine, Query(like=(pk,), k=k, **kw))
+
+
+def categories_of(engine: Engine, pks: Sequence[int], field_name: str) -> list[str | None]:
+    column = engine.catalog.attribute_column(field_name)
+    return [column.get(int(p)) for p in pks]

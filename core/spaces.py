@@ -1,0 +1,110 @@
+"""Embedding spaces: which encoder embeds which side of a product, and keeping vectors current.
+
+A catalog holds one vector per product per space. The default spaces are ``image`` (product
+photo -> EfficientNet-Lite) and ``text`` (title, brand, description -> MiniLM). The project's own
+vision transformer adds a joint space in which product photos and query texts meet.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from core.catalog import Catalog, Product
+from core.encoders import Encoder, text_hash
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Space:
+    name: str
+    encoder: Encoder
+    source: str  # "image" or "text": the side of a product embedded in this space
+
+    @property
+    def encoder_id(self) -> str:
+        return self.encoder.model_id
+
+
+def product_text(title: str, brand: str | None = None, description: str = "") -> str:
+    """The text a product is embedded by: what a shopper reads, not the label columns."""
+    head = title if not brand or brand.lower() in title.lower() else f"{brand} {title}"
+    return f"{head}. {description}".strip(" .") if description else head
+
+
+def text_of(product: Product) -> str:
+    return product_text(product.title, product.brand, product.description)
+
+
+@dataclass
+class PendingEmbedding:
+    """Vectors to compute for one product: its pk, its image (if any) and its text."""
+
+    pk: int
+    image: Image.Image | None
+    image_hash: str | None
+    text: str
+
+
+def embed_pending(catalog: Catalog, spaces: Sequence[Space], items: Sequence[PendingEmbedding],
+                  force: bool = False) -> dict[str, list[int]]:
+    """Compute and store the vectors that are missing or stale; returns space -> pks written.
+
+    A vector is stale when its encoder id or its input hash (image sha256 / text hash) changed.
+    Must be called inside a catalog transaction.
+    """
+    written: dict[str, list[int]] = {}
+    for space in spaces:
+        stored = {} if force else catalog.embedding_hashes(space.name, [it.pk for it in items])
+        todo, hashes = [], []
+        for it in items:
+            h = it.image_hash if space.source == "image" else text_hash(it.text)
+            if h is None:
+                continue
+            if stored.get(it.pk) != (space.encoder_id, h):
+                todo.append(it)
+                hashes.append(h)
+        if not todo:
+            continue
+        if space.source == "image":
+            vectors = space.encoder.encode_images([it.image for it in todo])
+        else:
+            vectors = space.encoder.encode_texts([it.text for it in todo])
+        catalog.put_embeddings(space.name, space.encoder_id, [it.pk for it in todo], hashes, vectors)
+        written[space.name] = [it.pk for it in todo]
+    return written
+
+
+def reembed_all(catalog: Catalog, space: Space, load_image: Callable[[int], Image.Image | None],
+                batch_size: int = 64, cancelled: Callable[[], bool] = lambda: False):
+    """Generator: (re)compute ``space`` for every product whose vector is stale; yields (done, total)."""
+    pks = catalog.all_pks()
+    total = len(pks)
+    for start in range(0, total, batch_size):
+        if cancelled():
+            return
+        products = catalog.products(pks[start:start + batch_size])
+        items = []
+        stored = catalog.embedding_hashes(space.name, [p.pk for p in products])
+        for p in products:
+            img_hash = _image_hash(catalog, p.pk) if space.source == "image" else None
+            want = img_hash if space.source == "image" else text_hash(text_of(p))
+            if want is None or stored.get(p.pk) == (space.encoder_id, want):
+                continue
+            image = load_image(p.pk) if space.source == "image" else None
+            if space.source == "image" and image is None:
+                continue
+            items.append(PendingEmbedding(p.pk, image, img_hash, text_of(p)))
+        if items:
+            with catalog.transaction():
+                embed_pending(catalog, [space], items)
+        yield min(start + batch_size, total), total
+
+
+def _image_hash(catalog: Catalog, pk: int) -> str | None:
+    row = catalog.execute("SELECT sha256 FROM images WHERE pk=?", (pk,)).fetchone()
+    return row[0] if row else None
+

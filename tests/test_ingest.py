@@ -1,0 +1,214 @@
+"""Import: the bad-input corpus end to end, re-import of changes only, resume after a kill."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.catalog import Catalog
+from core.errors import CatalogError, ImportFailed
+from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
+from core.sources import inspect_source
+
+MAP = ColumnMapping(id="id", title="title", description="description", brand="brand", price="price",
+                    rating="rating", image="image", categories=("articleType",))
+HEADER = "id,title,description,brand,price,rating,articleType,image\n"
+
+
+def run(catalog, source, spaces, mapping=MAP, **opts):
+    gen = import_catalog(catalog, source, mapping, spaces, ImportOptions(**opts))
+    progress = []
+    while True:
+        try:
+            progress.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, progress
+
+
+@pytest.fixture
+def cat(tmp_path):
+    c = Catalog.create(tmp_path / "c.vitrina")
+    yield c
+    c.close()
+
+
+def test_imports_fixture_with_vectors_thumbnails_and_fields(cat, mini_dir, spaces):
+    report, progress = run(cat, mini_dir / "products.csv", spaces)
+    assert report.added == 12 and not report.skipped
+    assert len(cat) == 12 and cat.embedding_count("image") == 12 and cat.embedding_count("text") == 12
+    p = cat.product(cat.pk_for_sku("P005"))
+    assert (p.title, p.brand, p.price, p.attributes["articleType"]) == ("Red dress", "Acme", 50.0, "Dresses")
+    assert p.attributes["baseColour"] == "Red"  # unmapped columns are kept as attributes
+    assert p.attributes["image_quality"] == "tiny"  # 48 px fixture images are flagged
+    assert Image.open(__import__("io").BytesIO(cat.thumbnail(p.pk))).size[0] <= 160
+    assert cat.category_fields() == ["articleType"]
+    assert progress[-1].message.startswith("Import finished: 12 added")
+
+
+def write_bad_corpus(folder: Path) -> Path:
+    img = folder / "images"
+    (img / "ok.png").parent.mkdir(exist_ok=True)
+    Image.new("RGB", (80, 80), (200, 10, 10)).save(img / "ok.png")
+    Image.new("RGB", (80, 80), (10, 10, 200)).save(img / "платье.png")
+    Image.new("CMYK", (80, 80), (0, 200, 200, 0)).save(img / "cmyk.jpg")
+    Image.new("LA", (80, 80), (100, 0)).save(img / "alpha.png")
+    (img / "empty.jpg").write_bytes(b"")
+    (img / "text.jpg").write_text("not an image")
+    data = (img / "ok.png").read_bytes()
+    (img / "cut.png").write_bytes(data[: len(data) // 2])
+    Image.new("1", (20000, 20000)).save(img / "bomb.png")
+    (folder / "secret.png").write_bytes(data)
+    rows = [
+        "1,Good,,B,10,4,Tshirts,images/ok.png",
+        "2,Unicode,,B,10,4,Tshirts,images/платье.png",
+        "3,Cmyk,,B,10,4,Tshirts,images/cmyk.jpg",
+        "4,Alpha,,B,10,4,Tshirts,images/alpha.png",
+        "5,Missing,,B,10,4,Tshirts,images/nope.png",
+        "6,Empty,,B,10,4,Tshirts,images/empty.jpg",
+        "7,Text,,B,10,4,Tshirts,images/text.jpg",
+        "8,Truncated,,B,10,4,Tshirts,images/cut.png",
+        "9,Bomb,,B,10,4,Tshirts,images/bomb.png",
+        "10,Escape,,B,10,4,Tshirts,../secret.png",
+        "1,Duplicate,,B,10,4,Tshirts,images/ok.png",
+        ",No id,,B,10,4,Tshirts,images/ok.png",
+        "11,Bad price,,B,cheap,4,Tshirts,images/ok.png",
+        "12,Too,many,fields,here,1,2,3,4",
+        '13,"Unclosed quote,,B,10,4,Tshirts,images/ok.png',
+    ]
+    src = folder / "bad.csv"
+    src.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    return src
+
+
+def test_bad_rows_and_images_are_skipped_with_reasons(cat, tmp_path, spaces):
+    src = write_bad_corpus(tmp_path)
+    report, _ = run(cat, src, spaces)
+    reasons = {s.sku: s.reason for s in report.skipped if s.sku}
+    assert reasons == {"5": "missing", "6": "empty", "7": "not_an_image", "8": "truncated", "9": "too_large",
+                       "10": "outside_folder", "1": "duplicate_id", "11": "bad_price"}
+    assert {s.reason for s in report.skipped if not s.sku} == {"missing_id", "malformed_line"}
+    assert sorted(p.sku for p in cat.products(cat.all_pks())) == ["1", "2", "3", "4"]
+    assert any("CMYK" in n for _, sku, n in report.notes if sku == "3")
+    assert cat.embedding_count("image") == 4
+
+
+def test_reimport_embeds_only_what_changed(cat, mini_dir, spaces):
+    run(cat, mini_dir / "products.csv", spaces)
+    img_calls, txt_calls = spaces[0].encoder.calls, spaces[1].encoder.calls
+    csv = (mini_dir / "products.csv").read_text().replace("Red shirt,", "Crimson shirt,")
+    (mini_dir / "products.csv").write_text(csv)
+    Image.new("RGB", (48, 48), (0, 0, 0)).save(mini_dir / "images" / "P012.png")
+    report, _ = run(cat, mini_dir / "products.csv", spaces)
+    assert (report.added, report.updated, report.unchanged) == (0, 2, 10)
+    assert spaces[1].encoder.calls - txt_calls == 1  # only P001's text changed
+    assert spaces[0].encoder.calls - img_calls == 1  # only P012's image changed
+    assert report.embedded == {"text": [cat.pk_for_sku("P001")], "image": [cat.pk_for_sku("P012")]}
+
+
+def test_reimport_with_a_new_encoder_reembeds_and_prune_removes(cat, mini_dir, spaces):
+    from tests.fakes import ColourGridEncoder
+    from core.spaces import Space
+
+    run(cat, mini_dir / "products.csv", spaces)
+    lines = (mini_dir / "products.csv").read_text().splitlines()
+    (mini_dir / "products.csv").write_text("\n".join(lines[:-2]) + "\n")  # drop P011, P012
+    new_spaces = [Space("image", ColourGridEncoder("fake-v2"), "image"), spaces[1]]
+    report, _ = run(cat, mini_dir / "products.csv", new_spaces, prune=True)
+    assert report.removed == 2 and len(cat) == 10
+    assert len(report.embedded["image"]) == 10 and "text" not in report.embedded
+    assert set(cat.spaces().values()) == {"fake-v2", spaces[1].encoder_id}
+
+
+def test_bad_price_keeps_previous_version(cat, mini_dir, spaces):
+    run(cat, mini_dir / "products.csv", spaces)
+    csv = (mini_dir / "products.csv").read_text().replace("Acme,10,", "Acme,ten,")
+    (mini_dir / "products.csv").write_text(csv)
+    report, _ = run(cat, mini_dir / "products.csv", spaces)
+    assert [s.reason for s in report.skipped] == ["bad_price"]
+    assert cat.product(cat.pk_for_sku("P001")).price == 10.0
+
+
+def test_jsonl_source_and_copurchase_pairs(cat, mini_dir, spaces, tmp_path):
+    src = tmp_path / "p.jsonl"
+    src.write_text('{"sku": "a", "name": "Red shirt", "tags": ["x", "y"], "image": null}\n'
+                   'not json\n[1, 2]\n{"sku": "b", "name": "Blue shirt"}\n')
+    mapping = ColumnMapping.guess(inspect_source(src).columns)
+    assert (mapping.id, mapping.title) == ("sku", "name")
+    report, _ = run(cat, src, spaces, mapping=mapping)
+    assert report.added == 2 and [s.reason for s in report.skipped] == ["malformed_line", "malformed_line"]
+    assert cat.product(cat.pk_for_sku("a")).attributes["tags"] == '["x", "y"]'
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("a,b,weight\na,b,0.5\na,zzz,1\n")
+    rep = import_copurchases(cat, pairs)
+    assert rep.pairs == 1 and rep.skipped[0].reason == "unknown_id"
+    assert cat.copurchased(cat.pk_for_sku("b")) == [(cat.pk_for_sku("a"), 0.5)]
+
+
+def test_whole_file_problems_raise_clear_errors(cat, tmp_path, spaces):
+    with pytest.raises(ImportFailed, match="does not exist"):
+        run(cat, tmp_path / "none.csv", spaces)
+    (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(ImportFailed, match="unsupported file type"):
+        run(cat, tmp_path / "x.xlsx", spaces)
+    (tmp_path / "p.csv").write_text("sku,name\n1,a\n")
+    with pytest.raises(ImportFailed, match="does not have: id"):
+        run(cat, tmp_path / "p.csv", spaces)
+    (tmp_path / "win.csv").write_bytes("id;title\n1;Caf\xe9 cr\xe8me\n".encode("cp1252"))
+    report, _ = run(cat, tmp_path / "win.csv", spaces, mapping=ColumnMapping(id="id", title="title"))
+    assert report.added == 1 and cat.product(cat.pk_for_sku("1")).title == "Café crème"
+
+
+def test_catalog_refuses_foreign_and_newer_files(tmp_path):
+    (tmp_path / "junk.vitrina").write_bytes(b"hello, not sqlite at all" * 100)
+    with pytest.raises(CatalogError, match="not a Vitrina catalog"):
+        Catalog.open(tmp_path / "junk.vitrina")
+    c = Catalog.create(tmp_path / "new.vitrina")
+    c.execute("PRAGMA user_version=99")
+    c.close()
+    with pytest.raises(CatalogError, match="newer Vitrina"):
+        Catalog.open(tmp_path / "new.vitrina")
+    with pytest.raises(CatalogError, match="No catalog"):
+        Catalog.open(tmp_path / "missing.vitrina")
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    sys.path[:0] = [{root!r}]
+    from core.catalog import Catalog
+    from core.ingest import ColumnMapping, ImportOptions, import_catalog
+    from tests.fakes import fake_spaces
+    cat = Catalog.open(sys.argv[1], create=True)
+    gen = import_catalog(cat, sys.argv[2], ColumnMapping(id="id", title="title", image="image"),
+                         fake_spaces(), ImportOptions(batch_size=10))
+    for i, p in enumerate(gen):
+        if i == 3:  # four batches of 10 committed: die without any cleanup
+            os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_import_killed_half_way_leaves_usable_catalog_and_resumes(tmp_path, spaces):
+    images = tmp_path / "images"
+    images.mkdir()
+    rows = []
+    for i in range(100):
+        Image.new("RGB", (64, 64), (i * 2, 255 - i * 2, 90)).save(images / f"{i}.png")
+        rows.append(f"{i},Product {i},images/{i}.png")
+    src = tmp_path / "p.csv"
+    src.write_text("id,title,image\n" + "\n".join(rows) + "\n")
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_SCRIPT.format(root=str(Path(__file__).resolve().parents[1])))
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "k.vitrina"), str(src)])
+    assert proc.returncode == -signal.SIGKILL
+    cat = Catalog.open(tmp_path / "k.vitrina")
+    assert len(cat) == 40 and cat.embedding_count("image") == 40  # whole batches only
+    assert cat.interrupted_imports() == [str(src)]
+    report, _ = run(cat, src, spaces, mapping=ColumnMapping(id="id", title="title", image="image"))
+    assert (report.unchanged, report.added) == (40, 60)
+    assert spaces[0].encoder.calls == 60  # resumed: the first 40 were not embedded again
+    assert len(cat) == 100 and cat.embedding_count("text") == 100
+    assert cat.interrupted_imports() == []
+    cat.close()

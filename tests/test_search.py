@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import QueryError
+from core.search import Filters, Query, search
+
+
+def sku_of(engine, hits):
+    return [p.sku for p in engine.catalog.products([h.pk for h in hits])]
+
+
+def test_text_query_ranks_shared_words_first(engine):
+    hits = search(engine, Query(text="red dress", k=3))
+    assert sku_of(engine, hits)[0] == "P005"  # "Red dress"
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert set(hits[0].parts) == {"text"}
+
+
+def test_image_query_finds_same_picture(engine, mini_dir):
+    img = Image.open(mini_dir / "images" / "P010.png")
+    hits = search(engine, Query(image=img, k=2))
+    assert sku_of(engine, hits)[0] == "P010"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_fused_weights_move_the_ranking(engine, mini_dir):
+    img = Image.open(mini_dir / "images" / "P002.png")  # blue shirt picture
+    text_heavy = search(engine, Query(text="green shoe", image=img, image_weight=0.05, k=1))
+    image_heavy = search(engine, Query(text="green shoe", image=img, image_weight=0.95, k=1))
+    assert sku_of(engine, text_heavy) == ["P011"]
+    assert sku_of(engine, image_heavy) == ["P002"]
+    assert set(image_heavy[0].parts) == {"image", "text"}
+
+
+def test_more_like_this_excludes_itself(engine):
+    pk = engine.catalog.pk_for_sku("P001")
+    hits = search(engine, Query(like=(pk,), k=5))
+    assert pk not in [h.pk for h in hits]
+    assert len(hits) == 5
+
+
+def test_less_like_this_pushes_negatives_down(engine):
+    base = sku_of(engine, search(engine, Query(text="shirt", k=4)))
+    neg = engine.catalog.pk_for_sku(base[0])
+    after = sku_of(engine, search(engine, Query(text="shirt", unlike=(neg,), k=4)))
+    assert base[0] not in after[:1]
+    penalised = search(engine, Query(text="shirt", unlike_text=("red",), negative_weight=1.0, k=12))
+    assert sku_of(engine, penalised)[0] != "P001"
+
+
+def test_filters_restrict_and_threshold_cuts(engine):
+    hits = search(engine, Query(text="shirt", filters=Filters(categories={"articleType": ("Shoes",)}), k=10))
+    assert len(hits) == 4 and all(s.startswith("P0") for s in sku_of(engine, hits))
+    prods = engine.catalog.products([h.pk for h in hits])
+    assert {p.attributes["articleType"] for p in prods} == {"Shoes"}
+    hits = search(engine, Query(text="shirt", filters=Filters(price_min=50, price_max=80, rating_min=3), k=10))
+    prods = engine.catalog.products([h.pk for h in hits])
+    assert prods and all(50 <= p.price <= 80 and p.rating >= 3 for p in prods)
+    hits = search(engine, Query(text="red shirt", min_score=0.6, k=10))
+    assert hits and all(h.score >= 0.6 for h in hits)
+
+
+def test_invalid_queries_say_what_to_do(engine):
+    with pytest.raises(QueryError, match="Give a query"):
+        search(engine, Query())
+    with pytest.raises(QueryError, match="between 0 and 1"):
+        search(engine, Query(text="x", image_weight=2))
+    with pytest.raises(QueryError, match="Unknown filter"):
+        search(engine, Query(text="x", filters=Filters(categories={"colour": ("Red",)})))
+    with pytest.raises(QueryError, match="price range is empty"):
+        search(engine, Query(text="x", filters=Filters(price_min=5, price_max=1)))
+
+
+def test_scores_are_cosines_of_stored_vectors(engine, spaces):
+    text = spaces[1].encoder
+    hits = search(engine, Query(text="blue dress", k=12))
+    pks, vecs = engine.catalog.embeddings("text")
+    expected = dict(zip(pks.tolist(), vecs @ text.encode_texts(["blue dress"])[0]))
+    for h in hits:
+        assert h.score == pytest.approx(float(expected[h.pk]), abs=1e-5)
+    assert np.all(np.diff([h.score for h in hits]) <= 1e-9)
