@@ -227,3 +227,43 @@ def _features(output) -> np.ndarray:
     if tensor is None:
         tensor = output[0]
     return tensor.float().numpy()
+
+
+class LazyEncoder:
+    """Knows its id, dimension and modalities up front; loads the real encoder on first use.
+
+    Opening a catalog, loading its indexes and "more like this" need no weights, so the window
+    opens fast and the weights load in the background (or at the first query).
+    """
+
+    def __init__(self, factory, model_id: str, dim: int, modalities: frozenset[str]):
+        self._factory = factory
+        self._encoder: Encoder | None = None
+        self.model_id, self.dim, self.modalities = model_id, dim, modalities
+
+    def load(self) -> Encoder:
+        if self._encoder is None:
+            enc = self._factory()
+            if (enc.model_id, enc.dim) != (self.model_id, self.dim):
+                raise EncoderError(f"Expected encoder {self.model_id} ({self.dim}-d), got {enc.model_id} ({enc.dim}-d).")
+            self._encoder = enc
+        return self._encoder
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.load().encode_images(images)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.load().encode_texts(texts)
+
+
+def efficientnet_lite(variant: str = "lite0") -> LazyEncoder:
+    return LazyEncoder(lambda: EfficientNetLiteEncoder(variant), f"efficientnet-{variant}-imagenet-avgpool", 1280,
+                       frozenset({"image"}))
+
+
+def minilm() -> LazyEncoder:
+    return LazyEncoder(MiniLMTextEncoder, "all-MiniLM-L6-v2", 384, frozenset({"text"}))

@@ -59,9 +59,10 @@ class Engine:
                 self.indexes[name] = index
                 yield f"{name}: loaded {count:,} vectors"
             except IndexMismatch as exc:
-                log.info("rebuilding the %s index: %s", name, exc)
-                self.rebuild(name)
-                yield f"{name}: rebuilt ({exc})"
+                first = not (self.folder / name).exists()
+                log.info("building the %s index: %s", name, exc)
+                index = self.rebuild(name)
+                yield f"{name}: built {len(index):,} vectors" if first else f"{name}: rebuilt ({exc})"
 
     def rebuild(self, name: str) -> VectorIndex:
         space = self.space(name)

@@ -19,6 +19,7 @@ from pathlib import Path
 from core.catalog import Catalog, ImageRecord, ProductRecord
 from core.errors import BadImage, ImportFailed
 from core.images import load_image, make_thumbnail, resolve_image_path
+from core.progress import Progress
 from core.sources import RawRow, count_rows, read_rows
 from core.spaces import PendingEmbedding, Space, embed_pending, product_text
 
@@ -78,13 +79,6 @@ class ImportOptions:
     prune: bool = False             # remove catalog products absent from the source
     batch_size: int = 64
     thumbnail_size: int = 160
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int | None
-    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,7 +242,7 @@ def _load_row_image(row: _Row, root: Path, known_sha: str | None, fresh: Callabl
         return
     loaded = load_image(data)
     row.pil = loaded.image
-    row.image = ImageRecord(row.image_rel, sha, loaded.width, loaded.height, loaded.blur, loaded.flags,
+    row.image = ImageRecord(str(path), sha, loaded.width, loaded.height, loaded.blur, loaded.flags,
                             loaded.notes, make_thumbnail(loaded.image, options.thumbnail_size))
 
 

@@ -29,10 +29,11 @@ class Filters:
     price_min: float | None = None
     price_max: float | None = None
     rating_min: float | None = None
+    pks: tuple[int, ...] | None = None  # only these products (a cluster, a test split)
 
     def active(self) -> bool:
         return bool(self.categories) or any(v is not None for v in (self.price_min, self.price_max,
-                                                                     self.rating_min))
+                                                                     self.rating_min, self.pks))
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Query:
     filters: Filters = Filters()
     min_score: float | None = None
     k: int = 20
+    exclude: tuple[int, ...] = ()  # never return these (the query product itself, say)
 
     def validate(self) -> None:
         if not (self.text.strip() or self.image is not None or self.like):
@@ -129,7 +131,7 @@ class Searcher:
         allowed = self._allowed(q.filters)
         if allowed is not None and not len(allowed):
             return []
-        exclude = set(q.like) | set(q.unlike)
+        exclude = set(q.like) | set(q.unlike) | set(q.exclude)
         want = q.k + len(exclude)
         candidates = self._candidates(positives, want * self.oversample, allowed)
         candidates = np.asarray([c for c in candidates if c not in exclude], np.int64)
@@ -154,8 +156,15 @@ class Searcher:
         unknown = [k for k in f.categories if k not in known]
         if unknown:
             raise QueryError(f"Unknown filter field(s): {', '.join(unknown)}. Fields: {', '.join(sorted(known))}.")
-        return self.engine.catalog.filter_pks(categories=f.categories, price_min=f.price_min,
-                                              price_max=f.price_max, rating_min=f.rating_min)
+        cat = self.engine.catalog
+        allowed = None
+        if f.categories or any(v is not None for v in (f.price_min, f.price_max, f.rating_min)):
+            allowed = cat.filter_pks(categories=f.categories, price_min=f.price_min, price_max=f.price_max,
+                                     rating_min=f.rating_min)
+        if f.pks is not None:
+            mine = np.unique(np.asarray(f.pks, np.int64))
+            allowed = mine if allowed is None else np.intersect1d(allowed, mine)
+        return allowed
 
     def _candidates(self, positives: list[Evidence], n: int, allowed) -> list[int]:
         seen: dict[int, None] = {}

@@ -108,3 +108,10 @@ def _image_hash(catalog: Catalog, pk: int) -> str | None:
     row = catalog.execute("SELECT sha256 FROM images WHERE pk=?", (pk,)).fetchone()
     return row[0] if row else None
 
+
+
+def default_spaces() -> list[Space]:
+    """The pretrained spaces every catalog gets: product photos (EfficientNet-Lite0) and texts (MiniLM)."""
+    from core.encoders import efficientnet_lite, minilm
+
+    return [Space("image", efficientnet_lite(), "image"), Space("text", minilm(), "text")]

@@ -12,6 +12,7 @@ from PIL import Image
 from core.catalog import Catalog
 from core.errors import CatalogError, ImportFailed
 from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
+from core.progress import drain
 from core.sources import inspect_source
 
 MAP = ColumnMapping(id="id", title="title", description="description", brand="brand", price="price",
@@ -20,13 +21,9 @@ HEADER = "id,title,description,brand,price,rating,articleType,image\n"
 
 
 def run(catalog, source, spaces, mapping=MAP, **opts):
-    gen = import_catalog(catalog, source, mapping, spaces, ImportOptions(**opts))
     progress = []
-    while True:
-        try:
-            progress.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, progress
+    report = drain(import_catalog(catalog, source, mapping, spaces, ImportOptions(**opts)), progress.append)
+    return report, progress
 
 
 @pytest.fixture

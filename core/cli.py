@@ -1,0 +1,221 @@
+"""The command line: ``vitrina import | index | search | eval`` (``main.py`` adds the GUI and more).
+
+Long work shows a tqdm progress bar; errors from the engine are printed as their message
+(they say what to do) with exit status 2, never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from core.errors import AppError
+
+log = logging.getLogger(__name__)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import products (CSV or JSON Lines) and their images into a catalog")
+    p.add_argument("catalog", type=Path, help="catalog file to create or update (e.g. shop.vitrina)")
+    p.add_argument("source", type=Path, help="products file: .csv, .tsv or .jsonl")
+    p.add_argument("--images", type=Path, help="image folder (default: the products file's folder)")
+    for f in ("id", "title", "description", "brand", "price", "rating", "image"):
+        p.add_argument(f"--{f}", dest=f"map_{f}", metavar="COLUMN", help=f"column holding the {f}")
+    p.add_argument("--category", action="append", default=[], metavar="COLUMN",
+                   help="a category column usable as a filter (repeatable)")
+    p.add_argument("--pairs", type=Path, help="co-purchase pairs file (two id columns, optional weight)")
+    p.add_argument("--require-image", action="store_true", help="skip products without an image")
+    p.add_argument("--prune", action="store_true", help="remove catalog products missing from the file")
+    p.add_argument("--report", type=Path, help="write the import report as JSON here")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("index", help="load or rebuild a catalog's vector indexes")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--rebuild", action="store_true", help="rebuild from the stored vectors")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search a catalog by text, image or product")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--text", default="", help="what you are looking for")
+    p.add_argument("--image", type=Path, help="a query photo")
+    p.add_argument("--like", action="append", default=[], metavar="ID", help="more like this product (repeatable)")
+    p.add_argument("--unlike", action="append", default=[], metavar="ID", help="less like this product")
+    p.add_argument("--not", dest="unlike_text", action="append", default=[], metavar="TERM", help="less like these words")
+    p.add_argument("--image-weight", type=float, default=0.5, help="0 = text only .. 1 = image only (default 0.5)")
+    p.add_argument("--negative-weight", type=float, default=0.5, help="strength of --unlike/--not (0..2)")
+    p.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help="category filter (repeatable)")
+    p.add_argument("--price-min", type=float)
+    p.add_argument("--price-max", type=float)
+    p.add_argument("--rating-min", type=float)
+    p.add_argument("--min-score", type=float, help="relevance threshold")
+    p.add_argument("-k", type=int, default=10, help="number of results")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", help="retrieval quality: P@K, R@K, NDCG@K, MRR")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--label", required=True, help="relevance: same value of this column, or 'copurchase'")
+    p.add_argument("--queries", type=int, default=500)
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--modes", default="image,text,fused")
+    p.add_argument("--json", type=Path, help="write the figures here")
+    p.set_defaults(func=cmd_eval)
+
+
+def _progress(total=None, desc=""):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="row", file=sys.stderr, disable=None)
+
+
+def cmd_import(args) -> int:
+    from core.catalog import Catalog
+    from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
+    from core.sources import inspect_source
+    from core.spaces import default_spaces
+
+    info = inspect_source(args.source)
+    overrides = {f: getattr(args, f"map_{f}") for f in ("id", "title", "description", "brand", "price", "rating", "image")}
+    try:
+        mapping = ColumnMapping.guess(info.columns).with_overrides(**overrides)
+    except AppError:
+        if not overrides["id"]:
+            raise
+        mapping = ColumnMapping(**{k: v for k, v in overrides.items() if v})
+    mapping = mapping.with_overrides(categories=tuple(args.category) or None)
+    catalog = Catalog.open(args.catalog, create=True)
+    spaces = default_spaces()
+    gen = import_catalog(catalog, args.source, mapping, spaces,
+                         ImportOptions(image_root=args.images, require_image=args.require_image, prune=args.prune))
+    report = _drive(gen, "import")
+    print(report.summary())
+    for reason, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]):
+        print(f"  skipped {n:>6} x {reason}")
+    for s in report.skipped[:10]:
+        print(f"    {s.detail}")
+    if args.pairs:
+        pairs = import_copurchases(catalog, args.pairs)
+        print(f"co-purchase pairs: {pairs.pairs} imported, {len(pairs.skipped)} skipped")
+    from core.engine import Engine
+
+    engine = Engine(catalog, spaces)
+    for message in engine.load_indexes():
+        print(f"index {message}")
+    if args.report:
+        args.report.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    return 0
+
+
+def _drive(task, desc: str):
+    """Run a task generator under a progress bar; returns its result."""
+    from core.progress import drain
+
+    bar = _progress(desc=desc)
+
+    def show(p):
+        bar.total, bar.n = p.total, p.done
+        bar.refresh()
+
+    try:
+        return drain(task, show)
+    finally:
+        bar.close()
+
+
+def open_engine_cli(path: Path):
+    from core.engine import open_engine
+    from core.spaces import default_spaces
+
+    return open_engine(path, default_spaces(), progress=lambda m: log.info("index %s", m))
+
+
+def cmd_index(args) -> int:
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.spaces import default_spaces
+
+    engine = Engine(Catalog.open(args.catalog), default_spaces())
+    if args.rebuild:
+        for name in engine.spaces:
+            idx = engine.rebuild(name)
+            print(f"{name}: rebuilt, {len(idx):,} vectors ({idx.kind})")
+    else:
+        for message in engine.load_indexes():
+            print(message)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from core.images import load_image
+    from core.search import Filters, Query, search
+
+    engine = open_engine_cli(args.catalog)
+    cat = engine.catalog
+
+    def pks(skus):
+        out = []
+        for sku in skus:
+            pk = cat.pk_for_sku(sku)
+            if pk is None:
+                raise AppError(f"No product with id '{sku}' in {cat.name}.")
+            out.append(pk)
+        return tuple(out)
+
+    categories: dict[str, tuple[str, ...]] = {}
+    for item in args.filter:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise AppError(f"Write filters as FIELD=VALUE (got '{item}').")
+        categories[key] = categories.get(key, ()) + (value,)
+    q = Query(text=args.text, image=load_image(args.image).image if args.image else None, like=pks(args.like),
+              unlike=pks(args.unlike), unlike_text=tuple(args.unlike_text), image_weight=args.image_weight,
+              negative_weight=args.negative_weight,
+              filters=Filters(categories, args.price_min, args.price_max, args.rating_min),
+              min_score=args.min_score, k=args.k)
+    hits = search(engine, q)
+    products = {p.pk: p for p in cat.products([h.pk for h in hits])}
+    rows = [dict(rank=i + 1, id=products[h.pk].sku, title=products[h.pk].title, score=round(h.score, 4),
+                 **{f"score_{k}": round(v, 4) for k, v in h.parts.items()}) for i, h in enumerate(hits)]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['rank']:>3}  {r['score']:.3f}  {r['id']:<14} {r['title']}")
+        if not rows:
+            print("No results: loosen the filters or the relevance threshold.")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from core.evaluate import evaluate
+
+    engine = open_engine_cli(args.catalog)
+    result = _drive(evaluate(engine, args.label, args.queries, args.k, args.seed, tuple(args.modes.split(","))),
+                    "eval")
+    print(result.table())
+    if args.json:
+        result.to_json(args.json)
+    return 0
+
+
+def run(argv: list[str], add_more=None) -> int:
+    parser = argparse.ArgumentParser(prog="vitrina", description="Vitrina: product recommendations that show why.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_commands(sub)
+    if add_more:
+        add_more(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except AppError as exc:
+        print(f"vitrina: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vitrina: interrupted; an import can be resumed by running it again.", file=sys.stderr)
+        return 130

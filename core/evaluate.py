@@ -1,0 +1,151 @@
+"""Retrieval evaluation: P@K, R@K, NDCG@K and MRR for image-only, text-only and fused queries.
+
+Each query is a held-out catalog product searched for as a user would: its photo, its title,
+or both. Relevant products are those sharing the query's value of a label column (e.g.
+``articleType``, or ``product_code`` for "the same design in another colour") or, with
+``label="copurchase"``, those bought together with it. The query product itself is excluded.
+Binary relevance; NDCG's ideal ranking puts min(K, |relevant|) relevant items first.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.engine import Engine
+from core.errors import AppError
+from core.images import load_image
+from core.progress import Progress
+from core.search import Filters, Query, Searcher
+
+log = logging.getLogger(__name__)
+
+MODES = ("image", "text", "fused")
+
+
+def precision_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
+    return sum(1 for r in ranked[:k] if r in relevant) / k
+
+
+def recall_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
+    return sum(1 for r in ranked[:k] if r in relevant) / len(relevant) if relevant else 0.0
+
+
+def ndcg_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
+    dcg = sum(1.0 / math.log2(i + 2) for i, r in enumerate(ranked[:k]) if r in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(relevant))))
+    return dcg / ideal if ideal else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[int], relevant: set[int], k: int) -> float:
+    return next((1.0 / (i + 1) for i, r in enumerate(ranked[:k]) if r in relevant), 0.0)
+
+
+METRICS: dict[str, Callable[[Sequence[int], set[int], int], float]] = {
+    "P": precision_at_k, "R": recall_at_k, "NDCG": ndcg_at_k, "MRR": reciprocal_rank}
+
+
+@dataclass
+class EvalResult:
+    catalog: str
+    label: str
+    k: int
+    queries: int
+    seed: int
+    spaces: dict[str, str]
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> metric -> mean
+
+    def table(self) -> str:
+        head = f"{'mode':<8}" + "".join(f"{m + '@' + str(self.k):>10}" for m in METRICS)
+        rows = [f"{mode:<8}" + "".join(f"{vals[m]:>10.3f}" for m in METRICS) for mode, vals in self.scores.items()]
+        return "\n".join([f"{self.catalog}: relevant = same {self.label}, {self.queries} queries", head, *rows])
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2))
+
+
+def relevance_sets(engine: Engine, label: str) -> dict[int, set[int]]:
+    """pk -> the other products relevant to it under ``label``."""
+    cat = engine.catalog
+    if label == "copurchase":
+        out: dict[int, set[int]] = {}
+        for a, b, _ in cat.copurchase_pairs():
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+        return out
+    column = cat.attribute_column(label)
+    if not column:
+        raise AppError(f"The catalog has no '{label}' attribute to judge relevance by. "
+                       f"Known: {', '.join(cat.attribute_keys())}, or 'copurchase'.")
+    groups: dict[str, set[int]] = {}
+    for pk, value in column.items():
+        groups.setdefault(value, set()).add(pk)
+    return {pk: groups[value] - {pk} for pk, value in column.items()}
+
+
+def sample_queries(relevant: dict[int, set[int]], n: int, seed: int, candidates: Sequence[int] | None = None) -> list[int]:
+    pool = sorted(pk for pk in (candidates if candidates is not None else relevant) if relevant.get(pk))
+    rng = random.Random(seed)
+    return sorted(rng.sample(pool, min(n, len(pool))))
+
+
+def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed: int = 0,
+             modes: Sequence[str] = MODES, query_pks: Sequence[int] | None = None,
+             restrict_to: Sequence[int] | None = None) -> Generator[Progress, None, EvalResult]:
+    """Generator yielding Progress; returns the :class:`EvalResult`.
+
+    ``query_pks`` fixes the queries (e.g. a test split); ``restrict_to`` limits the searched
+    products (e.g. to the test split), both optional.
+    """
+    relevant = relevance_sets(engine, label)
+    within = None if restrict_to is None else tuple(sorted(int(p) for p in restrict_to))
+    if within is not None:
+        keep = set(within)
+        relevant = {pk: rel & keep for pk, rel in relevant.items()}
+    queries = sample_queries(relevant, n_queries, seed, query_pks)
+    if not queries:
+        raise AppError(f"No product has another product with the same {label}: nothing to evaluate.")
+    searcher = Searcher(engine)
+    sums = {m: {name: 0.0 for name in METRICS} for m in modes}
+    counts = dict.fromkeys(modes, 0)
+    products = {p.pk: p for p in engine.catalog.products(queries)}
+    for done, pk in enumerate(queries, 1):
+        product = products[pk]
+        image = _query_image(product.image_path) if {"image", "fused"} & set(modes) else None
+        for mode in modes:
+            q = _mode_query(mode, product.title, image, k, pk, within)
+            if q is None:
+                continue
+            ranked = [h.pk for h in searcher.search(q)]
+            counts[mode] += 1
+            for name, fn in METRICS.items():
+                sums[mode][name] += fn(ranked, relevant[pk], k)
+        yield Progress(done, len(queries), f"query {done}/{len(queries)}")
+    result = EvalResult(engine.catalog.name, label, k, len(queries), seed,
+                        {n: s.encoder_id for n, s in engine.spaces.items()})
+    result.scores = {m: {name: v / counts[m] for name, v in vals.items()} for m, vals in sums.items() if counts[m]}
+    return result
+
+
+def _query_image(path: str | None):
+    if not path:
+        return None
+    try:
+        return load_image(Path(path)).image
+    except AppError:
+        return None
+
+
+def _mode_query(mode: str, title: str, image, k: int, pk: int, within) -> Query | None:
+    common = dict(k=k, exclude=(pk,), filters=Filters(pks=within))
+    if mode == "text":
+        return Query(text=title, **common)
+    if image is None:
+        return None
+    return Query(image=image, **common) if mode == "image" else Query(image=image, text=title, **common)

@@ -1,0 +1,364 @@
+"""Vector index: FAISS inner-product search over L2-normalised float32 vectors keyed by int64 catalog ids.
+
+Exact (IndexFlatIP in IndexIDMap2) below ``APPROX_THRESHOLD`` vectors; at/above it ``build`` makes an
+IndexIVFFlat whose nprobe is raised until the measured recall@10 reaches the target. On disk: index.faiss +
+manifest.json (which holds the faiss file's size and SHA-256). A save keeps the previous faiss file as a hard
+link ``index.faiss.prev`` until the new manifest is in place, so an interrupted save leaves the previous pair.
+Not thread-safe: callers serialise access (searches may run concurrently with each other, not with updates).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import uuid
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from core import runtime
+from core.errors import IndexMismatch
+
+runtime.configure()  # torch before faiss: both bundle OpenMP
+import faiss  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+APPROX_THRESHOLD = 100_000  # below: exact IndexFlatIP (in IndexIDMap2); at/above: IndexIVFFlat
+MIN_IVF_VECTORS = 1_000     # never build an IVF index on fewer vectors than this
+MAX_NLIST = 2048            # k-means on 2 cores: nlist 4096 takes minutes at 1M vectors, 2048 ~20 s
+TRAIN_PER_LIST = 50         # training sample per list (faiss wants >= 39)
+RECALL_QUERIES, RECALL_NOISE = 200, 0.1  # recall queries: sampled stored vectors + noise of this norm
+NORM_TOL, _CHUNK = 1e-3, 65_536
+INDEX_FILE, MANIFEST_FILE, BACKUP_FILE = "index.faiss", "manifest.json", "index.faiss.prev"
+REBUILD_HINT = "Re-index the catalog: `vitrina index --rebuild CATALOG`."
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    format_version: int; encoder_id: str; dim: int; count: int  # noqa: E702
+    kind: str  # "flat" or "ivf"
+    nlist: int | None; nprobe: int | None  # noqa: E702
+    recall_at_10: float | None  # measured against exact search when the approximate index is built
+    created: str  # ISO time
+
+
+class VectorIndex:
+    """Inner-product index over unit vectors keyed by int64 ids (-1 is reserved for "no result")."""
+
+    def __init__(self, dim: int, encoder_id: str):
+        if int(dim) <= 0:
+            raise ValueError(f"dim must be positive, got {dim}")
+        self._dim, self._encoder_id, self._kind, self._recall = int(dim), str(encoder_id), "flat", None
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._dim))
+        self._ids = np.empty(0, np.int64)  # sorted ids of the stored vectors
+        self._created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    @classmethod
+    def build(cls, ids, vectors, encoder_id: str, approx_threshold: int = APPROX_THRESHOLD,
+              target_recall: float = 0.95, seed: int = 0) -> "VectorIndex":
+        """Exact index below ``approx_threshold`` vectors, else IVF with nprobe tuned to ``target_recall``."""
+        if np.ndim(vectors) != 2:
+            raise ValueError(f"vectors must be a 2-D array (n, dim), got shape {np.shape(vectors)}")
+        self = cls(np.shape(vectors)[1], encoder_id)
+        ids, vecs = self._check_batch(ids, vectors)
+        n, d = vecs.shape
+        if n < max(approx_threshold, MIN_IVF_VECTORS):
+            self._add(ids, vecs)
+            return self
+        nlist = max(1, min(int(4 * math.sqrt(n)), MAX_NLIST, n // 39))
+        rng = np.random.default_rng(seed)
+        train = vecs[np.sort(rng.choice(n, size=min(n, TRAIN_PER_LIST * nlist), replace=False))]
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.cp.seed, ivf.cp.spherical = int(seed), True
+        ivf.train(train)
+        del train
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct/remove by arbitrary id
+        ivf.add_with_ids(vecs, ids)
+        self._index, self._kind, self._ids = ivf, "ivf", np.sort(ids)
+        ivf.nprobe, self._recall = _tune_nprobe(ivf, ids, vecs, rng, target_recall)
+        log.info("built IVF index: n=%d nlist=%d nprobe=%d recall@10=%.3f", n, nlist, ivf.nprobe, self._recall)
+        return self
+
+    @property
+    def manifest(self) -> IndexManifest:
+        ivf = self._index if self._kind == "ivf" else None
+        return IndexManifest(FORMAT_VERSION, self._encoder_id, self._dim, len(self), self._kind,
+                             int(ivf.nlist) if ivf else None, int(ivf.nprobe) if ivf else None,
+                             self._recall, self._created)
+
+    dim = property(lambda self: self._dim)
+    encoder_id = property(lambda self: self._encoder_id)
+    kind = property(lambda self: self._kind, doc='"flat" (exact) or "ivf" (approximate)')
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids, vectors) -> None:
+        """Add vectors; ids already present are replaced (removed, then added again)."""
+        ids, vecs = self._check_batch(ids, vectors)
+        self._remove(ids[self._has(ids)])
+        self._add(ids, vecs)
+
+    def remove(self, ids) -> int:
+        """Remove these ids (unknown ones are ignored); returns how many vectors were removed."""
+        ids = _as_ids(ids)
+        return self._remove(np.unique(ids[self._has(ids)]))
+
+    def _add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        if len(ids):
+            self._index.add_with_ids(vecs, ids)
+            self._ids = np.sort(np.concatenate([self._ids, ids]))
+
+    def _remove(self, present: np.ndarray) -> int:
+        if not len(present):
+            return 0
+        present = np.ascontiguousarray(present, dtype=np.int64)
+        # the IVF hashtable direct map removes only by IDSelectorArray; IDMap2 scans, so wants a hash set
+        selector = faiss.IDSelectorArray if self._kind == "ivf" else faiss.IDSelectorBatch
+        removed = int(self._index.remove_ids(selector(len(present), faiss.swig_ptr(present))))
+        if removed != len(present):
+            log.warning("index removed %d vectors, expected %d", removed, len(present))
+        self._ids = np.setdiff1d(self._ids, present, assume_unique=True)
+        return removed
+
+    def contains(self, id) -> bool:
+        return bool(self._has(_as_ids([id]))[0])
+
+    def ids(self) -> np.ndarray:
+        return self._ids.copy()
+
+    def search(self, queries, k: int, allowed_ids=None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by inner product: scores (m, k) float32 and ids (m, k) int64 (a 1-D query gives m = 1),
+        padded with -inf / -1. ``allowed_ids`` restricts results to those ids (unknown ones ignored)."""
+        q = _as_vectors(queries, self._dim, "queries")
+        if int(k) < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        k = int(k)
+        scores, found = np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+        allowed = None if allowed_ids is None else _as_ids(allowed_ids)
+        if allowed is not None:
+            allowed = np.unique(allowed[self._has(allowed)])
+        kk = min(k, len(self) if allowed is None else len(allowed))
+        if kk and len(q):
+            if allowed is None:
+                scores[:, :kk], found[:, :kk] = self._index.search(q, kk)
+            else:
+                scores[:, :kk], found[:, :kk] = self._search_subset(q, kk, allowed)
+        scores[found == -1] = -np.inf
+        return scores, found
+
+    def _search_subset(self, q: np.ndarray, k: int, allowed: np.ndarray):
+        sel = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
+        if self._kind == "flat":
+            return self._index.search(q, k, params=faiss.SearchParameters(sel=sel))
+        ivf = self._index  # the fewer ids allowed, the more lists must be probed to find k of them
+        nprobe = min(ivf.nlist, max(ivf.nprobe, math.ceil(ivf.nprobe * len(self) / len(allowed))))
+        scores, found = ivf.search(q, k, params=faiss.SearchParametersIVF(sel=sel, nprobe=nprobe))
+        short = found[:, k - 1] == -1
+        if short.any() and nprobe < ivf.nlist:  # rows still lacking results: probe every list
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=ivf.nlist)
+            scores[short], found[short] = ivf.search(q[short], k, params=params)
+        return scores, found
+
+    def vectors(self, ids) -> np.ndarray:
+        """The stored vectors for these ids, (n, dim) float32; KeyError for an unknown id."""
+        ids = _as_ids(ids)
+        missing = ids[~self._has(ids)]
+        if len(missing):
+            raise KeyError(f"id {missing[0]} is not in the vector index")
+        return self._index.reconstruct_batch(ids) if len(ids) else np.empty((0, self._dim), np.float32)
+
+    def _has(self, ids: np.ndarray) -> np.ndarray:
+        if not len(self._ids):
+            return np.zeros(len(ids), bool)
+        return self._ids[np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)] == ids
+
+    def _check_batch(self, ids, vectors) -> tuple[np.ndarray, np.ndarray]:
+        ids, vecs = _as_ids(ids), _as_vectors(vectors, self._dim, "vectors")
+        if len(ids) != len(vecs):
+            raise ValueError(f"got {len(ids)} ids for {len(vecs)} vectors")
+        if len(np.unique(ids)) != len(ids) or (ids == -1).any():
+            raise ValueError("ids must be unique within one call, and -1 is reserved (no result)")
+        return ids, vecs
+
+    def save(self, folder: Path) -> None:
+        """Write index.faiss and manifest.json atomically: temp files, fsync, os.replace, manifest last."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tag = f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp_index, tmp_manifest = folder / (INDEX_FILE + tag), folder / (MANIFEST_FILE + tag)
+        final_index, backup, replaced = folder / INDEX_FILE, folder / BACKUP_FILE, False
+        try:
+            faiss.write_index(self._index, str(tmp_index))
+            size, digest = _sha256(tmp_index, sync=True)
+            doc = asdict(self.manifest) | {"index_file": {"name": INDEX_FILE, "bytes": size, "sha256": digest}}
+            with open(tmp_manifest, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=2)
+                f.flush()
+                os.fsync(f.fileno())
+            backup.unlink(missing_ok=True)
+            if final_index.exists():  # keep the previous faiss file until the new manifest is in place
+                with contextlib.suppress(OSError):  # no hard links here: no backup
+                    os.link(final_index, backup)
+            _fsync_dir(folder)
+            os.replace(tmp_index, final_index)
+            replaced = True
+            os.replace(tmp_manifest, folder / MANIFEST_FILE)
+            _fsync_dir(folder)
+        except BaseException:
+            if replaced and backup.exists():
+                try:  # put the previous pair back; should this fail too, load() uses the backup
+                    os.replace(backup, final_index)
+                except Exception as e:  # noqa: BLE001
+                    log.warning("could not restore %s after a failed save: %s", final_index, e)
+            tmp_index.unlink(missing_ok=True)
+            tmp_manifest.unlink(missing_ok=True)
+            raise
+        backup.unlink(missing_ok=True)
+        log.info("saved %s index of %d vectors to %s", self._kind, len(self), folder)
+
+    @classmethod
+    def load(cls, folder, *, encoder_id: str, dim: int, count: int | None = None) -> "VectorIndex":
+        """Load a saved index; IndexMismatch unless it matches the encoder, dim and (if given) count."""
+        folder = Path(folder)
+
+        def fail(reason: str) -> IndexMismatch:
+            return IndexMismatch(f"The saved vector index in {folder} cannot be used: {reason}. {REBUILD_HINT}")
+
+        if not (folder / MANIFEST_FILE).is_file() or not (folder / INDEX_FILE).is_file():
+            raise fail(f"{INDEX_FILE} or {MANIFEST_FILE} is missing")
+        try:
+            doc = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+            version = doc.get("format_version") if isinstance(doc, dict) else None
+            if type(version) is int and version > FORMAT_VERSION:
+                raise fail(f"it was written by a newer Vitrina (index format {version}; "
+                           f"this version reads format {FORMAT_VERSION} and older)")
+            m, info = _parse_manifest(doc)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+            raise fail(f"its manifest is unreadable ({e!r})") from e
+        if m.encoder_id != encoder_id:
+            raise fail(f"it was built with encoder {m.encoder_id!r}, but the encoder in use is {encoder_id!r}")
+        if m.dim != dim:
+            raise fail(f"it holds {m.dim}-dimensional vectors, but the encoder makes {dim}-dimensional ones")
+        if count is not None and m.count != count:
+            raise fail(f"it holds {m.count} vectors, but the catalog has {count} products")
+        path = next((p for p in (folder / INDEX_FILE, folder / BACKUP_FILE)
+                     if p.is_file() and _sha256(p) == (info["bytes"], info["sha256"])), None)
+        if path is None:
+            raise fail(f"{INDEX_FILE} is corrupt or does not belong to its manifest")
+        if path.name == BACKUP_FILE:  # a save was interrupted between its two renames
+            log.warning("%s: restoring the index file kept by an interrupted save", folder)
+            os.replace(path, folder / INDEX_FILE)
+            path = folder / INDEX_FILE
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as e:
+            raise fail(f"{INDEX_FILE} is corrupt ({str(e).strip().splitlines()[-1]})") from e
+        expected = faiss.IndexIVFFlat if m.kind == "ivf" else faiss.IndexIDMap2
+        if not isinstance(index, expected) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise fail(f"{INDEX_FILE} does not hold a {m.kind} inner-product index")
+        if index.d != m.dim or index.ntotal != m.count:
+            raise fail(f"{INDEX_FILE} holds {index.ntotal} vectors of dim {index.d}, not {m.count} of dim {m.dim}")
+        if m.kind == "ivf":
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)  # no-op when saved with it
+        ids = np.sort(_ivf_ids(index) if m.kind == "ivf" else faiss.vector_to_array(index.id_map).astype(np.int64))
+        if len(ids) != m.count or (np.diff(ids) == 0).any():
+            raise fail(f"{INDEX_FILE} has duplicate or missing ids")
+        self = cls(m.dim, m.encoder_id)
+        self._index, self._kind, self._ids, self._recall, self._created = index, m.kind, ids, m.recall_at_10, m.created
+        log.info("loaded %s index of %d vectors from %s", m.kind, m.count, folder)
+        return self
+
+
+def _as_ids(ids) -> np.ndarray:
+    a = np.asarray(ids)
+    a = a.reshape(1) if a.ndim == 0 else a
+    if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"ids must be a 1-D array of integers, got dtype {a.dtype} shape {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _as_vectors(x, dim: int, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    a = a[None, :] if a.ndim == 1 else a
+    if a.ndim != 2 or a.shape[1] != dim:
+        raise ValueError(f"{what} must have shape (n, {dim}) or ({dim},), got {np.shape(x)}")
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"{what} must be real numbers, got dtype {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    for start in range(0, len(a), _CHUNK):  # chunked: no full-size temporaries
+        block = a[start:start + _CHUNK]
+        if not np.isfinite(block).all():
+            raise ValueError(f"{what} contain NaN or infinite values")
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+        bad = np.abs(norms - 1.0) > NORM_TOL
+        if bad.any():
+            raise ValueError(f"{what} must be L2-normalised; {int(bad.sum())} are not (e.g. norm {norms[bad][0]:.4g})")
+    return a
+
+
+def _tune_nprobe(ivf, ids, vecs, rng, target: float) -> tuple[int, float]:
+    """Smallest nprobe in 1, 2, 4, ..., nlist whose recall@10 vs exact search reaches ``target``."""
+    n, d = vecs.shape
+    k = min(10, n)
+    q = vecs[rng.choice(n, size=min(RECALL_QUERIES, n), replace=False)]
+    q = q + rng.standard_normal(q.shape, dtype=np.float32) * np.float32(RECALL_NOISE / math.sqrt(d))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    truth = ids[faiss.knn(q, vecs, k, metric=faiss.METRIC_INNER_PRODUCT)[1]]
+    nprobe = 1
+    while True:
+        got = ivf.search(q, k, params=faiss.SearchParametersIVF(nprobe=nprobe))[1]
+        recall = float((got[:, :, None] == truth[:, None, :]).any(axis=2).mean())
+        log.debug("nprobe=%d recall@%d=%.3f", nprobe, k, recall)
+        if recall >= target or nprobe >= ivf.nlist:
+            return nprobe, recall
+        nprobe = min(2 * nprobe, ivf.nlist)
+
+
+def _ivf_ids(ivf) -> np.ndarray:
+    invlists, parts = ivf.invlists, [np.empty(0, np.int64)]
+    for lst in range(ivf.nlist):
+        if size := invlists.list_size(lst):
+            ptr = invlists.get_ids(lst)
+            parts.append(faiss.rev_swig_ptr(ptr, size).astype(np.int64))
+            invlists.release_ids(lst, ptr)
+    return np.concatenate(parts)
+
+
+def _parse_manifest(doc: dict) -> tuple[IndexManifest, dict]:
+    m = IndexManifest(**{f.name: doc[f.name] for f in fields(IndexManifest)})
+    ints, info = (m.format_version, m.dim, m.count), doc["index_file"]
+    if not all(type(v) is int for v in ints) or m.format_version < 1 or m.dim < 1 or m.count < 0:
+        raise ValueError("format_version, dim and count must be positive integers")
+    if not isinstance(m.encoder_id, str) or m.kind not in ("flat", "ivf") or not isinstance(m.created, str):
+        raise ValueError("bad encoder_id, kind or created")
+    if type(info.get("bytes")) is not int or not isinstance(info.get("sha256"), str):
+        raise ValueError("bad index_file")
+    return m, info
+
+
+def _sha256(path: Path, sync: bool = False) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "r+b" if sync else "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+            size += len(chunk)
+        if sync:
+            os.fsync(f.fileno())
+    return size, digest.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "posix":  # make the renames durable
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

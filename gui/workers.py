@@ -1,0 +1,62 @@
+"""Long tasks off the GUI thread: a generator function run on the global QThreadPool.
+
+The task yields ``core.progress.Progress`` (or anything) and returns its result; the worker
+re-emits them as Qt signals and checks the cancel flag between steps, so every long task gets
+progress and Cancel for free.
+"""
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Generator
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+class WorkerSignals(QObject):
+    progress = Signal(object)
+    result = Signal(object)
+    error = Signal(str, str)  # message for people, traceback
+    finished = Signal()
+
+
+class TaskWorker(QRunnable):
+    def __init__(self, task: Callable[..., Generator | object], *args, **kwargs):
+        super().__init__()
+        self.task, self.args, self.kwargs = task, args, kwargs
+        self.signals = WorkerSignals()
+        self._cancelled = False
+        self.setAutoDelete(False)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def run(self) -> None:
+        try:
+            out = self.task(*self.args, **self.kwargs)
+            if isinstance(out, Generator):
+                out = self._drive(out)
+            if not self._cancelled:
+                self.signals.result.emit(out)
+        except Exception as exc:  # shown to the user; the AppError message says what to do
+            self.signals.error.emit(str(exc) or type(exc).__name__, traceback.format_exc())
+        finally:
+            self.signals.finished.emit()
+
+    def _drive(self, gen: Generator):
+        try:
+            while True:
+                if self._cancelled:
+                    gen.close()
+                    return None
+                self.signals.progress.emit(next(gen))
+        except StopIteration as stop:
+            return stop.value
+
+
+def start(worker: TaskWorker, pool: QThreadPool | None = None) -> TaskWorker:
+    (pool or QThreadPool.globalInstance()).start(worker)
+    return worker

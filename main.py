@@ -1,0 +1,19 @@
+"""Vitrina: ``python main.py`` opens the application; ``python main.py COMMAND ...`` runs the CLI."""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("gui", "--demo") or argv[0].endswith(".vitrina"):
+        from gui.app import run_app
+
+        return run_app(argv[1:] if argv and argv[0] == "gui" else argv)
+    from core.cli import run
+
+    return run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
