@@ -63,7 +63,7 @@ class EvalResult:
 
     def table(self) -> str:
         head = f"{'mode':<8}" + "".join(f"{m + '@' + str(self.k):>10}" for m in METRICS)
-        rows = [f"{mode:<8}" + "".join(f"{vals[m]:>10.3f}" for m in METRICS) for mode, vals in self.scores.items()]
+        rows = [f"{mode:<8}" + "".join(f"{v:>10.3f}" for v in vals.values()) for mode, vals in self.scores.items()]
         return "\n".join([f"{self.catalog}: relevant = same {self.label}, {self.queries} queries", head, *rows])
 
     def to_json(self, path: str | Path) -> None:
@@ -129,7 +129,8 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
         yield Progress(done, len(queries), f"query {done}/{len(queries)}")
     result = EvalResult(engine.catalog.name, label, k, len(queries), seed,
                         {n: s.encoder_id for n, s in engine.spaces.items()})
-    result.scores = {m: {name: v / counts[m] for name, v in vals.items()} for m, vals in sums.items() if counts[m]}
+    result.scores = {m: {f"{name}@{k}": v / counts[m] for name, v in vals.items()}
+                     for m, vals in sums.items() if counts[m]}
     return result
 
 

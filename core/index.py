@@ -1,10 +1,6 @@
-"""Vector index: FAISS inner-product search over L2-normalised float32 vectors keyed by int64 catalog ids.
-
-Exact (IndexFlatIP in IndexIDMap2) below ``APPROX_THRESHOLD`` vectors; at/above it ``build`` makes an
-IndexIVFFlat whose nprobe is raised until the measured recall@10 reaches the target. On disk: index.faiss +
-manifest.json (which holds the faiss file's size and SHA-256). A save keeps the previous faiss file as a hard
-link ``index.faiss.prev`` until the new manifest is in place, so an interrupted save leaves the previous pair.
-Not thread-safe: callers serialise access (searches may run concurrently with each other, not with updates).
+"""FAISS inner-product index over L2-normalised float32 vectors keyed by int64 catalog ids: exact below
+``APPROX_THRESHOLD`` vectors, else IVF with nprobe tuned to a measured recall@10. Saved as index.faiss +
+manifest.json (with the faiss file's size and SHA-256). Not thread-safe: updates must not overlap searches.
 """
 from __future__ import annotations
 
@@ -14,7 +10,6 @@ import json
 import logging
 import math
 import os
-import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,11 +26,11 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 APPROX_THRESHOLD = 100_000  # below: exact IndexFlatIP (in IndexIDMap2); at/above: IndexIVFFlat
-MIN_IVF_VECTORS = 1_000     # never build an IVF index on fewer vectors than this
+MIN_IVF_VECTORS = 1_000     # never an IVF index on fewer vectors than this
 MAX_NLIST = 2048            # k-means on 2 cores: nlist 4096 takes minutes at 1M vectors, 2048 ~20 s
 TRAIN_PER_LIST = 50         # training sample per list (faiss wants >= 39)
 RECALL_QUERIES, RECALL_NOISE = 200, 0.1  # recall queries: sampled stored vectors + noise of this norm
-NORM_TOL, _CHUNK = 1e-3, 65_536
+NORM_TOL = 1e-3
 INDEX_FILE, MANIFEST_FILE, BACKUP_FILE = "index.faiss", "manifest.json", "index.faiss.prev"
 REBUILD_HINT = "Re-index the catalog: `vitrina index --rebuild CATALOG`."
 
@@ -70,15 +65,13 @@ class VectorIndex:
         ids, vecs = self._check_batch(ids, vectors)
         n, d = vecs.shape
         if n < max(approx_threshold, MIN_IVF_VECTORS):
-            self._add(ids, vecs)
+            self.add(ids, vecs)
             return self
         nlist = max(1, min(int(4 * math.sqrt(n)), MAX_NLIST, n // 39))
         rng = np.random.default_rng(seed)
-        train = vecs[np.sort(rng.choice(n, size=min(n, TRAIN_PER_LIST * nlist), replace=False))]
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
         ivf.cp.seed, ivf.cp.spherical = int(seed), True
-        ivf.train(train)
-        del train
+        ivf.train(vecs[np.sort(rng.choice(n, size=min(n, TRAIN_PER_LIST * nlist), replace=False))])
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct/remove by arbitrary id
         ivf.add_with_ids(vecs, ids)
         self._index, self._kind, self._ids = ivf, "ivf", np.sort(ids)
@@ -88,9 +81,8 @@ class VectorIndex:
 
     @property
     def manifest(self) -> IndexManifest:
-        ivf = self._index if self._kind == "ivf" else None
-        return IndexManifest(FORMAT_VERSION, self._encoder_id, self._dim, len(self), self._kind,
-                             int(ivf.nlist) if ivf else None, int(ivf.nprobe) if ivf else None,
+        nlist, nprobe = (int(self._index.nlist), int(self._index.nprobe)) if self._kind == "ivf" else (None, None)
+        return IndexManifest(FORMAT_VERSION, self._encoder_id, self._dim, len(self), self._kind, nlist, nprobe,
                              self._recall, self._created)
 
     dim = property(lambda self: self._dim)
@@ -104,27 +96,21 @@ class VectorIndex:
         """Add vectors; ids already present are replaced (removed, then added again)."""
         ids, vecs = self._check_batch(ids, vectors)
         self._remove(ids[self._has(ids)])
-        self._add(ids, vecs)
-
-    def remove(self, ids) -> int:
-        """Remove these ids (unknown ones are ignored); returns how many vectors were removed."""
-        ids = _as_ids(ids)
-        return self._remove(np.unique(ids[self._has(ids)]))
-
-    def _add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         if len(ids):
             self._index.add_with_ids(vecs, ids)
             self._ids = np.sort(np.concatenate([self._ids, ids]))
 
+    def remove(self, ids) -> int:
+        """Remove these ids (unknown ones are ignored); returns how many vectors were removed."""
+        ids = np.unique(_as_ids(ids))
+        return self._remove(ids[self._has(ids)])
+
     def _remove(self, present: np.ndarray) -> int:
         if not len(present):
             return 0
-        present = np.ascontiguousarray(present, dtype=np.int64)
         # the IVF hashtable direct map removes only by IDSelectorArray; IDMap2 scans, so wants a hash set
         selector = faiss.IDSelectorArray if self._kind == "ivf" else faiss.IDSelectorBatch
         removed = int(self._index.remove_ids(selector(len(present), faiss.swig_ptr(present))))
-        if removed != len(present):
-            log.warning("index removed %d vectors, expected %d", removed, len(present))
         self._ids = np.setdiff1d(self._ids, present, assume_unique=True)
         return removed
 
@@ -137,20 +123,16 @@ class VectorIndex:
     def search(self, queries, k: int, allowed_ids=None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by inner product: scores (m, k) float32 and ids (m, k) int64 (a 1-D query gives m = 1),
         padded with -inf / -1. ``allowed_ids`` restricts results to those ids (unknown ones ignored)."""
-        q = _as_vectors(queries, self._dim, "queries")
-        if int(k) < 1:
+        q, k = _as_vectors(queries, self._dim, "queries"), int(k)
+        if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        k = int(k)
         scores, found = np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
-        allowed = None if allowed_ids is None else _as_ids(allowed_ids)
-        if allowed is not None:
-            allowed = np.unique(allowed[self._has(allowed)])
+        allowed = None if allowed_ids is None else np.unique(_as_ids(allowed_ids))
+        allowed = None if allowed is None else allowed[self._has(allowed)]
         kk = min(k, len(self) if allowed is None else len(allowed))
         if kk and len(q):
-            if allowed is None:
-                scores[:, :kk], found[:, :kk] = self._index.search(q, kk)
-            else:
-                scores[:, :kk], found[:, :kk] = self._search_subset(q, kk, allowed)
+            result = self._index.search(q, kk) if allowed is None else self._search_subset(q, kk, allowed)
+            scores[:, :kk], found[:, :kk] = result
         scores[found == -1] = -np.inf
         return scores, found
 
@@ -170,8 +152,7 @@ class VectorIndex:
     def vectors(self, ids) -> np.ndarray:
         """The stored vectors for these ids, (n, dim) float32; KeyError for an unknown id."""
         ids = _as_ids(ids)
-        missing = ids[~self._has(ids)]
-        if len(missing):
+        if len(missing := ids[~self._has(ids)]):
             raise KeyError(f"id {missing[0]} is not in the vector index")
         return self._index.reconstruct_batch(ids) if len(ids) else np.empty((0, self._dim), np.float32)
 
@@ -190,37 +171,24 @@ class VectorIndex:
 
     def save(self, folder: Path) -> None:
         """Write index.faiss and manifest.json atomically: temp files, fsync, os.replace, manifest last."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        tag = f".tmp-{uuid.uuid4().hex[:12]}"
-        tmp_index, tmp_manifest = folder / (INDEX_FILE + tag), folder / (MANIFEST_FILE + tag)
-        final_index, backup, replaced = folder / INDEX_FILE, folder / BACKUP_FILE, False
+        (folder := Path(folder)).mkdir(parents=True, exist_ok=True)
+        tmp_index, tmp_manifest = (folder / f"{name}.tmp-{os.getpid()}" for name in (INDEX_FILE, MANIFEST_FILE))
+        final_index, backup = folder / INDEX_FILE, folder / BACKUP_FILE
         try:
             faiss.write_index(self._index, str(tmp_index))
-            size, digest = _sha256(tmp_index, sync=True)
+            size, digest = _fingerprint(tmp_index, sync=True)
             doc = asdict(self.manifest) | {"index_file": {"name": INDEX_FILE, "bytes": size, "sha256": digest}}
-            with open(tmp_manifest, "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
+            tmp_manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            _fingerprint(tmp_manifest, sync=True)
             backup.unlink(missing_ok=True)
             if final_index.exists():  # keep the previous faiss file until the new manifest is in place
                 with contextlib.suppress(OSError):  # no hard links here: no backup
                     os.link(final_index, backup)
-            _fsync_dir(folder)
             os.replace(tmp_index, final_index)
-            replaced = True
-            os.replace(tmp_manifest, folder / MANIFEST_FILE)
-            _fsync_dir(folder)
-        except BaseException:
-            if replaced and backup.exists():
-                try:  # put the previous pair back; should this fail too, load() uses the backup
-                    os.replace(backup, final_index)
-                except Exception as e:  # noqa: BLE001
-                    log.warning("could not restore %s after a failed save: %s", final_index, e)
+            os.replace(tmp_manifest, folder / MANIFEST_FILE)  # the commit point
+        finally:  # if the manifest was not replaced, load() finds the previous faiss file in the backup
             tmp_index.unlink(missing_ok=True)
             tmp_manifest.unlink(missing_ok=True)
-            raise
         backup.unlink(missing_ok=True)
         log.info("saved %s index of %d vectors to %s", self._kind, len(self), folder)
 
@@ -236,11 +204,13 @@ class VectorIndex:
             raise fail(f"{INDEX_FILE} or {MANIFEST_FILE} is missing")
         try:
             doc = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-            version = doc.get("format_version") if isinstance(doc, dict) else None
-            if type(version) is int and version > FORMAT_VERSION:
+            if type(version := doc.get("format_version")) is int and version > FORMAT_VERSION:
                 raise fail(f"it was written by a newer Vitrina (index format {version}; "
                            f"this version reads format {FORMAT_VERSION} and older)")
-            m, info = _parse_manifest(doc)
+            m, info = IndexManifest(**{f.name: doc[f.name] for f in fields(IndexManifest)}), doc["index_file"]
+            if not (all(type(v) is int and v >= 0 for v in (m.format_version, m.dim, m.count))
+                    and m.kind in ("flat", "ivf") and type(info["bytes"]) is int and type(info["sha256"]) is str):
+                raise ValueError("unexpected field values")
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
             raise fail(f"its manifest is unreadable ({e!r})") from e
         if m.encoder_id != encoder_id:
@@ -250,7 +220,7 @@ class VectorIndex:
         if count is not None and m.count != count:
             raise fail(f"it holds {m.count} vectors, but the catalog has {count} products")
         path = next((p for p in (folder / INDEX_FILE, folder / BACKUP_FILE)
-                     if p.is_file() and _sha256(p) == (info["bytes"], info["sha256"])), None)
+                     if p.is_file() and _fingerprint(p) == (info["bytes"], info["sha256"])), None)
         if path is None:
             raise fail(f"{INDEX_FILE} is corrupt or does not belong to its manifest")
         if path.name == BACKUP_FILE:  # a save was interrupted between its two renames
@@ -262,15 +232,11 @@ class VectorIndex:
         except RuntimeError as e:
             raise fail(f"{INDEX_FILE} is corrupt ({str(e).strip().splitlines()[-1]})") from e
         expected = faiss.IndexIVFFlat if m.kind == "ivf" else faiss.IndexIDMap2
-        if not isinstance(index, expected) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise fail(f"{INDEX_FILE} does not hold a {m.kind} inner-product index")
-        if index.d != m.dim or index.ntotal != m.count:
-            raise fail(f"{INDEX_FILE} holds {index.ntotal} vectors of dim {index.d}, not {m.count} of dim {m.dim}")
+        if not isinstance(index, expected) or (index.d, index.ntotal) != (m.dim, m.count):
+            raise fail(f"{INDEX_FILE} does not hold the {m.kind} index of {m.count} vectors its manifest describes")
         if m.kind == "ivf":
             index.set_direct_map_type(faiss.DirectMap.Hashtable)  # no-op when saved with it
         ids = np.sort(_ivf_ids(index) if m.kind == "ivf" else faiss.vector_to_array(index.id_map).astype(np.int64))
-        if len(ids) != m.count or (np.diff(ids) == 0).any():
-            raise fail(f"{INDEX_FILE} has duplicate or missing ids")
         self = cls(m.dim, m.encoder_id)
         self._index, self._kind, self._ids, self._recall, self._created = index, m.kind, ids, m.recall_at_10, m.created
         log.info("loaded %s index of %d vectors from %s", m.kind, m.count, folder)
@@ -278,29 +244,23 @@ class VectorIndex:
 
 
 def _as_ids(ids) -> np.ndarray:
-    a = np.asarray(ids)
-    a = a.reshape(1) if a.ndim == 0 else a
+    a = np.atleast_1d(np.asarray(ids))
     if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
         raise ValueError(f"ids must be a 1-D array of integers, got dtype {a.dtype} shape {a.shape}")
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def _as_vectors(x, dim: int, what: str) -> np.ndarray:
-    a = np.asarray(x)
-    a = a[None, :] if a.ndim == 1 else a
-    if a.ndim != 2 or a.shape[1] != dim:
-        raise ValueError(f"{what} must have shape (n, {dim}) or ({dim},), got {np.shape(x)}")
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{what} must be real numbers, got dtype {a.dtype}")
+    a = np.atleast_2d(np.asarray(x))
+    if a.ndim != 2 or a.shape[1] != dim or not (np.issubdtype(a.dtype, np.floating)
+                                                or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"{what} must be real numbers of shape (n, {dim}) or ({dim},), got {a.dtype} {np.shape(x)}")
     a = np.ascontiguousarray(a, dtype=np.float32)
-    for start in range(0, len(a), _CHUNK):  # chunked: no full-size temporaries
-        block = a[start:start + _CHUNK]
-        if not np.isfinite(block).all():
-            raise ValueError(f"{what} contain NaN or infinite values")
-        norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
-        bad = np.abs(norms - 1.0) > NORM_TOL
-        if bad.any():
-            raise ValueError(f"{what} must be L2-normalised; {int(bad.sum())} are not (e.g. norm {norms[bad][0]:.4g})")
+    norms = np.sqrt(np.einsum("ij,ij->i", a, a))  # no (n, d) temporary; NaN/inf anywhere -> NaN/inf norm
+    if not np.isfinite(norms).all():
+        raise ValueError(f"{what} contain NaN or infinite values")
+    if (bad := np.abs(norms - 1.0) > NORM_TOL).any():
+        raise ValueError(f"{what} must be L2-normalised; {int(bad.sum())} are not (e.g. norm {norms[bad][0]:.4g})")
     return a
 
 
@@ -312,39 +272,21 @@ def _tune_nprobe(ivf, ids, vecs, rng, target: float) -> tuple[int, float]:
     q = q + rng.standard_normal(q.shape, dtype=np.float32) * np.float32(RECALL_NOISE / math.sqrt(d))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     truth = ids[faiss.knn(q, vecs, k, metric=faiss.METRIC_INNER_PRODUCT)[1]]
-    nprobe = 1
-    while True:
+    for nprobe in sorted({min(2 ** i, ivf.nlist) for i in range(ivf.nlist.bit_length() + 1)}):
         got = ivf.search(q, k, params=faiss.SearchParametersIVF(nprobe=nprobe))[1]
         recall = float((got[:, :, None] == truth[:, None, :]).any(axis=2).mean())
-        log.debug("nprobe=%d recall@%d=%.3f", nprobe, k, recall)
-        if recall >= target or nprobe >= ivf.nlist:
-            return nprobe, recall
-        nprobe = min(2 * nprobe, ivf.nlist)
+        if recall >= target:
+            break
+    return nprobe, recall
 
 
-def _ivf_ids(ivf) -> np.ndarray:
-    invlists, parts = ivf.invlists, [np.empty(0, np.int64)]
-    for lst in range(ivf.nlist):
-        if size := invlists.list_size(lst):
-            ptr = invlists.get_ids(lst)
-            parts.append(faiss.rev_swig_ptr(ptr, size).astype(np.int64))
-            invlists.release_ids(lst, ptr)
-    return np.concatenate(parts)
+def _ivf_ids(ivf) -> np.ndarray:  # ArrayInvertedLists.get_ids points into the list: nothing to release
+    lists, sizes = ivf.invlists, [ivf.invlists.list_size(i) for i in range(ivf.nlist)]
+    parts = [faiss.rev_swig_ptr(lists.get_ids(i), s).astype(np.int64) for i, s in enumerate(sizes) if s]
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
-def _parse_manifest(doc: dict) -> tuple[IndexManifest, dict]:
-    m = IndexManifest(**{f.name: doc[f.name] for f in fields(IndexManifest)})
-    ints, info = (m.format_version, m.dim, m.count), doc["index_file"]
-    if not all(type(v) is int for v in ints) or m.format_version < 1 or m.dim < 1 or m.count < 0:
-        raise ValueError("format_version, dim and count must be positive integers")
-    if not isinstance(m.encoder_id, str) or m.kind not in ("flat", "ivf") or not isinstance(m.created, str):
-        raise ValueError("bad encoder_id, kind or created")
-    if type(info.get("bytes")) is not int or not isinstance(info.get("sha256"), str):
-        raise ValueError("bad index_file")
-    return m, info
-
-
-def _sha256(path: Path, sync: bool = False) -> tuple[int, str]:
+def _fingerprint(path: Path, sync: bool = False) -> tuple[int, str]:  # (size, SHA-256); sync: fsync it too
     digest, size = hashlib.sha256(), 0
     with open(path, "r+b" if sync else "rb") as f:
         while chunk := f.read(1 << 22):
@@ -354,11 +296,3 @@ def _sha256(path: Path, sync: bool = False) -> tuple[int, str]:
             os.fsync(f.fileno())
     return size, digest.hexdigest()
 
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "posix":  # make the renames durable
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

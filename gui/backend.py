@@ -29,7 +29,9 @@ def open_catalog(path: Path, demo: bool = False):
         yield Progress(0, None, f"Index {message}")
     yield Progress(0, None, "Loading models…")
     for space in spaces:
-        space.encoder.load()
+        load = getattr(space.encoder, "load", None)  # lazy encoders: load the weights now, off the GUI thread
+        if load:
+            load()
     return engine
 
 

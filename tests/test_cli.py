@@ -1,0 +1,46 @@
+"""The command line end to end, with the fake encoders swapped in for the real ones."""
+import json
+
+import pytest
+
+from core import cli
+
+
+@pytest.fixture(autouse=True)
+def fake_models(monkeypatch):
+    from tests.fakes import fake_spaces
+
+    monkeypatch.setattr("core.spaces.default_spaces", fake_spaces)
+
+
+def test_import_search_eval(tmp_path, mini_dir, capsys):
+    cat = str(tmp_path / "shop.vitrina")
+    assert cli.run(["import", cat, str(mini_dir / "products.csv"), "--category", "articleType",
+                    "--pairs", str(mini_dir / "copurchase.csv"), "--report", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "12 added" in out and "3 imported" in out
+    assert json.loads((tmp_path / "r.json").read_text())["added"] == 12
+    assert cli.run(["search", cat, "--text", "green shoe", "-k", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["id"] == "P011" and set(rows[0]) >= {"rank", "score", "score_text"}
+    assert cli.run(["search", cat, "--like", "P001", "--filter", "articleType=Shoes", "--price-max", "100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines] == ["P009", "P010"]  # shoes priced 90 and 100
+    assert cli.run(["eval", cat, "--label", "articleType", "--queries", "5", "-k", "3",
+                    "--json", str(tmp_path / "e.json")]) == 0
+    assert set(json.loads((tmp_path / "e.json").read_text())["scores"]) == {"image", "text", "fused"}
+    assert cli.run(["index", cat, "--rebuild"]) == 0
+    assert "image: rebuilt, 12 vectors (flat)" in capsys.readouterr().out
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, mini_dir, capsys):
+    assert cli.run(["search", str(tmp_path / "none.vitrina"), "--text", "x"]) == 2
+    assert "No catalog at" in capsys.readouterr().err
+    cat = str(tmp_path / "shop.vitrina")
+    cli.run(["import", cat, str(mini_dir / "products.csv")])
+    capsys.readouterr()
+    assert cli.run(["search", cat, "--like", "NOPE"]) == 2
+    assert "No product with id 'NOPE'" in capsys.readouterr().err
+    assert cli.run(["search", cat, "--text", "x", "--filter", "articleType"]) == 2
+    assert "FIELD=VALUE" in capsys.readouterr().err
+    assert cli.run(["import", cat, str(mini_dir / "missing.csv")]) == 2

@@ -1,0 +1,57 @@
+"""The engine keeps indexes in step with the catalog: load, detect stale, update in place."""
+import json
+
+from PIL import Image
+
+from core.catalog import Catalog
+from core.engine import Engine
+from core.ingest import ColumnMapping, ImportOptions, import_catalog
+from core.progress import drain
+from core.search import Query, search
+
+
+def reopen(engine, spaces):
+    eng = Engine(Catalog.open(engine.catalog.path), spaces)
+    return eng, list(eng.load_indexes())
+
+
+def test_saved_indexes_load_without_rebuild(engine, spaces):
+    eng, messages = reopen(engine, spaces)
+    assert messages == ["image: loaded 12 vectors", "text: loaded 12 vectors"]
+    assert [h.pk for h in search(eng, Query(text="red dress", k=3))] == \
+        [h.pk for h in search(engine, Query(text="red dress", k=3))]
+
+
+def test_index_from_another_encoder_or_stale_revision_is_rebuilt(engine, spaces):
+    from tests.fakes import BagOfWordsEncoder
+    from core.spaces import Space
+
+    with engine.catalog.transaction():  # a write the saved index has not seen
+        engine.catalog.delete_embeddings("text", [engine.catalog.pk_for_sku("P001")])
+    eng, messages = reopen(engine, spaces)
+    assert messages[0] == "image: loaded 12 vectors"
+    assert messages[1].startswith("text: rebuilt") and len(eng.indexes["text"]) == 11
+    other = [spaces[0], Space("text", BagOfWordsEncoder("fake-v2"), "text")]
+    eng2, messages = reopen(engine, other)
+    assert "encoder" in messages[1] and len(eng2.indexes["text"]) == 0  # old vectors are not mixed in
+
+
+def test_apply_changes_updates_index_in_place(engine, spaces, mini_dir):
+    csv = mini_dir / "products.csv"
+    csv.write_text(csv.read_text().replace("Red shirt,", "Golden trumpet,"))
+    Image.new("RGB", (48, 48), (250, 250, 0)).save(mini_dir / "images" / "P002.png")
+    mapping = ColumnMapping(id="id", title="title", description="description", image="image")
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join(lines[:-1]) + "\n")  # P012 disappears
+    report = drain(import_catalog(engine.catalog, csv, mapping, spaces, ImportOptions(prune=True)))
+    removed_pk = 12
+    engine.apply_changes(report.embedded, removed=[removed_pk])
+    hits = search(engine, Query(text="golden trumpet", k=1))
+    assert engine.catalog.product(hits[0].pk).sku == "P001"
+    assert removed_pk not in engine.indexes["image"].ids()
+    yellow = Image.new("RGB", (48, 48), (250, 250, 0))
+    assert engine.catalog.product(search(engine, Query(image=yellow, k=1))[0].pk).sku == "P002"
+    eng, messages = reopen(engine, spaces)  # what was saved is current: no rebuild
+    assert all("loaded" in m for m in messages)
+    rev = json.loads((engine.folder / "text" / "catalog_revision.json").read_text())["revision"]
+    assert rev == engine.catalog.revision("text")

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+from sklearn.metrics import ndcg_score
+
+from core.errors import AppError
+from core.evaluate import evaluate, ndcg_at_k, precision_at_k, reciprocal_rank, recall_at_k, relevance_sets
+from core.progress import drain
+
+
+def test_metrics_on_a_hand_checked_ranking():
+    ranked, rel = [5, 1, 7, 2, 9], {1, 2, 3}
+    assert precision_at_k(ranked, rel, 5) == pytest.approx(2 / 5)
+    assert recall_at_k(ranked, rel, 5) == pytest.approx(2 / 3)
+    assert reciprocal_rank(ranked, rel, 5) == pytest.approx(1 / 2)
+    assert reciprocal_rank(ranked, {42}, 5) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ndcg_matches_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 40, 10
+    relevant = set(rng.choice(n, size=int(rng.integers(1, 15)), replace=False).tolist())
+    scores = rng.permutation(n).astype(float)  # no ties
+    ranked = list(np.argsort(-scores))
+    truth = np.asarray([[1.0 if i in relevant else 0.0 for i in range(n)]])
+    assert ndcg_at_k(ranked, relevant, k) == pytest.approx(ndcg_score(truth, scores[None], k=k))
+
+
+def two_group_engine(tmp_path, spaces):
+    """Three reddish and three bluish photos; titles say nothing about the colour."""
+    from PIL import Image
+
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.ingest import ColumnMapping, import_catalog
+
+    (tmp_path / "img").mkdir()
+    rows = ["id,title,group,image"]
+    words = ["alpha", "beta", "gamma", "delta", "omega", "sigma"]
+    for i in range(6):
+        rgb = (200 + 10 * i, 20, 20) if i < 3 else (20, 20, 150 + 20 * i)
+        Image.new("RGB", (32, 32), rgb).save(tmp_path / "img" / f"{i}.png")
+        rows.append(f"{i},{words[i]} thing,{'red' if i < 3 else 'blue'},img/{i}.png")
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    cat = Catalog.create(tmp_path / "g.vitrina")
+    drain(import_catalog(cat, tmp_path / "p.csv", ColumnMapping(id="id", title="title", image="image"), spaces))
+    eng = Engine(cat, spaces)
+    list(eng.load_indexes())
+    return eng
+
+
+def test_evaluate_known_answer(tmp_path, spaces):
+    engine = two_group_engine(tmp_path, spaces)
+    result = drain(evaluate(engine, "group", n_queries=6, k=2))
+    assert result.queries == 6
+    image = result.scores["image"]
+    assert (image["P@2"], image["R@2"], image["NDCG@2"], image["MRR@2"]) == (1.0, 1.0, 1.0, 1.0)
+    assert result.scores["text"]["P@2"] < 1.0  # titles carry no colour information
+    assert result.scores["fused"]["P@2"] == pytest.approx(1.0)
+    assert "image" in result.table() and "MRR@2" in result.table()
+
+
+def test_evaluate_restricted_to_a_split(tmp_path, spaces):
+    engine = two_group_engine(tmp_path, spaces)
+    split = [1, 2, 4, 5]  # pks of a test split: results and relevance stay inside it
+    result = drain(evaluate(engine, "group", n_queries=10, k=1, modes=("image",), restrict_to=split,
+                            query_pks=split))
+    assert result.queries == 4 and result.scores["image"]["P@1"] == 1.0
+
+
+def test_copurchase_relevance_and_unknown_label(engine):
+    rel = relevance_sets(engine, "copurchase")
+    assert rel == {}
+    with pytest.raises(AppError, match="no 'colour' attribute"):
+        relevance_sets(engine, "colour")
