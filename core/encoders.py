@@ -92,7 +92,7 @@ class EfficientNetLiteEncoder(_NoText):
 
     IMAGE_SIZE = 224
 
-    def __init__(self, variant: str = "lite0", batch_size: int = 32, bf16: bool | None = None):
+    def __init__(self, variant: str = "lite0", batch_size: int = 16, bf16: bool | None = None):
         runtime.configure()
         import torch
 

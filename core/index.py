@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 APPROX_THRESHOLD = 100_000  # below: exact IndexFlatIP (in IndexIDMap2); at/above: IndexIVFFlat
-MIN_IVF_VECTORS = 1_000     # never an IVF index on fewer vectors than this
 MAX_NLIST = 2048            # k-means on 2 cores: nlist 4096 takes minutes at 1M vectors, 2048 ~20 s
 TRAIN_PER_LIST = 50         # training sample per list (faiss wants >= 39)
 RECALL_QUERIES, RECALL_NOISE = 200, 0.1  # recall queries: sampled stored vectors + noise of this norm
@@ -58,13 +57,13 @@ class VectorIndex:
     @classmethod
     def build(cls, ids, vectors, encoder_id: str, approx_threshold: int = APPROX_THRESHOLD,
               target_recall: float = 0.95, seed: int = 0) -> "VectorIndex":
-        """Exact index below ``approx_threshold`` vectors, else IVF with nprobe tuned to ``target_recall``."""
+        """Exact below ``approx_threshold`` (or 1,000) vectors, else IVF with nprobe tuned to ``target_recall``."""
         if np.ndim(vectors) != 2:
             raise ValueError(f"vectors must be a 2-D array (n, dim), got shape {np.shape(vectors)}")
         self = cls(np.shape(vectors)[1], encoder_id)
         ids, vecs = self._check_batch(ids, vectors)
         n, d = vecs.shape
-        if n < max(approx_threshold, MIN_IVF_VECTORS):
+        if n < max(approx_threshold, 1_000):
             self.add(ids, vecs)
             return self
         nlist = max(1, min(int(4 * math.sqrt(n)), MAX_NLIST, n // 39))
@@ -189,6 +188,8 @@ class VectorIndex:
         finally:  # if the manifest was not replaced, load() finds the previous faiss file in the backup
             tmp_index.unlink(missing_ok=True)
             tmp_manifest.unlink(missing_ok=True)
+            if backup.exists() and os.path.samefile(backup, final_index):  # index not replaced: not needed
+                backup.unlink()
         backup.unlink(missing_ok=True)
         log.info("saved %s index of %d vectors to %s", self._kind, len(self), folder)
 
