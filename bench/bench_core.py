@@ -22,7 +22,7 @@ from core.catalog import Catalog
 from core.engine import Engine
 from core.ingest import ColumnMapping, ImportOptions, import_catalog
 from core.progress import drain
-from core.spaces import default_spaces
+from core.spaces import default_spaces, spaces_for
 
 
 def bench_ingest(args) -> dict:
@@ -59,10 +59,11 @@ def bench_ingest(args) -> dict:
 
 
 def bench_query(args) -> dict:
-    spaces = default_spaces()
+    catalog = Catalog.open(args.catalog)
+    spaces = spaces_for(catalog)
     for s in spaces:
-        s.encoder.load()
-    engine = Engine(Catalog.open(args.catalog), spaces)
+        getattr(s.encoder, "load", lambda: None)()
+    engine = Engine(catalog, spaces)
     list(engine.load_indexes())
     from core.images import load_image
     from core.search import Query, search

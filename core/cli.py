@@ -29,6 +29,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--require-image", action="store_true", help="skip products without an image")
     p.add_argument("--prune", action="store_true", help="remove catalog products missing from the file")
     p.add_argument("--report", type=Path, help="write the import report as JSON here")
+    p.add_argument("--clip", type=Path, metavar="FOLDER",
+                   help="also embed with a local CLIP/SigLIP checkpoint (transformers format) from FOLDER")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("index", help="load or rebuild a catalog's vector indexes")
@@ -75,7 +77,7 @@ def cmd_import(args) -> int:
     from core.catalog import Catalog
     from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
     from core.sources import inspect_source
-    from core.spaces import default_spaces
+    from core.spaces import add_clip_space, spaces_for
 
     info = inspect_source(args.source)
     overrides = {f: getattr(args, f"map_{f}") for f in ("id", "title", "description", "brand", "price", "rating", "image")}
@@ -87,7 +89,9 @@ def cmd_import(args) -> int:
         mapping = ColumnMapping(**{k: v for k, v in overrides.items() if v})
     mapping = mapping.with_overrides(categories=tuple(args.category) or None)
     catalog = Catalog.open(args.catalog, create=True)
-    spaces = default_spaces()
+    if args.clip:
+        add_clip_space(catalog, str(args.clip))
+    spaces = spaces_for(catalog)
     gen = import_catalog(catalog, args.source, mapping, spaces,
                          ImportOptions(image_root=args.images, require_image=args.require_image, prune=args.prune))
     report = _drive(gen, "import")
@@ -126,18 +130,24 @@ def _drive(task, desc: str):
 
 
 def open_engine_cli(path: Path):
-    from core.engine import open_engine
-    from core.spaces import default_spaces
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.spaces import spaces_for
 
-    return open_engine(path, default_spaces(), progress=lambda m: log.info("index %s", m))
+    catalog = Catalog.open(path)
+    engine = Engine(catalog, spaces_for(catalog))
+    for message in engine.load_indexes():
+        log.info("index %s", message)
+    return engine
 
 
 def cmd_index(args) -> int:
     from core.catalog import Catalog
     from core.engine import Engine
-    from core.spaces import default_spaces
+    from core.spaces import spaces_for
 
-    engine = Engine(Catalog.open(args.catalog), default_spaces())
+    catalog = Catalog.open(args.catalog)
+    engine = Engine(catalog, spaces_for(catalog))
     if args.rebuild:
         for name in engine.spaces:
             idx = engine.rebuild(name)

@@ -1,7 +1,6 @@
 """FAISS inner-product index over L2-normalised float32 vectors keyed by int64 catalog ids: exact below
 ``APPROX_THRESHOLD`` vectors, else IVF with nprobe tuned to a measured recall@10. Saved as index.faiss +
-manifest.json (with the faiss file's size and SHA-256). Not thread-safe: updates must not overlap searches.
-"""
+manifest.json (with the faiss file's size and SHA-256). Not thread-safe: updates must not overlap searches."""
 from __future__ import annotations
 
 import contextlib
@@ -162,10 +161,8 @@ class VectorIndex:
 
     def _check_batch(self, ids, vectors) -> tuple[np.ndarray, np.ndarray]:
         ids, vecs = _as_ids(ids), _as_vectors(vectors, self._dim, "vectors")
-        if len(ids) != len(vecs):
-            raise ValueError(f"got {len(ids)} ids for {len(vecs)} vectors")
-        if len(np.unique(ids)) != len(ids) or (ids == -1).any():
-            raise ValueError("ids must be unique within one call, and -1 is reserved (no result)")
+        if len(ids) != len(vecs) or len(np.unique(ids)) != len(ids) or (ids == -1).any():
+            raise ValueError(f"need one id per vector ({len(ids)} ids, {len(vecs)} vectors), unique, and not -1")
         return ids, vecs
 
     def save(self, folder: Path) -> None:
@@ -227,9 +224,8 @@ class VectorIndex:
         if path.name == BACKUP_FILE:  # a save was interrupted between its two renames
             log.warning("%s: restoring the index file kept by an interrupted save", folder)
             os.replace(path, folder / INDEX_FILE)
-            path = folder / INDEX_FILE
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(folder / INDEX_FILE))
         except RuntimeError as e:
             raise fail(f"{INDEX_FILE} is corrupt ({str(e).strip().splitlines()[-1]})") from e
         expected = faiss.IndexIVFFlat if m.kind == "ivf" else faiss.IndexIDMap2
@@ -266,19 +262,23 @@ def _as_vectors(x, dim: int, what: str) -> np.ndarray:
 
 
 def _tune_nprobe(ivf, ids, vecs, rng, target: float) -> tuple[int, float]:
-    """Smallest nprobe in 1, 2, 4, ..., nlist whose recall@10 vs exact search reaches ``target``."""
-    n, d = vecs.shape
-    k = min(10, n)
-    q = vecs[rng.choice(n, size=min(RECALL_QUERIES, n), replace=False)]
-    q = q + rng.standard_normal(q.shape, dtype=np.float32) * np.float32(RECALL_NOISE / math.sqrt(d))
+    """Smallest nprobe in 1, 2, 4, ..., nlist whose recall@10 vs exact search reaches ``target``. Queries are
+    sampled stored vectors plus noise; each query's own vector is left out of both result lists (it is found
+    trivially and would inflate recall: unlike real queries, it is in the index)."""
+    rows = rng.choice(len(vecs), size=min(RECALL_QUERIES, len(vecs)), replace=False)
+    q = vecs[rows] + rng.standard_normal((len(rows), ivf.d), dtype=np.float32) * np.float32(RECALL_NOISE / ivf.d**0.5)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    truth = ids[faiss.knn(q, vecs, k, metric=faiss.METRIC_INNER_PRODUCT)[1]]
+    truth = _without(ids[faiss.knn(q, vecs, 11, metric=faiss.METRIC_INNER_PRODUCT)[1]], ids[rows])
     for nprobe in sorted({min(2 ** i, ivf.nlist) for i in range(ivf.nlist.bit_length() + 1)}):
-        got = ivf.search(q, k, params=faiss.SearchParametersIVF(nprobe=nprobe))[1]
+        got = _without(ivf.search(q, 11, params=faiss.SearchParametersIVF(nprobe=nprobe))[1], ids[rows])
         recall = float((got[:, :, None] == truth[:, None, :]).any(axis=2).mean())
         if recall >= target:
             break
     return nprobe, recall
+
+
+def _without(found: np.ndarray, own: np.ndarray) -> np.ndarray:  # top 10 of each row, its own id left out
+    return np.stack([row[row != own_id][:10] for row, own_id in zip(found, own)])
 
 
 def _ivf_ids(ivf) -> np.ndarray:  # ArrayInvertedLists.get_ids points into the list: nothing to release

@@ -115,3 +115,30 @@ def default_spaces() -> list[Space]:
     from core.encoders import efficientnet_lite, minilm
 
     return [Space("image", efficientnet_lite(), "image"), Space("text", minilm(), "text")]
+
+
+CLIP_META = "clip_folder"
+
+
+def spaces_for(catalog: Catalog) -> list[Space]:
+    """The spaces a catalog uses: the default ones, plus a local CLIP/SigLIP space if it was given one."""
+    spaces = default_spaces()
+    folder = catalog.meta(CLIP_META)
+    if folder:
+        from core.encoders import LocalClipEncoder
+
+        spaces.append(Space("clip", LocalClipEncoder(folder), "image"))
+    return spaces
+
+
+def add_clip_space(catalog: Catalog, folder: str) -> Space:
+    """Give a catalog a space from a user's local CLIP/SigLIP checkpoint (loaded now, to fail early)."""
+    from pathlib import Path
+
+    from core.encoders import LocalClipEncoder
+
+    folder = str(Path(folder).resolve())
+    space = Space("clip", LocalClipEncoder(folder), "image")
+    with catalog.transaction():
+        catalog.set_meta(CLIP_META, folder)
+    return space

@@ -16,15 +16,16 @@ def open_catalog(path: Path, demo: bool = False):
     from core.catalog import Catalog
     from core.demo import ensure_demo_catalog
     from core.progress import Progress
-    from core.spaces import default_spaces
+    from core.spaces import default_spaces, spaces_for
 
-    spaces = default_spaces()
     if demo:
         yield Progress(0, None, "Preparing the demo catalog…")
-        report = yield from ensure_demo_catalog(path, spaces)
+        report = yield from ensure_demo_catalog(path, default_spaces())
         if report.skipped:
             yield Progress(0, None, f"Demo import skipped {len(report.skipped)} rows")
-    engine = Engine(Catalog.open(path), spaces)
+    catalog = Catalog.open(path)
+    spaces = spaces_for(catalog)
+    engine = Engine(catalog, spaces)
     for message in engine.load_indexes():
         yield Progress(0, None, f"Index {message}")
     yield Progress(0, None, "Loading models…")

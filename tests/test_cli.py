@@ -44,3 +44,17 @@ def test_errors_are_messages_not_tracebacks(tmp_path, mini_dir, capsys):
     assert cli.run(["search", cat, "--text", "x", "--filter", "articleType"]) == 2
     assert "FIELD=VALUE" in capsys.readouterr().err
     assert cli.run(["import", cat, str(mini_dir / "missing.csv")]) == 2
+
+
+def test_import_with_a_local_clip_checkpoint(tmp_path, mini_dir, capsys):
+    from tests.test_encoders import tiny_clip_folder
+
+    folder = tiny_clip_folder(tmp_path)
+    cat = str(tmp_path / "clip.vitrina")
+    assert cli.run(["import", cat, str(mini_dir / "products.csv"), "--clip", str(folder)]) == 0
+    assert "clip: built 12 vectors" in capsys.readouterr().out
+    assert cli.run(["search", cat, "--text", "red dress", "-k", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 and all("score_clip" in r and "score_text" in r for r in rows)
+    assert cli.run(["import", cat, str(mini_dir / "products.csv"), "--clip", str(tmp_path / "nothing")]) == 2
+    assert "no config.json" in capsys.readouterr().err
