@@ -87,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=1000, help="held-out perturbed query points")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--centres", type=int, default=2000, help="mixture components")
-    ap.add_argument("--spread", type=float, default=1.0, help="norm of the within-cluster noise before renormalising")
+    ap.add_argument("--spread", type=float, default=1.5,
+                    help="norm of the within-cluster noise before renormalising (1: trivially separable clusters)")
     ap.add_argument("--query-noise", type=float, default=0.1, help="norm of the noise added to held-out queries")
-    ap.add_argument("--exact-single", type=int, default=200,
+    ap.add_argument("--exact-single", type=int, default=100,
                     help="single queries timed on the exact index (it is slow at 1M)")
     ap.add_argument("--save", action="store_true", help="also time save() and load() of the automatic index")
     ap.add_argument("--json", type=Path, help="write the results here as JSON")
