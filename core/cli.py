@@ -63,6 +63,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--modes", default="image,text,fused")
+    p.add_argument("--spaces", help="only these embedding spaces, comma-separated (e.g. vit, or image)")
+    p.add_argument("--split", choices=("train", "val", "test"),
+                   help="queries and searched products from this split of the product-level split only")
+    p.add_argument("--group-by", help="split unit column (e.g. product_code); default: the product id")
+    p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the figures here")
     p.set_defaults(func=cmd_eval)
 
@@ -203,8 +208,12 @@ def cmd_eval(args) -> int:
     from core.evaluate import evaluate
 
     engine = open_engine_cli(args.catalog)
-    result = _drive(evaluate(engine, args.label, args.queries, args.k, args.seed, tuple(args.modes.split(","))),
-                    "eval")
+    from core.evaluate import split_pks
+
+    within = split_pks(engine, args.split, args.split_seed, args.group_by) if args.split else None
+    result = _drive(evaluate(engine, args.label, args.queries, args.k, args.seed, tuple(args.modes.split(",")),
+                             query_pks=within, restrict_to=within,
+                             spaces=tuple(args.spaces.split(",")) if args.spaces else None), "eval")
     print(result.table())
     if args.json:
         result.to_json(args.json)
@@ -216,6 +225,9 @@ def run(argv: list[str], add_more=None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     add_commands(sub)
+    from core import cli_vit
+
+    cli_vit.add_commands(sub)
     if add_more:
         add_more(sub)
     args = parser.parse_args(argv)

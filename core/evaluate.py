@@ -19,14 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from core.engine import Engine
-from core.errors import AppError
+from core.errors import AppError, QueryError
 from core.images import load_image
 from core.progress import Progress
 from core.search import Filters, Query, Searcher
+from core.splits import split_of
 
 log = logging.getLogger(__name__)
 
 MODES = ("image", "text", "fused")
+EXACT = "exact"  # find the query product itself (text -> image: its own title must find its photo)
 
 
 def precision_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
@@ -71,8 +73,10 @@ class EvalResult:
 
 
 def relevance_sets(engine: Engine, label: str) -> dict[int, set[int]]:
-    """pk -> the other products relevant to it under ``label``."""
+    """pk -> the other products relevant to it under ``label`` ('exact': only the product itself)."""
     cat = engine.catalog
+    if label == EXACT:
+        return {int(pk): {int(pk)} for pk in cat.all_pks()}
     if label == "copurchase":
         out: dict[int, set[int]] = {}
         for a, b, _ in cat.copurchase_pairs():
@@ -97,7 +101,8 @@ def sample_queries(relevant: dict[int, set[int]], n: int, seed: int, candidates:
 
 def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed: int = 0,
              modes: Sequence[str] = MODES, query_pks: Sequence[int] | None = None,
-             restrict_to: Sequence[int] | None = None) -> Generator[Progress, None, EvalResult]:
+             restrict_to: Sequence[int] | None = None,
+             spaces: Sequence[str] | None = None) -> Generator[Progress, None, EvalResult]:
     """Generator yielding Progress; returns the :class:`EvalResult`.
 
     ``query_pks`` fixes the queries (e.g. a test split); ``restrict_to`` limits the searched
@@ -119,16 +124,20 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
         product = products[pk]
         image = _query_image(product.image_path) if {"image", "fused"} & set(modes) else None
         for mode in modes:
-            q = _mode_query(mode, product.title, image, k, pk, within)
+            q = _mode_query(mode, product.title, image, k, () if label == EXACT else (pk,), within,
+                            tuple(spaces) if spaces else None)
             if q is None:
                 continue
-            ranked = [h.pk for h in searcher.search(q)]
+            try:
+                ranked = [h.pk for h in searcher.search(q)]
+            except QueryError:  # this mode cannot run in the chosen spaces (text in an image-only space)
+                continue
             counts[mode] += 1
             for name, fn in METRICS.items():
                 sums[mode][name] += fn(ranked, relevant[pk], k)
         yield Progress(done, len(queries), f"query {done}/{len(queries)}")
     result = EvalResult(engine.catalog.name, label, k, len(queries), seed,
-                        {n: s.encoder_id for n, s in engine.spaces.items()})
+                        {n: s.encoder_id for n, s in engine.spaces.items() if not spaces or n in spaces})
     result.scores = {m: {f"{name}@{k}": v / counts[m] for name, v in vals.items()}
                      for m, vals in sums.items() if counts[m]}
     return result
@@ -143,10 +152,17 @@ def _query_image(path: str | None):
         return None
 
 
-def _mode_query(mode: str, title: str, image, k: int, pk: int, within) -> Query | None:
-    common = dict(k=k, exclude=(pk,), filters=Filters(pks=within))
+def _mode_query(mode: str, title: str, image, k: int, exclude: tuple[int, ...], within, spaces) -> Query | None:
+    common = dict(k=k, exclude=exclude, filters=Filters(pks=within), spaces=spaces)
     if mode == "text":
         return Query(text=title, **common)
     if image is None:
         return None
     return Query(image=image, **common) if mode == "image" else Query(image=image, text=title, **common)
+
+
+def split_pks(engine: Engine, split: str, seed: int = 0, group_by: str | None = None) -> list[int]:
+    """The catalog products in one split of the product-level train/val/test split (see core.train)."""
+    groups = engine.catalog.attribute_column(group_by) if group_by else {}
+    rows = engine.catalog.execute("SELECT pk, sku FROM products")
+    return [pk for pk, sku in rows if split_of(groups.get(pk, sku), seed) == split]

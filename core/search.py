@@ -50,6 +50,7 @@ class Query:
     min_score: float | None = None
     k: int = 20
     exclude: tuple[int, ...] = ()  # never return these (the query product itself, say)
+    spaces: tuple[str, ...] | None = None  # only these embedding spaces (evaluation, "image only" views)
 
     def validate(self) -> None:
         if not (self.text.strip() or self.image is not None or self.like):
@@ -93,17 +94,19 @@ class Searcher:
             w_img, w_txt = 0.0, 1.0
         if not q.text.strip() and not q.like:
             w_img, w_txt = 1.0, 0.0
+        spaces = [(n, s) for n, s in self.engine.spaces.items() if q.spaces is None or n in q.spaces]
         out: list[Evidence] = []
         images = [q.image] if q.image is not None else []
-        out += self._from_inputs(images, [q.text] if q.text.strip() else [], w_img, w_txt, False)
-        out += self._from_products(q.like, w_img, w_txt, False)
-        out += self._from_inputs(list(q.unlike_images), list(q.unlike_text), w_img or 0.5, w_txt or 0.5, True)
-        out += self._from_products(q.unlike, w_img or 0.5, w_txt or 0.5, True)
+        out += self._from_inputs(spaces, images, [q.text] if q.text.strip() else [], w_img, w_txt, False)
+        out += self._from_products(spaces, q.like, w_img, w_txt, False)
+        out += self._from_inputs(spaces, list(q.unlike_images), list(q.unlike_text), w_img or 0.5, w_txt or 0.5, True)
+        out += self._from_products(spaces, q.unlike, w_img or 0.5, w_txt or 0.5, True)
         return [e for e in out if e.weight > 0]
 
-    def _from_inputs(self, images, texts, w_img, w_txt, negative) -> list[Evidence]:
+
+    def _from_inputs(self, spaces, images, texts, w_img, w_txt, negative) -> list[Evidence]:
         out = []
-        for name, space in self.engine.spaces.items():
+        for name, space in spaces:
             enc = space.encoder
             if images and "image" in enc.modalities:
                 out += [Evidence(name, v, w_img, "image", negative) for v in enc.encode_images(images)]
@@ -112,9 +115,9 @@ class Searcher:
                 out += [Evidence(name, v, w_txt, "text", negative) for v in enc.encode_texts(texts)]
         return _share_weights(out)
 
-    def _from_products(self, pks, w_img, w_txt, negative) -> list[Evidence]:
+    def _from_products(self, spaces, pks, w_img, w_txt, negative) -> list[Evidence]:
         out = []
-        for name, space in self.engine.spaces.items():
+        for name, space in spaces:
             _, vecs = self.engine.vectors_for(name, pks)
             kind = space.source
             out += [Evidence(name, v, w_img if kind == "image" else w_txt, kind, negative) for v in vecs]
@@ -123,6 +126,10 @@ class Searcher:
     # ---- search -----------------------------------------------------------------------
     def search(self, q: Query) -> list[Hit]:
         q.validate()
+        unknown = set(q.spaces or ()) - set(self.engine.spaces)
+        if unknown:
+            raise QueryError(f"Unknown space(s) {', '.join(sorted(unknown))}; this catalog has "
+                             f"{', '.join(self.engine.spaces)}.")
         evidence = self.evidence(q)
         positives = [e for e in evidence if not e.negative]
         if not positives:

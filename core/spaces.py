@@ -111,18 +111,43 @@ def _image_hash(catalog: Catalog, pk: int) -> str | None:
 
 
 def default_spaces() -> list[Space]:
-    """The pretrained spaces every catalog gets: product photos (EfficientNet-Lite0) and texts (MiniLM)."""
+    """The spaces every catalog gets: product photos (EfficientNet-Lite0), texts (MiniLM) and, when its
+    weights are installed, Vitrina's own ViT, in which photos and query texts meet."""
     from core.encoders import efficientnet_lite, minilm
 
-    return [Space("image", efficientnet_lite(), "image"), Space("text", minilm(), "text")]
+    spaces = [Space("image", efficientnet_lite(), "image"), Space("text", minilm(), "text")]
+    vit = vit_space()
+    return spaces + [vit] if vit else spaces
+
+
+def vit_space(weights=None) -> Space | None:
+    from core.encoders import LazyEncoder
+    from core.vit_files import SHIPPED_WEIGHTS, vit_model_id
+
+    weights = weights or SHIPPED_WEIGHTS
+    model_id = vit_model_id(weights)
+    if model_id is None:
+        return None
+
+    def factory():
+        from core.vit import VitEncoder
+
+        return VitEncoder(weights)
+
+    return Space("vit", LazyEncoder(factory, model_id, 384, frozenset({"image", "text"})), "image")
 
 
 CLIP_META = "clip_folder"
+ADAPTED_META = "vit_weights"  # set when the ViT was adapted to this catalog (core.vit_training)
 
 
 def spaces_for(catalog: Catalog) -> list[Space]:
     """The spaces a catalog uses: the default ones, plus a local CLIP/SigLIP space if it was given one."""
     spaces = default_spaces()
+    adapted = catalog.meta(ADAPTED_META)
+    if adapted and any(s.name == "vit" for s in spaces):
+        vit = vit_space(adapted)
+        spaces = [vit if s.name == "vit" and vit else s for s in spaces]
     folder = catalog.meta(CLIP_META)
     if folder:
         from core.encoders import LocalClipEncoder

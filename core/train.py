@@ -1,0 +1,213 @@
+"""Training the hybrid ViT: contrastive image-text alignment against frozen MiniLM embeddings.
+
+Symmetric InfoNCE as in CLIP (Radford et al. 2021): in a batch of B products, each image must
+pick its own text among the B texts and each text its own image. The text side is frozen
+(MiniLM), so images learn to land in the text space. The frozen CNN's feature maps are computed
+once and cached (float16), so an epoch only runs the small transformer; random patch dropping
+(as in FLIP, Li et al. 2023) and horizontal flips of the feature map are the augmentations.
+
+Everything is a generator yielding :class:`Progress` (with an ETA) and is deterministic under
+its seed. Training writes a checkpoint every epoch and resumes from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from core import runtime
+from core.progress import Progress
+from core.vit import Backbone, HybridViT, VitConfig
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainItem:
+    key: str  # unique: catalog name + product id
+    image_path: str
+    texts: tuple[str, ...]  # text views of the product: title first, then the fuller text
+    group: str  # split unit: products of one group land in the same split (e.g. H&M product_code)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 12
+    batch_size: int = 256
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    keep_tokens: float = 0.75  # share of patch tokens kept per step
+    flip: bool = True
+    seed: int = 0
+
+
+def extract_features(items: Sequence[TrainItem], backbone: Backbone, cache: Path, batch_size: int = 32,
+                     cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, np.ndarray]:
+    """Feature maps of every item's image, cached as float16 in ``cache`` (resumes a partial cache)."""
+    from core.encoders import images_to_tensor
+    from core.images import load_image
+
+    runtime.configure()
+    cfg_shape = (len(items), 112, 14, 14)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    done_file = cache.with_suffix(".done")
+    fingerprint = hashlib.sha256("\n".join(i.key + i.image_path for i in items).encode()).hexdigest()
+    done = 0
+    if cache.exists() and done_file.exists():
+        fp, n = done_file.read_text().split()
+        done = int(n) if fp == fingerprint else 0
+    feats = np.lib.format.open_memmap(cache, mode="r+" if done else "w+", dtype=np.float16, shape=cfg_shape)
+    start, t0 = done, time.perf_counter()
+
+    def checkpoint(n: int) -> None:
+        feats.flush()
+        done_file.write_text(f"{fingerprint} {n}")
+
+    for i in range(done, len(items), batch_size):
+        if cancelled():
+            checkpoint(done)
+            return feats
+        batch = [load_image(Path(it.image_path)).image for it in items[i:i + batch_size]]
+        x = images_to_tensor(batch, 224).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            feats[i:i + len(batch)] = backbone(x).float().numpy().astype(np.float16)
+        done = i + len(batch)
+        if done % (batch_size * 8) == 0 or done == len(items):
+            checkpoint(done)
+        yield Progress(done, len(items), "features " + _eta(t0, done - start, len(items) - start))
+    return feats
+
+
+def _eta(t0: float, done: int, total: int) -> str:
+    if done <= 0:
+        return ""
+    left = (time.perf_counter() - t0) / done * (total - done)
+    return f"ETA {int(left // 60)}:{int(left % 60):02d}"
+
+
+@dataclass
+class TrainResult:
+    epochs_run: int
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch of matching (image, text) pairs."""
+    logits = logit_scale.exp().clamp(max=100) * img @ txt.T
+    target = torch.arange(len(img))
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def recall_at(img: np.ndarray, txt: np.ndarray, k: int = 10) -> float:
+    """Text -> image exact-item recall@k (row i of ``txt`` should retrieve row i of ``img``)."""
+    sims = txt @ img.T
+    own = np.diag(sims)
+    rank = (sims > own[:, None]).sum(axis=1)
+    return float((rank < k).mean())
+
+
+def embed_features(model: HybridViT, feats: np.ndarray, idx: np.ndarray, batch: int = 512) -> np.ndarray:
+    """Embeddings of ``feats[sorted(idx)]``, in sorted-index order."""
+    model.eval()
+    idx = np.sort(idx)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(idx), batch):
+            out.append(model(torch.from_numpy(feats[idx[i:i + batch]].astype(np.float32))).numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.out_dim), np.float32)
+
+
+def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+          settings: TrainSettings, checkpoint_dir: Path | None = None,
+          cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, TrainResult]:
+    """Train ``model`` in place. ``text_views``: (N, V, 384) unit text embeddings, V views per item."""
+    runtime.configure()
+    torch.manual_seed(settings.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    steps_per_epoch = max(1, len(train_idx) // settings.batch_size)
+    total = steps_per_epoch * settings.epochs
+    warmup = max(1, int(total * settings.warmup_fraction))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    result, epoch = TrainResult(0), 0
+    ckpt = checkpoint_dir / CHECKPOINT if checkpoint_dir else None
+    if ckpt and ckpt.exists():
+        state = torch.load(ckpt, weights_only=True)
+        if state["settings"] == asdict(settings):
+            model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
+            epoch, result.history = state["epoch"], state["history"]
+            log.info("resuming training at epoch %d", epoch)
+    t0, step0 = time.perf_counter(), epoch * steps_per_epoch
+    while epoch < settings.epochs:
+        model.train()
+        gen = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)  # per epoch: resumes stay exact
+        losses = []
+        for step, batch in enumerate(_epoch_batches(train_idx, settings, gen, steps_per_epoch)):
+            if cancelled():
+                return result
+            loss = _step(model, feats, text_views, batch, settings, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            done = epoch * steps_per_epoch + step + 1
+            yield Progress(done, total, f"epoch {epoch + 1}/{settings.epochs} loss {np.mean(losses[-20:]):.3f} "
+                                        + _eta(t0, done - step0, total - step0))
+        epoch += 1
+        val = recall_at(embed_features(model, feats, val_idx), text_views[np.sort(val_idx), 0]) if len(val_idx) else None
+        result.history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_text_to_image_r10": val})
+        log.info("epoch %d: %s", epoch, result.history[-1])
+        if ckpt:
+            _save_checkpoint(ckpt, model, opt, sched, epoch, result.history, settings)
+    result.epochs_run, result.seconds = epoch, time.perf_counter() - t0
+    return result
+
+
+def _epoch_batches(train_idx: np.ndarray, settings: TrainSettings, gen: torch.Generator, steps: int):
+    order = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
+    return [order[i * settings.batch_size:(i + 1) * settings.batch_size] for i in range(steps)]
+
+
+def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettings, gen: torch.Generator):
+    x = torch.from_numpy(feats[np.sort(batch)].astype(np.float32))
+    order = np.argsort(np.argsort(batch))  # rows of x follow sorted(batch); map back to batch order
+    x = x[torch.from_numpy(order)]
+    if s.flip:
+        flip = torch.rand(len(x), generator=gen) < 0.5
+        x[flip] = x[flip].flip(-1)
+    n = model.cfg.tokens
+    keep = max(1, int(n * s.keep_tokens))
+    keep_idx = torch.rand(len(x), n, generator=gen).argsort(dim=1)[:, :keep] if keep < n else None
+    views = text_views.shape[1]
+    pick = torch.randint(views, (len(batch),), generator=gen).numpy()
+    txt = torch.from_numpy(text_views[batch, pick])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        img = model(x, keep_idx)
+    return clip_loss(img.float(), txt, model.logit_scale)
+
+
+def _save_checkpoint(path: Path, model, opt, sched, epoch: int, history: list, settings: TrainSettings) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
+                "history": history, "settings": asdict(settings)}, tmp)
+    tmp.replace(path)
+
+
+def new_model(cfg: VitConfig = VitConfig(), seed: int = 0) -> HybridViT:
+    torch.manual_seed(seed)
+    return HybridViT(cfg)

@@ -1,0 +1,150 @@
+"""Training runs of the hybrid ViT on catalogs: the shipped model, and adapting to a user's catalog.
+
+``train_on_catalogs`` reproduces the shipped weights from imported catalogs (see
+``scripts/train_vit.sh``); ``adapt_to_catalog`` fine-tunes the current model on one catalog's
+photo/title pairs and keeps the new weights only if they beat the current ones on a held-out
+slice of that catalog. Both are generators yielding Progress.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.catalog import Catalog
+from core.encoders import minilm
+from core.progress import Progress
+from core.spaces import text_of
+from core.splits import split_of
+from core.train import (TrainItem, TrainSettings, embed_features, extract_features, new_model, recall_at, train)
+from core.spaces import ADAPTED_META
+from core.vit import Backbone, HybridViT, VitConfig, load_vit, save_vit
+from core.vit_files import SHIPPED_WEIGHTS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CatalogSource:
+    path: Path
+    group_by: str | None = None  # attribute that keeps variants together in one split
+
+
+def items_from_catalog(catalog: Catalog, group_by: str | None = None) -> list[TrainItem]:
+    """Products with a photo, each with two text views: its title, and title + description + categories."""
+    fields = catalog.category_fields()
+    groups = catalog.attribute_column(group_by) if group_by else {}
+    items = []
+    for product in catalog.products(catalog.all_pks()):
+        if not product.image_path:
+            continue
+        cats = " ".join(product.attributes[f] for f in fields if product.attributes.get(f))
+        full = f"{text_of(product)}. {cats}".strip(". ")
+        items.append(TrainItem(f"{catalog.name}:{product.sku}", product.image_path, (product.title, full),
+                               groups.get(product.pk, product.sku)))
+    return items
+
+
+def text_views(items: Sequence[TrainItem], cache: Path, encoder=None) -> np.ndarray:
+    """(N, V, 384) MiniLM embeddings of every text view, cached by content."""
+    digest = hashlib.sha256(json.dumps([it.texts for it in items]).encode()).hexdigest()[:16]
+    path = cache / f"texts-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    enc = encoder or minilm()
+    views = len(items[0].texts)
+    flat = enc.encode_texts([t for it in items for t in it.texts])
+    out = flat.reshape(len(items), views, -1).astype(np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out
+
+
+def _features(items, cfg: VitConfig, cache: Path, cancelled):
+    digest = hashlib.sha256("\n".join(it.key + it.image_path for it in items).encode()).hexdigest()[:16]
+    return (yield from extract_features(items, Backbone(cfg), cache / f"features-{digest}.npy", cancelled=cancelled))
+
+
+def train_on_catalogs(sources: Sequence[CatalogSource], out: Path, work: Path, settings: TrainSettings,
+                      cfg: VitConfig = VitConfig(),
+                      cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, dict]:
+    """Train from scratch on the catalogs' train split; save to ``out``; returns the run's summary."""
+    t0 = time.perf_counter()
+    items: list[TrainItem] = []
+    for src in sources:
+        with Catalog.open(src.path) as cat:
+            items += items_from_catalog(cat, src.group_by)
+    split = np.array([split_of(it.group, settings.seed) for it in items])
+    yield Progress(0, None, f"{len(items)} products: {dict(zip(*np.unique(split, return_counts=True)))}")
+    feats = yield from _features(items, cfg, work, cancelled)
+    texts = text_views(items, work)
+    train_idx, val_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    model = new_model(cfg, settings.seed)
+    result = yield from train(model, feats, texts, train_idx, val_idx, settings, work / "checkpoint", cancelled)
+    test_idx = np.flatnonzero(split == "test")
+    test_r10 = recall_at(embed_features(model, feats, test_idx), texts[np.sort(test_idx), 0])
+    summary = {"catalogs": [str(s.path) for s in sources], "products": len(items),
+               "split": {k: int(v) for k, v in zip(*np.unique(split, return_counts=True))},
+               "settings": asdict(settings), "history": result.history,
+               "test_text_to_image_r10_title": test_r10, "seconds_total": round(time.perf_counter() - t0, 1),
+               "seconds_training": round(result.seconds, 1)}
+    if result.epochs_run == settings.epochs:
+        save_vit(model, out, summary)
+    return summary
+
+
+@dataclass(frozen=True)
+class AdaptResult:
+    before: float  # text -> image exact-product recall@10 on the held-out slice, current model
+    after: float   # the same for the fine-tuned model
+    kept: bool     # the new weights replaced the current ones
+    weights: Path | None
+    held_out: int
+
+
+def adapted_weights_folder(catalog: Catalog) -> Path:
+    return catalog.path.with_name(catalog.path.name + ".models") / "vit"
+
+
+def current_weights(catalog: Catalog) -> Path:
+    chosen = catalog.meta(ADAPTED_META)
+    return Path(chosen) if chosen else SHIPPED_WEIGHTS
+
+
+def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(epochs=4, lr=1e-4, batch_size=128),
+                     work: Path | None = None,
+                     cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, AdaptResult]:
+    """Fine-tune the catalog's current ViT on its photo/title pairs; keep it only if it scores better."""
+    current = current_weights(catalog)
+    model, info = load_vit(current)
+    items = items_from_catalog(catalog)
+    if len(items) < 50:
+        from core.errors import AppError
+
+        raise AppError(f"Adapting needs at least 50 products with photos; {catalog.name} has {len(items)}.")
+    work = work or catalog.path.with_name(catalog.path.name + ".models") / "work"
+    split = np.array([split_of(it.group, settings.seed, val=0, test=15) for it in items])
+    held, train_idx = np.flatnonzero(split == "test"), np.flatnonzero(split == "train")
+    feats = yield from _features(items, model.cfg, work, cancelled)
+    texts = text_views(items, work)
+    before = recall_at(embed_features(model, feats, held), texts[held, 0])
+    tuned = HybridViT(model.cfg)
+    tuned.load_state_dict(model.state_dict())
+    result = yield from train(tuned, feats, texts, train_idx, np.array([], int), settings, None, cancelled)
+    if result.epochs_run < settings.epochs:
+        return AdaptResult(before, before, False, None, len(held))
+    after = recall_at(embed_features(tuned, feats, held), texts[held, 0])
+    kept = after > before
+    weights = None
+    if kept:
+        weights = save_vit(tuned, adapted_weights_folder(catalog), {**info, "adapted_to": catalog.name,
+                                                                    "held_out_r10": {"before": before, "after": after}})
+        with catalog.transaction():
+            catalog.set_meta(ADAPTED_META, str(weights))
+    return AdaptResult(before, after, kept, weights, len(held))

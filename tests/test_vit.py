@@ -1,0 +1,140 @@
+"""The hybrid ViT and its training, on tiny configurations (milliseconds), plus the shipped weights."""
+import numpy as np
+import pytest
+import torch
+
+from core import runtime
+from core.errors import EncoderError
+from core.progress import drain
+from core.train import TrainSettings, clip_loss, embed_features, recall_at, train
+from core.vit import HybridViT, VitConfig, load_vit, save_vit, weights_digest
+from core.vit_files import vit_model_id
+
+TINY = VitConfig(in_channels=8, grid=4, dim=32, depth=2, heads=2, mlp_ratio=2.0, out_dim=16)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _runtime():
+    runtime.configure()
+
+
+def toy_data(n=64, seed=0):
+    """Feature maps whose content determines the text: a learnable one-to-one pairing."""
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(n, TINY.in_channels, TINY.grid, TINY.grid)).astype(np.float16)
+    proj = rng.normal(size=(TINY.in_channels * TINY.grid * TINY.grid, TINY.out_dim))
+    txt = feats.reshape(n, -1).astype(np.float32) @ proj
+    txt /= np.linalg.norm(txt, axis=1, keepdims=True)
+    return feats, np.stack([txt, txt], axis=1).astype(np.float32)
+
+
+def test_forward_shapes_and_unit_norm():
+    model = HybridViT(TINY).eval()
+    x = torch.randn(3, 8, 4, 4)
+    out = model(x)
+    assert out.shape == (3, 16) and torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert model.patch_embeddings(x).shape == (3, 16, 16)
+    keep = torch.arange(8).expand(3, 8)
+    assert model(x, keep).shape == (3, 16)
+
+
+def test_attention_kept_for_explanations_and_matches_fused_path():
+    model = HybridViT(TINY).eval()
+    x = torch.randn(2, 8, 4, 4)
+    fused = model(x)
+    model.keep_attention(True)
+    explicit = model(x.requires_grad_())
+    assert torch.allclose(fused, explicit, atol=1e-5)
+    probs = model.blocks[0].attn.probs
+    assert probs.shape == (2, 2, 17, 17) and torch.allclose(probs.sum(-1), torch.ones(2, 2, 17), atol=1e-5)
+    explicit[:, 0].sum().backward()
+    assert model.blocks[-1].attn.grad is not None
+    model.keep_attention(False)
+    assert model.blocks[0].attn.probs is None
+
+
+def test_tiny_training_lowers_loss_and_is_deterministic(tmp_path):
+    feats, texts = toy_data()
+    idx = np.arange(64)
+    settings = TrainSettings(epochs=6, batch_size=16, lr=3e-3, seed=1, warmup_fraction=0.1)
+
+    def run(ckpt=None, epochs=6):
+        torch.manual_seed(0)
+        model = HybridViT(TINY)
+        before = recall_at(embed_features(model, feats, idx), texts[:, 0])
+        s = TrainSettings(**{**settings.__dict__, "epochs": epochs})
+        result = drain(train(model, feats, texts, idx, idx[:16], s, ckpt))
+        return model, result, before
+
+    model, result, before = run()
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < losses[0] * 0.7
+    assert recall_at(embed_features(model, feats, idx), texts[:, 0], k=5) > before
+    again, _, _ = run()
+    assert weights_digest(model) == weights_digest(again)
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path):
+    feats, texts = toy_data()
+    idx = np.arange(64)
+    settings = TrainSettings(epochs=3, batch_size=16, lr=3e-3, seed=2)
+    torch.manual_seed(0)
+    straight = HybridViT(TINY)
+    drain(train(straight, feats, texts, idx, idx[:8], settings))
+    torch.manual_seed(0)
+    first = HybridViT(TINY)
+    stop_after = {"n": 0}
+
+    def cancel_in_epoch_two():
+        stop_after["n"] += 1
+        return stop_after["n"] > 4 + 2  # 4 steps per epoch: cancel during the second epoch
+
+    partial = drain(train(first, feats, texts, idx, idx[:8], settings, tmp_path, cancel_in_epoch_two))
+    assert partial.epochs_run == 0 and (tmp_path / "checkpoint.pt").exists()
+    torch.manual_seed(123)  # a fresh process: the model comes back from the checkpoint
+    resumed = HybridViT(TINY)
+    result = drain(train(resumed, feats, texts, idx, idx[:8], settings, tmp_path))
+    assert result.epochs_run == 3 and [h["epoch"] for h in result.history] == [1, 2, 3]
+    assert weights_digest(resumed) == weights_digest(straight)
+
+
+def test_clip_loss_prefers_matching_pairs():
+    a = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    scale = torch.tensor(2.0)
+    assert clip_loss(a, a, scale) < clip_loss(a, a.roll(1, 0), scale)
+
+
+def test_save_load_round_trip(tmp_path):
+    model = HybridViT(TINY).eval()
+    path = save_vit(model, tmp_path / "m", {"note": "test"})
+    loaded, info = load_vit(tmp_path / "m")
+    x = torch.randn(2, 8, 4, 4)
+    assert torch.equal(model(x), loaded(x)) and loaded.cfg == TINY
+    assert info["note"] == "test" and vit_model_id(path) == f"vitrina-vit-{weights_digest(model)}"
+    path.write_bytes(b"garbage" * 10)
+    with pytest.raises(EncoderError, match="not a usable"):
+        load_vit(path)
+    with pytest.raises(EncoderError, match="No vision transformer weights"):
+        load_vit(tmp_path / "nowhere")
+    assert vit_model_id(tmp_path / "nowhere") is None
+
+
+def test_feature_extraction_caches_and_resumes(tmp_path, mini_dir):
+    from core.train import TrainItem, extract_features
+    from core.vit import Backbone
+
+    items = [TrainItem(f"k{i}", str(p), ("t",), f"g{i}") for i, p in enumerate(sorted((mini_dir / "images").iterdir()))]
+    backbone = Backbone(VitConfig())
+    cache = tmp_path / "f.npy"
+    calls = {"n": 0}
+
+    def cancel_after_first_batch():
+        calls["n"] += 1
+        return calls["n"] > 1
+
+    drain(extract_features(items, backbone, cache, batch_size=8, cancelled=cancel_after_first_batch))
+    assert (tmp_path / "f.done").read_text().split()[1] == "8"
+    progress = []
+    feats = drain(extract_features(items, backbone, cache, batch_size=8), progress.append)
+    assert [p.done for p in progress] == [12]  # resumed after the first 8
+    assert feats.shape == (12, 112, 14, 14) and np.isfinite(feats).all()
