@@ -19,6 +19,7 @@ import numpy as np
 
 from core.catalog import Catalog
 from core.encoders import minilm
+from core.errors import AppError, Cancelled
 from core.progress import Progress
 from core.spaces import text_of
 from core.splits import split_of
@@ -125,13 +126,13 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
     model, info = load_vit(current)
     items = items_from_catalog(catalog)
     if len(items) < 50:
-        from core.errors import AppError
-
         raise AppError(f"Adapting needs at least 50 products with photos; {catalog.name} has {len(items)}.")
     work = work or catalog.path.with_name(catalog.path.name + ".models") / "work"
     split = np.array([split_of(it.group, settings.seed, val=0, test=15) for it in items])
     held, train_idx = np.flatnonzero(split == "test"), np.flatnonzero(split == "train")
     feats = yield from _features(items, model.cfg, work, cancelled)
+    if cancelled():
+        raise Cancelled("Adaptation cancelled; the current model stays.")
     texts = text_views(items, work)
     before = recall_at(embed_features(model, feats, held), texts[held, 0])
     tuned = HybridViT(model.cfg)

@@ -60,3 +60,31 @@ def fake_spaces():
     from core.spaces import Space
 
     return [Space("image", ColourGridEncoder(), "image"), Space("text", BagOfWordsEncoder(), "text")]
+
+
+COLOUR_WORDS = {"red": (1.0, 0.1, 0.1), "blue": (0.1, 0.2, 1.0), "green": (0.1, 0.9, 0.2), "black": (0.05, 0.05, 0.05),
+                "white": (1.0, 1.0, 1.0)}
+
+
+class ColourNameEncoder:
+    """A joint fake: photos by their mean non-white colour, texts by the colour words they name."""
+
+    modalities = frozenset({"image", "text"})
+
+    def __init__(self, model_id: str = "fake-colour-name"):
+        self.model_id, self.dim = model_id, 3
+
+    def encode_images(self, images):
+        out = []
+        for im in images:
+            px = np.asarray(im.convert("RGB"), np.float32).reshape(-1, 3) / 255.0
+            fg = px[px.min(axis=1) < 0.9]
+            out.append((fg if len(fg) else px).mean(axis=0) + 0.02)
+        return l2_normalise(np.stack(out)) if out else np.zeros((0, 3), np.float32)
+
+    def encode_texts(self, texts):
+        out = []
+        for text in texts:
+            words = [COLOUR_WORDS[w] for w in re.findall(r"\w+", text.lower()) if w in COLOUR_WORDS]
+            out.append(np.mean(words, axis=0) if words else np.full(3, 0.5))
+        return l2_normalise(np.stack(out)) if out else np.zeros((0, 3), np.float32)

@@ -1,0 +1,89 @@
+"""Adapting the ViT to a catalog: fine-tune, compare on a held-out slice, keep only an improvement."""
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from core.catalog import Catalog
+from core.errors import AppError, Cancelled
+from core.ingest import ColumnMapping, import_catalog
+from core.progress import drain
+from core.spaces import ADAPTED_META, spaces_for
+from core.train import TrainSettings
+from core.vit import HybridViT, VitConfig, save_vit
+from core.vit_files import vit_model_id
+
+SMALL = VitConfig(dim=32, depth=1, heads=2, mlp_ratio=2.0)
+COLOURS = {"red": (200, 30, 30), "blue": (30, 60, 200), "green": (30, 160, 60), "yellow": (230, 210, 40),
+           "purple": (120, 40, 160), "black": (20, 20, 20)}
+SHAPES = ("circle", "square", "triangle", "bar", "ring", "cross", "diamond", "frame", "stripe", "dot")
+
+
+def shape_catalog(tmp_path, n_shapes=len(SHAPES)):
+    (tmp_path / "img").mkdir()
+    rows = ["id,title,image"]
+    for i, shape in enumerate(SHAPES[:n_shapes]):
+        for colour, rgb in COLOURS.items():
+            im = Image.new("RGB", (64, 64), "white")
+            d = ImageDraw.Draw(im)
+            box = [12 + i, 12, 52 - i, 52]
+            {"circle": d.ellipse, "square": d.rectangle}.get(shape, d.rectangle)(box, fill=rgb)
+            sku = f"{shape}-{colour}"
+            im.save(tmp_path / "img" / f"{sku}.png")
+            rows.append(f"{sku},{colour} {shape},img/{sku}.png")
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    cat = Catalog.create(tmp_path / "shapes.vitrina")
+    drain(import_catalog(cat, tmp_path / "p.csv", ColumnMapping(id="id", title="title", image="image"), []))
+    return cat
+
+
+@pytest.fixture
+def current_small_model(monkeypatch, tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    path = save_vit(HybridViT(SMALL), tmp_path / "current")
+    monkeypatch.setattr("core.vit_training.SHIPPED_WEIGHTS", path)
+    monkeypatch.setattr("core.vit_files.SHIPPED_WEIGHTS", path)
+    return path
+
+
+def test_adapt_keeps_the_better_model_and_reports_both_scores(tmp_path, current_small_model):
+    from core.vit_training import adapt_to_catalog
+
+    cat = shape_catalog(tmp_path)
+    settings = TrainSettings(epochs=3, batch_size=16, lr=3e-3, seed=0)
+    result = drain(adapt_to_catalog(cat, settings, tmp_path / "work"))
+    assert result.held_out > 0 and 0 <= result.before <= 1 and 0 <= result.after <= 1
+    assert result.kept == (result.after > result.before)
+    if result.kept:
+        assert cat.meta(ADAPTED_META) == str(result.weights)
+        vit = next(s for s in spaces_for(cat) if s.name == "vit")
+        assert vit.encoder_id == vit_model_id(result.weights) != vit_model_id(current_small_model)
+    else:
+        assert cat.meta(ADAPTED_META) is None
+
+
+def test_adapt_needs_enough_products(tmp_path, current_small_model):
+    from core.vit_training import adapt_to_catalog
+
+    cat = shape_catalog(tmp_path, n_shapes=2)
+    with pytest.raises(AppError, match="at least 50 products"):
+        drain(adapt_to_catalog(cat))
+
+
+def test_cancelled_adaptation_keeps_the_current_model(tmp_path, current_small_model):
+    from core.vit_training import adapt_to_catalog
+
+    cat = shape_catalog(tmp_path)
+    steps = {"n": 0}
+
+    def cancel_during_training():  # 2 feature batches, 1 check after them, then training steps
+        steps["n"] += 1
+        return steps["n"] > 5
+
+    result = drain(adapt_to_catalog(cat, TrainSettings(epochs=2, batch_size=16), tmp_path / "w",
+                                    cancel_during_training))
+    assert not result.kept and cat.meta(ADAPTED_META) is None
+    assert np.isfinite(result.before)
+    with pytest.raises(Cancelled):
+        drain(adapt_to_catalog(cat, TrainSettings(epochs=2), tmp_path / "w2", lambda: True))

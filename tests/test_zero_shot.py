@@ -1,0 +1,46 @@
+import pytest
+from PIL import Image
+
+from core.catalog import Catalog
+from core.engine import Engine
+from core.errors import QueryError
+from core.search import Filters, Query, search
+from core.spaces import Space
+from core.zero_shot import category_field, classify
+from tests.fakes import ColourNameEncoder
+
+
+@pytest.fixture
+def joint_engine(engine, spaces):
+    eng = Engine(Catalog.open(engine.catalog.path), [*spaces, Space("vit", ColourNameEncoder(), "image")])
+    from core.spaces import reembed_all
+    from core.images import load_image
+    from pathlib import Path
+
+    for _ in reembed_all(eng.catalog, eng.spaces["vit"], lambda pk: load_image(Path(eng.catalog.image_path(pk))).image):
+        pass
+    list(eng.load_indexes())
+    return eng
+
+
+def test_zero_shot_names_the_colour_and_filters_by_it(joint_engine):
+    red = Image.new("RGB", (40, 40), "white")
+    red.paste((210, 20, 20), (10, 10, 30, 30))
+    ranked = classify(joint_engine, red, "baseColour")
+    assert ranked[0][0] == "Red" and ranked[0][1] > 0.5
+    assert sum(p for _, p in ranked) == pytest.approx(1.0)
+    hits = search(joint_engine, Query(image=red, filters=Filters(categories={"baseColour": (ranked[0][0],)}), k=10))
+    assert {joint_engine.catalog.product(h.pk).attributes["baseColour"] for h in hits} == {"Red"}
+
+
+def test_text_finds_photos_in_the_joint_space(joint_engine):
+    hits = search(joint_engine, Query(text="blue", spaces=("vit",), k=3))
+    assert {joint_engine.catalog.product(h.pk).attributes["baseColour"] for h in hits} == {"Blue"}
+
+
+def test_default_field_and_errors(joint_engine, engine):
+    assert category_field(joint_engine) == "baseColour"  # 4 values beat articleType's 3
+    with pytest.raises(QueryError, match="not a category field"):
+        category_field(joint_engine, "price")
+    with pytest.raises(QueryError, match="vision transformer"):
+        classify(engine, Image.new("RGB", (8, 8)))
