@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from core.errors import AppError
@@ -33,7 +34,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="also embed with a local CLIP/SigLIP checkpoint (transformers format) from FOLDER")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("index", help="load or rebuild a catalog's vector indexes")
+    p = sub.add_parser("index", help="embed what is missing (e.g. after a model change) and update the indexes")
     p.add_argument("catalog", type=Path)
     p.add_argument("--rebuild", action="store_true", help="rebuild from the stored vectors")
     p.set_defaults(func=cmd_index)
@@ -123,10 +124,15 @@ def _drive(task, desc: str):
     from core.progress import drain
 
     bar = _progress(desc=desc)
+    last = [0.0]
 
     def show(p):
         bar.total, bar.n = p.total, p.done
+        bar.set_postfix_str(p.message, refresh=False)
         bar.refresh()
+        if bar.disable and time.monotonic() - last[0] > 10:  # no terminal (a log file): a line every 10 s
+            last[0] = time.monotonic()
+            print(f"{desc}: {p.done}/{p.total or '?'} {p.message}", file=sys.stderr, flush=True)
 
     try:
         return drain(task, show)
@@ -147,12 +153,28 @@ def open_engine_cli(path: Path):
 
 
 def cmd_index(args) -> int:
+    from pathlib import Path as _Path
+
     from core.catalog import Catalog
     from core.engine import Engine
-    from core.spaces import spaces_for
+    from core.images import load_image
+    from core.progress import Progress
+    from core.spaces import reembed_all, spaces_for
 
     catalog = Catalog.open(args.catalog)
     engine = Engine(catalog, spaces_for(catalog))
+
+    def image_of(pk: int):
+        path = catalog.image_path(pk)
+        try:
+            return load_image(_Path(path)).image if path else None
+        except AppError as exc:
+            log.warning("product %d: %s", pk, exc)
+            return None
+
+    for space in engine.spaces.values():  # vectors missing or from another encoder: compute them
+        _drive((Progress(done, total, space.name) for done, total in reembed_all(catalog, space, image_of)),
+               f"embed {space.name}")
     if args.rebuild:
         for name in engine.spaces:
             idx = engine.rebuild(name)

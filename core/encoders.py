@@ -267,3 +267,15 @@ def efficientnet_lite(variant: str = "lite0") -> LazyEncoder:
 
 def minilm() -> LazyEncoder:
     return LazyEncoder(MiniLMTextEncoder, "all-MiniLM-L6-v2", 384, frozenset({"text"}))
+
+
+def text_side(encoder) -> object:
+    """The object that really embeds texts: joint models delegate to a text model they may share."""
+    while True:
+        if isinstance(encoder, LazyEncoder):
+            encoder = encoder.load()
+            continue
+        inner = getattr(encoder, "text_encoder", None)
+        if inner is None or inner is encoder:
+            return encoder
+        encoder = inner

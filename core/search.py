@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from core.encoders import text_side
 from core.engine import Engine
 from core.errors import QueryError
 
@@ -106,13 +107,17 @@ class Searcher:
 
     def _from_inputs(self, spaces, images, texts, w_img, w_txt, negative) -> list[Evidence]:
         out = []
+        text_vectors: dict[int, np.ndarray] = {}  # spaces sharing one text model encode the text once
         for name, space in spaces:
             enc = space.encoder
             if images and "image" in enc.modalities:
                 out += [Evidence(name, v, w_img, "image", negative) for v in enc.encode_images(images)]
             if texts and "text" in enc.modalities:
                 # a joint space serves text queries against product images: it shares the text weight
-                out += [Evidence(name, v, w_txt, "text", negative) for v in enc.encode_texts(texts)]
+                key = id(text_side(enc))
+                if key not in text_vectors:
+                    text_vectors[key] = enc.encode_texts(texts)
+                out += [Evidence(name, v, w_txt, "text", negative) for v in text_vectors[key]]
         return _share_weights(out)
 
     def _from_products(self, spaces, pks, w_img, w_txt, negative) -> list[Evidence]:

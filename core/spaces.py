@@ -115,12 +115,14 @@ def default_spaces() -> list[Space]:
     weights are installed, Vitrina's own ViT, in which photos and query texts meet."""
     from core.encoders import efficientnet_lite, minilm
 
-    spaces = [Space("image", efficientnet_lite(), "image"), Space("text", minilm(), "text")]
-    vit = vit_space()
+    text = minilm()
+    spaces = [Space("image", efficientnet_lite(), "image"), Space("text", text, "text")]
+    vit = vit_space(text_encoder=text)
     return spaces + [vit] if vit else spaces
 
 
-def vit_space(weights=None) -> Space | None:
+def vit_space(weights=None, text_encoder=None) -> Space | None:
+    """The ViT space (shipped or given weights); its text side shares ``text_encoder`` when given."""
     from core.encoders import LazyEncoder
     from core.vit_files import SHIPPED_WEIGHTS, vit_model_id
 
@@ -132,7 +134,7 @@ def vit_space(weights=None) -> Space | None:
     def factory():
         from core.vit import VitEncoder
 
-        return VitEncoder(weights)
+        return VitEncoder(weights, text_encoder=text_encoder)
 
     return Space("vit", LazyEncoder(factory, model_id, 384, frozenset({"image", "text"})), "image")
 
@@ -146,7 +148,7 @@ def spaces_for(catalog: Catalog) -> list[Space]:
     spaces = default_spaces()
     adapted = catalog.meta(ADAPTED_META)
     if adapted and any(s.name == "vit" for s in spaces):
-        vit = vit_space(adapted)
+        vit = vit_space(adapted, text_encoder=next(s.encoder for s in spaces if s.name == "text"))
         spaces = [vit if s.name == "vit" and vit else s for s in spaces]
     folder = catalog.meta(CLIP_META)
     if folder:

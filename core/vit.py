@@ -205,7 +205,7 @@ class VitEncoder:
         self.cfg = self.model.cfg
         self.backbone = Backbone(self.cfg)
         self.backbone.to(memory_format=torch.channels_last)
-        self.text = text_encoder or minilm()
+        self.text_encoder = text_encoder or minilm()
         self.model_id = f"vitrina-vit-{self.info['digest']}"
         self.dim = self.cfg.out_dim
         self.batch_size = batch_size
@@ -235,5 +235,5 @@ class VitEncoder:
         return l2_normalise(np.concatenate(out))
 
     def encode_texts(self, texts):
-        return self.text.encode_texts(texts)
+        return self.text_encoder.encode_texts(texts)
 

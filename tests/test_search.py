@@ -80,3 +80,25 @@ def test_scores_are_cosines_of_stored_vectors(engine, spaces):
     for h in hits:
         assert h.score == pytest.approx(float(expected[h.pk]), abs=1e-5)
     assert np.all(np.diff([h.score for h in hits]) <= 1e-9)
+
+
+def test_spaces_sharing_a_text_model_encode_the_query_once(engine, spaces):
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.spaces import Space
+    from tests.fakes import ColourGridEncoder
+
+    text = spaces[1].encoder
+
+    class Joint(ColourGridEncoder):
+        modalities = frozenset({"image", "text"})
+        text_encoder = text
+
+        def encode_texts(self, texts):
+            return self.text_encoder.encode_texts(texts)
+
+    eng = Engine(Catalog.open(engine.catalog.path), [*spaces, Space("joint", Joint("joint"), "image")])
+    list(eng.load_indexes())
+    before = text.calls
+    search(eng, Query(text="red dress", k=3))
+    assert text.calls - before == 1
