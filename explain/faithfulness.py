@@ -93,24 +93,50 @@ def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: i
     return out
 
 
-def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: int = 14, steps: int = 16,
-           imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int = 0) -> Curves:
-    """Deletion and insertion curves of ``heatmap`` on ``image`` and of a seeded random order."""
+@dataclass(frozen=True)
+class RandomReference:
+    """The random-order curves of one image, shared by every explanation of that image."""
+
+    deletion: np.ndarray
+    insertion: np.ndarray
+
+
+def _counts(grid: int, steps: int) -> np.ndarray:
+    return np.unique(np.linspace(0, grid * grid, steps + 1).round().astype(int))
+
+
+def _ordered(full: np.ndarray, empty: np.ndarray, order: np.ndarray, counts: np.ndarray, grid: int):
+    deletion = [_composite(full, empty, order[:k], grid) for k in counts]
+    insertion = [_composite(empty, full, order[:k], grid) for k in counts]
+    return [Image.fromarray(a) for a in deletion + insertion]
+
+
+def _split(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.asarray(scores, np.float64)
+    return scores[:m], scores[m:2 * m]
+
+
+def random_reference(image: Image.Image, score: ScoreImages, grid: int = 14, steps: int = 16,
+                     imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int = 0) -> RandomReference:
     image = image.convert("RGB")
-    full = np.asarray(image)
-    empty = np.asarray(imputer(image).convert("RGB"))
-    n = grid * grid
-    counts = np.unique(np.linspace(0, n, steps + 1).round().astype(int))
-    order = patch_order(heatmap, grid)
-    random_order = np.random.default_rng(seed).permutation(n)
-    batch = []
-    for o in (order, random_order):
-        batch += [_composite(full, empty, o[:k], grid) for k in counts]  # deletion
-        batch += [_composite(empty, full, o[:k], grid) for k in counts]  # insertion
-    scores = np.asarray(score([Image.fromarray(a) for a in batch]), np.float64)
-    m = len(counts)
-    d, i, rd, ri = (scores[j * m:(j + 1) * m] for j in range(4))
-    return Curves(counts / n, d, i, rd, ri)
+    counts = _counts(grid, steps)
+    order = np.random.default_rng(seed).permutation(grid * grid)
+    batch = _ordered(np.asarray(image), np.asarray(imputer(image).convert("RGB")), order, counts, grid)
+    return RandomReference(*_split(score(batch), len(counts)))
+
+
+def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: int = 14, steps: int = 16,
+           imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int = 0,
+           reference: RandomReference | None = None) -> Curves:
+    """Deletion and insertion curves of ``heatmap`` on ``image``, against a seeded random order
+    (computed here, or the ``reference`` already computed for this image, score and settings)."""
+    image = image.convert("RGB")
+    counts = _counts(grid, steps)
+    batch = _ordered(np.asarray(image), np.asarray(imputer(image).convert("RGB")), patch_order(heatmap, grid),
+                     counts, grid)
+    deletion, insertion = _split(score(batch), len(counts))
+    ref = reference or random_reference(image, score, grid, steps, imputer, seed)
+    return Curves(counts / (grid * grid), deletion, insertion, ref.deletion, ref.insertion)
 
 
 def text_deletion(words: list[str], attributions: np.ndarray, score_text: Callable[[list[str]], np.ndarray],

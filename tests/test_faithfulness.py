@@ -57,3 +57,13 @@ def test_text_deletion_of_the_deciding_word():
     res = text_deletion(words, np.array([0.1, 0.2, 0.0, 0.9, 0.3]), says_red, k=1)
     assert res["top_drop"] == 0.8 and res["beats_random"]
     assert text_deletion([], np.array([]), says_red)["k"] == 0
+
+
+def test_a_shared_random_reference_gives_the_same_curves():
+    from explain.faithfulness import random_reference
+
+    image, heat = scene(), np.random.default_rng(2).random((8, 8))
+    ref = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, seed=5)
+    a = curves(image, heat, red_share, grid=8, imputer=mean_imputer, seed=5)
+    b = curves(image, heat, red_share, grid=8, imputer=mean_imputer, reference=ref)
+    assert a == b or (np.array_equal(a.deletion, b.deletion) and np.array_equal(a.random_insertion, b.random_insertion))

@@ -1,0 +1,134 @@
+"""Explaining one match end to end: the facade the GUI, the reports and the benchmarks call.
+
+For a query (image, text or both) and one recommended product, in the ViT's joint space:
+attention rollout and gradient-weighted attention, Grad-CAM on the CNN stage and on the ViT
+tokens, a match map between the two photos, word attributions for the query text and the
+product's title and description, and deletion/insertion faithfulness for each image map.
+Maps on the query photo explain its similarity to the result, so they are per result too.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from explain.attention import attention_rollout, gradient_attention, similarity_to
+from explain.faithfulness import Curves, RandomReference, blur_imputer, curves, random_reference
+from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
+from explain.match_map import match_map
+from explain.tokens import TokenAttributor
+from explain.types import Explanation
+
+IMAGE_METHODS = ("attention rollout", "gradient-weighted attention", "grad-cam cnn", "grad-cam vit")
+
+
+@dataclass
+class MatchExplanation:
+    score: float
+    result_maps: dict[str, Explanation] = field(default_factory=dict)
+    query_maps: dict[str, Explanation] = field(default_factory=dict)
+    match: Explanation | None = None
+    words: dict[str, Explanation] = field(default_factory=dict)  # "query", "title", "description"
+    faithfulness: dict[str, Curves] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Timer:
+    def __init__(self, seconds: dict[str, float], key: str):
+        self.seconds, self.key = seconds, key
+
+    def __enter__(self):
+        self.t = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.seconds[self.key] = self.seconds.get(self.key, 0.0) + time.perf_counter() - self.t
+
+
+class MatchExplainer:
+    """Wraps a loaded ``core.vit.VitEncoder`` (its backbone, transformer and MiniLM text side)."""
+
+    def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 24):
+        self.enc = vit_encoder
+        self.vit = vit_encoder.model
+        self.backbone = vit_encoder.backbone
+        self.model_id = vit_encoder.model_id
+        self.steps = steps
+        text = vit_encoder.text_encoder
+        text = text.load() if hasattr(text, "load") else text
+        self.words = TokenAttributor(text.model, text.model_id, steps=ig_steps)
+
+    # ---- building blocks ----------------------------------------------------------------
+    def _fmap(self, image: Image.Image) -> torch.Tensor:
+        return self.enc.feature_maps(self.enc.preprocess([image]))
+
+    def embed(self, images: list[Image.Image]) -> np.ndarray:
+        return self.enc.encode_images(images)
+
+    def query_vector(self, image: Image.Image | None, text: str) -> np.ndarray:
+        parts = []
+        if image is not None:
+            parts.append(self.embed([image])[0])
+        if text.strip():
+            parts.append(self.enc.encode_texts([text])[0])
+        if not parts:
+            raise ValueError("a query needs an image or a text")
+        v = np.mean(parts, axis=0)
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    def image_maps(self, image: Image.Image, target: np.ndarray, seconds: dict[str, float]) -> dict[str, Explanation]:
+        """Every image method on one photo, explaining its similarity to ``target``."""
+        fmap = self._fmap(image)
+        out: dict[str, Explanation] = {}
+        with _Timer(seconds, "attention"):
+            out["attention rollout"] = attention_rollout(self.vit, fmap, self.model_id)
+            out["gradient-weighted attention"] = gradient_attention(self.vit, fmap, similarity_to(target),
+                                                                    self.model_id)
+        with _Timer(seconds, "grad-cam"):
+            pixels = self.enc.preprocess([image]).contiguous()
+            full = ImageToEmbedding(self.backbone, self.vit)
+            out["grad-cam cnn"] = grad_cam(full, pixels, self.backbone.blocks[-1], target, method="grad-cam cnn",
+                                           model_id=self.model_id)
+            out["grad-cam vit"] = grad_cam(self.vit, fmap, self.vit.blocks[-1].norm1, target, method="grad-cam vit",
+                                           model_id=self.model_id, reshape=vit_reshape(self.vit.cfg.grid))
+        return out
+
+    def scorer(self, target: np.ndarray):
+        def score(images: list[Image.Image]) -> np.ndarray:
+            return self.embed(images) @ target
+
+        return score
+
+    def faithfulness_of(self, image: Image.Image, explanation: Explanation, target: np.ndarray,
+                        reference: RandomReference | None = None, grid: int = 14) -> Curves:
+        return curves(image, explanation.values, self.scorer(target), grid=grid, steps=self.steps,
+                      imputer=blur_imputer, reference=reference)
+
+    # ---- the facade -------------------------------------------------------------------------
+    def explain(self, result_image: Image.Image | None, title: str, description: str,
+                query_image: Image.Image | None = None, query_text: str = "",
+                faithfulness: tuple[str, ...] = IMAGE_METHODS) -> MatchExplanation:
+        q = self.query_vector(query_image, query_text)
+        seconds: dict[str, float] = {}
+        result_vec = self.embed([result_image])[0] if result_image is not None else None
+        out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds)
+        if result_image is not None:
+            out.result_maps = self.image_maps(result_image, q, seconds)
+            with _Timer(seconds, "faithfulness"):
+                reference = random_reference(result_image, self.scorer(q), steps=self.steps) if faithfulness else None
+                for method in faithfulness:
+                    out.faithfulness[method] = self.faithfulness_of(result_image, out.result_maps[method], q,
+                                                                    reference)
+        if query_image is not None and result_vec is not None:
+            out.query_maps = self.image_maps(query_image, result_vec, seconds)
+            with _Timer(seconds, "match map"):
+                out.match = match_map(self._fmap(query_image), self._fmap(result_image), self.model_id)
+        with _Timer(seconds, "words"):
+            if query_text.strip() and result_vec is not None:
+                out.words["query"] = self.words.explain(query_text, result_vec, "similarity to the result's photo")
+            for name, text in (("title", title), ("description", description)):
+                if text.strip():
+                    out.words[name] = self.words.explain(text, q, "similarity to the query")
+        return out
