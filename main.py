@@ -11,8 +11,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(argv[1:] if argv and argv[0] == "gui" else argv)
     from core.cli import run
+    from explain.cli import add_commands as explain_commands
 
-    return run(argv)
+    return run(argv, add_more=explain_commands)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+"""Speed of explaining one result on 2 cores (shipped ViT, demo photos).
+
+    python bench/bench_explain.py --pairs 20 --json out/bench-explain.json
+
+Per result: attention maps (rollout + gradient-weighted) + Grad-CAM (CNN + ViT tokens) + match
+map, on the result and the query photo; token attributions (query text, title); deletion and
+insertion curves (16 steps, batched) for one method, and for all four with a shared random reference.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import time
+from pathlib import Path
+
+from common import ROOT, percentiles, write_json
+
+from core.images import load_image
+from core.vit import VitEncoder
+from core.vit_files import SHIPPED_WEIGHTS
+from explain.explainer import MatchExplainer
+from explain.match_map import match_map
+
+DEMO = ROOT / "resources" / "demo"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", type=int, default=20)
+    ap.add_argument("--weights", type=Path, default=SHIPPED_WEIGHTS)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    rows = list(csv.DictReader(open(DEMO / "products.csv", encoding="utf-8")))
+    rng = random.Random(0)
+    pairs = [rng.sample(rows, 2) for _ in range(args.pairs + 2)]
+    x = MatchExplainer(VitEncoder(args.weights))
+    t = {k: [] for k in ("maps_and_match", "words", "curves_one_method", "curves_all_methods", "total")}
+    for i, (qrow, rrow) in enumerate(pairs):
+        q, r = (load_image(DEMO / row["image"]).image for row in (qrow, rrow))
+        t0 = time.perf_counter()
+        target = x.query_vector(q, qrow["title"])
+        result_vec = x.embed([r])[0]
+        t1 = time.perf_counter()
+        maps = x.image_maps(r, target, {})
+        x.image_maps(q, result_vec, {})
+        match_map(x._fmap(q), x._fmap(r))
+        t2 = time.perf_counter()
+        x.words.explain(qrow["title"], result_vec)
+        x.words.explain(rrow["title"], target)
+        t3 = time.perf_counter()
+        x.faithfulness_of(r, maps["gradient-weighted attention"], target)
+        t4 = time.perf_counter()
+        full = x.explain(r, rrow["title"], "", q, qrow["title"])
+        t5 = time.perf_counter()
+        if i < 2:
+            continue  # warm-up
+        t["maps_and_match"].append(t2 - t1)
+        t["words"].append(t3 - t2)
+        t["curves_one_method"].append(t4 - t3)
+        t["curves_all_methods"].append(full.seconds["faithfulness"])
+        t["total"].append(t5 - t4)
+        del t0
+    write_json(args.json, {"benchmark": "explain-speed", "model": x.model_id, "pairs": args.pairs,
+                           **{k: percentiles(v) for k, v in t.items()}})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""``vitrina explain``: why a product matches a query, as numbers and overlay images."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.errors import AppError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="explain why a product matches a query (maps, words, faithfulness)")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--result", required=True, metavar="ID", help="the recommended product to explain")
+    p.add_argument("--image", type=Path, help="the query photo")
+    p.add_argument("--text", default="", help="the query text")
+    p.add_argument("--out", type=Path, help="write overlay PNGs and explanation.json here")
+    p.set_defaults(func=cmd_explain)
+
+
+def cmd_explain(args) -> int:
+    from core.cli import open_engine_cli
+    from core.images import load_image
+    from explain.explainer import MatchExplainer
+    from explain.overlay import overlay
+
+    if args.image is None and not args.text.strip():
+        raise AppError("Give the query: --image PHOTO and/or --text WORDS.")
+    engine = open_engine_cli(args.catalog)
+    pk = engine.catalog.pk_for_sku(args.result)
+    if pk is None:
+        raise AppError(f"No product with id '{args.result}' in {engine.catalog.name}.")
+    product = engine.catalog.product(pk)
+    result_image = load_image(Path(product.image_path)).image if product.image_path else None
+    query_image = load_image(args.image).image if args.image else None
+    explainer = MatchExplainer(engine.space("vit").encoder.load())
+    m = explainer.explain(result_image, product.title, product.description, query_image, args.text)
+    print(f"{product.sku}  {product.title}\nsimilarity to the query (ViT space): {m.score:.3f}")
+    for method, c in m.faithfulness.items():
+        print(f"  {method:<28} faithfulness {c.faithfulness:+.2f}  deletion AUC {c.deletion_auc:.3f} "
+              f"(random {c.random_deletion_auc:.3f})  insertion AUC {c.insertion_auc:.3f}")
+    for name, words in m.words.items():
+        top = sorted(zip(words.tokens, words.values), key=lambda t: -t[1])[:5]
+        print(f"  words of the {name}: " + ", ".join(f"{w} {v:+.3f}" for w, v in top)
+              + f"  (IG delta {words.extras['delta']:+.4f})")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for method, exp in m.result_maps.items():
+            overlay(result_image, exp).save(args.out / f"result-{method.replace(' ', '-')}.png")
+        for method, exp in m.query_maps.items():
+            overlay(query_image, exp).save(args.out / f"query-{method.replace(' ', '-')}.png")
+        if m.match is not None:
+            overlay(result_image, m.match).save(args.out / "result-match-map.png")
+        (args.out / "explanation.json").write_text(json.dumps({
+            "product": product.sku, "score": m.score, "seconds": m.seconds,
+            "faithfulness": {k: c.to_dict() for k, c in m.faithfulness.items()},
+            "words": {k: dict(zip(w.tokens, map(float, w.values))) for k, w in m.words.items()}}, indent=2))
+        print(f"overlays written to {args.out}")
+    return 0
