@@ -1,0 +1,88 @@
+"""The structured facts a rationale may use, gathered from the catalog and the explanations.
+
+Only these facts reach the language model, and the verifier accepts no claim outside them.
+Catalog text is data: it is cleaned (control characters, prompt-like markup) and truncated
+before it is quoted.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_TEXT = 160
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MARKUP = re.compile(r"<\|?/?[a-z_]+\|?>|\[/?INST\]|###", re.IGNORECASE)
+
+REGIONS = (("top left", "top", "top right"), ("left side", "centre", "right side"),
+           ("bottom left", "bottom", "bottom right"))
+
+
+def clean_text(text: str, limit: int = MAX_TEXT) -> str:
+    """Catalog text made safe to quote: no control characters or chat markup, one line, bounded."""
+    text = _MARKUP.sub(" ", _CONTROL.sub(" ", text or ""))
+    text = " ".join(text.replace('"', "'").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def region_of(heatmap: np.ndarray) -> str:
+    """The named ninth of the image holding most of the heatmap's mass."""
+    h = np.clip(np.asarray(heatmap, np.float64), 0, None)
+    rows = np.array_split(np.arange(h.shape[0]), 3)
+    cols = np.array_split(np.arange(h.shape[1]), 3)
+    mass = np.array([[h[np.ix_(r, c)].sum() for c in cols] for r in rows])
+    i, j = np.unravel_index(int(mass.argmax()), mass.shape)
+    return REGIONS[i][j]
+
+
+@dataclass(frozen=True)
+class Facts:
+    product: str  # the recommended product's title (cleaned)
+    query: str  # what the user asked: their words, or "a photo" (cleaned)
+    shared: dict[str, str] = field(default_factory=dict)  # attribute -> value both have
+    differing: dict[str, tuple[str, str]] = field(default_factory=dict)  # attribute -> (query's, product's)
+    product_attributes: dict[str, str] = field(default_factory=dict)
+    top_words: tuple[str, ...] = ()  # words that drove the similarity, most first
+    region: str | None = None  # where the result's heatmap concentrates
+    score: float = 0.0
+    faithfulness: float | None = None
+
+    def vocabulary(self) -> set[str]:
+        """Every word a grounded rationale may use to assert something."""
+        texts = [self.product, self.query, *self.shared.values(), *self.product_attributes.values(),
+                 *(v for pair in self.differing.values() for v in pair), *self.top_words, self.region or "",
+                 f"{self.score:.2f}", "" if self.faithfulness is None else f"{self.faithfulness:.2f}"]
+        return {w for t in texts for w in words_of(t)}
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def gather_facts(product_title: str, product_attributes: dict[str, str], query_text: str = "",
+                 query_attributes: dict[str, str] | None = None, word_attributions=None, heatmap=None,
+                 score: float = 0.0, faithfulness: float | None = None, fields: tuple[str, ...] = ()) -> Facts:
+    """Facts for one match. ``query_attributes`` exist when the query is a catalog product (more like
+    this); for a text query, the product's attribute values that the text mentions count as shared."""
+    attrs = {k: clean_text(v, 40) for k, v in product_attributes.items() if (not fields or k in fields) and v}
+    shared: dict[str, str] = {}
+    differing: dict[str, tuple[str, str]] = {}
+    if query_attributes:
+        for k, v in attrs.items():
+            other = clean_text(query_attributes.get(k, ""), 40)
+            if other and other.lower() == v.lower():
+                shared[k] = v
+            elif other:
+                differing[k] = (other, v)
+    elif query_text:
+        said = set(words_of(query_text))
+        shared = {k: v for k, v in attrs.items() if set(words_of(v)) and set(words_of(v)) <= said}
+    top: tuple[str, ...] = ()
+    if word_attributions is not None and len(word_attributions.tokens):
+        order = np.argsort(-np.asarray(word_attributions.values))
+        top = tuple(word_attributions.tokens[i] for i in order[:3] if word_attributions.values[i] > 0)
+    return Facts(product=clean_text(product_title), query=clean_text(query_text) or "a photo", shared=shared,
+                 differing=differing, product_attributes=attrs, top_words=top,
+                 region=region_of(heatmap) if heatmap is not None else None, score=float(score),
+                 faithfulness=faithfulness)
