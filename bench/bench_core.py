@@ -60,7 +60,7 @@ def bench_ingest(args) -> dict:
 
 def bench_query(args) -> dict:
     catalog = Catalog.open(args.catalog)
-    spaces = spaces_for(catalog)
+    spaces = [s for s in spaces_for(catalog) if not args.spaces or s.name in args.spaces.split(",")]
     for s in spaces:
         getattr(s.encoder, "load", lambda: None)()
     engine = Engine(catalog, spaces)
@@ -86,6 +86,7 @@ def bench_query(args) -> dict:
             samples.append(time.perf_counter() - t)
         timings[name] = percentiles(samples)
     return {"benchmark": "query", "catalog": str(args.catalog), "products": len(engine.catalog),
+            "spaces": list(engine.spaces),
             "index": {n: engine.indexes[n].kind for n in engine.indexes}, "latency": timings,
             "peak_rss_mb": round(peak_rss_mb())}
 
@@ -101,6 +102,7 @@ def main() -> None:
     p = sub.add_parser("query")
     p.add_argument("catalog", type=Path)
     p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--spaces", help="only these spaces, comma-separated (default: all of the catalog's)")
     p.add_argument("--json", type=Path)
     args = ap.parse_args()
     write_json(args.json, bench_ingest(args) if args.what == "ingest" else bench_query(args))

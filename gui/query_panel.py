@@ -1,0 +1,180 @@
+"""The query panel: a photo (dropped, pasted or opened), a text, their weight, and "less like this".
+
+Emits ``changed`` whenever the query changes; the window decides when to search. Dropped data is
+checked on the way in: the drop zone highlights what it can take and refuses the rest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QPushButton, QSlider, QVBoxLayout, QWidget)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class QueryState:
+    text: str = ""
+    image_path: str | None = None  # a file on disk (pasted images are saved to a temp file first)
+    image_weight: float = 0.5
+    unlike: tuple[int, ...] = ()
+    like: tuple[int, ...] = ()
+    same_category: str | None = None  # zero-shot category used as a filter
+    labels: dict[int, str] = field(default_factory=dict)  # pk -> title, for the lists
+
+
+def image_from_mime(mime: QMimeData) -> tuple[str | None, QImage | None]:
+    """(a local image file, or image data) carried by a drop or the clipboard; (None, None) if neither."""
+    for url in mime.urls():
+        if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
+            return url.toLocalFile(), None
+    if mime.hasImage():
+        image = QImage(mime.imageData())
+        if not image.isNull():
+            return None, image
+    return None, None
+
+
+class DropZone(QLabel):
+    """Shows the query photo; accepts image files and image data by drag and drop."""
+
+    dropped_file = Signal(str)
+    dropped_image = Signal(QImage)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(QSize(180, 180))
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setWordWrap(True)
+        self.clear_photo()
+
+    def clear_photo(self) -> None:
+        self.setPixmap(QPixmap())
+        self.setText(self.tr("Drop a product photo here\nor paste one (Ctrl+V)"))
+
+    def show_photo(self, pixmap: QPixmap) -> None:
+        self.setPixmap(pixmap.scaled(self.size() - QSize(8, 8), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+    def _highlight(self, on: bool) -> None:
+        self.setProperty("dropTarget", on)
+        self.setStyleSheet("QLabel { border: 2px dashed palette(highlight); }" if on else "")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        path, image = image_from_mime(event.mimeData())
+        if path or image is not None:
+            self._highlight(True)
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._highlight(False)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self._highlight(False)
+        path, image = image_from_mime(event.mimeData())
+        if path:
+            self.dropped_file.emit(path)
+        elif image is not None:
+            self.dropped_image.emit(image)
+        else:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+
+
+class QueryPanel(QWidget):
+    changed = Signal()
+    image_requested = Signal()  # "Open image…"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.image_path: str | None = None
+        self.unlike: dict[int, str] = {}
+        self.like: dict[int, str] = {}
+        self.drop = DropZone(self)
+        self.drop.dropped_file.connect(self.set_image_file)
+        self.text = QLineEdit(placeholderText=self.tr("Describe a product, e.g. “navy slim fit shirt”"))
+        self.text.returnPressed.connect(self.changed)
+        self.open_button = QPushButton(self.tr("Open photo…"))
+        self.open_button.clicked.connect(self.image_requested)
+        self.clear_button = QPushButton(self.tr("Clear photo"))
+        self.clear_button.clicked.connect(lambda: self.set_image_file(None))
+        self.weight = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
+        self.weight.setToolTip(self.tr("How much the photo counts against the text"))
+        self.weight.sliderReleased.connect(self.changed)
+        self.category = QLabel()
+        self.same_category = QCheckBox(self.tr("Only this category"))
+        self.same_category.setEnabled(False)
+        self.same_category.toggled.connect(self.changed)
+        self.unlike_list = QListWidget()
+        self.unlike_list.setMaximumHeight(90)
+        self.unlike_list.itemDoubleClicked.connect(self._remove_unlike)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.clear_button)
+        weight = QHBoxLayout()
+        weight.addWidget(QLabel(self.tr("text")))
+        weight.addWidget(self.weight)
+        weight.addWidget(QLabel(self.tr("photo")))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.drop)
+        layout.addLayout(buttons)
+        layout.addWidget(self.category)
+        layout.addWidget(self.same_category)
+        layout.addWidget(self.text)
+        layout.addLayout(weight)
+        layout.addWidget(QLabel(self.tr("Less like this (double-click to remove):")))
+        layout.addWidget(self.unlike_list)
+        layout.addStretch(1)
+
+    def set_image_file(self, path: str | None) -> None:
+        self.image_path = path
+        if path:
+            self.drop.show_photo(QPixmap(path))
+        else:
+            self.drop.clear_photo()
+        self.set_category(None)
+        self.changed.emit()
+
+    def set_category(self, label: str | None, probability: float | None = None) -> None:
+        self.category.setText(self.tr("Looks like: %s (%d%%)") % (label, round(100 * probability)) if label else "")
+        self.same_category.setEnabled(bool(label))
+        self._category = label
+        if not label:
+            self.same_category.setChecked(False)
+
+    def add_unlike(self, pk: int, title: str) -> None:
+        if pk in self.unlike:
+            return
+        self.unlike[pk] = title
+        self.like.pop(pk, None)
+        item = QListWidgetItem(title)
+        item.setData(Qt.UserRole, pk)
+        self.unlike_list.addItem(item)
+        self.changed.emit()
+
+    def add_like(self, pk: int, title: str) -> None:
+        self.like[pk] = title
+        self.unlike.pop(pk, None)
+        self.changed.emit()
+
+    def _remove_unlike(self, item: QListWidgetItem) -> None:
+        self.unlike.pop(item.data(Qt.UserRole), None)
+        self.unlike_list.takeItem(self.unlike_list.row(item))
+        self.changed.emit()
+
+    def state(self) -> QueryState:
+        return QueryState(self.text.text().strip(), self.image_path, self.weight.value() / 100,
+                          tuple(self.unlike), tuple(self.like),
+                          getattr(self, "_category", None) if self.same_category.isChecked() else None)
+
+    def is_empty(self) -> bool:
+        s = self.state()
+        return not (s.text or s.image_path or s.like)
