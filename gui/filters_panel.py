@@ -1,0 +1,72 @@
+"""Filters: a combo per category field, price range, minimum rating, relevance threshold."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QWidget
+
+ANY = "—"
+
+
+@dataclass(frozen=True)
+class FilterState:
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    price_min: float | None = None
+    price_max: float | None = None
+    rating_min: float | None = None
+    min_score: float | None = None
+
+
+class FiltersPanel(QWidget):
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.form = QFormLayout(self)
+        self.combos: dict[str, QComboBox] = {}
+        self.price_min = self._spin(0, 1e6, self.tr("any"))
+        self.price_max = self._spin(0, 1e6, self.tr("any"))
+        self.rating_min = self._spin(0, 5, self.tr("any"), step=0.5)
+        self.min_score = self._spin(-1, 1, self.tr("none"), step=0.05, minimum_is_off=-1)
+        self.form.addRow(self.tr("Price from"), self.price_min)
+        self.form.addRow(self.tr("Price up to"), self.price_max)
+        self.form.addRow(self.tr("Rating at least"), self.rating_min)
+        self.form.addRow(self.tr("Relevance at least"), self.min_score)
+
+    def _spin(self, lo, hi, off_text, step=1.0, minimum_is_off=None) -> QDoubleSpinBox:
+        box = QDoubleSpinBox(minimum=lo, maximum=hi, singleStep=step, decimals=2)
+        box.setSpecialValueText(off_text)  # the minimum shows as "any": the filter is off
+        box.setValue(lo)
+        box.editingFinished.connect(self.changed)
+        return box
+
+    def set_fields(self, fields: dict[str, list[tuple[str, int]]]) -> None:
+        """Category field -> its (value, count) list, most common first."""
+        for combo in self.combos.values():
+            self.form.removeRow(combo)
+        self.combos = {}
+        for row, (name, values) in enumerate(fields.items()):
+            combo = QComboBox()
+            combo.addItem(ANY, None)
+            for value, count in values:
+                combo.addItem(f"{value} ({count})", value)
+            combo.currentIndexChanged.connect(self.changed)
+            self.form.insertRow(row, name, combo)
+            self.combos[name] = combo
+
+    def state(self) -> FilterState:
+        cats = {k: (c.currentData(),) for k, c in self.combos.items() if c.currentData() is not None}
+
+        def value(box: QDoubleSpinBox):
+            return None if box.value() == box.minimum() else box.value()
+
+        return FilterState(cats, value(self.price_min), value(self.price_max), value(self.rating_min),
+                           value(self.min_score))
+
+    def reset(self) -> None:
+        for box in (self.price_min, self.price_max, self.rating_min, self.min_score):
+            box.setValue(box.minimum())
+        for combo in self.combos.values():
+            combo.setCurrentIndex(0)
+        self.changed.emit()
