@@ -1,0 +1,109 @@
+"""Small views of explanation data: deletion/insertion curves, highlighted words, a photo with its heatmap."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+CURVE_COLOURS = {"deletion": QColor(220, 60, 60), "insertion": QColor(40, 140, 220)}
+
+
+class CurvesWidget(QWidget):
+    """Deletion and insertion curves (solid) against the random order (dashed), x = share of patches."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.curves = None
+        self.setMinimumSize(QSize(220, 120))
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+
+    def set_curves(self, curves) -> None:
+        self.curves = curves
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        pal = self.palette()
+        area = QRectF(self.rect()).adjusted(30, 8, -8, -20)
+        p.setPen(pal.color(QPalette.Mid))
+        p.drawRect(area)
+        p.setPen(pal.color(QPalette.Text))
+        if self.curves is None:
+            p.drawText(area, Qt.AlignCenter, self.tr("No curves yet"))
+            return
+        c = self.curves
+        ys = [*c.deletion, *c.insertion, *c.random_deletion, *c.random_insertion]
+        lo, hi = min(ys), max(ys)
+        span = (hi - lo) or 1.0
+
+        def path(values) -> QPainterPath:
+            pts = [QPointF(area.left() + x * area.width(), area.bottom() - (y - lo) / span * area.height())
+                   for x, y in zip(c.fractions, values)]
+            out = QPainterPath(pts[0])
+            for pt in pts[1:]:
+                out.lineTo(pt)
+            return out
+
+        for name, colour in CURVE_COLOURS.items():
+            p.setPen(QPen(colour, 2))
+            p.drawPath(path(getattr(c, name)))
+            p.setPen(QPen(colour, 1, Qt.DashLine))
+            p.drawPath(path(getattr(c, f"random_{name}")))
+        p.setPen(pal.color(QPalette.Text))
+        p.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), 16), Qt.AlignLeft,
+                   self.tr("deletion AUC %.3f (random %.3f) · insertion AUC %.3f (random %.3f)")
+                   % (c.deletion_auc, c.random_deletion_auc, c.insertion_auc, c.random_insertion_auc))
+
+
+def words_html(explanation, dark: bool = False) -> str:
+    """Words with a background whose strength follows their attribution (red for, blue against).
+    Catalog text is escaped: a title like <script> shows as text."""
+    if explanation is None or not len(explanation.tokens):
+        return ""
+    values = list(explanation.values)
+    top = max(abs(v) for v in values) or 1.0
+    spans = []
+    for word, v in zip(explanation.tokens, values):
+        a = min(abs(v) / top, 1.0)
+        rgb = (230, 80, 60) if v >= 0 else (70, 130, 230)
+        text_colour = "#f0f0f0" if dark and a < 0.5 else "#111"
+        spans.append(f'<span style="background: rgba({rgb[0]},{rgb[1]},{rgb[2]},{a:.2f}); color: {text_colour};'
+                     f' padding: 1px 2px;" title="{v:+.3f}">{html.escape(word)}</span>')
+    return " ".join(spans)
+
+
+def pil_to_pixmap(image) -> QPixmap:
+    rgb = image.convert("RGB")
+    data = rgb.tobytes()
+    qimage = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format_RGB888)
+    return QPixmap.fromImage(qimage.copy())  # copy: the bytes object does not outlive this call
+
+
+class PhotoView(QLabel):
+    """A photo scaled to fit, device-pixel-ratio aware so heatmaps stay crisp on high-DPI screens."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(QSize(200, 200))
+        self._source: QPixmap | None = None
+
+    def set_image(self, image) -> None:
+        self._source = pil_to_pixmap(image) if image is not None else None
+        self._refit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._refit()
+
+    def _refit(self) -> None:
+        if self._source is None:
+            self.setPixmap(QPixmap())
+            return
+        ratio = self.devicePixelRatioF()
+        scaled = self._source.scaled(self.size() * ratio, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+        scaled.setDevicePixelRatio(ratio)
+        self.setPixmap(scaled)

@@ -1,0 +1,32 @@
+import numpy as np
+from PIL import Image
+
+from explain.faithfulness import Curves
+from explain.types import Explanation
+from gui.explanation_views import CurvesWidget, PhotoView, pil_to_pixmap, words_html
+
+
+def test_words_are_escaped_and_weighted():
+    exp = Explanation("ig", "m", "t", np.array([0.5, -0.25]), tokens=("<script>alert(1)</script>", "blue"))
+    out = words_html(exp)
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "rgba(230,80,60,1.00)" in out and "rgba(70,130,230,0.50)" in out
+    assert words_html(None) == ""
+
+
+def test_curves_and_photo_render(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(300, 150)
+    blank = w.grab().toImage()
+    x = np.linspace(0, 1, 5)
+    w.set_curves(Curves(x, 1 - x, x, 1 - x / 2, x / 2))
+    drawn = w.grab().toImage()
+    assert drawn != blank
+    pm = pil_to_pixmap(Image.new("RGB", (30, 20), (255, 0, 0)))
+    assert (pm.width(), pm.height()) == (30, 20) and pm.toImage().pixelColor(5, 5).red() == 255
+    view = PhotoView()
+    qtbot.addWidget(view)
+    view.resize(200, 200)
+    view.set_image(Image.new("RGB", (100, 50)))
+    assert not view.pixmap().isNull()
