@@ -1,0 +1,120 @@
+"""The details of the selected result: query and result side by side with heatmaps, highlighted
+words, the rationale as it streams in (with its grounded/template badge), and the faithfulness of
+the shown heatmap with its deletion and insertion curves."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget)
+
+from gui.explanation_views import CurvesWidget, PhotoView, words_html
+
+METHODS = ("gradient-weighted attention", "attention rollout", "grad-cam cnn", "grad-cam vit", "match map")
+
+
+class DetailsPanel(QWidget):
+    method_changed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.explanation = None
+        self.query_image = self.result_image = None
+        self.query_view, self.result_view = PhotoView(), PhotoView()
+        self.title = QLabel(wordWrap=True, textFormat=Qt.PlainText)
+        self.method = QComboBox()
+        self.method.addItems(list(METHODS))
+        self.method.currentTextChanged.connect(self._method_changed)
+        self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=60)
+        self.opacity.valueChanged.connect(self._render)
+        self.words = QLabel(wordWrap=True, textFormat=Qt.RichText)
+        self.rationale = QLabel(wordWrap=True, textFormat=Qt.PlainText)
+        self.badge = QLabel()
+        self.faithfulness = QLabel()
+        self.curves = CurvesWidget()
+        photos = QGridLayout()
+        photos.addWidget(QLabel(self.tr("Query")), 0, 0)
+        photos.addWidget(QLabel(self.tr("Result")), 0, 1)
+        photos.addWidget(self.query_view, 1, 0)
+        photos.addWidget(self.result_view, 1, 1)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel(self.tr("Heatmap")))
+        controls.addWidget(self.method, 1)
+        controls.addWidget(QLabel(self.tr("Opacity")))
+        controls.addWidget(self.opacity, 1)
+        badge_row = QHBoxLayout()
+        badge_row.addWidget(QLabel(self.tr("<b>Why</b>")))
+        badge_row.addWidget(self.badge)
+        badge_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(photos, 3)
+        layout.addLayout(controls)
+        layout.addWidget(self.words)
+        layout.addLayout(badge_row)
+        layout.addWidget(self.rationale)
+        layout.addWidget(self.faithfulness)
+        layout.addWidget(self.curves, 1)
+
+    def clear(self, message: str = "") -> None:
+        self.explanation = None
+        self.title.setText(message)
+        for view in (self.query_view, self.result_view):
+            view.set_image(None)
+        for label in (self.words, self.rationale, self.badge, self.faithfulness):
+            label.clear()
+        self.curves.set_curves(None)
+
+    def show_match(self, title: str, query_image, result_image, explanation) -> None:
+        self.title.setText(title)
+        self.query_image, self.result_image, self.explanation = query_image, result_image, explanation
+        dark = self.palette().color(QPalette.Window).value() < 128
+        words = explanation.words
+        parts = [f"<b>{self.tr(name)}:</b> {words_html(words[name], dark)}" for name in ("query", "title", "description")
+                 if name in words]
+        self.words.setText("<br>".join(parts))
+        self._render()
+
+    def _method_changed(self, method: str) -> None:
+        self._render()
+        self.method_changed.emit(method)
+
+    def _render(self) -> None:
+        from explain.overlay import overlay
+
+        m = self.explanation
+        if m is None:
+            return
+        method, alpha = self.method.currentText(), self.opacity.value() / 100
+        if method == "match map":
+            result_map = m.match
+            query_map = m.match.extras["query_map"] if m.match is not None else None
+        else:
+            result_map, query_map = m.result_maps.get(method), m.query_maps.get(method)
+        self.result_view.set_image(overlay(self.result_image, result_map, alpha) if result_map is not None
+                                   and self.result_image is not None else self.result_image)
+        self.query_view.set_image(overlay(self.query_image, query_map, alpha) if query_map is not None
+                                  and self.query_image is not None else self.query_image)
+        curves = m.faithfulness.get(method)
+        self.curves.set_curves(curves)
+        self.faithfulness.setText(self.tr("Faithfulness of this heatmap: %+.2f (%s random)")
+                                  % (curves.faithfulness, self.tr("beats") if curves.beats_random
+                                     else self.tr("does not beat")) if curves else "")
+
+    # ---- the rationale, streamed ------------------------------------------------------------
+    def start_rationale(self) -> None:
+        self.rationale.setText("")
+        self.badge.setText(self.tr("writing…"))
+
+    def add_rationale_text(self, piece: str) -> None:
+        if piece == "\x00reset":  # the model's text was rejected: it is being rewritten
+            self.rationale.setText("")
+            return
+        self.rationale.setText(self.rationale.text() + piece)
+
+    def finish_rationale(self, rationale) -> None:
+        self.rationale.setText(rationale.text)
+        if rationale.kind == "model":
+            self.badge.setText(self.tr("✔ written by the language model, every claim checked"))
+        else:
+            self.badge.setText(self.tr("template (%s)") % rationale.reason)
+        self.badge.setToolTip("\n".join(rationale.rejected))

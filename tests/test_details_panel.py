@@ -1,0 +1,52 @@
+import numpy as np
+from PIL import Image
+
+from explain.explainer import MatchExplanation
+from explain.faithfulness import Curves
+from explain.rationale import Rationale
+from explain.types import Explanation
+from gui.details_panel import DetailsPanel
+
+
+def fake_explanation():
+    grid = np.zeros((14, 14), np.float32)
+    grid[:4, :4] = 1
+    maps = {m: Explanation(m, "id", "t", grid) for m in ("gradient-weighted attention", "attention rollout",
+                                                         "grad-cam cnn", "grad-cam vit")}
+    x = np.linspace(0, 1, 17)
+    curves = {m: Curves(x, 1 - x, x, 1 - x / 2, x / 2) for m in maps}
+    match = Explanation("match map", "id", "t", grid, extras={"query_map": grid, "pairs": []})
+    words = {"title": Explanation("ig", "id", "t", np.array([0.2, 0.8]), tokens=("navy", "<b>shirt</b>"))}
+    return MatchExplanation(0.7, maps, maps, match, words, curves)
+
+
+def test_shows_heatmaps_words_curves_and_switches_method(qtbot):
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, 800)
+    photo = Image.new("RGB", (224, 224), "white")
+    panel.show_match("Navy shirt", photo, photo, fake_explanation())
+    assert "&lt;b&gt;shirt" in panel.words.text() and "Faithfulness" in panel.faithfulness.text()
+    first = panel.result_view.pixmap().toImage()
+    panel.opacity.setValue(0)
+    assert panel.result_view.pixmap().toImage() != first  # the heatmap is what changed
+    with qtbot.waitSignal(panel.method_changed):
+        panel.method.setCurrentText("match map")
+    assert panel.faithfulness.text() == ""  # no curves for the match map
+
+
+def test_rationale_streams_resets_and_shows_its_kind(qtbot):
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    panel.start_rationale()
+    for piece in ("Recommended ", "because"):
+        panel.add_rationale_text(piece)
+    assert panel.rationale.text() == "Recommended because"
+    panel.add_rationale_text("\x00reset")
+    assert panel.rationale.text() == ""
+    panel.finish_rationale(Rationale("Recommended because both are navy.", "template", reason="model missing"))
+    assert "template" in panel.badge.text() and "model missing" in panel.badge.text()
+    panel.finish_rationale(Rationale("Both navy.", "model"))
+    assert "language model" in panel.badge.text()
+    panel.clear("Select a result")
+    assert panel.title.text() == "Select a result" and panel.rationale.text() == ""
