@@ -1,0 +1,104 @@
+"""The results: a grid of thumbnails with score badges, in tabs "Similar" and "Goes with".
+
+Thumbs up / down on a result (buttons, context menu, or the + and - keys) refine the query:
+up adds it as an example to find more like, down as one to find less like.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListView, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from gui.results_model import PkRole, ResultsModel
+from gui.thumbnail_delegate import ThumbnailDelegate
+
+
+class ResultsGrid(QListView):
+    thumb_key = Signal(bool)  # + or - pressed on a result
+
+    def keyPressEvent(self, event) -> None:
+        if event.text() in ("+", "-") and self.currentIndex().isValid():
+            self.thumb_key.emit(event.text() == "+")
+            return
+        super().keyPressEvent(event)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setViewMode(QListView.IconMode)
+        self.setResizeMode(QListView.Adjust)
+        self.setMovement(QListView.Static)
+        self.setUniformItemSizes(True)  # smooth with thousands of results: no per-item layout
+        self.setLayoutMode(QListView.Batched)
+        self.setBatchSize(200)
+        self.setSpacing(4)
+        self.setIconSize(QSize(150, 150))
+        self.setSelectionMode(QListView.SingleSelection)
+        self.setItemDelegate(ThumbnailDelegate(self))
+        self.setContextMenuPolicy(Qt.ActionsContextMenu)
+
+
+class ResultsPanel(QWidget):
+    selected = Signal(int)  # pk
+    thumbs = Signal(int, str, bool)  # pk, title, up
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.similar_model, self.goes_with_model = ResultsModel(self), ResultsModel(self)
+        self.similar, self.goes_with = ResultsGrid(), ResultsGrid()
+        self.similar.setModel(self.similar_model)
+        self.goes_with.setModel(self.goes_with_model)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.similar, self.tr("Similar"))
+        self.tabs.addTab(self.goes_with, self.tr("Goes with"))
+        self.empty = QLabel(self.tr("Nothing yet: drop a photo or type what you are looking for."))
+        self.up = QPushButton(self.tr("👍 More like this"))
+        self.down = QPushButton(self.tr("👎 Less like this"))
+        for button, up in ((self.up, True), (self.down, False)):
+            button.clicked.connect(lambda _=False, up=up: self._thumb(up))
+        for grid in (self.similar, self.goes_with):
+            grid.selectionModel().currentChanged.connect(self._current_changed)
+            grid.thumb_key.connect(self._thumb)
+            for text, up in ((self.tr("More like this\t+"), True), (self.tr("Less like this\t-"), False)):
+                action = QAction(text, grid)
+                action.triggered.connect(lambda _=False, up=up: self._thumb(up))
+                grid.addAction(action)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.empty, 1)
+        buttons.addWidget(self.up)
+        buttons.addWidget(self.down)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(buttons)
+        self._update_buttons()
+
+    def current_grid(self) -> ResultsGrid:
+        return self.tabs.currentWidget()
+
+    def set_similar(self, rows) -> None:
+        self.similar_model.set_rows(rows)
+        self.empty.setText(self.tr("%n result(s)", "", len(rows)) if rows else
+                           self.tr("No results: loosen the filters or the relevance threshold."))
+        self._update_buttons()
+
+    def set_goes_with(self, rows) -> None:
+        self.goes_with_model.set_rows(rows)
+
+    def current_row(self):
+        index = self.current_grid().currentIndex()
+        return index.model().row_at(index.row()) if index.isValid() else None
+
+    def _current_changed(self, current, _previous) -> None:
+        self._update_buttons()
+        if current.isValid():
+            self.selected.emit(int(current.data(PkRole)))
+
+    def _thumb(self, up: bool) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.thumbs.emit(row.pk, row.title, up)
+
+    def _update_buttons(self) -> None:
+        has = self.current_row() is not None
+        self.up.setEnabled(has)
+        self.down.setEnabled(has)

@@ -1,0 +1,36 @@
+from PySide6.QtCore import Qt
+
+from gui.results_model import ResultRow
+from gui.results_panel import ResultsPanel
+
+
+def rows(n):
+    return [ResultRow(i, f"S{i}", f"Product {i}", 1 - i / 100, {"image": 0.5}, None) for i in range(n)]
+
+
+def test_select_and_thumbs(qtbot):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    assert not panel.up.isEnabled()
+    panel.set_similar(rows(1000))
+    assert panel.similar_model.rowCount() == 1000 and "1000" in panel.empty.text()
+    with qtbot.waitSignal(panel.selected) as sel:
+        panel.similar.setCurrentIndex(panel.similar_model.index(3, 0))
+    assert sel.args == [3] and panel.up.isEnabled()
+    with qtbot.waitSignal(panel.thumbs) as th:
+        panel.down.click()
+    assert th.args == [3, "Product 3", False]
+    panel.set_similar([])
+    assert "No results" in panel.empty.text() and not panel.up.isEnabled()
+
+
+def test_keyboard_thumbs(qtbot):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_similar(rows(5))
+    panel.similar.setFocus()
+    panel.similar.setCurrentIndex(panel.similar_model.index(1, 0))
+    with qtbot.waitSignal(panel.thumbs) as th:
+        qtbot.keyClick(panel.similar, Qt.Key_Plus)
+    assert th.args == [1, "Product 1", True]
