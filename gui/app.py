@@ -25,7 +25,11 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vitrina")
     app.setOrganizationName("Vitrina")
+    app.setStyle("Fusion")  # follows the system's light or dark colour scheme
+    from gui import crash_dialog
     from gui.main_window import MainWindow
+
+    crash_dialog.install()
 
     demo = args.catalog is None
     window = MainWindow(args.catalog or data_dir() / "demo.vitrina", demo)

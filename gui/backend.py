@@ -1,20 +1,24 @@
 """What the GUI asks of the engine, as plain functions run inside workers.
 
 Imports of the engine happen inside the functions, on the worker thread, so that importing this
-module costs nothing and loads no ML library.
+module costs nothing and loads no ML library. All of them run on one single-thread pool (see
+``main_window``), so the catalog, the indexes and the models are never used from two threads.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from gui.filters_panel import FilterState
+from gui.query_panel import QueryState
 from gui.results_model import ResultRow
 
 
 def open_catalog(path: Path, demo: bool = False):
     """Generator: (for the demo, import or refresh it), load the indexes, warm the encoders; returns the engine."""
-    from core.engine import Engine
     from core.catalog import Catalog
     from core.demo import ensure_demo_catalog
+    from core.engine import Engine
     from core.progress import Progress
     from core.spaces import default_spaces, spaces_for
 
@@ -36,12 +40,92 @@ def open_catalog(path: Path, demo: bool = False):
     return engine
 
 
-def run_search(engine, text: str, image_path: str | None, image_weight: float, k: int = 60) -> list[ResultRow]:
+def _image(path: str | None):
     from core.images import load_image
-    from core.search import Query, search
 
-    image = load_image(Path(image_path)).image if image_path else None
-    hits = search(engine, Query(text=text, image=image, image_weight=image_weight, k=k))
+    return load_image(Path(path)).image if path else None
+
+
+def rows_for(engine, hits) -> list[ResultRow]:
     products = {p.pk: p for p in engine.catalog.products([h.pk for h in hits])}
     return [ResultRow(h.pk, products[h.pk].sku, products[h.pk].title, h.score, h.parts,
-                      engine.catalog.thumbnail(h.pk)) for h in hits]
+                      engine.catalog.thumbnail(h.pk)) for h in hits if h.pk in products]
+
+
+def run_search(engine, query: QueryState, filters: FilterState = FilterState(), k: int = 200) -> list[ResultRow]:
+    from core.search import Filters, Query, search
+
+    categories = dict(filters.categories)
+    if query.same_category:
+        from core.zero_shot import category_field
+
+        categories[category_field(engine)] = (query.same_category,)
+    q = Query(text=query.text, image=_image(query.image_path), like=query.like, unlike=query.unlike,
+              image_weight=query.image_weight, k=k, min_score=filters.min_score,
+              filters=Filters(categories, filters.price_min, filters.price_max, filters.rating_min))
+    return rows_for(engine, search(engine, q))
+
+
+def goes_with(engine, pk: int, k: int = 30) -> list[ResultRow]:
+    """Products bought together with ``pk`` (co-purchase pairs), strongest first."""
+    from core.search import Hit
+
+    pairs = engine.catalog.copurchased(pk)[:k]
+    return rows_for(engine, [Hit(other, float(w), {"co-purchase": float(w)}) for other, w in pairs])
+
+
+def classify(engine, image_path: str) -> tuple[str, float] | None:
+    from core.errors import QueryError
+    from core.zero_shot import classify as zero_shot
+
+    try:
+        return zero_shot(engine, _image(image_path))[0]
+    except QueryError:
+        return None
+
+
+@dataclass
+class ExplainedMatch:
+    title: str
+    query_image: object
+    result_image: object
+    explanation: object
+    facts: object
+
+
+def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gradient-weighted attention"):
+    """The explanation of one result (the explainer is created once and kept in ``holder``)."""
+    from explain.explainer import IMAGE_METHODS, MatchExplainer
+    from explain.facts import gather_facts
+
+    if "explainer" not in holder:
+        holder["explainer"] = MatchExplainer(engine.space("vit").encoder.load())
+    x = holder["explainer"]
+    product = engine.catalog.product(pk)
+    query_image, result_image = _image(query.image_path), _image(product.image_path)
+    text = query.text
+    if query_image is None and not text:  # "more like this" products stand in for the query
+        liked = engine.catalog.products(list(query.like))
+        query_image = _image(liked[0].image_path) if liked else None
+    faith = (method,) if method in IMAGE_METHODS else ()
+    m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith)
+    fields = tuple(engine.catalog.category_fields())
+    heat = m.result_maps.get(method) or m.result_maps.get("gradient-weighted attention")
+    facts = gather_facts(product.title, product.attributes, text, word_attributions=m.words.get("title"),
+                         heatmap=heat.values if heat is not None else None, score=m.score,
+                         faithfulness=m.faithfulness[method].faithfulness if method in m.faithfulness else None,
+                         fields=fields)
+    return ExplainedMatch(product.title, query_image, result_image, m, facts)
+
+
+def write_rationale(engine, holder: dict, facts, model_path: str | None = None, *, emit, cancelled):
+    """The checked Rationale; each piece of text goes to ``emit`` as the model writes it."""
+    from explain.facts import words_of
+    from explain.rationale import LlamaRationale, RationaleWriter, Verifier
+
+    key = ("writer", model_path)
+    if key not in holder:
+        fields = engine.catalog.category_fields()
+        terms = {w for f in fields for value, _ in engine.catalog.field_values(f) for w in words_of(value)}
+        holder[key] = RationaleWriter(LlamaRationale(model_path), Verifier(terms))
+    return holder[key].write(facts, emit, cancelled)

@@ -1,110 +1,280 @@
-"""The main window (a first version: query bar and results grid; panels grow with the GUI issue)."""
+"""The main window: query and filters on the left, results in the middle, details on the right.
+
+It composes the panels and routes their signals to engine work in workers. Engine work runs on
+one single-thread pool so the catalog, indexes and models are never used concurrently; a newer
+request cancels the queued older one (typing fast never piles up searches).
+"""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListView, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSettings, QThreadPool, QTimer, Qt, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
+                               QTabWidget)
 
 from gui import backend
-from gui.results_model import ResultsModel
-from gui.thumbnail_delegate import ThumbnailDelegate
-from gui.workers import TaskWorker, start
+from gui.details_panel import DetailsPanel
+from gui.filters_panel import FiltersPanel
+from gui.query_panel import QueryPanel
+from gui.results_panel import ResultsPanel
+from gui.workers import TaskWorker
+
+MAX_RECENT = 8
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, catalog_path: Path, demo: bool):
+    def __init__(self, catalog_path: Path, demo: bool, settings: QSettings | None = None):
         super().__init__()
+        self.settings = settings or QSettings()
         self.setWindowTitle(self.tr("Vitrina"))
-        self.resize(1180, 760)
         self.engine = None
-        self.image_path: str | None = None
+        self.holder: dict = {}  # explainer and rationale writer, created on first use
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
         self._workers: set[TaskWorker] = set()
+        self._latest: dict[str, TaskWorker] = {}
+        self._selected_pk: int | None = None
 
-        self.query = QLineEdit(placeholderText=self.tr("Describe a product, e.g. “red summer dress”"))
-        self.query.returnPressed.connect(self.search)
-        self.image_button = QPushButton(self.tr("Image…"))
-        self.image_button.clicked.connect(self.choose_image)
-        self.weight = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
-        self.weight.setToolTip(self.tr("Text ↔ image weight"))
-        self.weight.setFixedWidth(120)
-        self.search_button = QPushButton(self.tr("Search"))
-        self.search_button.clicked.connect(self.search)
-        bar = QHBoxLayout()
-        for w in (self.query, self.image_button, QLabel(self.tr("text")), self.weight, QLabel(self.tr("image")),
-                  self.search_button):
-            bar.addWidget(w)
-        self.image_label = QLabel()
-        self.model = ResultsModel(self)
-        self.results = QListView(viewMode=QListView.IconMode, resizeMode=QListView.Adjust, movement=QListView.Static,
-                                 uniformItemSizes=True, spacing=4)
-        self.results.setModel(self.model)
-        self.results.setItemDelegate(ThumbnailDelegate(self.results))
-        self.results.setIconSize(QSize(150, 150))
-        layout = QVBoxLayout()
-        layout.addLayout(bar)
-        layout.addWidget(self.image_label)
-        layout.addWidget(self.results)
-        central = QWidget()
-        central.setLayout(layout)
-        self.setCentralWidget(central)
-        self.busy = QProgressBar(maximum=0, maximumWidth=160)
-        self.statusBar().addPermanentWidget(self.busy)
-        self._set_ready(False)
-        self._run(backend.open_catalog, catalog_path, demo, on_result=self._catalog_opened)
+        self.query = QueryPanel()
+        self.filters = FiltersPanel()
+        self.results = ResultsPanel()
+        self.details = DetailsPanel()
+        left = QTabWidget()
+        left.addTab(self.query, self.tr("Query"))
+        left.addTab(self.filters, self.tr("Filters"))
+        self.splitter = QSplitter(Qt.Horizontal)
+        for w in (left, self.results, self.details):
+            self.splitter.addWidget(w)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(2, 2)
+        self.setCentralWidget(self.splitter)
+        self._status_widgets()
+        self._menus()
 
-    def _run(self, task, *args, on_result):
-        worker = TaskWorker(task, *args)
-        worker.signals.progress.connect(lambda p: self.statusBar().showMessage(getattr(p, "message", str(p))))
+        self.query.changed.connect(self.search)
+        self.query.image_requested.connect(self.open_image)
+        self.query.drop.dropped_image.connect(self.set_query_qimage)
+        self.filters.changed.connect(self.search)
+        self.results.selected.connect(self.select_result)
+        self.results.thumbs.connect(self.thumb)
+        self.details.method_changed.connect(lambda _m: self._explain_selected())
+        self._restore()
+        self.open_catalog(catalog_path, demo)
+
+    # ---- chrome -------------------------------------------------------------------------
+    def _status_widgets(self) -> None:
+        self.catalog_label = QLabel()
+        self.busy = QProgressBar(maximum=0, maximumWidth=140, textVisible=False)
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.clicked.connect(self.cancel_all)
+        for w in (self.catalog_label, self.busy, self.cancel_button):
+            self.statusBar().addPermanentWidget(w)
+        self._set_busy(False)
+
+    def _menus(self) -> None:
+        file = self.menuBar().addMenu(self.tr("&File"))
+        self._action(file, self.tr("&Open Catalog…"), self.choose_catalog, QKeySequence.Open)
+        self.recent_menu = file.addMenu(self.tr("Open &Recent"))
+        self._action(file, self.tr("Open &Photo…"), self.open_image, "Ctrl+Shift+O")
+        file.addSeparator()
+        self._action(file, self.tr("&Quit"), self.close, QKeySequence.Quit)
+        edit = self.menuBar().addMenu(self.tr("&Edit"))
+        self._action(edit, self.tr("&Copy Result Id and Rationale"), self.copy_result, QKeySequence.Copy)
+        self._action(edit, self.tr("&Paste Photo as Query"), self.paste_image, QKeySequence.Paste)
+        self._action(edit, self.tr("&Find…"), self.focus_text, QKeySequence.Find)
+        self._action(edit, self.tr("&Reset Filters"), self.filters.reset, "Ctrl+R")
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        self._action(help_menu, self.tr("&About Vitrina"), self.about)
+        self._update_recent()
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1400, 860)
+        state = self.settings.value("window/splitter")
+        if state is None or not self.splitter.restoreState(state):
+            self.splitter.setSizes([300, 600, 500])
+        self.details.method.setCurrentText(self.settings.value("details/method", self.details.method.currentText()))
+        self.details.opacity.setValue(int(self.settings.value("details/opacity", 60)))
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("details/method", self.details.method.currentText())
+        self.settings.setValue("details/opacity", self.details.opacity.value())
+        self.cancel_all()
+        self.pool.waitForDone(5000)
+        super().closeEvent(event)
+
+    # ---- running work -------------------------------------------------------------------
+    def _run(self, kind: str, task, *args, on_result, on_progress=None, streams: bool = False) -> TaskWorker:
+        older = self._latest.get(kind)
+        if older is not None:
+            older.cancel()  # a newer request of the same kind supersedes it
+        worker = TaskWorker(task, *args, streams=streams)
+        worker.signals.progress.connect(on_progress or self._show_progress)
         worker.signals.result.connect(on_result)
         worker.signals.error.connect(self._error)
-        worker.signals.finished.connect(lambda: self._workers.discard(worker))
+        worker.signals.finished.connect(lambda: self._finished(kind, worker))
         self._workers.add(worker)
-        start(worker)
+        self._latest[kind] = worker
+        self._set_busy(True)
+        self.pool.start(worker)
         return worker
 
-    def _set_ready(self, ready: bool) -> None:
-        self.busy.setVisible(not ready)
-        for w in (self.query, self.image_button, self.search_button):
-            w.setEnabled(ready)
+    def _finished(self, kind: str, worker: TaskWorker) -> None:
+        self._workers.discard(worker)
+        if self._latest.get(kind) is worker:
+            del self._latest[kind]
+        self._set_busy(bool(self._workers))
 
-    @Slot(object)
-    def _catalog_opened(self, engine) -> None:
-        self.engine = engine
-        self._set_ready(True)
-        self.statusBar().showMessage(self.tr("Catalog: %s — %d products") % (engine.catalog.name, len(engine.catalog)))
-        if not self.query.text():
-            self.query.setText("red summer dress")
-        self.search()
+    def _set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def _show_progress(self, p) -> None:
+        self.statusBar().showMessage(getattr(p, "message", "") or str(p))
+
+    def cancel_all(self) -> None:
+        for worker in list(self._workers):
+            worker.cancel()
+        self.statusBar().showMessage(self.tr("Cancelled"), 3000)
 
     @Slot(str, str)
     def _error(self, message: str, details: str) -> None:
-        self._set_ready(self.engine is not None)
         box = QMessageBox(QMessageBox.Warning, self.tr("Vitrina"), message, parent=self)
         box.setDetailedText(details)
         box.open()
 
-    def choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.tr("Query image"), "",
-                                              self.tr("Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff)"))
-        if path:
-            self.set_query_image(path)
+    # ---- catalog ------------------------------------------------------------------------
+    def open_catalog(self, path: Path, demo: bool = False) -> None:
+        self.engine = None
+        self.holder = {}
+        self.query.setEnabled(False)
+        self.catalog_label.setText(self.tr("Opening %s…") % Path(path).name)
+        self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened)
 
-    def set_query_image(self, path: str | None) -> None:
-        self.image_path = path
-        self.image_label.setText(self.tr("Query image: %s") % Path(path).name if path else "")
+    @Slot(object)
+    def _catalog_opened(self, engine) -> None:
+        self.engine = engine
+        self.query.setEnabled(True)
+        cat = engine.catalog
+        fields = {f: cat.field_values(f) for f in cat.category_fields()}
+        self.filters.set_fields(fields)
+        models = ", ".join(s.encoder_id for s in engine.spaces.values())
+        self.catalog_label.setText(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
+        self._remember(cat.path)
+        if self.query.is_empty():
+            self.query.text.setText(self.tr("red summer dress"))
         self.search()
 
+    def choose_catalog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open Catalog"), "", self.tr("Vitrina catalogs (*.vitrina)"))
+        if path:
+            self.open_catalog(Path(path))
+
+    def _remember(self, path: Path) -> None:
+        recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
+        self.settings.setValue("recent", [str(path), *recent][:MAX_RECENT])
+        self._update_recent()
+
+    def _update_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.value("recent", []) or []:
+            action = self.recent_menu.addAction(Path(p).name)
+            action.setToolTip(p)
+            action.triggered.connect(lambda _=False, p=p: self.open_catalog(Path(p)))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    # ---- query ----------------------------------------------------------------------------
+    def open_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Query Photo"), "",
+                                              self.tr("Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff)"))
+        if path:
+            self.query.set_image_file(path)
+
+    def paste_image(self) -> None:
+        from gui.query_panel import image_from_mime
+
+        path, image = image_from_mime(QGuiApplication.clipboard().mimeData())
+        if path:
+            self.query.set_image_file(path)
+        elif image is not None:
+            self.set_query_qimage(image)
+        else:
+            self.statusBar().showMessage(self.tr("The clipboard holds no image"), 4000)
+
+    def set_query_qimage(self, image: QImage) -> None:
+        folder = Path(tempfile.gettempdir()) / "vitrina-pasted"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"pasted-{image.cacheKey()}.png"
+        image.save(str(path))
+        self.query.set_image_file(str(path))
+
+    def focus_text(self) -> None:
+        self.query.text.setFocus()
+        self.query.text.selectAll()
+
     def search(self) -> None:
-        if self.engine is None or not (self.query.text().strip() or self.image_path):
+        if self.engine is None or self.query.is_empty():
             return
-        self.busy.setVisible(True)
-        self._run(backend.run_search, self.engine, self.query.text(), self.image_path, self.weight.value() / 100,
-                  on_result=self._show_results)
+        state = self.query.state()
+        self._run("search", backend.run_search, self.engine, state, self.filters.state(), on_result=self._show_results)
+        if state.image_path and not state.same_category and "vit" in self.engine.spaces:
+            self._run("classify", backend.classify, self.engine, state.image_path, on_result=self._show_category)
 
     @Slot(object)
     def _show_results(self, rows) -> None:
-        self.busy.setVisible(False)
-        self.model.set_rows(rows)
-        self.statusBar().showMessage(self.tr("%d results in %s") % (len(rows), self.engine.catalog.name))
+        self.results.set_similar(rows)
+        self.details.clear(self.tr("Select a result to see why it matches."))
+        self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
+
+    @Slot(object)
+    def _show_category(self, guess) -> None:
+        if guess:
+            self.query.set_category(*guess)
+
+    def thumb(self, pk: int, title: str, up: bool) -> None:
+        (self.query.add_like if up else self.query.add_unlike)(pk, title)
+
+    # ---- details --------------------------------------------------------------------------
+    def select_result(self, pk: int) -> None:
+        self._selected_pk = pk
+        if self.results.tabs.currentWidget() is self.results.similar:
+            self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self.results.set_goes_with)
+        QTimer.singleShot(0, self._explain_selected)
+
+    def _explain_selected(self) -> None:
+        if self.engine is None or self._selected_pk is None or "vit" not in self.engine.spaces:
+            return
+        self.details.clear(self.tr("Explaining…"))
+        self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,
+                  self.details.method.currentText(), on_result=self._show_explanation)
+
+    @Slot(object)
+    def _show_explanation(self, match) -> None:
+        self.details.show_match(match.title, match.query_image, match.result_image, match.explanation)
+        self.details.start_rationale()
+        model = self.settings.value("rationale/model") or None
+        self._run("rationale", backend.write_rationale, self.engine, self.holder, match.facts, model, streams=True,
+                  on_result=self.details.finish_rationale, on_progress=self.details.add_rationale_text)
+
+    def copy_result(self) -> None:
+        row = self.results.current_row()
+        if row is not None:
+            QGuiApplication.clipboard().setText(f"{row.sku}\t{row.title}\n{self.details.rationale.text()}".strip())
+
+    def about(self) -> None:
+        from gui.about import about_text
+
+        QMessageBox.about(self, self.tr("About Vitrina"), about_text())

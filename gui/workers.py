@@ -20,9 +20,14 @@ class WorkerSignals(QObject):
 
 
 class TaskWorker(QRunnable):
-    def __init__(self, task: Callable[..., Generator | object], *args, **kwargs):
+    """``streams=True``: the task takes ``emit`` (progress callback) and ``cancelled`` keywords
+    instead of being a generator (for callback-style work such as token streaming)."""
+
+    def __init__(self, task: Callable[..., Generator | object], *args, streams: bool = False, **kwargs):
         super().__init__()
         self.task, self.args, self.kwargs = task, args, kwargs
+        if streams:
+            self.kwargs.update(emit=lambda item: self.signals.progress.emit(item), cancelled=lambda: self._cancelled)
         self.signals = WorkerSignals()
         self._cancelled = False
         self.setAutoDelete(False)
@@ -36,6 +41,8 @@ class TaskWorker(QRunnable):
 
     def run(self) -> None:
         try:
+            if self._cancelled:  # cancelled while still queued: do nothing at all
+                return
             out = self.task(*self.args, **self.kwargs)
             if isinstance(out, Generator):
                 out = self._drive(out)

@@ -1,7 +1,9 @@
-"""The first window: opens a catalog in the background and shows results (pytest-qt, offscreen)."""
+"""The main window end to end with pytest-qt (offscreen): open, search, paste, select, explain, cancel."""
 import pytest
-from PySide6.QtCore import QAbstractItemModel
+from PySide6.QtCore import QMimeData, QSettings
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QAbstractItemModelTester
+from PySide6.QtWidgets import QMessageBox
 
 from gui.results_model import PkRole, ResultRow, ResultsModel, ScoreRole
 
@@ -13,39 +15,90 @@ def fake_models(monkeypatch):
     monkeypatch.setattr("core.spaces.default_spaces", fake_spaces)
 
 
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+def open_window(qtbot, path, settings):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(path, demo=False, settings=settings)
+    qtbot.addWidget(window)
+    return window
+
+
+def wait_idle(qtbot, window):
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+
+
 def test_results_model_passes_qt_model_tester(qtbot):
     model = ResultsModel()
     QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
-    rows = [ResultRow(i, f"S{i}", f"Title {i}", 1 - i / 1000, {"image": 0.5}, None) for i in range(1000)]
-    model.set_rows(rows)
-    assert model.rowCount() == 1000
+    model.set_rows([ResultRow(i, f"S{i}", f"Title {i}", 1 - i / 1000, {"image": 0.5}, None) for i in range(1000)])
     idx = model.index(3, 0)
-    assert model.data(idx, PkRole) == 3 and model.data(idx, ScoreRole) == pytest.approx(0.997)
-    assert "S3" in model.data(idx, 3)  # tooltip
+    assert model.rowCount() == 1000 and model.data(idx, PkRole) == 3
+    assert model.data(idx, ScoreRole) == pytest.approx(0.997)
     model.set_rows([])
     assert model.rowCount() == 0
 
 
-def test_window_opens_catalog_and_searches(qtbot, engine):
-    from gui.main_window import MainWindow
+def test_opens_catalog_searches_and_filters(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    assert "mini" in window.catalog_label.text() and window.results.similar_model.rowCount() > 0
+    window.query.text.setText("green shoe")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.row_at(0).sku == "P011"
+    window.filters.combos["articleType"].setCurrentIndex(
+        window.filters.combos["articleType"].findData("Dresses"))
+    wait_idle(qtbot, window)
+    skus = {window.results.similar_model.row_at(i).sku for i in range(window.results.similar_model.rowCount())}
+    assert skus == {"P005", "P006", "P007", "P008"}
 
-    path = engine.catalog.path
-    window = MainWindow(path, demo=False)
-    qtbot.addWidget(window)
-    window.query.setText("green shoe")
-    qtbot.waitUntil(lambda: window.model.rowCount() > 0, timeout=10000)
-    assert window.model.row_at(0).sku == "P011"
-    assert "mini" in window.statusBar().currentMessage()
-    qtbot.waitUntil(lambda: not window._workers, timeout=5000)
+
+def test_paste_an_image_as_the_query(qtbot, engine, settings, mini_dir):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    mime = QMimeData()
+    mime.setImageData(QImage(str(mini_dir / "images" / "P010.png")))
+    QGuiApplication.clipboard().setMimeData(mime)
+    window.query.text.clear()
+    window.paste_image()
+    wait_idle(qtbot, window)
+    assert window.query.state().image_path and window.results.similar_model.row_at(0).sku == "P010"
 
 
-def test_window_shows_errors_in_a_dialog(qtbot, tmp_path):
-    from PySide6.QtWidgets import QMessageBox
+def test_thumbs_refine_the_query(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    first = window.results.similar_model.row_at(0)
+    window.thumb(first.pk, first.title, False)
+    wait_idle(qtbot, window)
+    assert window.query.state().unlike == (first.pk,)
+    rows = [window.results.similar_model.row_at(i).pk for i in range(window.results.similar_model.rowCount())]
+    assert rows[0] != first.pk
 
-    from gui.main_window import MainWindow
 
-    window = MainWindow(tmp_path / "missing.vitrina", demo=False)
-    qtbot.addWidget(window)
+def test_errors_are_shown_and_cancel_stops_work(qtbot, tmp_path, settings):
+    window = open_window(qtbot, tmp_path / "missing.vitrina", settings)
     qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=10000)
     assert "No catalog at" in window.findChild(QMessageBox).text()
     assert not window.query.isEnabled()
+    window.cancel_all()
+    wait_idle(qtbot, window)
+    assert not window.busy.isVisible()
+
+
+def test_window_state_and_recent_catalogs_are_remembered(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.details.opacity.setValue(25)
+    window.close()
+    assert settings.value("details/opacity") == 25 and settings.value("window/geometry") is not None
+    assert settings.value("recent")[0] == str(engine.catalog.path)
+    again = open_window(qtbot, engine.catalog.path, settings)
+    assert again.details.opacity.value() == 25
+    assert [a.text() for a in again.recent_menu.actions()] == ["mini.vitrina"]
+    wait_idle(qtbot, again)
