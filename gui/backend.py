@@ -129,3 +129,29 @@ def write_rationale(engine, holder: dict, facts, model_path: str | None = None, 
         terms = {w for f in fields for value, _ in engine.catalog.field_values(f) for w in words_of(value)}
         holder[key] = RationaleWriter(LlamaRationale(model_path), Verifier(terms))
     return holder[key].write(facts, emit, cancelled)
+
+
+def reindex(engine, *, emit, cancelled):
+    """Embed what is missing or stale in every space (e.g. after adapting the model), then update indexes."""
+    from core.images import load_image
+    from core.progress import Progress
+    from core.spaces import reembed_all
+
+    def image_of(pk):
+        path = engine.catalog.image_path(pk)
+        return load_image(Path(path)).image if path else None
+
+    for space in engine.spaces.values():
+        for done, total in reembed_all(engine.catalog, space, image_of, cancelled=cancelled):
+            emit(Progress(done, total, f"Embedding {space.name}: {done}/{total}"))
+    for message in engine.load_indexes():
+        emit(Progress(0, None, f"Index {message}"))
+    return engine
+
+
+def adapt(engine, *, emit, cancelled):
+    """Fine-tune the ViT on this catalog; returns the AdaptResult (before/after scores, kept or not)."""
+    from core.progress import drain
+    from core.vit_training import adapt_to_catalog
+
+    return drain(adapt_to_catalog(engine.catalog, cancelled=cancelled), emit)

@@ -79,6 +79,10 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu(self.tr("Open &Recent"))
         self._action(file, self.tr("Open &Photo…"), self.open_image, "Ctrl+Shift+O")
         file.addSeparator()
+        self._action(file, self.tr("&Import Products…"), self.import_products, "Ctrl+I")
+        self._action(file, self.tr("Re-&index Catalog"), self.reindex)
+        self._action(file, self.tr("&Adapt Model to This Catalog…"), self.adapt_model)
+        file.addSeparator()
         self._action(file, self.tr("&Quit"), self.close, QKeySequence.Quit)
         edit = self.menuBar().addMenu(self.tr("&Edit"))
         self._action(edit, self.tr("&Copy Result Id and Rationale"), self.copy_result, QKeySequence.Copy)
@@ -182,6 +186,28 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Open Catalog"), "", self.tr("Vitrina catalogs (*.vitrina)"))
         if path:
             self.open_catalog(Path(path))
+
+    def import_products(self) -> None:
+        from gui.import_dialog import ImportDialog
+
+        current = str(self.engine.catalog.path) if self.engine else None
+        dialog = ImportDialog(current, self, self.pool)
+        dialog.imported.connect(lambda path: self.open_catalog(Path(path)))
+        dialog.open()
+
+    def reindex(self) -> None:
+        if self.engine is not None:
+            self._run("reindex", backend.reindex, self.engine, streams=True, on_result=self._catalog_opened)
+
+    def adapt_model(self) -> None:
+        from gui.adapt_dialog import AdaptDialog
+
+        if self.engine is None or "vit" not in self.engine.spaces:
+            QMessageBox.information(self, self.tr("Vitrina"), self.tr("Open a catalog with photos first."))
+            return
+        dialog = AdaptDialog(self.engine, self.pool, self)
+        dialog.adapted.connect(lambda kept: kept and self.open_catalog(self.engine.catalog.path))
+        dialog.open()
 
     def _remember(self, path: Path) -> None:
         recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]

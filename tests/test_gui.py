@@ -102,3 +102,11 @@ def test_window_state_and_recent_catalogs_are_remembered(qtbot, engine, settings
     assert again.details.opacity.value() == 25
     assert [a.text() for a in again.recent_menu.actions()] == ["mini.vitrina"]
     wait_idle(qtbot, again)
+
+
+def test_reindex_runs_in_the_background(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.reindex()
+    wait_idle(qtbot, window)
+    assert window.engine is not None and window.results.similar_model.rowCount() > 0

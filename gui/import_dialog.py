@@ -1,0 +1,185 @@
+"""Import products into a catalog: choose the file, map its columns (with a preview), run with
+progress and Cancel, then read the report of what was skipped and why."""
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout)
+
+from gui.workers import TaskWorker
+
+FIELDS = ("id", "title", "description", "brand", "price", "rating", "image")
+NONE = "—"
+
+
+def run_import(catalog_path: str, source: str, image_root: str | None, mapping_kw: dict, *, emit, cancelled):
+    """Worker task: import and return the report (the engine's indexes are updated on next open)."""
+    from core.catalog import Catalog
+    from core.ingest import ColumnMapping, ImportOptions, import_catalog
+    from core.progress import drain
+    from core.spaces import spaces_for
+
+    catalog = Catalog.open(catalog_path, create=True)
+    try:
+        task = import_catalog(catalog, source, ColumnMapping(**mapping_kw), spaces_for(catalog),
+                              ImportOptions(image_root=Path(image_root) if image_root else None), cancelled)
+        return drain(task, emit)
+    finally:
+        catalog.close()
+
+
+class ImportDialog(QDialog):
+    imported = Signal(str)  # the catalog path, when an import finished
+
+    def __init__(self, catalog_path: str | None = None, parent=None, pool: QThreadPool | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Import Products"))
+        self.resize(900, 640)
+        self.pool = pool or QThreadPool.globalInstance()
+        self.worker: TaskWorker | None = None
+        self.columns: list[str] = []
+        self.source = QLineEdit(readOnly=True)
+        browse = QPushButton(self.tr("Choose file…"))
+        browse.clicked.connect(self.choose_source)
+        self.images = QLineEdit(placeholderText=self.tr("default: the file's folder"))
+        self.catalog = QLineEdit(catalog_path or "")
+        self.preview = QTableWidget()
+        self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.maps = {f: QComboBox() for f in FIELDS}
+        self.categories = QListWidget()
+        self.progress = QProgressBar()
+        self.report = QLabel(wordWrap=True, textFormat=Qt.PlainText)
+        self.skipped = QTableWidget(0, 3)
+        self.skipped.setHorizontalHeaderLabels([self.tr("line"), self.tr("reason"), self.tr("detail")])
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.start_button = self.buttons.addButton(self.tr("Import"), QDialogButtonBox.AcceptRole)
+        self.cancel_button = self.buttons.addButton(self.tr("Cancel import"), QDialogButtonBox.ActionRole)
+        self.start_button.clicked.disconnect()
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.buttons.rejected.connect(self.reject)
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(False)
+        top = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.source, 1)
+        row.addWidget(browse)
+        top.addRow(self.tr("Products file"), row)
+        top.addRow(self.tr("Image folder"), self.images)
+        top.addRow(self.tr("Catalog file"), self.catalog)
+        mapping = QFormLayout()
+        for f, combo in self.maps.items():
+            mapping.addRow(f, combo)
+        mapping.addRow(self.tr("filter columns"), self.categories)
+        middle = QHBoxLayout()
+        middle.addWidget(self.preview, 2)
+        middle.addLayout(mapping, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(middle, 2)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.report)
+        layout.addWidget(self.skipped, 1)
+        layout.addWidget(self.buttons)
+
+    def choose_source(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Products file"), "",
+                                              self.tr("Product lists (*.csv *.tsv *.txt *.jsonl *.ndjson)"))
+        if path:
+            self.load_source(path)
+
+    def load_source(self, path: str) -> None:
+        from core.errors import AppError
+        from core.ingest import ColumnMapping
+        from core.sources import read_rows
+
+        try:
+            info, rows = read_rows(path)
+            sample = [r for r in islice(rows, 30) if r.data]
+        except AppError as exc:
+            self.report.setText(str(exc))
+            return
+        self.source.setText(path)
+        self.columns = list(info.columns)
+        self.preview.setColumnCount(len(self.columns))
+        self.preview.setHorizontalHeaderLabels(self.columns)
+        self.preview.setRowCount(len(sample))
+        for i, row in enumerate(sample):
+            for j, col in enumerate(self.columns):
+                self.preview.setItem(i, j, QTableWidgetItem(row.data.get(col, "")))
+        try:
+            guess = ColumnMapping.guess(self.columns)
+        except AppError:
+            guess = ColumnMapping(id=self.columns[0])
+        for f, combo in self.maps.items():
+            combo.clear()
+            combo.addItems([NONE, *self.columns])
+            combo.setCurrentText(getattr(guess, f) or NONE)
+        self.categories.clear()
+        for col in self.columns:
+            item = QListWidgetItem(col)
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Unchecked)
+            self.categories.addItem(item)
+        if not self.catalog.text():
+            self.catalog.setText(str(Path(path).with_suffix(".vitrina")))
+        self.report.setText(self.tr("%d columns; check the mapping, then Import.") % len(self.columns))
+        self.start_button.setEnabled(True)
+
+    def mapping(self) -> dict:
+        kw = {f: (c.currentText() if c.currentText() != NONE else None) for f, c in self.maps.items()}
+        cats = [self.categories.item(i).text() for i in range(self.categories.count())
+                if self.categories.item(i).checkState() == Qt.Checked]
+        return {**kw, "categories": tuple(cats)}
+
+    def start(self) -> None:
+        kw = self.mapping()
+        if not kw["id"]:
+            self.report.setText(self.tr("Choose which column holds the product id."))
+            return
+        self.progress.setRange(0, 0)
+        self.skipped.setRowCount(0)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.worker = TaskWorker(run_import, self.catalog.text(), self.source.text(), self.images.text() or None, kw,
+                                 streams=True)
+        self.worker.signals.progress.connect(self._progress)
+        self.worker.signals.result.connect(self._done)
+        self.worker.signals.error.connect(lambda msg, _tb: self._failed(msg))
+        self.worker.signals.finished.connect(self._idle)
+        self.pool.start(self.worker)
+
+    def _idle(self) -> None:
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.report.setText(self.tr("Cancelling… what was imported so far is kept."))
+
+    def _progress(self, p) -> None:
+        if p.total:
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
+        self.report.setText(p.message)
+
+    def _failed(self, message: str) -> None:
+        self.report.setText(message)
+
+    def _done(self, report) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]))
+        self.report.setText(report.summary() + (f" — skipped: {reasons}" if reasons else ""))
+        self.skipped.setRowCount(len(report.skipped))
+        for i, s in enumerate(report.skipped):
+            for j, v in enumerate((str(s.line), s.reason, s.detail)):
+                self.skipped.setItem(i, j, QTableWidgetItem(v))
+        self.imported.emit(self.catalog.text())

@@ -1,0 +1,23 @@
+"""Adapting from the GUI: progress, and both scores shown at the end."""
+from PySide6.QtCore import QThreadPool
+
+from core.engine import Engine
+from gui.adapt_dialog import AdaptDialog
+from tests.test_adapt import current_small_model, shape_catalog  # noqa: F401  (fixture)
+
+
+def test_adapt_dialog_shows_before_and_after(qtbot, tmp_path, current_small_model, monkeypatch):  # noqa: F811
+    from core.train import TrainSettings
+    from core import vit_training
+
+    original = vit_training.adapt_to_catalog
+    monkeypatch.setattr(vit_training, "adapt_to_catalog",
+                        lambda cat, cancelled: original(cat, TrainSettings(epochs=1, batch_size=16), tmp_path / "w",
+                                                        cancelled))
+    engine = Engine(shape_catalog(tmp_path), [])
+    dialog = AdaptDialog(engine, QThreadPool())
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.adapted, timeout=60000):
+        dialog.start()
+    assert "current" in dialog.status.text() and "adapted" in dialog.status.text()
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
