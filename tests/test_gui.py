@@ -110,3 +110,26 @@ def test_reindex_runs_in_the_background(qtbot, engine, settings):
     window.reindex()
     wait_idle(qtbot, window)
     assert window.engine is not None and window.results.similar_model.rowCount() > 0
+
+
+@pytest.mark.weights
+def test_selecting_a_result_shows_its_explanations(qtbot, engine, settings, tmp_path, monkeypatch):
+    import torch
+
+    from core.spaces import vit_space
+    from core.vit import HybridViT, VitConfig, save_vit
+    from tests.fakes import fake_spaces
+
+    torch.manual_seed(0)
+    weights = save_vit(HybridViT(VitConfig(dim=32, depth=1, heads=2)), tmp_path / "vit")
+    monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(weights)])
+    settings.setValue("rationale/model", str(tmp_path / "no-model.gguf"))  # template rationales, and why
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    qtbot.waitUntil(lambda: window.details.explanation is not None, timeout=60000)
+    wait_idle(qtbot, window)
+    assert "template" in window.details.badge.text() and "unavailable" in window.details.badge.text()
+    assert window.details.rationale.text().startswith("Recommended")
+    assert "title" in window.details.words.text().lower() and "Faithfulness" in window.details.faithfulness.text()
+    assert not window.details.result_view.pixmap().isNull()
