@@ -6,7 +6,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("gui", "--demo") or argv[0].endswith(".vitrina"):
+    if not argv or argv[0] in ("gui", "--demo", "--theme") or argv[0].startswith("--theme=") \
+            or argv[0].endswith(".vitrina"):
         from gui.app import run_app
 
         return run_app(argv[1:] if argv and argv[0] == "gui" else argv)

@@ -16,16 +16,30 @@ def data_dir() -> Path:
     return path
 
 
+def apply_theme(app: QApplication, theme: str) -> None:
+    """'system' follows the desktop's colour scheme (and its changes); 'light'/'dark' force one."""
+    from PySide6.QtCore import Qt
+
+    hints = app.styleHints()
+    if theme == "system":
+        hints.unsetColorScheme()
+    else:
+        hints.setColorScheme(Qt.ColorScheme.Dark if theme == "dark" else Qt.ColorScheme.Light)
+
+
 def run_app(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vitrina")
     parser.add_argument("catalog", nargs="?", type=Path, help="catalog to open (default: the demo catalog)")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo catalog")
-    args = parser.parse_args([a for a in argv if a != "--demo"] + (["--demo"] if "--demo" in argv else []))
+    parser.add_argument("--theme", choices=("system", "light", "dark"), default="system",
+                        help="colour scheme (default: follow the system)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vitrina")
     app.setOrganizationName("Vitrina")
     app.setStyle("Fusion")  # follows the system's light or dark colour scheme
+    apply_theme(app, args.theme)
     from gui import crash_dialog
     from gui.main_window import MainWindow
 

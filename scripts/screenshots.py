@@ -1,0 +1,66 @@
+"""Screenshots of the real window for docs/ (run under Xvfb):
+
+    xvfb-run -s "-screen 0 1500x950x24" .venv/bin/python scripts/screenshots.py docs/img --theme light
+    xvfb-run -s "-screen 0 1500x950x24" .venv/bin/python scripts/screenshots.py docs/img --theme dark
+
+Opens the demo catalog, queries with a demo photo and a text, selects the first result, waits for
+its explanation and rationale, then grabs the X screen.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--theme", default="light", choices=("light", "dark"))
+    ap.add_argument("--photo", default="resources/demo/images/11686.jpg")
+    ap.add_argument("--text", default="striped casual shirt")
+    args = ap.parse_args()
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from gui.app import apply_theme, data_dir
+    from gui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Vitrina")
+    app.setStyle("Fusion")
+    apply_theme(app, args.theme)
+    settings = QSettings(str(args.out / "screenshot-settings.ini"), QSettings.IniFormat)
+    window = MainWindow(data_dir() / "demo.vitrina", True, settings)
+    window.resize(1480, 920)
+    window.move(0, 0)
+    window.show()
+    args.out.mkdir(parents=True, exist_ok=True)
+    state = {"phase": "open"}
+
+    def step():
+        busy = bool(window._workers)
+        if state["phase"] == "open" and window.engine is not None and not busy:
+            window.query.text.setText(args.text)
+            window.query.set_image_file(str(ROOT / args.photo))
+            state["phase"] = "search"
+        elif state["phase"] == "search" and not busy and window.results.similar_model.rowCount():
+            window.results.similar.setCurrentIndex(window.results.similar_model.index(1, 0))
+            state["phase"] = "explain"
+        elif state["phase"] == "explain" and not busy and window.details.explanation is not None:
+            QGuiApplication.primaryScreen().grabWindow(0).save(str(args.out / f"window-{args.theme}.png"))
+            app.quit()
+            return
+        QTimer.singleShot(300, step)
+
+    QTimer.singleShot(300, step)
+    QTimer.singleShot(240_000, app.quit)  # never hang a script
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
