@@ -133,3 +133,27 @@ def test_selecting_a_result_shows_its_explanations(qtbot, engine, settings, tmp_
     assert window.details.rationale.text().startswith("Recommended")
     assert "title" in window.details.words.text().lower() and "Faithfulness" in window.details.faithfulness.text()
     assert not window.details.result_view.pixmap().isNull()
+
+
+def test_cancel_discards_a_running_search(qtbot, engine, settings, monkeypatch):
+    import time
+
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    before = window.results.similar_model.rowCount()
+    real = backend.run_search
+
+    def slow(*args, **kw):
+        time.sleep(1.0)
+        return real(*args, **kw)[:1]
+
+    monkeypatch.setattr(backend, "run_search", slow)
+    window.query.text.setText("black shoe")
+    window.search()
+    assert window.cancel_button.isVisible()
+    window.cancel_all()
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() == before  # the cancelled result never landed
+    assert not window.cancel_button.isVisible()
