@@ -14,7 +14,13 @@ def main(argv: list[str] | None = None) -> int:
     from core.cli import run
     from explain.cli import add_commands as explain_commands
 
-    return run(argv, add_more=explain_commands)
+    def more_commands(sub) -> None:
+        explain_commands(sub)
+        from gui.report_pdf import add_commands as report_commands  # Qt prints the PDF
+
+        report_commands(sub)
+
+    return run(argv, add_more=more_commands)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,170 @@
+"""Explanation reports: one self-contained HTML file (images embedded, opens offline anywhere).
+
+Catalog text is escaped everywhere (Jinja2 autoescaping), images are embedded as data URIs
+downscaled to keep a 50-result report well under 20 MB, and output file names are sanitised.
+The PDF is printed from the same HTML by the GUI layer (``gui.report_pdf``).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.progress import Progress
+from explain.overlay import overlay
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class ReportResult:
+    rank: int
+    sku: str
+    title: str
+    score: float
+    attributes: dict[str, str]
+    result_image: Image.Image | None = None
+    query_image: Image.Image | None = None
+    explanation: object = None  # explain.explainer.MatchExplanation
+    rationale: object = None  # explain.rationale.Rationale
+
+
+@dataclass
+class ReportQuery:
+    number: int
+    text: str = ""
+    image: Image.Image | None = None
+    image_name: str = ""
+    results: list[ReportResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    catalog: str
+    products: int
+    models: tuple[str, ...]
+    method: str = "gradient-weighted attention"
+    date: str = field(default_factory=lambda: datetime.now().strftime("%Y-%m-%d %H:%M"))
+
+
+def data_uri(image: Image.Image, max_side: int = 320, quality: int = 82) -> str:
+    im = image.convert("RGB")
+    im.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def curves_uri(curves) -> str:
+    """Deletion/insertion curves (solid) against random (dashed) as a small PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.2, 2.0), dpi=90)
+    ax = fig.add_subplot()
+    ax.plot(curves.fractions, curves.deletion, color="#d03c3c", label="deletion")
+    ax.plot(curves.fractions, curves.random_deletion, color="#d03c3c", ls="--", lw=0.8)
+    ax.plot(curves.fractions, curves.insertion, color="#2a8cdc", label="insertion")
+    ax.plot(curves.fractions, curves.random_insertion, color="#2a8cdc", ls="--", lw=0.8)
+    ax.set_xlabel("share of patches", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def word_colours(explanation) -> list[dict]:
+    values = np.asarray(explanation.values, np.float32)
+    top = float(np.abs(values).max()) or 1.0
+    out = []
+    for word, v in zip(explanation.tokens, values):
+        a = min(abs(float(v)) / top, 1.0)
+        rgb = "230,80,60" if v >= 0 else "70,130,230"
+        out.append({"word": word, "value": f"{float(v):+.3f}", "colour": f"rgba({rgb},{a:.2f})"})
+    return out
+
+
+def safe_filename(name: str, default: str = "report") -> str:
+    """A file name that is safe on every OS: no separators, no control or reserved characters."""
+    name = unicodedata.normalize("NFKC", name)
+    name = re.sub(r"[\x00-\x1f\x7f<>:\"/\\|?*]+", "_", name).strip(" ._")
+    if re.fullmatch(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", name, re.IGNORECASE):
+        name = "_" + name
+    return (name or default)[:120]
+
+
+def _result_view(r: ReportResult, method: str) -> dict:
+    m = r.explanation
+    res_map = qry_map = curves = None
+    if m is not None:
+        if method == "match map" and m.match is not None:
+            res_map, qry_map = m.match, m.match.extras.get("query_map")
+        else:
+            res_map, qry_map = m.result_maps.get(method), m.query_maps.get(method)
+        curves = m.faithfulness.get(method)
+    kind = getattr(r.rationale, "kind", None)
+    return {
+        "rank": r.rank, "sku": r.sku, "title": r.title, "score": r.score, "attributes": r.attributes,
+        "result_overlay": data_uri(overlay(r.result_image, res_map) if res_map is not None else r.result_image)
+        if r.result_image is not None else None,
+        "query_overlay": data_uri(overlay(r.query_image, qry_map) if qry_map is not None else r.query_image)
+        if r.query_image is not None else None,
+        "curves": curves_uri(curves) if curves is not None else None,
+        "faithfulness_text": f"{curves.faithfulness:+.2f}" if curves is not None else "—",
+        "words": {name: word_colours(w) for name, w in (m.words.items() if m is not None else [])},
+        "rationale": getattr(r.rationale, "text", ""),
+        "rationale_kind": kind or "none",
+        "rationale_label": {"model": "written by the language model, checked", "template": "template"}.get(kind, ""),
+    }
+
+
+def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    views = [{"number": q.number, "text": q.text, "image_name": q.image_name,
+              "image": data_uri(q.image, 200) if q.image is not None else None,
+              "results": [_result_view(r, meta.method) for r in q.results]} for q in queries]
+    return env.get_template("report.html.j2").render(queries=views, meta=meta)
+
+
+def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image | None, str]], k: int,
+            method: str, cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, list[ReportQuery]]:
+    """Search, explain and write a rationale for the top ``k`` results of each (text, image, name) request."""
+    from core.images import load_image
+    from core.search import Query, search
+    from explain.explainer import IMAGE_METHODS
+    from explain.facts import gather_facts
+
+    queries, total, done = [], len(requests) * k, 0
+    for n, (text, image, name) in enumerate(requests, 1):
+        q = ReportQuery(n, text, image, name)
+        for rank, hit in enumerate(search(engine, Query(text=text, image=image, k=k)), 1):
+            if cancelled():
+                return queries
+            p = engine.catalog.product(hit.pk)
+            photo = load_image(Path(p.image_path)).image if p.image_path else None
+            faith = (method,) if method in IMAGE_METHODS else ()
+            m = explainer.explain(photo, p.title, p.description, image, text, faithfulness=faith)
+            heat = m.result_maps.get(method)
+            facts = gather_facts(p.title, p.attributes, text, word_attributions=m.words.get("title"),
+                                 heatmap=heat.values if heat is not None else None, score=m.score,
+                                 fields=tuple(engine.catalog.category_fields()))
+            rationale = writer.write(facts) if writer is not None else None
+            q.results.append(ReportResult(rank, p.sku, p.title, hit.score, p.attributes, photo, image, m, rationale))
+            done += 1
+            yield Progress(done, total, f"query {n}: result {rank}/{k}")
+        queries.append(q)
+    return queries
