@@ -155,3 +155,23 @@ def adapt(engine, *, emit, cancelled):
     from core.vit_training import adapt_to_catalog
 
     return drain(adapt_to_catalog(engine.catalog, cancelled=cancelled), emit)
+
+
+def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, *, emit, cancelled) -> str:
+    """Explain and write a rationale for each product of the current results; returns the report HTML."""
+    from core.progress import Progress
+    from explain.report import ReportMeta, ReportQuery, ReportResult, render_html
+
+    q = ReportQuery(1, query.text, _image(query.image_path), Path(query.image_path).name if query.image_path else "")
+    for rank, pk in enumerate(pks, 1):
+        if cancelled():
+            break
+        match = explain(engine, holder, query, pk, method)
+        rationale = write_rationale(engine, holder, match.facts, emit=lambda _piece: None, cancelled=cancelled)
+        product = engine.catalog.product(pk)
+        q.results.append(ReportResult(rank, product.sku, product.title, match.explanation.score, product.attributes,
+                                      match.result_image, match.query_image, match.explanation, rationale))
+        emit(Progress(rank, len(pks), f"Report: {rank}/{len(pks)} results explained"))
+    meta = ReportMeta(engine.catalog.name, len(engine.catalog), tuple(s.encoder_id for s in engine.spaces.values()),
+                      method)
+    return render_html([q], meta)

@@ -83,6 +83,10 @@ class MainWindow(QMainWindow):
         self._action(file, self.tr("Re-&index Catalog"), self.reindex)
         self._action(file, self.tr("&Adapt Model to This Catalog…"), self.adapt_model)
         file.addSeparator()
+        self._action(file, self.tr("&Export Report of All Results…"), lambda: self.export_report(False), "Ctrl+E")
+        self._action(file, self.tr("Export Report of the &Selected Result…"), lambda: self.export_report(True),
+                     "Ctrl+Shift+E")
+        file.addSeparator()
         self._action(file, self.tr("&Quit"), self.close, QKeySequence.Quit)
         edit = self.menuBar().addMenu(self.tr("&Edit"))
         self._action(edit, self.tr("&Copy Result Id and Rationale"), self.copy_result, QKeySequence.Copy)
@@ -294,6 +298,33 @@ class MainWindow(QMainWindow):
         model = self.settings.value("rationale/model") or None
         self._run("rationale", backend.write_rationale, self.engine, self.holder, match.facts, model, streams=True,
                   on_result=self.details.finish_rationale, on_progress=self.details.add_rationale_text)
+
+    def export_report(self, selected_only: bool, folder: str | None = None, limit: int = 50) -> None:
+        if self.engine is None or "vit" not in self.engine.spaces:
+            return
+        model = self.results.similar_model
+        row = self.results.current_row()
+        pks = [row.pk] if selected_only and row else [model.row_at(i).pk for i in range(min(model.rowCount(), limit))]
+        if not pks:
+            self.statusBar().showMessage(self.tr("No results to report"), 4000)
+            return
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, self.tr("Folder for the report"))
+            if not folder:
+                return
+
+        def write(html: str) -> None:
+            from explain.report import safe_filename
+            from gui.report_pdf import html_to_pdf
+
+            name = safe_filename(f"vitrina-{self.engine.catalog.name}-{self.query.state().text or 'photo'}")
+            (Path(folder) / f"{name}.html").write_text(html, encoding="utf-8")
+            pages = html_to_pdf(html, Path(folder) / f"{name}.pdf")
+            self.last_report = Path(folder) / name
+            self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)") % (name, pages), 8000)
+
+        self._run("report", backend.report_html, self.engine, self.holder, self.query.state(), pks,
+                  self.details.method.currentText(), streams=True, on_result=write)
 
     def copy_result(self) -> None:
         row = self.results.current_row()

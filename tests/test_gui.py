@@ -1,4 +1,6 @@
 """The main window end to end with pytest-qt (offscreen): open, search, paste, select, explain, cancel."""
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QMimeData, QSettings
 from PySide6.QtGui import QGuiApplication, QImage
@@ -157,3 +159,25 @@ def test_cancel_discards_a_running_search(qtbot, engine, settings, monkeypatch):
     wait_idle(qtbot, window)
     assert window.results.similar_model.rowCount() == before  # the cancelled result never landed
     assert window.cancel_button.isHidden()
+
+
+@pytest.mark.weights
+def test_export_report_from_the_window(qtbot, engine, settings, tmp_path, monkeypatch):
+    import torch
+
+    from core.spaces import vit_space
+    from core.vit import HybridViT, VitConfig, save_vit
+    from gui.report_pdf import pdf_page_count
+    from tests.fakes import fake_spaces
+
+    torch.manual_seed(0)
+    weights = save_vit(HybridViT(VitConfig(dim=32, depth=1, heads=2)), tmp_path / "vit")
+    monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(weights)])
+    monkeypatch.setattr("explain.rationale.default_model_path", lambda: None)  # template rationales: fast
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.export_report(False, folder=str(tmp_path), limit=3)
+    qtbot.waitUntil(lambda: hasattr(window, "last_report"), timeout=120000)
+    html = Path(f"{window.last_report}.html").read_text()
+    assert html.count('class="result"') == 3
+    assert pdf_page_count(Path(f"{window.last_report}.pdf")) == 4
