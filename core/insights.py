@@ -1,0 +1,155 @@
+"""Catalog insights: clusters of the product embeddings and a 2-D map of them (scikit-learn).
+
+Clusters come from KMeans or HDBSCAN, scored by silhouette and Davies-Bouldin, and are named by
+their most typical attribute values and title words (the ones most over-represented in the
+cluster compared with the whole catalog). Results are cached in the catalog, keyed by the space
+and its revision, so they are recomputed only when the vectors change.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from core.catalog import Catalog
+from core.errors import AppError
+
+log = logging.getLogger(__name__)
+
+STOP = {"a", "an", "and", "the", "for", "with", "of", "in", "men", "women", "s", "to", "on", "by", "&"}
+
+
+@dataclass(frozen=True)
+class Cluster:
+    label: int
+    size: int
+    name: str
+    attributes: tuple[tuple[str, str, float], ...]  # (field, value, lift)
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Clustering:
+    method: str
+    space: str
+    pks: np.ndarray
+    labels: np.ndarray  # -1 = noise (HDBSCAN)
+    clusters: tuple[Cluster, ...]
+    silhouette: float | None
+    davies_bouldin: float | None
+
+    def members(self, label: int) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.pks[self.labels == label])
+
+
+def cluster(catalog: Catalog, space: str, method: str = "kmeans", k: int | None = None,
+            min_cluster_size: int = 10, seed: int = 0) -> Clustering:
+    from sklearn.cluster import HDBSCAN, KMeans
+    from sklearn.metrics import davies_bouldin_score, silhouette_score
+
+    cached = _load(catalog, space, method, k, min_cluster_size)
+    if cached is not None:
+        return cached
+    pks, vectors = catalog.embeddings(space)
+    if len(pks) < 3:
+        raise AppError(f"Clustering needs at least 3 products with '{space}' vectors; {catalog.name} has {len(pks)}.")
+    if method == "kmeans":
+        k = k or int(np.clip(round(np.sqrt(len(pks) / 4)), 2, 40))
+        labels = KMeans(n_clusters=min(k, len(pks) - 1), n_init=4, random_state=seed).fit_predict(vectors)
+    elif method == "hdbscan":
+        labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean").fit_predict(vectors)
+    else:
+        raise AppError(f"Unknown clustering method '{method}': use kmeans or hdbscan.")
+    kept = labels >= 0
+    n_labels = len(set(labels[kept].tolist()))
+    sil = dbi = None
+    if 2 <= n_labels < kept.sum():
+        sample = np.random.default_rng(seed).permutation(np.flatnonzero(kept))[:5000]
+        sil = float(silhouette_score(vectors[sample], labels[sample], metric="cosine"))
+        dbi = float(davies_bouldin_score(vectors[kept], labels[kept]))
+    result = Clustering(method, space, pks, labels, tuple(_describe(catalog, pks, labels)), sil, dbi)
+    _save(catalog, result, k, min_cluster_size)
+    return result
+
+
+def _describe(catalog: Catalog, pks: np.ndarray, labels: np.ndarray) -> list[Cluster]:
+    fields = catalog.category_fields()
+    columns = {f: catalog.attribute_column(f) for f in fields}
+    titles = dict(catalog.execute("SELECT pk, title FROM products"))
+    all_words = Counter(w for pk in pks for w in set(_words(titles.get(int(pk), ""))))
+    out = []
+    for label in sorted(set(labels.tolist()) - {-1}):
+        members = pks[labels == label]
+        attrs = []
+        for f, col in columns.items():
+            overall = Counter(col.values())
+            inside = Counter(col[int(p)] for p in members if int(p) in col)
+            for value, n in inside.most_common(3):
+                share, base = n / len(members), overall[value] / max(len(col), 1)
+                if share >= 0.3:
+                    attrs.append((f, value, round(share / base, 2)))
+        attrs.sort(key=lambda t: -t[2])
+        words = Counter(w for p in members for w in set(_words(titles.get(int(p), ""))))
+        lift = {w: (n / len(members)) / (all_words[w] / len(pks)) for w, n in words.items() if n >= max(2, 0.2 * len(members))}
+        top_words = tuple(sorted(lift, key=lambda w: -lift[w])[:4])
+        name = " · ".join([v for _, v, _ in attrs[:2]] or list(top_words[:3])) or f"cluster {label}"
+        out.append(Cluster(int(label), int(len(members)), name, tuple(attrs[:5]), top_words))
+    return out
+
+
+def _words(title: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z]+", title.lower()) if w not in STOP and len(w) > 2]
+
+
+def _key(catalog: Catalog, space: str, method: str, k, mcs) -> str:
+    return f"insights:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"
+
+
+def _save(catalog: Catalog, c: Clustering, k, mcs) -> None:
+    doc = {"pks": c.pks.tolist(), "labels": c.labels.tolist(), "silhouette": c.silhouette,
+           "davies_bouldin": c.davies_bouldin, "clusters": [asdict(x) for x in c.clusters]}
+    with catalog.transaction():
+        catalog.set_meta(_key(catalog, c.space, c.method, k, mcs), json.dumps(doc))
+
+
+def _load(catalog: Catalog, space: str, method: str, k, mcs) -> Clustering | None:
+    raw = catalog.meta(_key(catalog, space, method, k, mcs))
+    if not raw:
+        return None
+    d = json.loads(raw)
+    clusters = tuple(Cluster(x["label"], x["size"], x["name"], tuple(tuple(a) for a in x["attributes"]),
+                             tuple(x["words"])) for x in d["clusters"])
+    return Clustering(method, space, np.asarray(d["pks"], np.int64), np.asarray(d["labels"]), clusters,
+                      d["silhouette"], d["davies_bouldin"])
+
+
+def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(pks, (n, 2) coordinates) of a PCA or t-SNE map of the space; cached by the space's revision."""
+    key = f"map:{space}:{method}:{catalog.revision(space)}"
+    raw = catalog.meta(key)
+    if raw:
+        d = json.loads(raw)
+        return np.asarray(d["pks"], np.int64), np.asarray(d["xy"], np.float32)
+    pks, vectors = catalog.embeddings(space)
+    if len(pks) < 3:
+        raise AppError(f"A map needs at least 3 products with '{space}' vectors.")
+    from sklearn.decomposition import PCA
+
+    if method == "pca":
+        xy = PCA(n_components=2, random_state=seed).fit_transform(vectors)
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        reduced = PCA(n_components=min(50, vectors.shape[1], len(pks) - 1), random_state=seed).fit_transform(vectors)
+        xy = TSNE(n_components=2, perplexity=min(30.0, (len(pks) - 1) / 3), init="pca", random_state=seed,
+                  metric="cosine").fit_transform(reduced)
+    else:
+        raise AppError(f"Unknown map method '{method}': use pca or tsne.")
+    xy = xy.astype(np.float32).round(4)  # what is cached is what is returned, first time too
+    with catalog.transaction():
+        catalog.set_meta(key, json.dumps({"pks": pks.tolist(), "xy": xy.tolist()}))
+    return pks, xy

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from core.errors import AppError
+from core.insights import cluster, embedding_map
+
+
+def colour_space(engine):
+    """A space whose vectors are the products' colours, one-hot, plus a little noise."""
+    colours = engine.catalog.attribute_column("baseColour")
+    names = sorted(set(colours.values()))
+    rng = np.random.default_rng(0)
+    pks = sorted(colours)
+    vecs = np.stack([np.eye(len(names))[names.index(colours[p])] + rng.normal(0, 0.05, len(names)) for p in pks])
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    with engine.catalog.transaction():
+        engine.catalog.put_embeddings("toy", "toy", pks, ["h"] * len(pks), vecs)
+    return "toy"
+
+
+def test_kmeans_finds_the_colour_groups_and_names_them(engine):
+    c = cluster(engine.catalog, colour_space(engine), "kmeans", k=4)
+    assert len(c.clusters) == 4 and sum(x.size for x in c.clusters) == 12
+    assert c.silhouette is not None and -1 <= c.silhouette <= 1 and c.davies_bouldin > 0
+    colours = engine.catalog.attribute_column("baseColour")
+    for x in c.clusters:
+        members = c.members(x.label)
+        assert len({colours[p] for p in members}) == 1  # the colour grid fake separates colours exactly
+        assert x.name and x.attributes[0][0] == "baseColour"
+    again = cluster(engine.catalog, "toy", "kmeans", k=4)  # from the cache
+    assert np.array_equal(again.labels, c.labels) and again.clusters == c.clusters
+
+
+def test_hdbscan_and_errors(engine):
+    c = cluster(engine.catalog, "image", "hdbscan", min_cluster_size=3)
+    assert set(c.labels.tolist()) <= set(range(-1, 12))
+    with pytest.raises(AppError, match="Unknown clustering"):
+        cluster(engine.catalog, "image", "magic")
+
+
+def test_maps_are_cached_until_vectors_change(engine):
+    pks, xy = embedding_map(engine.catalog, "image", "pca")
+    assert xy.shape == (12, 2) and len(pks) == 12
+    pks2, xy2 = embedding_map(engine.catalog, "image", "pca")
+    assert np.array_equal(xy, xy2)
+    pks3, xy3 = embedding_map(engine.catalog, "image", "tsne")
+    assert xy3.shape == (12, 2) and np.all(np.isfinite(xy3))
+    with engine.catalog.transaction():
+        engine.catalog.delete_embeddings("image", [int(pks[0])])
+    pks4, _ = embedding_map(engine.catalog, "image", "pca")
+    assert len(pks4) == 11
