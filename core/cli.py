@@ -247,9 +247,10 @@ def run(argv: list[str], add_more=None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     add_commands(sub)
-    from core import cli_vit
+    from core import cli_insights, cli_vit
 
     cli_vit.add_commands(sub)
+    cli_insights.add_commands(sub)
     if add_more:
         add_more(sub)
     args = parser.parse_args(argv)

@@ -57,3 +57,16 @@ def test_needs_pairs(tmp_path):
     cat = Catalog.create(tmp_path / "empty.vitrina")
     with pytest.raises(AppError):
         train_complements(cat)
+
+
+def test_cli_train_eval_and_ask(tmp_path, capsys):
+    from core import cli
+
+    cat, kinds = shop(tmp_path)
+    path = str(cat.path)
+    cat.close()
+    assert cli.run(["goes-with", path, "--train", "--eval", "--product", "p0", "--json", str(tmp_path / "g.json")]) == 0
+    out = capsys.readouterr().out
+    assert "complement model trained" in out and "bought together" in out
+    assert cli.run(["clusters", path, "--space", "vit", "-k", "4"]) == 0
+    assert "4 clusters" in capsys.readouterr().out

@@ -1,0 +1,72 @@
+"""CLI commands of catalog insights: ``clusters`` and ``goes-with``."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.errors import AppError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("clusters", help="cluster the catalog's products and name the clusters")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--method", choices=("kmeans", "hdbscan"), default="kmeans")
+    p.add_argument("-k", type=int, help="number of KMeans clusters (default: from the catalog size)")
+    p.add_argument("--space", default="vit")
+    p.set_defaults(func=cmd_clusters)
+
+    p = sub.add_parser("goes-with", help="train, evaluate or ask the complementary-products model")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--train", action="store_true", help="learn from the catalog's co-purchase pairs")
+    p.add_argument("--eval", action="store_true", help="Recall@10 / NDCG@10 on held-out test products")
+    p.add_argument("--product", metavar="ID", help="complements of this product")
+    p.add_argument("--group-by", help="split unit column (e.g. product_code)")
+    p.add_argument("--json", type=Path)
+    p.set_defaults(func=cmd_goes_with)
+
+
+def cmd_clusters(args) -> int:
+    from core.catalog import Catalog
+    from core.insights import cluster
+
+    with Catalog.open(args.catalog) as catalog:
+        c = cluster(catalog, args.space, args.method, args.k)
+    quality = (f"silhouette {c.silhouette:.3f}, Davies-Bouldin {c.davies_bouldin:.3f}" if c.silhouette is not None
+               else "too few clusters for quality scores")
+    print(f"{len(c.clusters)} clusters ({args.method}, {args.space} space): {quality}")
+    for x in sorted(c.clusters, key=lambda x: -x.size):
+        print(f"  {x.label:>3}  {x.size:>6}  {x.name}   [{', '.join(x.words)}]")
+    return 0
+
+
+def cmd_goes_with(args) -> int:
+    from core.catalog import Catalog
+    from core.complements import ComplementModel, evaluate_complements, model_path, recommend, train_complements
+
+    with Catalog.open(args.catalog) as catalog:
+        path = model_path(catalog)
+        if args.train:
+            model = train_complements(catalog, group_by=args.group_by)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+            print(f"complement model trained on {model.info['pairs']} pairs; compatibility on "
+                  f"{model.field} (weight {model.weight}) -> {path}")
+        model = ComplementModel.load(path) if path.exists() else None
+        if args.eval:
+            if model is None:
+                raise AppError("Train the model first: vitrina goes-with CATALOG --train")
+            result = evaluate_complements(catalog, model, args.group_by)
+            for name, v in result.items():
+                print(f"  {name}: {v}")
+            if args.json:
+                args.json.write_text(json.dumps(result, indent=2))
+        if args.product:
+            pk = catalog.pk_for_sku(args.product)
+            if pk is None:
+                raise AppError(f"No product with id '{args.product}'.")
+            for c in recommend(catalog, model, pk, 10):
+                p = catalog.product(c.pk)
+                evidence = ", ".join(f"{k} {v:.2f}" for k, v in c.evidence.items())
+                print(f"  {c.score:7.3f}  {p.sku:<14} {p.title}   ({evidence})")
+    return 0
