@@ -62,16 +62,33 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
         categories[category_field(engine)] = (query.same_category,)
     q = Query(text=query.text, image=_image(query.image_path), like=query.like, unlike=query.unlike,
               image_weight=query.image_weight, k=k, min_score=filters.min_score,
-              filters=Filters(categories, filters.price_min, filters.price_max, filters.rating_min))
+              filters=Filters(categories, filters.price_min, filters.price_max, filters.rating_min, filters.pks))
     return rows_for(engine, search(engine, q))
 
 
 def goes_with(engine, pk: int, k: int = 30) -> list[ResultRow]:
-    """Products bought together with ``pk`` (co-purchase pairs), strongest first."""
+    """Complements of ``pk``: its co-purchases, then the learned complement model's picks (if trained)."""
+    from core.complements import ComplementModel, model_path, recommend
     from core.search import Hit
 
-    pairs = engine.catalog.copurchased(pk)[:k]
-    return rows_for(engine, [Hit(other, float(w), {"co-purchase": float(w)}) for other, w in pairs])
+    path = model_path(engine.catalog)
+    model = ComplementModel.load(path) if path.exists() else None
+    try:
+        recs = recommend(engine.catalog, model, pk, k)
+    except Exception:  # noqa: BLE001  (no content vectors yet: fall back to the pairs alone)
+        recs = recommend(engine.catalog, None, pk, k)
+    return rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs])
+
+
+def insights(engine, method: str = "kmeans", map_method: str = "pca"):
+    """(clustering, pks, 2-D coordinates, thumbnails) for the catalog's joint space (or its image space)."""
+    from core.insights import cluster, embedding_map
+
+    space = "vit" if "vit" in engine.spaces else "image"
+    clustering = cluster(engine.catalog, space, method)
+    pks, xy = embedding_map(engine.catalog, space, map_method)
+    thumbs = {int(pk): engine.catalog.thumbnail(int(pk)) for pk in pks[:3000]}
+    return clustering, pks, xy, thumbs
 
 
 def classify(engine, image_path: str) -> tuple[str, float] | None:

@@ -16,6 +16,7 @@ class FilterState:
     price_max: float | None = None
     rating_min: float | None = None
     min_score: float | None = None
+    pks: tuple[int, ...] | None = None  # a cluster chosen in the insights panel
 
 
 class FiltersPanel(QWidget):

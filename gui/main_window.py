@@ -7,6 +7,7 @@ request cancels the queued older one (typing fast never piles up searches).
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QThreadPool, QTimer, Qt, Slot
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QP
 from gui import backend
 from gui.details_panel import DetailsPanel
 from gui.filters_panel import FiltersPanel
+from gui.insights_panel import InsightsPanel
 from gui.query_panel import QueryPanel
 from gui.results_panel import ResultsPanel
 from gui.workers import TaskWorker
@@ -41,6 +43,9 @@ class MainWindow(QMainWindow):
         self.filters = FiltersPanel()
         self.results = ResultsPanel()
         self.details = DetailsPanel()
+        self.insights = InsightsPanel()
+        self.results.tabs.addTab(self.insights, self.tr("Insights"))
+        self.cluster_pks: tuple[int, ...] | None = None
         left = QTabWidget()
         left.addTab(self.query, self.tr("Query"))
         left.addTab(self.filters, self.tr("Filters"))
@@ -60,6 +65,9 @@ class MainWindow(QMainWindow):
         self.results.selected.connect(self.select_result)
         self.results.thumbs.connect(self.thumb)
         self.details.method_changed.connect(lambda _m: self._explain_selected())
+        self.insights.compute.connect(self.compute_insights)
+        self.insights.cluster_chosen.connect(self.choose_cluster)
+        self.insights.product_clicked.connect(self.select_result)
         self._restore()
         self.open_catalog(catalog_path, demo)
 
@@ -259,13 +267,30 @@ class MainWindow(QMainWindow):
         if self.engine is None or self.query.is_empty():
             return
         state = self.query.state()
-        self._run("search", backend.run_search, self.engine, state, self.filters.state(), on_result=self._show_results)
+        filters = replace(self.filters.state(), pks=self.cluster_pks)
+        self._run("search", backend.run_search, self.engine, state, filters, on_result=self._show_results)
         if state.image_path and not state.same_category and "vit" in self.engine.spaces:
             self._run("classify", backend.classify, self.engine, state.image_path, on_result=self._show_category)
+
+    def compute_insights(self, method: str, map_method: str) -> None:
+        if self.engine is not None:
+            self._run("insights", backend.insights, self.engine, method, map_method,
+                      on_result=lambda r: self.insights.show_insights(*r) or self._highlight_results())
+
+    def choose_cluster(self, pks) -> None:
+        self.cluster_pks = pks
+        self.statusBar().showMessage(self.tr("Results limited to a cluster of %d products") % len(pks) if pks
+                                     else self.tr("Results from all products"), 4000)
+        self.search()
+
+    def _highlight_results(self) -> None:
+        model = self.results.similar_model
+        self.insights.map.highlight([model.row_at(i).pk for i in range(model.rowCount())])
 
     @Slot(object)
     def _show_results(self, rows) -> None:
         self.results.set_similar(rows)
+        self._highlight_results()
         self.details.clear(self.tr("Select a result to see why it matches."))
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
 

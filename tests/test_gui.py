@@ -181,3 +181,20 @@ def test_export_report_from_the_window(qtbot, engine, settings, tmp_path, monkey
     html = Path(f"{window.last_report}.html").read_text()
     assert html.count('class="result"') == 3
     assert pdf_page_count(Path(f"{window.last_report}.pdf")) == 4
+
+
+def test_insights_clusters_filter_results_and_the_map_selects(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.compute_insights("kmeans", "pca")
+    wait_idle(qtbot, window)
+    assert window.insights.list.count() > 2 and "silhouette" in window.insights.quality.text()
+    assert len(window.insights.map.items) == 12
+    window.insights.list.setCurrentRow(1)  # the biggest cluster
+    wait_idle(qtbot, window)
+    members = set(window.cluster_pks)
+    shown = {window.results.similar_model.row_at(i).pk for i in range(window.results.similar_model.rowCount())}
+    assert shown and shown <= members
+    window.insights.list.setCurrentRow(0)  # all products again
+    wait_idle(qtbot, window)
+    assert window.cluster_pks is None
