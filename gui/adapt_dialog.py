@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QVBoxLayout
 
 from gui import backend
-from gui.workers import TaskWorker
+from gui.workers import TaskWorker, show_progress, stop_busy
 
 
 class AdaptDialog(QDialog):
@@ -50,16 +50,12 @@ class AdaptDialog(QDialog):
             self.status.setText(self.tr("Cancelling… the current model stays."))
 
     def _progress(self, p) -> None:
-        if p.total:
-            self.progress.setRange(0, p.total)
-            self.progress.setValue(p.done)
-        self.status.setText(p.message)
+        show_progress(self.progress, self.status, p)
 
     def _idle(self) -> None:
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(True)
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
+        stop_busy(self.progress)
 
     def _done(self, result) -> None:
         verdict = self.tr("The adapted model is better and is now used; the catalog will be re-embedded.") \

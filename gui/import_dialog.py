@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
                                QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
-from gui.workers import TaskWorker
+from gui.workers import TaskWorker, show_progress, stop_busy
 
 FIELDS = ("id", "title", "description", "brand", "price", "rating", "image")
 NONE = "—"
@@ -156,8 +156,7 @@ class ImportDialog(QDialog):
     def _idle(self) -> None:
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
+        stop_busy(self.progress)
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -165,10 +164,7 @@ class ImportDialog(QDialog):
             self.report.setText(self.tr("Cancelling… what was imported so far is kept."))
 
     def _progress(self, p) -> None:
-        if p.total:
-            self.progress.setRange(0, p.total)
-            self.progress.setValue(p.done)
-        self.report.setText(p.message)
+        show_progress(self.progress, self.report, p)
 
     def _failed(self, message: str) -> None:
         self.report.setText(message)

@@ -67,3 +67,17 @@ class TaskWorker(QRunnable):
 def start(worker: TaskWorker, pool: QThreadPool | None = None) -> TaskWorker:
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
+
+
+def show_progress(bar, label, p) -> None:
+    """Shows a Progress on a progress bar (busy when the total is unknown) and a label."""
+    if p.total:
+        bar.setRange(0, p.total)
+        bar.setValue(p.done)
+    label.setText(p.message)
+
+
+def stop_busy(bar) -> None:
+    """A bar left in busy mode (range 0..0) by a task that ended becomes an empty, idle bar."""
+    if bar.maximum() == 0:
+        bar.setRange(0, 1)
