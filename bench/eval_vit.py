@@ -28,7 +28,8 @@ def engine_for(path: Path) -> Engine:
 
 
 def run(engine, label, mode, space, k, within, queries):
-    r = drain(evaluate(engine, label, queries, k, 0, (mode,), query_pks=within, restrict_to=within, spaces=(space,)))
+    spaces = tuple(space.split("+"))
+    r = drain(evaluate(engine, label, queries, k, 0, (mode,), query_pks=within, restrict_to=within, spaces=spaces))
     return {name: round(v, 4) for name, v in r.scores[mode].items()} | {"queries": r.queries}
 
 
@@ -48,13 +49,13 @@ def main() -> None:
         out[f"fashion text->image exact R@10 [{space}]"] = run(fashion, "exact", "text", space, 10, test, q)["R@10"]
         out[f"fashion text->image articleType P@10 [{space}]"] = run(fashion, "articleType", "text", space, 10,
                                                                        test, q)["P@10"]
-    for space in ("vit", "image"):  # image: pooled EfficientNet-Lite0 features
+    for space in ("vit", "image", "vit+image"):  # image: pooled EfficientNet-Lite0; vit+image: both, fused
         r = run(fashion, "articleType", "image", space, 10, test, q)
         out[f"fashion image->image articleType P@10 [{space}]"] = r["P@10"]
         out[f"fashion image->image articleType NDCG@10 [{space}]"] = r["NDCG@10"]
     hm = engine_for(args.hm)
     hm_test = split_pks(hm, "test", group_by="product_code")
-    for space in ("vit", "image"):
+    for space in ("vit", "image", "vit+image"):
         r = run(hm, "product_code", "image", space, 1, hm_test, q)
         out[f"hm same-design hit@1 (P@1) [{space}]"] = r["P@1"]
         out[f"hm same-design R@1 [{space}]"] = r["R@1"]

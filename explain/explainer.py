@@ -126,9 +126,12 @@ class MatchExplainer:
             with _Timer(seconds, "match map"):
                 out.match = match_map(self._fmap(query_image), self._fmap(result_image), self.model_id)
         with _Timer(seconds, "words"):
-            if query_text.strip() and result_vec is not None:
-                out.words["query"] = self.words.explain(query_text, result_vec, "similarity to the result's photo")
-            for name, text in (("title", title), ("description", description)):
-                if text.strip():
-                    out.words[name] = self.words.explain(text, q, "similarity to the query")
+            jobs = [("query", query_text, result_vec, "similarity to the result's photo")] \
+                if query_text.strip() and result_vec is not None else []
+            jobs += [(name, text, q, "similarity to the query") for name, text in (("title", title),
+                                                                                   ("description", description))
+                     if text.strip()]
+            if jobs:
+                names, texts, targets, whats = zip(*jobs)
+                out.words = dict(zip(names, self.words.explain_many(list(texts), list(targets), list(whats))))
         return out

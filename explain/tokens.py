@@ -31,35 +31,46 @@ class TokenAttributor:
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
 
     def explain(self, text: str, target: np.ndarray, what: str = "similarity to the match") -> Explanation:
+        return self.explain_many([text], [target], [what])[0]
+
+    def explain_many(self, texts: list[str], targets: list[np.ndarray], whats: list[str]) -> list[Explanation]:
+        """Several texts, each against its own target, in one batched integrated-gradients pass."""
         from captum.attr import LayerIntegratedGradients
 
-        enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=self.max_length)
+        enc = self.tokenizer(list(texts), return_tensors="pt", truncation=True, max_length=self.max_length,
+                             padding=True)
         ids, mask = enc["input_ids"], enc["attention_mask"]
-        special = torch.tensor(self.tokenizer.get_special_tokens_mask(ids[0].tolist(), already_has_special_tokens=True),
-                               dtype=torch.bool)
-        baseline = torch.where(special, ids[0], torch.tensor(self.tokenizer.pad_token_id)).unsqueeze(0)
-        t = torch.as_tensor(np.asarray(target, np.float32))
+        special = torch.stack([torch.tensor(self.tokenizer.get_special_tokens_mask(row.tolist(),
+                                                                                  already_has_special_tokens=True),
+                                            dtype=torch.bool) for row in ids])
+        special |= mask == 0
+        baseline = torch.where(special, ids, torch.full_like(ids, self.tokenizer.pad_token_id))
+        t = torch.as_tensor(np.stack([np.asarray(x, np.float32) for x in targets]))
 
-        def score(input_ids, attention_mask):
-            return self._embed(input_ids, attention_mask) @ t
+        def score(input_ids, attention_mask, target):
+            return (self._embed(input_ids, attention_mask) * target).sum(dim=-1)
 
         lig = LayerIntegratedGradients(score, self.bert.embeddings.word_embeddings)
         was_training = self.bert.training
         self.bert.eval()
         try:
-            attr, delta = lig.attribute(ids, baselines=baseline, additional_forward_args=(mask,),
+            attr, delta = lig.attribute(ids, baselines=baseline, additional_forward_args=(mask, t),
                                         n_steps=self.steps, return_convergence_delta=True,
-                                        internal_batch_size=self.steps)
+                                        internal_batch_size=self.steps * len(texts))
             with torch.no_grad():
-                value = float(score(ids, mask))
+                values = score(ids, mask, t).numpy()
         finally:
             self.bert.zero_grad(set_to_none=True)
             self.bert.train(was_training)
-        per_token = attr.sum(dim=-1)[0].detach().numpy()
-        tokens = self.tokenizer.convert_ids_to_tokens(ids[0])
-        words, values = merge_wordpieces(tokens, per_token, special.numpy())
-        return Explanation("integrated gradients", self.model_id, what, np.asarray(values, np.float32),
-                           tokens=tuple(words), extras={"delta": float(delta[0]), "score": value})
+        per_token = attr.sum(dim=-1).detach().numpy()
+        out = []
+        for i, what in enumerate(whats):
+            n = int(mask[i].sum())
+            tokens = self.tokenizer.convert_ids_to_tokens(ids[i][:n])
+            words, vals = merge_wordpieces(tokens, per_token[i][:n], special[i][:n].numpy())
+            out.append(Explanation("integrated gradients", self.model_id, what, np.asarray(vals, np.float32),
+                                   tokens=tuple(words), extras={"delta": float(delta[i]), "score": float(values[i])}))
+        return out
 
 
 def merge_wordpieces(tokens: list[str], values: np.ndarray, special: np.ndarray) -> tuple[list[str], list[float]]:

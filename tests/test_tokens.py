@@ -30,3 +30,21 @@ def test_integrated_gradients_on_minilm_finds_the_matching_word():
     again = attributor.explain(text, target)
     assert np.allclose(exp.values, again.values)
     assert all(p.grad is None for p in enc.model.parameters())
+
+
+@pytest.mark.weights
+def test_batched_texts_match_one_at_a_time():
+    from core import runtime
+    from core.encoders import MiniLMTextEncoder
+    from explain.tokens import TokenAttributor
+
+    runtime.configure()
+    enc = MiniLMTextEncoder()
+    a = TokenAttributor(enc.model, enc.model_id, steps=16)
+    texts = ["red dress", "black leather formal shoes for men"]
+    targets = list(enc.encode_texts(["crimson gown", "office footwear"]))
+    batched = a.explain_many(texts, targets, ["x", "y"])
+    for text, target, b in zip(texts, targets, batched):
+        single = a.explain(text, target)
+        assert single.tokens == b.tokens and np.allclose(single.values, b.values, atol=2e-3)
+        assert b.extras["score"] == pytest.approx(single.extras["score"], abs=1e-5)
