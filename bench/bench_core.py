@@ -39,7 +39,7 @@ def bench_ingest(args) -> dict:
                 n += 1
                 if n == args.limit:
                     break
-    spaces = default_spaces()
+    spaces = [s for s in default_spaces() if not args.spaces or s.name in args.spaces.split(",")]
     for s in spaces:
         s.encoder.load()  # model loading is not part of the throughput
     catalog = Catalog.create(work / "bench.vitrina")
@@ -53,7 +53,7 @@ def bench_ingest(args) -> dict:
     images = len(report.embedded.get("image", []))
     catalog.close()
     shutil.rmtree(work)
-    return {"benchmark": "ingest", "products": report.added, "images": images,
+    return {"benchmark": "ingest", "spaces": [s.name for s in spaces], "products": report.added, "images": images,
             "seconds": round(total, 2), "import_seconds": round(t_import, 2),
             "images_per_s": round(images / total, 1), "peak_rss_mb": round(peak_rss_mb())}
 
@@ -98,6 +98,7 @@ def main() -> None:
     p.add_argument("source", type=Path)
     p.add_argument("--image-column", default="image")
     p.add_argument("--limit", type=int, default=2000)
+    p.add_argument("--spaces", help="only these spaces, comma-separated (default: all default spaces)")
     p.add_argument("--json", type=Path)
     p = sub.add_parser("query")
     p.add_argument("catalog", type=Path)
