@@ -34,6 +34,9 @@ REGION_WORDS = {"collar", "sleeve", "sleeves", "hem", "waist", "pocket", "pocket
 FORBIDDEN = re.compile(r"https?://|www\.|<[^>]+>|```|\bignore\b|\binstruction|\bsystem prompt\b|\bas an ai\b",
                        re.IGNORECASE)
 MAX_WORDS = 70
+# Catalog values such as "Bath and Body" must not turn everyday words into claims.
+STOPWORDS = {"and", "or", "the", "for", "with", "of", "in", "on", "to", "by", "at", "from", "as", "an", "a", "is",
+             "are", "both", "this", "that", "its", "it", "not", "all", "one", "set"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class Verifier:
     of the catalog, so that claiming another article type or colour of the catalog is caught."""
 
     def __init__(self, catalog_terms: set[str] = frozenset()):
-        self.claims = COLOURS | MATERIALS | PATTERNS | REGION_WORDS | {w for w in catalog_terms if len(w) > 2}
+        self.claims = COLOURS | MATERIALS | PATTERNS | REGION_WORDS | {w for w in catalog_terms
+                                                                       if len(w) > 2 and w not in STOPWORDS}
 
     def check(self, text: str, facts: Facts) -> Verdict:
         stripped = text.strip()

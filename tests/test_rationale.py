@@ -11,7 +11,7 @@ from explain.types import Explanation
 FACTS = Facts(product="Navy slim fit shirt", query="navy shirt for office", shared={"baseColour": "Navy",
               "articleType": "Shirts"}, product_attributes={"baseColour": "Navy", "articleType": "Shirts",
               "usage": "Formal"}, top_words=("navy", "shirt"), region="top", score=0.71)
-CATALOG_TERMS = {"navy", "shirts", "dresses", "red", "jeans", "formal", "casual", "watches"}
+CATALOG_TERMS = {"navy", "shirts", "dresses", "red", "jeans", "formal", "casual", "watches", "and", "bath", "body"}
 
 
 def test_gather_facts_from_a_text_query_and_a_product_query():
