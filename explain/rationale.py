@@ -64,6 +64,10 @@ class Verifier:
         if not 1 <= len(sentences) <= 3 or len(stripped.split()) > MAX_WORDS:
             return Verdict(False, problem=f"{len(sentences)} sentences / {len(stripped.split())} words")
         known = facts.vocabulary() | _singulars(facts.vocabulary())
+        salient = _salient(facts)
+        said = set(words_of(stripped)) | _singulars(set(words_of(stripped)))
+        if salient and not salient & said:
+            return Verdict(False, problem="mentions none of the facts")
         unsupported = []
         for w in words_of(stripped):
             if w.isdigit() and w not in known:
@@ -72,6 +76,14 @@ class Verifier:
                 unsupported.append(w)
         return Verdict(not unsupported, tuple(dict.fromkeys(unsupported)),
                        "unsupported: " + ", ".join(dict.fromkeys(unsupported)) if unsupported else "")
+
+
+def _salient(facts: Facts) -> set[str]:
+    """Words a useful rationale mentions at least one of: shared or differing values, top words, region."""
+    texts = [*facts.shared.values(), *(v for pair in facts.differing.values() for v in pair), *facts.top_words,
+             facts.region or ""]
+    words = {w for t in texts for w in words_of(t) if w not in STOPWORDS and len(w) > 2}
+    return words | _singulars(words)
 
 
 def _singular(w: str) -> str:

@@ -47,13 +47,14 @@ class DetailsPanel(QWidget):
         badge_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addLayout(photos, 3)
+        layout.addLayout(photos)
         layout.addLayout(controls)
         layout.addWidget(self.words)
         layout.addLayout(badge_row)
         layout.addWidget(self.rationale)
         layout.addWidget(self.faithfulness)
-        layout.addWidget(self.curves, 1)
+        layout.addWidget(self.curves)
+        layout.addStretch(1)
 
     def clear(self, message: str = "") -> None:
         self.explanation = None

@@ -89,6 +89,8 @@ class PhotoView(QLabel):
         super().__init__(parent)
         self.setAlignment(Qt.AlignCenter)
         self.setMinimumSize(QSize(200, 200))
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setFixedHeight(260)
         self._source: QPixmap | None = None
 
     def set_image(self, image) -> None:

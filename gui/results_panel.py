@@ -51,8 +51,8 @@ class ResultsPanel(QWidget):
         self.tabs.addTab(self.similar, self.tr("Similar"))
         self.tabs.addTab(self.goes_with, self.tr("Goes with"))
         self.empty = QLabel(self.tr("Nothing yet: drop a photo or type what you are looking for."))
-        self.up = QPushButton(self.tr("👍 More like this"))
-        self.down = QPushButton(self.tr("👎 Less like this"))
+        self.up = QPushButton(self.tr("More like this  (+)"))
+        self.down = QPushButton(self.tr("Less like this  (−)"))
         for button, up in ((self.up, True), (self.down, False)):
             button.clicked.connect(lambda _=False, up=up: self._thumb(up))
         for grid in (self.similar, self.goes_with):

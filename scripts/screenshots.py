@@ -52,7 +52,9 @@ def main() -> int:
             window.results.similar.setCurrentIndex(window.results.similar_model.index(1, 0))
             state["phase"] = "explain"
         elif state["phase"] == "explain" and not busy and window.details.explanation is not None:
-            QGuiApplication.primaryScreen().grabWindow(0).save(str(args.out / f"window-{args.theme}.png"))
+            g = window.frameGeometry()
+            QGuiApplication.primaryScreen().grabWindow(0, g.x(), g.y(), g.width(), g.height()).save(
+                str(args.out / f"window-{args.theme}.png"))
             app.quit()
             return
         QTimer.singleShot(300, step)

@@ -35,6 +35,7 @@ def test_gather_facts_from_a_text_query_and_a_product_query():
     ("Recommended because the cotton collar matches.", False),  # material and part never stated
     ("Recommended because it costs 20 dollars.", False),  # a number from nowhere
     ("Navy. Shirt. Navy. Shirt.", False),  # four sentences
+    ("This product is highly recommended for its versatility.", False),  # says nothing from the facts
     ("Recommended because both are navy shirts. Visit http://x.io", False),
     ("", False),
 ])
