@@ -16,15 +16,37 @@ def data_dir() -> Path:
     return path
 
 
+def dark_palette():
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    for role, colour in ((QPalette.Window, "#2b2b2e"), (QPalette.WindowText, "#e6e6e6"), (QPalette.Base, "#1f1f22"),
+                         (QPalette.AlternateBase, "#2b2b2e"), (QPalette.Text, "#e6e6e6"), (QPalette.Button, "#353538"),
+                         (QPalette.ButtonText, "#e6e6e6"), (QPalette.Highlight, "#3d7bd9"),
+                         (QPalette.HighlightedText, "#ffffff"), (QPalette.ToolTipBase, "#353538"),
+                         (QPalette.ToolTipText, "#e6e6e6"), (QPalette.PlaceholderText, "#9a9a9a"),
+                         (QPalette.Mid, "#555558"), (QPalette.Link, "#6aa6ff")):
+        p.setColor(role, QColor(colour))
+    return p
+
+
 def apply_theme(app: QApplication, theme: str) -> None:
-    """'system' follows the desktop's colour scheme (and its changes); 'light'/'dark' force one."""
+    """'system' follows the desktop's colour scheme (and its changes); 'light'/'dark' force one.
+
+    Fusion's palette is set explicitly, so dark mode also works where the platform theme cannot
+    switch it (plain X11 sessions, Xvfb)."""
     from PySide6.QtCore import Qt
 
     hints = app.styleHints()
+
+    def apply(*_args) -> None:
+        scheme = hints.colorScheme() if theme == "system" else (
+            Qt.ColorScheme.Dark if theme == "dark" else Qt.ColorScheme.Light)
+        app.setPalette(dark_palette() if scheme == Qt.ColorScheme.Dark else app.style().standardPalette())
+
+    apply()
     if theme == "system":
-        hints.unsetColorScheme()
-    else:
-        hints.setColorScheme(Qt.ColorScheme.Dark if theme == "dark" else Qt.ColorScheme.Light)
+        hints.colorSchemeChanged.connect(apply)
 
 
 def run_app(argv: list[str]) -> int:
