@@ -138,15 +138,22 @@ class Complement:
     evidence: dict[str, float]  # "bought together", "learned from co-purchases", "category pairing"
 
 
+def candidate_side(model: ComplementModel, x: np.ndarray) -> np.ndarray:
+    """Every candidate projected and normalised once (the same for every query)."""
+    c = x @ model.w_cand
+    return c / (np.linalg.norm(c, axis=1, keepdims=True) + 1e-9)
+
+
 def score_all(model: ComplementModel, catalog: Catalog, pk: int, pks: np.ndarray, x: np.ndarray,
-              weight: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(total, learned, compatibility) scores of every candidate in ``pks`` for product ``pk``."""
+              weight: float | None = None, cand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(total, learned, compatibility) scores of every candidate in ``pks`` for product ``pk``;
+    ``cand``: ``candidate_side(model, x)`` when scoring many queries."""
     i = int(np.searchsorted(pks, pk))
     if i >= len(pks) or pks[i] != pk:
         raise AppError("This product has no content vectors yet: run `vitrina index`.")
     q = x[i] @ model.w_query
-    c = x @ model.w_cand
-    learned = (c @ q) / (np.linalg.norm(c, axis=1) * np.linalg.norm(q) + 1e-9)
+    c = candidate_side(model, x) if cand is None else cand
+    learned = (c @ q) / (np.linalg.norm(q) + 1e-9)
     compat = np.zeros(len(pks))
     if model.field and model.compat:
         col = catalog.attribute_column(model.field)
@@ -199,10 +206,11 @@ def _held_out_queries(catalog: Catalog, split: dict[int, str], which: str) -> di
 def _tune_weight(catalog, model, split, pks, x) -> float:
     rel = _held_out_queries(catalog, split, "val")
     queries = [p for p in sorted(rel) if p in set(pks.tolist())][:300]
+    cand = candidate_side(model, x)
     best, best_w = -1.0, 0.0
     for w in (0.0, 0.02, 0.05, 0.1, 0.2):
-        r = np.mean([_ranked_metrics(pks[np.argsort(-score_all(model, catalog, p, pks, x, w)[0])], rel[p], 10)[0]
-                     for p in queries]) if queries else 0.0
+        r = np.mean([_ranked_metrics(pks[np.argsort(-score_all(model, catalog, p, pks, x, w, cand)[0])], rel[p],
+                                     10)[0] for p in queries]) if queries else 0.0
         if r > best:
             best, best_w = r, w
     return best_w
@@ -224,9 +232,10 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
     popular = np.asarray([p for p, _ in train_degree.most_common(200)], np.int64)
     vit = x[:, :x.shape[1] // len(model.spaces)] if model.spaces[0] == "vit" else x
     scores = {"complement model": [], "popularity": [], "plain similarity": []}
+    cand = candidate_side(model, x)
     for p in queries:
         i = int(np.searchsorted(pks, p))
-        total = score_all(model, catalog, p, pks, x)[0]
+        total = score_all(model, catalog, p, pks, x, cand=cand)[0]
         scores["complement model"].append(_ranked_metrics(pks[np.argsort(-total)], rel[p], k))
         scores["popularity"].append(_ranked_metrics(popular[popular != p], rel[p], k))
         sim = vit @ vit[i]

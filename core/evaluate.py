@@ -16,7 +16,6 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from core.engine import Engine
 from core.errors import AppError, QueryError

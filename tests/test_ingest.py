@@ -1,5 +1,4 @@
 """Import: the bad-input corpus end to end, re-import of changes only, resume after a kill."""
-import os
 import signal
 import subprocess
 import sys

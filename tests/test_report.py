@@ -1,7 +1,6 @@
 """Reports: sections, escaping, embedded images, PDF page count, file names."""
 from html.parser import HTMLParser
 
-import numpy as np
 from PIL import Image
 
 from explain.rationale import Rationale
