@@ -2,7 +2,7 @@
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QSettings
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QMessageBox
@@ -63,12 +63,12 @@ def test_opens_catalog_searches_and_filters(qtbot, engine, settings):
 def test_paste_an_image_as_the_query(qtbot, engine, settings, mini_dir):
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
-    mime = QMimeData()
-    mime.setImageData(QImage(str(mini_dir / "images" / "P010.png")))
-    QGuiApplication.clipboard().setMimeData(mime)
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setImage(QImage(str(mini_dir / "images" / "P010.png")))  # the clipboard keeps its own copy
     window.query.text.clear()
     window.paste_image()
     wait_idle(qtbot, window)
+    clipboard.clear()
     assert window.query.state().image_path and window.results.similar_model.row_at(0).sku == "P010"
 
 
