@@ -57,6 +57,7 @@ def run_app(argv: list[str]) -> int:
                         help="colour scheme (default: follow the system)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing reads like errors
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vitrina")
     app.setOrganizationName("Vitrina")
