@@ -10,7 +10,6 @@ Each recommendation says which evidence it used.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -248,7 +247,3 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
 
 def model_path(catalog: Catalog) -> Path:
     return catalog.path.with_name(catalog.path.name + ".models") / "complements.npz"
-
-
-def model_digest(model: ComplementModel) -> str:
-    return hashlib.sha256(model.w_query.tobytes() + model.w_cand.tobytes()).hexdigest()[:10]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -130,12 +130,3 @@ class Engine:
         """(pks that have a vector in space ``name``, their vectors)."""
         rows, vecs = self.vectors_at(name, pks)
         return np.asarray(pks, np.int64)[rows] if len(rows) else rows, vecs
-
-
-def open_engine(catalog_path: str | Path, spaces: Sequence[Space],
-                progress: Callable[[str], None] = lambda m: None) -> Engine:
-    catalog = Catalog.open(catalog_path)
-    engine = Engine(catalog, spaces)
-    for message in engine.load_indexes():
-        progress(message)
-    return engine

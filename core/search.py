@@ -11,7 +11,6 @@ so a selective filter still returns a full top-K.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,12 +227,3 @@ def _share_weights(evidence: list[Evidence]) -> list[Evidence]:
 
 def search(engine: Engine, query: Query) -> list[Hit]:
     return Searcher(engine).search(query)
-
-
-def more_like(engine: Engine, pk: int, k: int = 20, **kw) -> list[Hit]:
-    return search(engine, Query(like=(pk,), k=k, **kw))
-
-
-def categories_of(engine: Engine, pks: Sequence[int], field_name: str) -> list[str | None]:
-    column = engine.catalog.attribute_column(field_name)
-    return [column.get(int(p)) for p in pks]
