@@ -20,6 +20,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dim", type=int, default=192)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dilate", action="store_true",
+                   help="tokens from all backbone blocks, the stride-32 stage dilated (320 x 14 x 14)")
+    p.add_argument("--group-pairs", action="store_true",
+                   help="pair variants of one group in each batch (needs a GROUP_COLUMN)")
+    p.add_argument("--image-loss", type=float, default=0.0,
+                   help="weight of the image-to-image term between variants of one group")
     p.add_argument("--summary", type=Path, help="write the run summary as JSON here")
     p.set_defaults(func=cmd_train)
 
@@ -53,8 +59,11 @@ def cmd_train(args) -> int:
     from core.vit import VitConfig
     from core.vit_training import train_on_catalogs
 
-    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                             group_pairs=args.group_pairs, image_loss=args.image_loss)
     cfg = VitConfig(dim=args.dim, depth=args.depth)
+    if args.dilate:
+        cfg = VitConfig(dim=args.dim, depth=args.depth, backbone_blocks=16, in_channels=320, dilate_last_stage=True)
     summary = _drive(train_on_catalogs(_sources(args.catalog), args.out, args.work, settings, cfg), "train-vit")
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
     for row in summary["history"]:

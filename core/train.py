@@ -50,6 +50,10 @@ class TrainSettings:
     keep_tokens: float = 0.75  # share of patch tokens kept per step
     flip: bool = True
     seed: int = 0
+    # Put two variants of one group (e.g. H&M colourways of one design) side by side in a batch, and
+    # add an image-to-image term that pulls them together: positives that are hard for the text side.
+    group_pairs: bool = False
+    image_loss: float = 0.0  # weight of that image-to-image term
 
 
 def extract_features(items: Sequence[TrainItem], backbone: Backbone, cache: Path, batch_size: int = 32,
@@ -59,7 +63,7 @@ def extract_features(items: Sequence[TrainItem], backbone: Backbone, cache: Path
     from core.images import load_image
 
     runtime.configure()
-    cfg_shape = (len(items), 112, 14, 14)
+    cfg_shape = (len(items), backbone.cfg.in_channels, backbone.cfg.grid, backbone.cfg.grid)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done_file = cache.with_suffix(".done")
     fingerprint = hashlib.sha256("\n".join(i.key + i.image_path for i in items).encode()).hexdigest()
@@ -104,10 +108,35 @@ class TrainResult:
 
 
 def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE over a batch of matching (image, text) pairs."""
+    """Symmetric InfoNCE over a batch of matching (image, text) pairs.
+
+    Identical texts in one batch (two variants sharing a title) are all counted as matches of each
+    other's images, instead of as negatives the model cannot possibly tell apart.
+    """
     logits = logit_scale.exp().clamp(max=100) * img @ txt.T
-    target = torch.arange(len(img))
+    same = (txt @ txt.T) > 0.9999
+    if bool(same.sum() == len(img)):  # only the diagonal: the plain, cheaper form
+        target = torch.arange(len(img))
+        return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+    target = same.float() / same.sum(dim=1, keepdim=True)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def group_loss(img: torch.Tensor, groups: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) between images: same group = positive.
+
+    Anchors without another member of their group in the batch do not contribute; 0 if none has one.
+    """
+    pos = groups[:, None] == groups[None, :]
+    pos.fill_diagonal_(False)
+    anchors = pos.any(dim=1)
+    if not bool(anchors.any()):
+        return img.sum() * 0.0
+    logits = logit_scale.exp().clamp(max=100) * img @ img.T
+    logits = logits.masked_fill(torch.eye(len(img), dtype=torch.bool), float("-inf"))
+    logp = logits.log_softmax(dim=1)
+    per_anchor = -(logp.masked_fill(~pos, 0.0).sum(dim=1) / pos.sum(dim=1).clamp(min=1))
+    return per_anchor[anchors].mean()
 
 
 def recall_at(img: np.ndarray, txt: np.ndarray, k: int = 10) -> float:
@@ -131,8 +160,12 @@ def embed_features(model: HybridViT, feats: np.ndarray, idx: np.ndarray, batch: 
 
 def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
           settings: TrainSettings, checkpoint_dir: Path | None = None,
-          cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, TrainResult]:
-    """Train ``model`` in place. ``text_views``: (N, V, 384) unit text embeddings, V views per item."""
+          cancelled: Callable[[], bool] = lambda: False,
+          groups: np.ndarray | None = None) -> Generator[Progress, None, TrainResult]:
+    """Train ``model`` in place. ``text_views``: (N, V, 384) unit text embeddings, V views per item;
+    ``groups``: (N,) integer group of each item (needed by ``group_pairs`` and ``image_loss``)."""
+    if (settings.group_pairs or settings.image_loss) and groups is None:
+        raise ValueError("group_pairs and image_loss need the items' groups")
     runtime.configure()
     torch.manual_seed(settings.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -154,10 +187,10 @@ def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx
         model.train()
         gen = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)  # per epoch: resumes stay exact
         losses = []
-        for step, batch in enumerate(_epoch_batches(train_idx, settings, gen, steps_per_epoch)):
+        for step, batch in enumerate(_epoch_batches(train_idx, settings, gen, steps_per_epoch, groups)):
             if cancelled():
                 return result
-            loss = _step(model, feats, text_views, batch, settings, gen)
+            loss = _step(model, feats, text_views, batch, settings, gen, groups)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -177,12 +210,32 @@ def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx
     return result
 
 
-def _epoch_batches(train_idx: np.ndarray, settings: TrainSettings, gen: torch.Generator, steps: int):
+def _epoch_batches(train_idx: np.ndarray, settings: TrainSettings, gen: torch.Generator, steps: int,
+                   groups: np.ndarray | None = None):
     order = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
+    if settings.group_pairs:
+        order = _paired_order(order, groups[order])
     return [order[i * settings.batch_size:(i + 1) * settings.batch_size] for i in range(steps)]
 
 
-def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettings, gen: torch.Generator):
+def _paired_order(order: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``order`` rearranged so that the first two items of every group with two or more are adjacent.
+
+    Every item still appears exactly once; pairs and single items keep their random order.
+    """
+    first: dict = {}
+    units: list[list[int]] = []
+    for item, g in zip(order.tolist(), groups.tolist()):
+        if g in first and len(units[first[g]]) == 1:
+            units[first[g]].append(item)
+        else:
+            first.setdefault(g, len(units))
+            units.append([item])
+    return np.fromiter((i for unit in units for i in unit), dtype=order.dtype, count=len(order))
+
+
+def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettings, gen: torch.Generator,
+          groups: np.ndarray | None = None):
     x = torch.from_numpy(feats[np.sort(batch)].astype(np.float32))
     order = np.argsort(np.argsort(batch))  # rows of x follow sorted(batch); map back to batch order
     x = x[torch.from_numpy(order)]
@@ -196,8 +249,11 @@ def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettin
     pick = torch.randint(views, (len(batch),), generator=gen).numpy()
     txt = torch.from_numpy(text_views[batch, pick])
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        img = model(x, keep_idx)
-    return clip_loss(img.float(), txt, model.logit_scale)
+        img = model(x, keep_idx).float()
+    loss = clip_loss(img, txt, model.logit_scale)
+    if s.image_loss:
+        loss = loss + s.image_loss * group_loss(img, torch.from_numpy(groups[batch]), model.logit_scale)
+    return loss
 
 
 def _save_checkpoint(path: Path, model, opt, sched, epoch: int, history: list, settings: TrainSettings) -> None:

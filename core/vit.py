@@ -34,6 +34,9 @@ class VitConfig:
     backbone: str = "lite0"
     backbone_blocks: int = 11  # EfficientNet-Lite0 blocks 0..10 end at stride 16: 112 x 14 x 14
     in_channels: int = 112
+    # Run the stride-32 stage at stride 16 with dilated convolutions (as DeepLab does), so that all
+    # 16 pretrained blocks give 320 x 14 x 14 tokens: the last, most semantic features, still 14 x 14.
+    dilate_last_stage: bool = False
     grid: int = 14
     dim: int = 192
     depth: int = 4
@@ -129,15 +132,22 @@ class HybridViT(nn.Module):
 
 
 class Backbone(nn.Module):
-    """The frozen pretrained CNN up to the stride-16 stage: images -> (B, 112, 14, 14)."""
+    """The frozen pretrained CNN cut at stride 16: images -> (B, in_channels, 14, 14).
+
+    Either the blocks up to the stride-16 stage (112 channels for Lite0), or every block with the
+    stride-32 stage dilated instead of strided (320 channels), see ``VitConfig.dilate_last_stage``.
+    """
 
     def __init__(self, cfg: VitConfig):
         super().__init__()
         from core.encoders import load_efficientnet_lite
 
+        self.cfg = cfg
         net = load_efficientnet_lite(cfg.backbone)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = nn.ModuleList(net._blocks[: cfg.backbone_blocks])
+        if cfg.dilate_last_stage:
+            _dilate_stride32(self.blocks)
         self.eval().requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -145,6 +155,26 @@ class Backbone(nn.Module):
         for block in self.blocks:
             x = block(x)
         return x
+
+
+def _dilate_stride32(blocks: nn.ModuleList) -> None:
+    """Turn the first stride-2 block after stride 16 into stride 1 and dilate the ones after it by 2."""
+    stride, dilation = 2, 1  # the stem already halves the image
+    for block in blocks:
+        conv = block._depthwise_conv
+        k = conv.kernel_size[0]
+        if dilation > 1:
+            conv.dilation = (dilation, dilation)
+            conv.static_padding = nn.ZeroPad2d(dilation * (k - 1) // 2)
+        elif conv.stride[0] == 2:
+            if stride == 16:  # this block would go to stride 32
+                conv.stride = (1, 1)
+                conv.static_padding = nn.ZeroPad2d((k - 1) // 2)
+                dilation = 2
+                continue
+            stride *= 2
+    if dilation == 1:
+        raise ValueError("no stride-32 block to dilate")
 
 
 def weights_digest(model: HybridViT) -> str:

@@ -52,6 +52,12 @@ def items_from_catalog(catalog: Catalog, group_by: str | None = None) -> list[Tr
     return items
 
 
+def group_ids(items: Sequence[TrainItem]) -> np.ndarray:
+    """(N,) integer id of each item's group, distinct across catalogs."""
+    codes: dict[tuple[str, str], int] = {}
+    return np.array([codes.setdefault((it.key.split(":", 1)[0], it.group), len(codes)) for it in items], np.int64)
+
+
 def text_views(items: Sequence[TrainItem], cache: Path, encoder=None) -> np.ndarray:
     """(N, V, 384) MiniLM embeddings of every text view, cached by content."""
     digest = hashlib.sha256(json.dumps([it.texts for it in items]).encode()).hexdigest()[:16]
@@ -68,7 +74,8 @@ def text_views(items: Sequence[TrainItem], cache: Path, encoder=None) -> np.ndar
 
 
 def _features(items, cfg: VitConfig, cache: Path, cancelled):
-    digest = hashlib.sha256("\n".join(it.key + it.image_path for it in items).encode()).hexdigest()[:16]
+    backbone_id = json.dumps([cfg.backbone, cfg.backbone_blocks, cfg.dilate_last_stage]) if cfg.dilate_last_stage else ""
+    digest = hashlib.sha256((backbone_id + "\n".join(it.key + it.image_path for it in items)).encode()).hexdigest()[:16]
     return (yield from extract_features(items, Backbone(cfg), cache / f"features-{digest}.npy", cancelled=cancelled))
 
 
@@ -87,7 +94,8 @@ def train_on_catalogs(sources: Sequence[CatalogSource], out: Path, work: Path, s
     texts = text_views(items, work)
     train_idx, val_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     model = new_model(cfg, settings.seed)
-    result = yield from train(model, feats, texts, train_idx, val_idx, settings, work / "checkpoint", cancelled)
+    result = yield from train(model, feats, texts, train_idx, val_idx, settings, work / "checkpoint", cancelled,
+                              group_ids(items))
     test_idx = np.flatnonzero(split == "test")
     test_r10 = recall_at(embed_features(model, feats, test_idx), texts[np.sort(test_idx), 0])
     summary = {"catalogs": [str(s.path) for s in sources], "products": len(items),
@@ -137,7 +145,8 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
     before = recall_at(embed_features(model, feats, held), texts[held, 0])
     tuned = HybridViT(model.cfg)
     tuned.load_state_dict(model.state_dict())
-    result = yield from train(tuned, feats, texts, train_idx, np.array([], int), settings, None, cancelled)
+    result = yield from train(tuned, feats, texts, train_idx, np.array([], int), settings, None, cancelled,
+                              group_ids(items))
     if result.epochs_run < settings.epochs:
         return AdaptResult(before, before, False, None, len(held))
     after = recall_at(embed_features(tuned, feats, held), texts[held, 0])

@@ -104,6 +104,65 @@ def test_clip_loss_prefers_matching_pairs():
     assert clip_loss(a, a, scale) < clip_loss(a, a.roll(1, 0), scale)
 
 
+def test_clip_loss_counts_identical_texts_as_matches_of_each_other():
+    img = torch.nn.functional.normalize(torch.randn(6, 16), dim=1)
+    txt = img.clone()
+    txt[1] = txt[0]  # two variants sharing one title
+    scale = torch.tensor(2.0)
+    swapped = img.clone()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    # With one text for both, which of the two images is which cannot matter to the loss.
+    assert torch.allclose(clip_loss(img, txt, scale), clip_loss(swapped, txt, scale), atol=1e-6)
+    # Without a shared text, swapping two images is a mistake.
+    assert clip_loss(swapped, img, scale) > clip_loss(img, img, scale)
+
+
+def test_group_loss_pulls_variants_together_and_ignores_singletons():
+    from core.train import group_loss
+
+    scale = torch.tensor(2.0)
+    base = torch.nn.functional.normalize(torch.randn(4, 16), dim=1)
+    groups = torch.tensor([0, 0, 1, 2])
+    together = base.clone()
+    together[1] = base[0]
+    assert group_loss(together, groups, scale) < group_loss(base, groups, scale)
+    alone = group_loss(base, torch.tensor([0, 1, 2, 3]), scale)
+    assert alone.item() == 0.0
+
+
+def test_paired_order_puts_two_variants_side_by_side_and_keeps_every_item():
+    from core.train import _paired_order
+
+    order = np.array([5, 1, 7, 2, 9, 3, 4])
+    groups = np.array([0, 1, 0, 2, 0, 1, 3])  # groups of those items, in order
+    out = _paired_order(order, groups)
+    assert sorted(out) == sorted(order)
+    pos = {item: i for i, item in enumerate(out)}
+    assert pos[7] == pos[5] + 1 and pos[3] == pos[1] + 1  # first two members of groups 0 and 1 adjacent
+    assert 9 in pos  # the third member of group 0 stays in the epoch
+
+
+def test_group_training_needs_groups_and_lowers_loss():
+    feats, texts = toy_data()
+    idx = np.arange(64)
+    settings = TrainSettings(epochs=4, batch_size=16, lr=3e-3, seed=1, group_pairs=True, image_loss=0.5)
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="groups"):
+        drain(train(HybridViT(TINY), feats, texts, idx, idx[:8], settings))
+    result = drain(train(HybridViT(TINY), feats, texts, idx, idx[:8], settings, groups=np.arange(64) // 2))
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < losses[0]
+
+
+def test_dilated_backbone_keeps_a_14x14_grid_with_the_last_stage():
+    from core.vit import Backbone
+
+    cfg = VitConfig(backbone_blocks=16, in_channels=320, dilate_last_stage=True)
+    out = Backbone(cfg)(torch.randn(1, 3, 224, 224))
+    assert out.shape == (1, 320, 14, 14) and torch.isfinite(out).all()
+    assert Backbone(VitConfig())(torch.randn(1, 3, 224, 224)).shape == (1, 112, 14, 14)
+
+
 def test_save_load_round_trip(tmp_path):
     model = HybridViT(TINY).eval()
     path = save_vit(model, tmp_path / "m", {"note": "test"})
