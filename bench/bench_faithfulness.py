@@ -70,9 +70,14 @@ def summarise(rows: dict[str, list]) -> dict:
                            "mean_random_drop": float(np.mean([r["random_drop"] for r in items])),
                            "share_beats_random": float(np.mean([r["beats_random"] for r in items]))}
             continue
-        keys = ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc", "faithfulness")
-        out[method] = {"n": len(items), **{f"mean_{k}": float(np.mean([r[k] for r in items])) for k in keys},
+        keys = ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc",
+                "deletion_auc_normalised", "insertion_auc_normalised", "random_deletion_auc_normalised",
+                "random_insertion_auc_normalised", "faithfulness")
+        out[method] = {"n": len(items), **{f"mean_{k}": float(np.nanmean([r[k] for r in items])) for k in keys},
                        "share_beats_random": float(np.mean([r["beats_random"] for r in items]))}
+        m = out[method]
+        m["deletion_vs_random"] = m["mean_deletion_auc"] / m["mean_random_deletion_auc"]
+        m["deletion_vs_random_normalised"] = m["mean_deletion_auc_normalised"] / m["mean_random_deletion_auc_normalised"]
     return out
 
 

@@ -42,10 +42,12 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("out/vit-work"))
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--dilate", action="store_true")
+    ap.add_argument("--mid", action="store_true", help="with --dilate: stride-16 features too (432 channels)")
     ap.add_argument("--group-pairs", action="store_true")
     ap.add_argument("--image-loss", type=float, default=0.0)
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--split", default="val")
+    ap.add_argument("--save", type=Path, help="folder to save the trained weights in")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -71,7 +73,8 @@ def main() -> None:
         model, _ = load_vit(args.weights)
         cfg = model.cfg
     else:
-        cfg = (VitConfig(backbone_blocks=16, in_channels=320, dilate_last_stage=True) if args.dilate else VitConfig())
+        cfg = (VitConfig(backbone_blocks=16, in_channels=432 if args.mid else 320, dilate_last_stage=True,
+                         mid_features=args.mid) if args.dilate else VitConfig())
         model = new_model(cfg, 0)
     feats = drain(_features(items, cfg, args.work, lambda: False))
     texts = text_views(items, args.work)
@@ -81,8 +84,12 @@ def main() -> None:
                              settings, None, groups=group_ids(items)),
                        lambda p: print(p.message, flush=True) if p.done % 200 == 0 else None)
         print(result.history)
+        if args.save:
+            from core.vit import save_vit
+            save_vit(model, args.save, {"history": result.history, "settings": vars(settings)})
     out = {"settings": vars(args) | {"weights": str(args.weights) if args.weights else None, "fashion": str(args.fashion),
-                                     "hm": str(args.hm), "work": str(args.work), "json": str(args.json)},
+                                     "hm": str(args.hm), "work": str(args.work), "json": str(args.json),
+                                     "save": str(args.save) if args.save else None},
            "seconds": round(time.perf_counter() - t0, 1)}
     idx = np.flatnonzero(split == args.split)
     emb = embed_features(model, feats, idx)  # sorted idx order

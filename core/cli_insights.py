@@ -50,8 +50,10 @@ def cmd_goes_with(args) -> int:
             model = train_complements(catalog, group_by=args.group_by)
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save(path)
-            print(f"complement model trained on {model.info['pairs']} pairs; compatibility on "
-                  f"{model.field} (weight {model.weight}) -> {path}")
+            print(f"complement model trained on {model.info['pairs']} pairs, ranker fitted on "
+                  f"{model.info['ranker_fit_on']} products' pairs; compatibility on {', '.join(model.fields)} -> {path}")
+            for name, w in sorted(model.info["weights"].items(), key=lambda kv: -abs(kv[1])):
+                print(f"  weight {w:+.3f}  {name}")
         model = ComplementModel.load(path) if path.exists() else None
         if args.eval:
             if model is None:

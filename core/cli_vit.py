@@ -22,6 +22,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dilate", action="store_true",
                    help="tokens from all backbone blocks, the stride-32 stage dilated (320 x 14 x 14)")
+    p.add_argument("--mid-features", action="store_true",
+                   help="with --dilate: the stride-16 stage's features too, per token (432 channels)")
     p.add_argument("--group-pairs", action="store_true",
                    help="pair variants of one group in each batch (needs a GROUP_COLUMN)")
     p.add_argument("--image-loss", type=float, default=0.0,
@@ -63,7 +65,8 @@ def cmd_train(args) -> int:
                              group_pairs=args.group_pairs, image_loss=args.image_loss)
     cfg = VitConfig(dim=args.dim, depth=args.depth)
     if args.dilate:
-        cfg = VitConfig(dim=args.dim, depth=args.depth, backbone_blocks=16, in_channels=320, dilate_last_stage=True)
+        cfg = VitConfig(dim=args.dim, depth=args.depth, backbone_blocks=16, in_channels=432 if args.mid_features else 320,
+                        dilate_last_stage=True, mid_features=args.mid_features)
     summary = _drive(train_on_catalogs(_sources(args.catalog), args.out, args.work, settings, cfg), "train-vit")
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
     for row in summary["history"]:

@@ -1,12 +1,22 @@
 """"Goes with" recommendations: complements rather than look-alikes.
 
 Known pairs come first: products bought together (the catalog's co-purchase pairs). Products
-with none (new products) get complements from a model learned on those pairs, in the spirit of
-McAuley et al. 2015 ("Image-based recommendations on styles and substitutes"): two linear maps
-of the product's content vectors (ViT photo + MiniLM text) into a space where a product lies
-close to what is bought with it (trained with in-batch InfoNCE). The final score adds an
-attribute compatibility term, log P(category of b | category of a) from the training pairs.
-Each recommendation says which evidence it used.
+with none (new products) get complements from a model learned on those pairs, in two stages:
+
+1. A content model in the spirit of McAuley et al. 2015 ("Image-based recommendations on styles
+   and substitutes"): two linear maps of the product's content vectors (ViT photo + MiniLM text)
+   into a space where a product lies close to what is bought with it (in-batch InfoNCE), trained
+   on the pairs between training products.
+2. A ranker (logistic regression, scikit-learn) over the first stage's candidates (the top
+   products by each plain similarity, by the learned complementarity and by popularity) that
+   combines the evidence for one candidate:
+   the learned complementarity, plain similarity in each vector space, attribute compatibility
+   (log P(value of the candidate | value of the product) per category field, from the training
+   pairs), same-value flags, shared title words and how often the candidate is bought at all.
+   It is fitted on the held-out pairs of validation products, whose pairs stage 1 never saw.
+
+Each recommendation names the evidence that contributed most to its score. Everything is
+evaluated on test products whose pairs were hidden from both stages.
 """
 from __future__ import annotations
 
@@ -26,29 +36,54 @@ from core.splits import split_of
 log = logging.getLogger(__name__)
 
 CONTENT_SPACES = ("vit", "text")
+SIMILARITY_SPACES = ("vit", "text", "image")
+MAX_FIELD_VALUES = 300
+CANDIDATES = 200  # per first-stage list  # category fields with more distinct values are not used for compatibility
 
 
 @dataclass
 class ComplementModel:
-    w_query: np.ndarray  # (d, r)
-    w_cand: np.ndarray  # (d, r)
-    field: str | None
-    compat: dict[str, dict[str, float]]  # category of a -> category of b -> log P(b | a)
-    weight: float  # of the compatibility term
-    spaces: tuple[str, ...]
+    w_query: np.ndarray  # (d, r) stage 1, query side
+    w_cand: np.ndarray  # (d, r) stage 1, candidate side
+    spaces: tuple[str, ...]  # content spaces of stage 1
+    sim_spaces: tuple[str, ...]  # spaces whose plain similarity is a ranker feature
+    fields: tuple[str, ...]  # category fields of the compatibility features
+    compat: dict[str, dict[str, dict[str, float]]]  # field -> value of a -> value of b -> log P(b | a)
+    degree: dict[int, int]  # pk -> co-purchases among the training pairs
+    features: tuple[str, ...]
+    mean: np.ndarray  # ranker: feature standardisation and logistic-regression weights
+    scale: np.ndarray
+    coef: np.ndarray
+    bias: float
     info: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        np.savez(path, w_query=self.w_query, w_cand=self.w_cand,
-                 meta=json.dumps({"field": self.field, "compat": self.compat, "weight": self.weight,
-                                  "spaces": self.spaces, "info": self.info}))
+        deg = sorted(self.degree.items())
+        np.savez(path, w_query=self.w_query, w_cand=self.w_cand, mean=self.mean, scale=self.scale, coef=self.coef,
+                 degree_pks=np.array([p for p, _ in deg], np.int64), degree=np.array([n for _, n in deg], np.int64),
+                 meta=json.dumps({"spaces": self.spaces, "sim_spaces": self.sim_spaces, "fields": self.fields,
+                                  "compat": self.compat, "features": self.features, "bias": self.bias,
+                                  "info": self.info}))
 
     @classmethod
     def load(cls, path: Path) -> "ComplementModel":
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            return cls(z["w_query"], z["w_cand"], meta["field"], meta["compat"], meta["weight"],
-                       tuple(meta["spaces"]), meta["info"])
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                return cls(z["w_query"], z["w_cand"], tuple(meta["spaces"]), tuple(meta["sim_spaces"]),
+                           tuple(meta["fields"]), meta["compat"],
+                           dict(zip(z["degree_pks"].tolist(), z["degree"].tolist())), tuple(meta["features"]),
+                           z["mean"], z["scale"], z["coef"], float(meta["bias"]), meta["info"])
+        except (KeyError, ValueError, OSError) as exc:
+            raise AppError(f"{path} is not a complement model of this version ({exc}); train it again "
+                           "with `vitrina goes-with CATALOG --train`.") from exc
+
+    def contributions(self, feats: np.ndarray) -> np.ndarray:
+        """Per candidate and feature, its share of the ranker's score (weight x standardised value)."""
+        return (feats - self.mean) / self.scale * self.coef
+
+    def score(self, feats: np.ndarray) -> np.ndarray:
+        return self.contributions(feats).sum(axis=1) + self.bias
 
 
 def content_vectors(catalog: Catalog, spaces=CONTENT_SPACES) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +101,85 @@ def product_split(catalog: Catalog, group_by: str | None, seed: int = 0) -> dict
     return {pk: split_of(groups.get(pk, sku), seed) for pk, sku in catalog.execute("SELECT pk, sku FROM products")}
 
 
-def train_complements(catalog: Catalog, group_by: str | None = None, field_name: str | None = None,
-                      spaces=CONTENT_SPACES, rank: int = 128, epochs: int = 30, seed: int = 0) -> ComplementModel:
-    """Learn from the co-purchase pairs of training products only (pairs touching val/test are held out)."""
+class Evidence:
+    """Everything the ranker's features need, aligned with ``pks``; built once per catalog and model."""
+
+    def __init__(self, catalog: Catalog, model: ComplementModel, pks: np.ndarray, x: np.ndarray):
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.pks, self.model = pks, model
+        self.row = {int(p): i for i, p in enumerate(pks)}
+        self.sims = {}
+        for space in model.sim_spaces:
+            vec = dict(zip(*catalog.embeddings(space)))
+            self.sims[space] = np.stack([vec[int(p)] for p in pks]).astype(np.float32)
+        cand = x @ model.w_cand
+        self.cand = cand / (np.linalg.norm(cand, axis=1, keepdims=True) + 1e-9)
+        query = x @ model.w_query
+        self.query = query / (np.linalg.norm(query, axis=1, keepdims=True) + 1e-9)
+        self.logdeg = np.log1p(np.array([model.degree.get(int(p), 0) for p in pks], np.float32))
+        self.codes, self.tables = {}, {}
+        for f in model.fields:
+            col = catalog.attribute_column(f)
+            values = sorted(model.compat[f])
+            index = {v: j for j, v in enumerate(values)}
+            unknown = len(values)  # a value the training pairs never saw: the lowest compatibility
+            self.codes[f] = np.array([index.get(col.get(int(p), ""), unknown) for p in pks])
+            table = np.zeros((unknown + 1, unknown + 1), np.float32)
+            table[:unknown, :unknown] = [[model.compat[f][a][b] for b in values] for a in values]
+            floor = table[:unknown, :unknown].min() if unknown else 0.0
+            table[unknown, :], table[:, unknown] = floor, floor
+            self.tables[f] = table
+        titles = [p.title for p in catalog.products(pks)]
+        words = CountVectorizer(binary=True, token_pattern=r"(?u)\b\w\w+\b", lowercase=True)
+        try:
+            self.words = words.fit_transform(titles).astype(np.float32).tocsr()
+        except ValueError:  # no title has a word
+            from scipy.sparse import csr_matrix
+            self.words = csr_matrix((len(pks), 1), dtype=np.float32)
+        self.nwords = np.asarray(self.words.sum(axis=1)).ravel()
+
+    def candidates(self, i: int, n: int = CANDIDATES) -> np.ndarray:
+        """Rows worth ranking for the product at row ``i``: the top ``n`` by each plain similarity, by
+        the learned complementarity and by how often they are bought (the ranker's first stage)."""
+        lists = [self.sims[s] @ self.sims[s][i] for s in self.model.sim_spaces]
+        lists += [self.cand @ self.query[i], self.logdeg]
+        n = min(n, len(self.pks) - 1)
+        rows = set()
+        for scores in lists:
+            rows.update(np.argpartition(-scores, n)[:n + 1].tolist())
+        rows.discard(i)
+        return np.array(sorted(rows), np.int64)
+
+    def features(self, i: int, cand: np.ndarray | None = None) -> np.ndarray:
+        """(candidates, features) for the product at row ``i``; all products when ``cand`` is None."""
+        j = np.arange(len(self.pks)) if cand is None else cand
+        cols = [self.sims[s][j] @ self.sims[s][i] for s in self.model.sim_spaces]
+        cols.append(self.cand[j] @ self.query[i])
+        cols.append(self.logdeg[j])
+        for f in self.model.fields:
+            a, b = self.codes[f][i], self.codes[f][j]
+            cols.append(self.tables[f][a, b])
+            cols.append(((b == a) & (a < len(self.tables[f]) - 1)).astype(np.float32))
+        shared = np.asarray((self.words[j] @ self.words[i].T).todense()).ravel()
+        union = self.nwords[j] + self.nwords[i] - shared
+        cols.append(np.where(union > 0, shared / np.maximum(union, 1), 0.0))
+        return np.stack(cols, axis=1).astype(np.float32)
+
+
+def feature_names(sim_spaces, fields) -> tuple[str, ...]:
+    names = [f"similar ({s})" for s in sim_spaces] + ["learned from co-purchases", "often bought"]
+    for f in fields:
+        names += [f"category pairing ({f})", f"same {f}"]
+    return tuple(names + ["shared title words"])
+
+
+def _train_pairs(catalog, row, split) -> list[tuple[int, int]]:
+    return [(row[a], row[b]) for a, b, _ in catalog.copurchase_pairs()
+            if a in row and b in row and split.get(a) == split.get(b) == "train"]
+
+
+def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, seed: int):
     import torch
     from torch.nn import functional as F
 
@@ -76,14 +187,6 @@ def train_complements(catalog: Catalog, group_by: str | None = None, field_name:
 
     runtime.configure()
     torch.manual_seed(seed)
-    pks, x = content_vectors(catalog, spaces)
-    row = {int(p): i for i, p in enumerate(pks)}
-    split = product_split(catalog, group_by, seed)
-    pairs = [(row[a], row[b]) for a, b, _ in catalog.copurchase_pairs()
-             if a in row and b in row and split.get(a) == split.get(b) == "train"]
-    if len(pairs) < 50:
-        raise AppError(f"Learning complements needs co-purchase pairs; {catalog.name} has {len(pairs)} usable ones.")
-    pairs = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
     xt = torch.from_numpy(x)
     wq = torch.nn.Linear(x.shape[1], rank, bias=False)
     wc = torch.nn.Linear(x.shape[1], rank, bias=False)
@@ -99,90 +202,112 @@ def train_complements(catalog: Catalog, group_by: str | None = None, field_name:
             opt.zero_grad()
             loss.backward()
             opt.step()
-    field_name = field_name or _pair_field(catalog)
-    compat = _compatibility(catalog, field_name, [(int(pks[a]), int(pks[b])) for a, b in pairs])
-    model = ComplementModel(wq.weight.detach().numpy().T.copy(), wc.weight.detach().numpy().T.copy(), field_name,
-                            compat, 0.0, tuple(spaces), {"pairs": int(len(pairs) // 2), "epochs": epochs, "rank": rank})
-    model.weight = _tune_weight(catalog, model, split, pks, x)
-    return model
+    return wq.weight.detach().numpy().T.copy(), wc.weight.detach().numpy().T.copy()
 
 
-def _pair_field(catalog: Catalog) -> str | None:
-    fields = catalog.category_fields()
-    counts = {f: len(catalog.field_values(f)) for f in fields}
-    usable = [f for f, n in counts.items() if 3 <= n <= 60]
-    return min(usable, key=counts.get) if usable else None
-
-
-def _compatibility(catalog: Catalog, field_name: str | None, pairs) -> dict[str, dict[str, float]]:
-    if not field_name:
-        return {}
-    col = catalog.attribute_column(field_name)
-    values = sorted(set(col.values()))
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for a, b in pairs:
-        if a in col and b in col:
-            counts[col[a]][col[b]] += 1
+def _compatibility(catalog: Catalog, fields, pairs_pk) -> dict[str, dict[str, dict[str, float]]]:
     out = {}
-    for va in values:
-        total = sum(counts[va].values()) + len(values)
-        out[va] = {vb: math.log((counts[va][vb] + 1) / total) for vb in values}
+    for f in fields:
+        col = catalog.attribute_column(f)
+        values = sorted(set(col.values()))
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for a, b in pairs_pk:
+            if a in col and b in col:
+                counts[col[a]][col[b]] += 1
+        out[f] = {}
+        for va in values:
+            total = sum(counts[va].values()) + len(values)
+            out[f][va] = {vb: math.log((counts[va][vb] + 1) / total) for vb in values}
     return out
+
+
+def _usable_fields(catalog: Catalog) -> tuple[str, ...]:
+    return tuple(f for f in catalog.category_fields() if 2 <= len(catalog.field_values(f)) <= MAX_FIELD_VALUES)
+
+
+def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500):
+    """Features of each query's first-stage candidates, labelled by whether they were bought with it."""
+    xs, ys = [], []
+    for pk in sorted(queries)[:limit]:
+        i = ev.row.get(pk)
+        pos = [ev.row[q] for q in queries[pk] if q in ev.row and q != pk]
+        if i is None or not pos:
+            continue
+        j = ev.candidates(i)
+        xs.append(ev.features(i, j))
+        ys.append(np.isin(j, pos))
+    return (np.concatenate(xs), np.concatenate(ys)) if xs else (None, None)
+
+
+def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONTENT_SPACES, rank: int = 128,
+                      epochs: int = 30, seed: int = 0) -> ComplementModel:
+    """Stage 1 on the pairs between training products, the ranker on validation products' pairs."""
+    from sklearn.linear_model import LogisticRegression
+
+    pks, x = content_vectors(catalog, spaces)
+    row = {int(p): i for i, p in enumerate(pks)}
+    split = product_split(catalog, group_by, seed)
+    pairs = _train_pairs(catalog, row, split)
+    if len(pairs) < 50:
+        raise AppError(f"Learning complements needs co-purchase pairs; {catalog.name} has {len(pairs)} usable ones.")
+    pairs_np = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
+    w_query, w_cand = _content_model(x, pairs_np, rank, epochs, seed)
+    fields = _usable_fields(catalog)
+    pairs_pk = [(int(pks[a]), int(pks[b])) for a, b in pairs_np]
+    degree = Counter(a for a, _ in pairs_pk)
+    have = set(catalog.spaces())
+    sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)
+    names = feature_names(sim_spaces, fields)
+    model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
+                            _compatibility(catalog, fields, pairs_pk), dict(degree), names,
+                            np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
+                            {"pairs": len(pairs), "epochs": epochs, "rank": rank})
+    ev = Evidence(catalog, model, pks, x)
+    fit_on = "validation"
+    queries = _held_out_queries(catalog, split, "val")
+    xs, ys = _ranker_rows(ev, queries)
+    if xs is None or ys.sum() < 20:  # a small catalog: fit on training products' pairs instead
+        fit_on = "training"
+        xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train"))
+    model.mean, model.scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - model.mean) / model.scale, ys)
+    model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+    model.info |= {"ranker_fit_on": fit_on, "ranker_rows": int(len(ys)), "ranker_positives": int(ys.sum()),
+                   "weights": {n: round(float(c), 3) for n, c in zip(names, model.coef)}}
+    return model
 
 
 @dataclass(frozen=True)
 class Complement:
     pk: int
     score: float
-    evidence: dict[str, float]  # "bought together", "learned from co-purchases", "category pairing"
-
-
-def candidate_side(model: ComplementModel, x: np.ndarray) -> np.ndarray:
-    """Every candidate projected and normalised once (the same for every query)."""
-    c = x @ model.w_cand
-    return c / (np.linalg.norm(c, axis=1, keepdims=True) + 1e-9)
-
-
-def score_all(model: ComplementModel, catalog: Catalog, pk: int, pks: np.ndarray, x: np.ndarray,
-              weight: float | None = None, cand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(total, learned, compatibility) scores of every candidate in ``pks`` for product ``pk``;
-    ``cand``: ``candidate_side(model, x)`` when scoring many queries."""
-    i = int(np.searchsorted(pks, pk))
-    if i >= len(pks) or pks[i] != pk:
-        raise AppError("This product has no content vectors yet: run `vitrina index`.")
-    q = x[i] @ model.w_query
-    c = candidate_side(model, x) if cand is None else cand
-    learned = (c @ q) / (np.linalg.norm(q) + 1e-9)
-    compat = np.zeros(len(pks))
-    if model.field and model.compat:
-        col = catalog.attribute_column(model.field)
-        row = model.compat.get(col.get(int(pk), ""), {})
-        floor = min(row.values()) if row else 0.0
-        compat = np.array([row.get(col.get(int(p), ""), floor) for p in pks]) if row else compat
-    w = model.weight if weight is None else weight
-    total = learned + w * compat
-    total[i] = -np.inf
-    return total, learned, compat
+    evidence: dict[str, float]  # "bought together", or the ranker's strongest reasons and their shares
 
 
 def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int = 20,
-              content: tuple[np.ndarray, np.ndarray] | None = None) -> list[Complement]:
+              evidence: Evidence | None = None, reasons: int = 3) -> list[Complement]:
     """Known co-purchases first, then the model's complements; each with the evidence used."""
     out = [Complement(b, float(w), {"bought together": float(w)}) for b, w in catalog.copurchased(pk)[:k]]
     if model is None or len(out) >= k:
         return out
-    pks, x = content or content_vectors(catalog, model.spaces)
-    total, learned, compat = score_all(model, catalog, pk, pks, x)
+    if evidence is None:
+        pks, x = content_vectors(catalog, model.spaces)
+        evidence = Evidence(catalog, model, pks, x)
+    i = evidence.row.get(int(pk))
+    if i is None:
+        raise AppError("This product has no content vectors yet: run `vitrina index`.")
+    cand = evidence.candidates(i, max(CANDIDATES, k))
+    parts = model.contributions(evidence.features(i, cand))
+    total = parts.sum(axis=1) + model.bias
     seen = {c.pk for c in out} | {pk}
-    for j in np.argsort(-total):
+    for r in np.argsort(-total, kind="stable"):
         if len(out) >= k:
             break
-        if int(pks[j]) in seen or not np.isfinite(total[j]):
+        if int(evidence.pks[cand[r]]) in seen:
             continue
-        ev = {"learned from co-purchases": float(learned[j])}
-        if model.field:
-            ev["category pairing"] = float(compat[j])
-        out.append(Complement(int(pks[j]), float(total[j]), ev))
+        top = np.argsort(-parts[r])[:reasons]
+        out.append(Complement(int(evidence.pks[cand[r]]), float(total[r]),
+                              {model.features[t]: round(float(parts[r, t]), 3) for t in top if parts[r, t] > 0}))
     return out
 
 
@@ -202,47 +327,38 @@ def _held_out_queries(catalog: Catalog, split: dict[int, str], which: str) -> di
     return rel
 
 
-def _tune_weight(catalog, model, split, pks, x) -> float:
-    rel = _held_out_queries(catalog, split, "val")
-    queries = [p for p in sorted(rel) if p in set(pks.tolist())][:300]
-    cand = candidate_side(model, x)
-    best, best_w = -1.0, 0.0
-    for w in (0.0, 0.02, 0.05, 0.1, 0.2):
-        r = np.mean([_ranked_metrics(pks[np.argsort(-score_all(model, catalog, p, pks, x, w, cand)[0])], rel[p],
-                                     10)[0] for p in queries]) if queries else 0.0
-        if r > best:
-            best, best_w = r, w
-    return best_w
-
-
 def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str | None = None, seed: int = 0,
                          k: int = 10, max_queries: int = 1000) -> dict:
-    """Recall@k and NDCG@k of held-out co-purchases of test products: model, popularity, plain similarity."""
+    """Recall@k and NDCG@k of held-out co-purchases of test products: the model, popularity, and plain
+    similarity in every vector space and fused (the look-alikes the "similar" tab would show)."""
     pks, x = content_vectors(catalog, model.spaces)
+    ev = Evidence(catalog, model, pks, x)
     split = product_split(catalog, group_by, seed)
     rel = _held_out_queries(catalog, split, "test")
-    have = set(pks.tolist())
-    queries = [p for p in sorted(rel) if p in have][:max_queries]
-    train_degree = Counter()
-    for a, b, _ in catalog.copurchase_pairs():
-        if split.get(a) == split.get(b) == "train":
-            train_degree[a] += 1
-            train_degree[b] += 1
-    popular = np.asarray([p for p, _ in train_degree.most_common(200)], np.int64)
-    vit = x[:, :x.shape[1] // len(model.spaces)] if model.spaces[0] == "vit" else x
-    scores = {"complement model": [], "popularity": [], "plain similarity": []}
-    cand = candidate_side(model, x)
+    queries = [p for p in sorted(rel) if p in ev.row][:max_queries]
+    popular = pks[np.argsort(-ev.logdeg, kind="stable")[:200]]
+    scores: dict[str, list] = defaultdict(list)
     for p in queries:
-        i = int(np.searchsorted(pks, p))
-        total = score_all(model, catalog, p, pks, x, cand=cand)[0]
-        scores["complement model"].append(_ranked_metrics(pks[np.argsort(-total)], rel[p], k))
+        i = ev.row[p]
+        cand = ev.candidates(i)
+        ranked = pks[cand[np.argsort(-model.score(ev.features(i, cand)), kind="stable")]]
+        scores["complement model"].append(_ranked_metrics(ranked, rel[p], k))
         scores["popularity"].append(_ranked_metrics(popular[popular != p], rel[p], k))
-        sim = vit @ vit[i]
-        sim[i] = -np.inf
-        scores["plain similarity"].append(_ranked_metrics(pks[np.argsort(-sim)], rel[p], k))
-    return {"queries": len(queries), "k": k, "compat_weight": model.weight, "field": model.field,
-            **{name: {f"R@{k}": float(np.mean([r for r, _ in v])), f"NDCG@{k}": float(np.mean([n for _, n in v]))}
-               for name, v in scores.items() if v}}
+        fused = np.zeros(len(pks))
+        for s in model.sim_spaces:
+            sim = ev.sims[s] @ ev.sims[s][i]
+            sim[i] = -np.inf
+            fused += sim
+            scores[f"plain similarity ({s})"].append(_ranked_metrics(pks[np.argsort(-sim)], rel[p], k))
+        scores["plain similarity (fused)"].append(_ranked_metrics(pks[np.argsort(-fused)], rel[p], k))
+    out = {"queries": len(queries), "k": k, "ranker_fit_on": model.info.get("ranker_fit_on"),
+           **{name: {f"R@{k}": float(np.mean([r for r, _ in v])), f"NDCG@{k}": float(np.mean([n for _, n in v]))}
+              for name, v in scores.items() if v}}
+    plain = [v[f"R@{k}"] for name, v in out.items() if name.startswith("plain similarity")]
+    if plain:
+        out["best plain similarity R@k"] = max(plain)
+        out["ratio to best plain similarity"] = out["complement model"][f"R@{k}"] / max(max(plain), 1e-9)
+    return out
 
 
 def model_path(catalog: Catalog) -> Path:

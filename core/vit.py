@@ -37,6 +37,9 @@ class VitConfig:
     # Run the stride-32 stage at stride 16 with dilated convolutions (as DeepLab does), so that all
     # 16 pretrained blocks give 320 x 14 x 14 tokens: the last, most semantic features, still 14 x 14.
     dilate_last_stage: bool = False
+    # With the dilated stage: also keep the stride-16 stage's output and concatenate both per token
+    # (112 + 320 channels): mid-level detail (colour, texture) next to the last stage's semantics.
+    mid_features: bool = False
     grid: int = 14
     dim: int = 192
     depth: int = 4
@@ -146,21 +149,27 @@ class Backbone(nn.Module):
         net = load_efficientnet_lite(cfg.backbone)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = nn.ModuleList(net._blocks[: cfg.backbone_blocks])
+        self.mid = None
         if cfg.dilate_last_stage:
-            _dilate_stride32(self.blocks)
+            first = _dilate_stride32(self.blocks)
+            self.mid = first - 1 if cfg.mid_features else None
         self.eval().requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for block in self.blocks:
+        mid = None
+        for i, block in enumerate(self.blocks):
             x = block(x)
-        return x
+            if i == self.mid:
+                mid = x
+        return x if mid is None else torch.cat([mid, x], dim=1)
 
 
-def _dilate_stride32(blocks: nn.ModuleList) -> None:
-    """Turn the first stride-2 block after stride 16 into stride 1 and dilate the ones after it by 2."""
-    stride, dilation = 2, 1  # the stem already halves the image
-    for block in blocks:
+def _dilate_stride32(blocks: nn.ModuleList) -> int:
+    """Turn the first stride-2 block after stride 16 into stride 1 and dilate the ones after it by 2.
+    Returns that block's index."""
+    stride, dilation, first = 2, 1, -1  # the stem already halves the image
+    for i, block in enumerate(blocks):
         conv = block._depthwise_conv
         k = conv.kernel_size[0]
         if dilation > 1:
@@ -170,11 +179,12 @@ def _dilate_stride32(blocks: nn.ModuleList) -> None:
             if stride == 16:  # this block would go to stride 32
                 conv.stride = (1, 1)
                 conv.static_padding = nn.ZeroPad2d((k - 1) // 2)
-                dilation = 2
+                dilation, first = 2, i
                 continue
             stride *= 2
     if dilation == 1:
         raise ValueError("no stride-32 block to dilate")
+    return first
 
 
 def weights_digest(model: HybridViT) -> str:

@@ -73,10 +73,16 @@ def text_views(items: Sequence[TrainItem], cache: Path, encoder=None) -> np.ndar
     return out
 
 
+def feature_cache(items: Sequence[TrainItem], cfg: VitConfig, cache: Path) -> Path:
+    """The cache file of these items' feature maps under this backbone configuration."""
+    backbone = [cfg.backbone, cfg.backbone_blocks, cfg.dilate_last_stage] + ([True] if cfg.mid_features else [])
+    prefix = json.dumps(backbone) if cfg.dilate_last_stage else ""  # (the plain backbone keeps its old names)
+    digest = hashlib.sha256((prefix + "\n".join(it.key + it.image_path for it in items)).encode()).hexdigest()[:16]
+    return cache / f"features-{digest}.npy"
+
+
 def _features(items, cfg: VitConfig, cache: Path, cancelled):
-    backbone_id = json.dumps([cfg.backbone, cfg.backbone_blocks, cfg.dilate_last_stage]) if cfg.dilate_last_stage else ""
-    digest = hashlib.sha256((backbone_id + "\n".join(it.key + it.image_path for it in items)).encode()).hexdigest()[:16]
-    return (yield from extract_features(items, Backbone(cfg), cache / f"features-{digest}.npy", cancelled=cancelled))
+    return (yield from extract_features(items, Backbone(cfg), feature_cache(items, cfg, cache), cancelled=cancelled))
 
 
 def train_on_catalogs(sources: Sequence[CatalogSource], out: Path, work: Path, settings: TrainSettings,

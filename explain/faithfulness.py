@@ -6,6 +6,11 @@ curve). Insertion: start from the fully imputed image and reveal the most releva
 first; a faithful map makes the score rise fast (large area). The same curves for a random patch
 order are the reference. All steps of a curve go through the model as one batch.
 
+A similarity score does not fall to zero when the whole photo is imputed (two blurred garments
+still look alike), so raw areas carry a floor that no patch order can remove. The normalised
+areas rescale every curve of one image so that the intact photo scores 1 and the fully imputed
+one 0, which is what a class probability does by itself in Petsiuk et al.'s setting.
+
 ``faithfulness`` folds both into one number: the mean of (random AUC - deletion AUC) and
 (insertion AUC - random AUC), divided by the score's full range (intact minus fully imputed).
 0 means no better than random, positive better, 1 is the ideal.
@@ -49,6 +54,29 @@ class Curves:
     def random_insertion_auc(self) -> float:
         return self.auc(self.random_insertion, self.fractions)
 
+    def _normalised_auc(self, y: np.ndarray) -> float:
+        full, empty = float(self.deletion[0]), float(self.deletion[-1])
+        span = full - empty
+        if abs(span) < 1e-6:
+            return float("nan")  # imputing the photo does not change its score: nothing to explain
+        return self.auc((np.asarray(y) - empty) / span, self.fractions)
+
+    @property
+    def deletion_auc_normalised(self) -> float:
+        return self._normalised_auc(self.deletion)
+
+    @property
+    def random_deletion_auc_normalised(self) -> float:
+        return self._normalised_auc(self.random_deletion)
+
+    @property
+    def insertion_auc_normalised(self) -> float:
+        return self._normalised_auc(self.insertion)
+
+    @property
+    def random_insertion_auc_normalised(self) -> float:
+        return self._normalised_auc(self.random_insertion)
+
     @property
     def faithfulness(self) -> float:
         span = abs(self.deletion[0] - self.deletion[-1])
@@ -62,6 +90,10 @@ class Curves:
     def to_dict(self) -> dict:
         return {"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc,
                 "random_deletion_auc": self.random_deletion_auc, "random_insertion_auc": self.random_insertion_auc,
+                "deletion_auc_normalised": self.deletion_auc_normalised,
+                "random_deletion_auc_normalised": self.random_deletion_auc_normalised,
+                "insertion_auc_normalised": self.insertion_auc_normalised,
+                "random_insertion_auc_normalised": self.random_insertion_auc_normalised,
                 "faithfulness": self.faithfulness, "beats_random": self.beats_random}
 
 

@@ -38,19 +38,27 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     cat, kinds = shop(tmp_path)
     model = train_complements(cat, rank=8, epochs=40)
     result = evaluate_complements(cat, model)
-    assert result["queries"] > 10
-    assert result["complement model"]["R@10"] >= 2 * result["plain similarity"]["R@10"]
+    assert result["queries"] > 10 and model.info["ranker_fit_on"] == "validation"
+    assert {"plain similarity (vit)", "plain similarity (text)", "plain similarity (fused)", "popularity"} <= set(result)
+    assert result["complement model"]["R@10"] >= 2 * result["best plain similarity R@k"]
+    assert model.info["weights"]["category pairing (kind)"] > 0  # the ranker learned that tops go with bottoms
     pk = sorted(kinds)[0]  # a top with known pairs: those come first
     recs = recommend(cat, model, pk, k=10)
     known = {b for b, _ in cat.copurchased(pk)}
     assert {r.pk for r in recs[:len(known)]} == known and recs[0].evidence == {"bought together": 1.0}
-    learned = [r for r in recs if "learned from co-purchases" in r.evidence]
+    learned = recs[len(known):]
     assert learned and all(kinds[r.pk] == "bottom" for r in learned[:5])
-    assert "category pairing" in learned[0].evidence
+    assert all(r.evidence and set(r.evidence) <= set(model.features) for r in learned)
+    assert "category pairing (kind)" in learned[0].evidence
     path = tmp_path / "m.npz"
     model.save(path)
     again = ComplementModel.load(path)
     assert np.array_equal(again.w_query, model.w_query) and again.compat == model.compat
+    assert again.degree == model.degree and again.features == model.features
+    assert [r.pk for r in recommend(cat, again, pk, k=10)] == [r.pk for r in recs]
+    path.write_bytes(b"not a model")
+    with pytest.raises(AppError, match="train it again"):
+        ComplementModel.load(path)
 
 
 def test_needs_pairs(tmp_path):

@@ -38,6 +38,22 @@ def test_true_region_beats_random_and_a_wrong_map():
     assert np.array_equal(np.asarray(image), before)
 
 
+def test_normalised_areas_remove_the_floor_of_a_similarity_score():
+    image = scene()
+    truth = np.zeros((64, 64))
+    truth[8:24, 40:56] = 1.0
+    raw = curves(image, truth, red_share, grid=8, steps=16, imputer=mean_imputer)
+    offset = curves(image, truth, lambda ims: red_share(ims) * 0.5 + 0.4, grid=8, steps=16, imputer=mean_imputer)
+    # An affine change of the score (a floor of 0.4) changes the raw areas but not the normalised ones.
+    assert offset.deletion_auc > raw.deletion_auc
+    assert np.isclose(offset.deletion_auc_normalised, raw.deletion_auc_normalised)
+    assert np.isclose(offset.random_deletion_auc_normalised, raw.random_deletion_auc_normalised)
+    assert offset.deletion_auc_normalised < 0.5 * offset.random_deletion_auc_normalised
+    assert 0 <= raw.deletion_auc_normalised < raw.insertion_auc_normalised <= 1
+    flat = curves(image, truth, lambda ims: np.full(len(ims), 0.7), grid=8, steps=16, imputer=mean_imputer)
+    assert np.isnan(flat.deletion_auc_normalised)
+
+
 def test_patch_order_and_determinism():
     h = np.zeros((4, 4))
     h[0, 3] = 5

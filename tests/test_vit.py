@@ -160,7 +160,12 @@ def test_dilated_backbone_keeps_a_14x14_grid_with_the_last_stage():
     cfg = VitConfig(backbone_blocks=16, in_channels=320, dilate_last_stage=True)
     out = Backbone(cfg)(torch.randn(1, 3, 224, 224))
     assert out.shape == (1, 320, 14, 14) and torch.isfinite(out).all()
-    assert Backbone(VitConfig())(torch.randn(1, 3, 224, 224)).shape == (1, 112, 14, 14)
+    x = torch.randn(1, 3, 224, 224)
+    plain = Backbone(VitConfig())(x)
+    assert plain.shape == (1, 112, 14, 14)
+    both = Backbone(VitConfig(backbone_blocks=16, in_channels=432, dilate_last_stage=True, mid_features=True))(x)
+    assert both.shape == (1, 432, 14, 14)
+    assert torch.allclose(both[:, :112], plain, atol=1e-5)  # dilation only changes the blocks after stride 16
 
 
 def test_save_load_round_trip(tmp_path):
