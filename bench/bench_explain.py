@@ -35,6 +35,7 @@ def main() -> None:
     rng = random.Random(0)
     pairs = [rng.sample(rows, 2) for _ in range(args.pairs + 2)]
     x = MatchExplainer(VitEncoder(args.weights))
+    deltas: list[float] = []
     t = {k: [] for k in ("maps_and_match", "words", "curves_one_method", "curves_all_methods", "total")}
     for i, (qrow, rrow) in enumerate(pairs):
         q, r = (load_image(DEMO / row["image"]).image for row in (qrow, rrow))
@@ -46,8 +47,10 @@ def main() -> None:
         x.image_maps(q, result_vec, {})
         match_map(x._fmap(q), x._fmap(r))
         t2 = time.perf_counter()
-        x.words.explain_many([qrow["title"], rrow["title"]], [result_vec, target], ["query", "title"])
+        words = x.words.explain_many([qrow["title"], rrow["title"]], [result_vec, target], ["query", "title"])
         t3 = time.perf_counter()
+        # IG completeness: |sum of attributions - (score - baseline score)|, relative to the score
+        deltas.extend(abs(w.extras["delta"]) / max(abs(w.extras["score"]), 1e-6) for w in words)
         x.faithfulness_of(r, maps["gradient-weighted attention"], target)
         t4 = time.perf_counter()
         full = x.explain(r, rrow["title"], "", q, qrow["title"])
@@ -61,6 +64,7 @@ def main() -> None:
         t["total"].append(t5 - t4)
         del t0
     write_json(args.json, {"benchmark": "explain-speed", "model": x.model_id, "pairs": args.pairs,
+                           "ig_steps": x.words.steps, "ig_relative_delta_mean": float(sum(deltas) / len(deltas)),
                            **{k: percentiles(v) for k, v in t.items()}})
 
 

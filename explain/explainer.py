@@ -50,7 +50,7 @@ class _Timer:
 class MatchExplainer:
     """Wraps a loaded ``core.vit.VitEncoder`` (its backbone, transformer and MiniLM text side)."""
 
-    def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 24):
+    def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 16):
         self.enc = vit_encoder
         self.vit = vit_encoder.model
         self.backbone = vit_encoder.backbone
