@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--results", type=int, default=50)
     ap.add_argument("--method", default="gradient-weighted attention")
     ap.add_argument("--llm", action="store_true")
+    ap.add_argument("--keep", type=Path, help="also write report.html and report.pdf into this folder")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -68,6 +69,12 @@ def main() -> None:
         pages = html_to_pdf(html, pdf)
         t3 = time.perf_counter()
         pdf_mb = pdf.stat().st_size / 2**20
+        if args.keep:
+            import shutil
+
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(pdf, args.keep / "report.pdf")
+            (args.keep / "report.html").write_text(html, encoding="utf-8")
     write_json(args.json, {
         "benchmark": "report-build", "results": len(q.results), "method": args.method,
         "rationales": "language model" if args.llm else "template",
