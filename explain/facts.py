@@ -51,6 +51,7 @@ class Facts:
     def vocabulary(self) -> set[str]:
         """Every word a grounded rationale may use to assert something."""
         texts = [self.product, self.query, *self.shared.values(), *self.product_attributes.values(),
+                 *self.shared, *self.differing, *self.product_attributes,  # field names too
                  *(v for pair in self.differing.values() for v in pair), *self.top_words, self.region or "",
                  f"{self.score:.2f}", "" if self.faithfulness is None else f"{self.faithfulness:.2f}"]
         return {w for t in texts for w in words_of(t)}

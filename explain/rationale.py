@@ -37,6 +37,22 @@ MAX_WORDS = 70
 # Catalog values such as "Bath and Body" must not turn everyday words into claims.
 STOPWORDS = {"and", "or", "the", "for", "with", "of", "in", "on", "to", "by", "at", "from", "as", "an", "a", "is",
              "are", "both", "this", "that", "its", "it", "not", "all", "one", "set"}
+# Words a rationale may use to frame the facts without asserting anything about the product.
+# Any other word must come from the facts: "a popular, high-end cap" is a claim the facts lack.
+FRAMING = STOPWORDS | {
+    "recommended", "recommend", "recommendation", "because", "share", "shares", "shared", "sharing", "same",
+    "similar", "similarity", "close", "closely", "match", "matches", "matched", "matching", "query", "product",
+    "products", "item", "items", "photo", "photos", "picture", "image", "images", "heatmap", "map", "centres",
+    "centre", "centers", "center", "centred", "centered", "focuses", "focus", "focused", "attention", "words",
+    "word", "weigh", "weighs", "weighed", "most", "mattered", "matter", "matters", "title", "titles", "score",
+    "scores", "also", "has", "have", "had", "their", "they", "them", "these", "those", "which", "while", "but",
+    "than", "more", "less", "very", "each", "other", "be", "was", "were", "so", "like", "look", "looks", "alike",
+    "differ", "differs", "different", "difference", "attribute", "attributes", "category", "categories", "value",
+    "values", "shows", "show", "indicates", "suggests", "why", "whereas", "however", "although", "only", "there",
+    "what", "can", "could", "would", "may", "given", "based", "on", "into", "when", "same", "highly", "strong",
+    "strongly", "relevant", "selected", "chosen", "part", "parts", "area", "region", "do", "does", "being", "s",
+    "many", "some", "most", "well", "result", "results", "found", "find", "between", "similarly", "your",
+}
 
 
 @dataclass(frozen=True)
@@ -70,9 +86,9 @@ class Verifier:
             return Verdict(False, problem="mentions none of the facts")
         unsupported = []
         for w in words_of(stripped):
-            if w.isdigit() and w not in known:
-                unsupported.append(w)
-            elif (w in self.claims or _singular(w) in self.claims) and w not in known and _singular(w) not in known:
+            if w in known or _singular(w) in known:
+                continue
+            if w.isdigit() or w in self.claims or _singular(w) in self.claims or w not in FRAMING:
                 unsupported.append(w)
         return Verdict(not unsupported, tuple(dict.fromkeys(unsupported)),
                        "unsupported: " + ", ".join(dict.fromkeys(unsupported)) if unsupported else "")

@@ -29,7 +29,9 @@ def test_gather_facts_from_a_text_query_and_a_product_query():
 
 @pytest.mark.parametrize("text,grounded", [
     ("Recommended because both are navy shirts. The heatmap centres on the top.", True),
-    ("Recommended because both are navy formal shirts with a similar cut.", True),
+    ("Recommended because both are navy formal shirts; the words navy and shirt weigh most.", True),
+    ("Recommended because both are navy formal shirts with a similar cut.", False),  # the cut is not a fact
+    ("Recommended because the navy shirt is a popular and high-end choice.", False),  # praise from nowhere
     ("Recommended because both are red shirts.", False),  # colour not in the facts
     ("Recommended because both are navy dresses.", False),  # another category of the catalog
     ("Recommended because the cotton collar matches.", False),  # material and part never stated
