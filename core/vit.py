@@ -1,8 +1,10 @@
 """Vitrina's own vision transformer: a hybrid ViT that puts product photos into MiniLM's text space.
 
 Architecture (Dosovitskiy et al. 2021, section 3.1 "Hybrid Architecture"): the patch tokens
-are the cells of a pretrained CNN feature map, here EfficientNet-Lite0 cut after its stride-16
-stage (112 x 14 x 14 at 224 px, so attention maps are 14 x 14); a linear projection, a CLS token
+are the cells of a pretrained CNN feature map at stride 16, so attention maps are 14 x 14 at
+224 px: EfficientNet-Lite0 cut after its stride-16 stage (112 channels; v1), or, in the shipped
+v2, that stage's output next to the last stage run dilated at stride 16 (112 + 320 channels,
+``dilate_last_stage`` and ``mid_features``); a linear projection, a CLS token
 and learned position embeddings feed a few pre-norm transformer blocks; the CLS output is
 projected to 384-d, the space of the frozen all-MiniLM-L6-v2 text embeddings it is trained
 against (CLIP-style symmetric InfoNCE, Radford et al. 2021; see ``core.train``).
