@@ -64,9 +64,11 @@ def main() -> None:
                 labels.append(f"{path.name}:{col.get(pk, '')}")
                 pooled.append(vecs[row[pk]])
             items += its
+        if path == args.fashion:
+            n_fashion = len(items)  # the fashion catalog's items come first
     labels, pooled = np.array(labels), np.stack(pooled)
     split = np.array([split_of(it.group, 0) for it in items])
-    fashion = np.array([it.key.startswith(Catalog.open(args.fashion).name + ":") for it in items])
+    fashion = np.arange(len(items)) < n_fashion
 
     t0 = time.perf_counter()
     if args.weights:
