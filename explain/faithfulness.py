@@ -13,7 +13,10 @@ one 0, which is what a class probability does by itself in Petsiuk et al.'s sett
 
 ``faithfulness`` folds both into one number: the mean of (random AUC - deletion AUC) and
 (insertion AUC - random AUC), divided by the score's full range (intact minus fully imputed).
-0 means no better than random, positive better, 1 is the ideal.
+0 means no better than random, positive better, 1 is the ideal. When blurring the whole photo
+moves the score by less than ``MIN_SPAN`` the photo barely matters to this match and no map can
+be judged by removing parts of it: the score and the normalised areas are then NaN ("not
+measurable"), instead of a noise ratio blown up to +-1.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 ScoreImages = Callable[[list[Image.Image]], np.ndarray]  # images -> explained score per image
+MIN_SPAN = 0.02  # smallest score change (intact photo vs fully imputed) a faithfulness is measured on
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,20 @@ class Curves:
     def random_insertion_auc(self) -> float:
         return self.auc(self.random_insertion, self.fractions)
 
+    @property
+    def span(self) -> float:
+        """The explained score of the intact photo minus that of the fully imputed one."""
+        return float(self.deletion[0] - self.deletion[-1])
+
+    @property
+    def measurable(self) -> bool:
+        return abs(self.span) >= MIN_SPAN
+
     def _normalised_auc(self, y: np.ndarray) -> float:
-        full, empty = float(self.deletion[0]), float(self.deletion[-1])
-        span = full - empty
-        if abs(span) < 1e-6:
-            return float("nan")  # imputing the photo does not change its score: nothing to explain
-        return self.auc((np.asarray(y) - empty) / span, self.fractions)
+        if not self.measurable:
+            return float("nan")  # imputing the photo barely changes its score: nothing to explain
+        empty = float(self.deletion[-1])
+        return self.auc((np.asarray(y) - empty) / self.span, self.fractions)
 
     @property
     def deletion_auc_normalised(self) -> float:
@@ -79,9 +91,11 @@ class Curves:
 
     @property
     def faithfulness(self) -> float:
-        span = abs(self.deletion[0] - self.deletion[-1])
+        """In [-1, 1]; NaN when not ``measurable``."""
+        if not self.measurable:
+            return float("nan")
         gain = 0.5 * ((self.random_deletion_auc - self.deletion_auc) + (self.insertion_auc - self.random_insertion_auc))
-        return float(np.clip(gain / max(span, 1e-6), -1.0, 1.0))
+        return float(np.clip(gain / abs(self.span), -1.0, 1.0))
 
     @property
     def beats_random(self) -> bool:
@@ -94,7 +108,8 @@ class Curves:
                 "random_deletion_auc_normalised": self.random_deletion_auc_normalised,
                 "insertion_auc_normalised": self.insertion_auc_normalised,
                 "random_insertion_auc_normalised": self.random_insertion_auc_normalised,
-                "faithfulness": self.faithfulness, "beats_random": self.beats_random}
+                "faithfulness": self.faithfulness, "beats_random": self.beats_random,
+                "span": self.span, "measurable": self.measurable}
 
 
 def blur_imputer(image: Image.Image) -> Image.Image:

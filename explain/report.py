@@ -122,7 +122,8 @@ def _result_view(r: ReportResult, method: str) -> dict:
         "query_overlay": data_uri(overlay(r.query_image, qry_map) if qry_map is not None else r.query_image)
         if r.query_image is not None else None,
         "curves": curves_uri(curves) if curves is not None else None,
-        "faithfulness_text": f"{curves.faithfulness:+.2f}" if curves is not None else "—",
+        "faithfulness_text": ("—" if curves is None else f"{curves.faithfulness:+.2f}" if curves.measurable
+                              else "not measurable"),
         "words": {name: word_colours(w) for name, w in (m.words.items() if m is not None else [])},
         "rationale": getattr(r.rationale, "text", ""),
         "rationale_kind": kind or "none",

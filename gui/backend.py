@@ -130,7 +130,8 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     heat = m.result_maps.get(method) or m.result_maps.get("gradient-weighted attention")
     facts = gather_facts(product.title, product.attributes, text, word_attributions=m.words.get("title"),
                          heatmap=heat.values if heat is not None else None, score=m.score,
-                         faithfulness=m.faithfulness[method].faithfulness if method in m.faithfulness else None,
+                         faithfulness=m.faithfulness[method].faithfulness
+                         if method in m.faithfulness and m.faithfulness[method].measurable else None,
                          fields=fields)
     return ExplainedMatch(product.title, query_image, result_image, m, facts)
 

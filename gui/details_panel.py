@@ -97,9 +97,15 @@ class DetailsPanel(QWidget):
                                   and self.query_image is not None else self.query_image)
         curves = m.faithfulness.get(method)
         self.curves.set_curves(curves)
-        self.faithfulness.setText(self.tr("Faithfulness of this heatmap: %+.2f (%s random)")
-                                  % (curves.faithfulness, self.tr("beats") if curves.beats_random
-                                     else self.tr("does not beat")) if curves else "")
+        if curves is None:
+            self.faithfulness.setText("")
+        elif not curves.measurable:
+            self.faithfulness.setText(self.tr("Faithfulness of this heatmap: not measurable (blurring the whole "
+                                              "photo changes the score by only %.3f)") % abs(curves.span))
+        else:
+            self.faithfulness.setText(self.tr("Faithfulness of this heatmap: %+.2f (%s random)")
+                                      % (curves.faithfulness, self.tr("beats") if curves.beats_random
+                                         else self.tr("does not beat")))
 
     # ---- the rationale, streamed ------------------------------------------------------------
     def start_rationale(self) -> None:

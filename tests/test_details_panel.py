@@ -35,6 +35,18 @@ def test_shows_heatmaps_words_curves_and_switches_method(qtbot):
     assert panel.faithfulness.text() == ""  # no curves for the match map
 
 
+def test_a_faithfulness_that_cannot_be_measured_says_so(qtbot):
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    m = fake_explanation()
+    x = np.linspace(0, 1, 17)
+    flat = 0.6 - 0.005 * x  # blurring the whole photo moves the score by 0.005
+    m.faithfulness = {k: Curves(x, flat, flat[::-1], flat, flat[::-1]) for k in m.faithfulness}
+    photo = Image.new("RGB", (224, 224), "white")
+    panel.show_match("Navy shirt", photo, photo, m)
+    assert "not measurable" in panel.faithfulness.text() and "0.005" in panel.faithfulness.text()
+
+
 def test_rationale_streams_resets_and_shows_its_kind(qtbot):
     panel = DetailsPanel()
     qtbot.addWidget(panel)

@@ -2,7 +2,7 @@
 import numpy as np
 from PIL import Image
 
-from explain.faithfulness import curves, mean_imputer, patch_order, text_deletion
+from explain.faithfulness import MIN_SPAN, curves, mean_imputer, patch_order, text_deletion
 
 
 def red_share(images):
@@ -36,6 +36,18 @@ def test_true_region_beats_random_and_a_wrong_map():
     assert good.beats_random and good.faithfulness > 0.5
     assert bad.faithfulness < 0 < good.faithfulness and not bad.beats_random
     assert np.array_equal(np.asarray(image), before)
+
+
+def test_a_score_the_photo_barely_moves_is_not_measurable():
+    image = scene()
+    truth = np.zeros((64, 64))
+    truth[8:24, 40:56] = 1.0
+    # Blurring everything moves this score by 0.006: a ratio of such differences would be noise.
+    tiny = curves(image, truth, lambda ims: red_share(ims) * 0.1 + 0.5, grid=8, steps=16, imputer=mean_imputer)
+    assert 0 < tiny.span < MIN_SPAN and not tiny.measurable
+    assert np.isnan(tiny.faithfulness) and np.isnan(tiny.deletion_auc_normalised)
+    same = curves(image, truth, lambda ims: red_share(ims) * 0.5 + 0.5, grid=8, steps=16, imputer=mean_imputer)
+    assert same.span > MIN_SPAN and same.measurable and same.faithfulness > 0.5
 
 
 def test_normalised_areas_remove_the_floor_of_a_similarity_score():
