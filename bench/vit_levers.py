@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--mid", action="store_true", help="with --dilate: stride-16 features too (432 channels)")
     ap.add_argument("--group-pairs", action="store_true")
     ap.add_argument("--image-loss", type=float, default=0.0)
+    ap.add_argument("--category-view", action="store_true", help="a third text view: the category values alone")
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--split", default="val")
     ap.add_argument("--save", type=Path, help="folder to save the trained weights in")
@@ -54,7 +55,7 @@ def main() -> None:
     items, labels, pooled = [], [], []
     for path, group, label in ((args.fashion, None, "articleType"), (args.hm, "product_code", "product_code")):
         with Catalog.open(path) as cat:
-            its = items_from_catalog(cat, group)
+            its = items_from_catalog(cat, group, args.category_view)
             by_sku = {p.sku: p.pk for p in cat.products(cat.all_pks())}
             col = cat.attribute_column(label)
             pks, vecs = cat.embeddings("image")
@@ -80,7 +81,8 @@ def main() -> None:
         model = new_model(cfg, 0)
     feats = drain(_features(items, cfg, args.work, lambda: False))
     texts = text_views(items, args.work)
-    settings = TrainSettings(epochs=args.epochs, group_pairs=args.group_pairs, image_loss=args.image_loss)
+    settings = TrainSettings(epochs=args.epochs, group_pairs=args.group_pairs, image_loss=args.image_loss,
+                             category_view=args.category_view)
     if not args.weights:
         result = drain(train(model, feats, texts, np.flatnonzero(split == "train"), np.flatnonzero(split == "val"),
                              settings, None, groups=group_ids(items)),
@@ -104,6 +106,13 @@ def main() -> None:
         out[f"{name} [pooled cnn]"] = round(precision_at(pooled[idx][mask], lab, k), 4)
         fused = np.concatenate([emb[mask], pooled[idx][mask]], axis=1)
         out[f"{name} [vit+cnn]"] = round(precision_at(fused, lab, k), 4)
+    # zero-shot articleType of the fashion photos (the application's "same category" filter)
+    from core.encoders import minilm
+    lab = labels[idx][fashion[idx]]
+    names = sorted(set(lab))
+    txt = minilm().encode_texts([n.split(":", 1)[1] for n in names])
+    guess = np.array(names)[np.argmax(emb[fashion[idx]] @ txt.T, axis=1)]
+    out["fashion zero-shot articleType accuracy [vit]"] = round(float((guess == lab).mean()), 4)
     for k, v in out.items():
         print(f"{k:55} {v}")
     if args.json:

@@ -54,6 +54,9 @@ class TrainSettings:
     # add an image-to-image term that pulls them together: positives that are hard for the text side.
     group_pairs: bool = False
     image_loss: float = 0.0  # weight of that image-to-image term
+    # A third text view per product: its category values alone (what zero-shot classification
+    # matches photos against), so that photos of one category gather around its name.
+    category_view: bool = False
 
 
 def extract_features(items: Sequence[TrainItem], backbone: Backbone, cache: Path, batch_size: int = 32,

@@ -37,8 +37,11 @@ class CatalogSource:
     group_by: str | None = None  # attribute that keeps variants together in one split
 
 
-def items_from_catalog(catalog: Catalog, group_by: str | None = None) -> list[TrainItem]:
-    """Products with a photo, each with two text views: its title, and title + description + categories."""
+def items_from_catalog(catalog: Catalog, group_by: str | None = None, category_view: bool = False) -> list[TrainItem]:
+    """Products with a photo, each with two text views: its title, and title + description + categories.
+
+    ``category_view`` adds a third: the category values alone (the title where it has none).
+    """
     fields = catalog.category_fields()
     groups = catalog.attribute_column(group_by) if group_by else {}
     items = []
@@ -47,7 +50,8 @@ def items_from_catalog(catalog: Catalog, group_by: str | None = None) -> list[Tr
             continue
         cats = " ".join(product.attributes[f] for f in fields if product.attributes.get(f))
         full = f"{text_of(product)}. {cats}".strip(". ")
-        items.append(TrainItem(f"{catalog.name}:{product.sku}", product.image_path, (product.title, full),
+        views = (product.title, full) + ((cats or product.title,) if category_view else ())
+        items.append(TrainItem(f"{catalog.name}:{product.sku}", product.image_path, views,
                                groups.get(product.pk, product.sku)))
     return items
 
@@ -93,7 +97,7 @@ def train_on_catalogs(sources: Sequence[CatalogSource], out: Path, work: Path, s
     items: list[TrainItem] = []
     for src in sources:
         with Catalog.open(src.path) as cat:
-            items += items_from_catalog(cat, src.group_by)
+            items += items_from_catalog(cat, src.group_by, settings.category_view)
     split = np.array([split_of(it.group, settings.seed) for it in items])
     yield Progress(0, None, f"{len(items)} products: {dict(zip(*np.unique(split, return_counts=True)))}")
     feats = yield from _features(items, cfg, work, cancelled)
@@ -138,7 +142,7 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
     """Fine-tune the catalog's current ViT on its photo/title pairs; keep it only if it scores better."""
     current = current_weights(catalog)
     model, info = load_vit(current)
-    items = items_from_catalog(catalog)
+    items = items_from_catalog(catalog, category_view=settings.category_view)
     if len(items) < 50:
         raise AppError(f"Adapting needs at least 50 products with photos; {catalog.name} has {len(items)}.")
     work = work or catalog.path.with_name(catalog.path.name + ".models") / "work"

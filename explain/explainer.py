@@ -9,7 +9,7 @@ Maps on the query photo explain its similarity to the result, so they are per re
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from explain.faithfulness import Curves, RandomReference, blur_imputer, curves, 
 from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
 from explain.match_map import match_map
 from explain.tokens import TokenAttributor
-from explain.types import Explanation
+from explain.types import Explanation, photo_frame
 
 IMAGE_METHODS = ("attention rollout", "gradient-weighted attention", "grad-cam cnn", "grad-cam vit")
 
@@ -93,7 +93,7 @@ class MatchExplainer:
                                            model_id=self.model_id)
             out["grad-cam vit"] = grad_cam(self.vit, fmap, self.vit.blocks[-1].norm1, target, method="grad-cam vit",
                                            model_id=self.model_id, reshape=vit_reshape(self.vit.cfg.grid))
-        return out
+        return {k: replace(e, values=photo_frame(e.values, image.size)) for k, e in out.items()}
 
     def scorer(self, target: np.ndarray):
         def score(images: list[Image.Image]) -> np.ndarray:
@@ -124,7 +124,10 @@ class MatchExplainer:
         if query_image is not None and result_vec is not None:
             out.query_maps = self.image_maps(query_image, result_vec, seconds)
             with _Timer(seconds, "match map"):
-                out.match = match_map(self._fmap(query_image), self._fmap(result_image), self.model_id)
+                match = match_map(self._fmap(query_image), self._fmap(result_image), self.model_id)
+                out.match = replace(match, values=photo_frame(match.values, result_image.size),
+                                    extras=match.extras | {"query_map": photo_frame(match.extras["query_map"],
+                                                                                     query_image.size)})
         with _Timer(seconds, "words"):
             jobs = [("query", query_text, result_vec, "similarity to the result's photo")] \
                 if query_text.strip() and result_vec is not None else []

@@ -26,6 +26,7 @@ def match_map(query_fmap: torch.Tensor, result_fmap: torch.Tensor, model_id: str
     best_r = sims.argmax(axis=0)
     mutual = [(int(best_q[i]), i, float(best[i])) for i in range(len(best)) if best_r[best_q[i]] == i]
     mutual.sort(key=lambda t: -t[2])
+    # cells of the model's square grid (the photo square-padded), (row, col) on query and result
     pairs = [((qi // g, qi % g), (ri // g, ri % g), s) for qi, ri, s in mutual[:top]]
     query_side = sims.max(axis=0).reshape(g, g)
     return Explanation("match map", model_id, "patch-to-patch cosine similarity",

@@ -10,6 +10,9 @@ import numpy as np
 class Explanation:
     """A relevance map over an image (rows x cols grid, values >= 0) or over text tokens.
 
+    Image maps cover the photo as given: the models see it square-padded (``core.encoders``), and
+    ``photo_frame`` cuts that padding off, so overlays and feature removal hit the right pixels.
+
     ``method`` names the algorithm, ``model_id`` the weights it explained, ``target`` what score
     was explained (e.g. "cosine similarity to the query"). ``tokens`` is set for text.
     """
@@ -26,3 +29,25 @@ class Explanation:
         v = np.asarray(self.values, dtype=np.float32)
         lo, hi = float(v.min()), float(v.max())
         return np.zeros_like(v) if hi - lo < 1e-12 else (v - lo) / (hi - lo)
+
+
+def photo_frame(values: np.ndarray, size: tuple[int, int], max_side: int = 512) -> np.ndarray:
+    """A map over the model's square-padded input -> the same map over the photo alone.
+
+    ``size`` is the photo's (width, height); ``core.encoders.square_pad`` centres it on a square of
+    its longer side. A square photo's map is returned as is; otherwise the map is resampled
+    (bilinear) onto that square, at most ``max_side`` cells a side, and the padding cut off.
+    """
+    from PIL import Image
+
+    v = np.asarray(values, np.float32)
+    w, h = size
+    if w == h or v.ndim != 2:
+        return v
+    side = max(w, h)
+    t = min(side, max_side)
+    big = np.asarray(Image.fromarray(v).resize((t, t), Image.BILINEAR), np.float32)
+    left, top = (side - w) // 2 * t / side, (side - h) // 2 * t / side
+    cw, ch = max(1, round(w * t / side)), max(1, round(h * t / side))
+    left, top = min(round(left), t - cw), min(round(top), t - ch)
+    return big[top:top + ch, left:left + cw].copy()

@@ -51,6 +51,17 @@ def test_every_piece_of_an_explanation(explainer):
         assert np.allclose(m.result_maps[k].values, again.result_maps[k].values, atol=1e-5)
 
 
+def test_maps_of_a_portrait_photo_cover_the_photo_not_its_padding(explainer):
+    tall = Image.new("RGB", (60, 120), "white")
+    ImageDraw.Draw(tall).rectangle([10, 20, 50, 100], fill=(30, 30, 160))
+    m = explainer.explain(tall, "blue dress", "", query_image=photo((200, 20, 20), [20, 20, 70, 90]))
+    for exp in [*m.result_maps.values(), m.match]:
+        rows, cols = exp.values.shape
+        assert abs(rows / cols - 2.0) < 0.1
+    q = m.query_maps["attention rollout"].values
+    assert q.shape == (14, 14)  # the square query photo keeps the token grid
+
+
 def test_text_only_query_and_no_result_photo(explainer):
     m = explainer.explain(None, "blue jeans", "", query_text="denim")
     assert not m.result_maps and not m.faithfulness and m.match is None

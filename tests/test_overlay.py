@@ -15,3 +15,29 @@ def test_overlay_colours_the_relevant_corner_only():
     assert out.getpixel((60, 44)) == (255, 255, 255)
     flat = heatmap_rgba(np.ones((3, 3)), (10, 10))
     assert np.asarray(flat)[..., 3].max() == 0  # a constant map says nothing: fully transparent
+
+
+def centre(v):
+    """Centre of mass of a map, as (row, column) fractions."""
+    rows, cols = np.indices(v.shape)
+    return (rows * v).sum() / v.sum() / v.shape[0], (cols * v).sum() / v.sum() / v.shape[1]
+
+
+def test_photo_frame_cuts_the_square_padding_off():
+    from core.encoders import square_pad
+    from explain.types import photo_frame
+
+    photo = Image.new("RGB", (100, 200), "white")  # portrait: padded with 50 px on each side
+    photo.paste((255, 0, 0), (0, 150, 30, 200))  # a red block at the photo's bottom-left corner
+    # The map a model would give on its padded input: hot exactly where the red block is there.
+    padded = np.asarray(square_pad(photo).resize((14, 14), Image.NEAREST))
+    model_map = ((padded[..., 0] > 200) & (padded[..., 1] < 50)).astype(np.float32)
+    framed = photo_frame(model_map, photo.size)
+    assert framed.shape[0] / framed.shape[1] == 2.0  # the photo's aspect, not the square's
+    r, c = centre(framed)
+    assert r > 0.75 and c < 0.2  # bottom-left, like the block (centre 0.875, 0.15)
+    stretched = np.asarray(Image.fromarray(model_map).resize((100, 200), Image.BILINEAR))
+    r, c = centre(stretched)
+    assert c > 0.3  # what drawing the square map over the photo did: the block lands off it
+    square = np.random.default_rng(0).random((14, 14)).astype(np.float32)
+    assert np.array_equal(photo_frame(square, (80, 80)), square)
