@@ -27,6 +27,7 @@ from core.search import Filters, Query, search
 from core.spaces import spaces_for
 from explain.explainer import IMAGE_METHODS, MatchExplainer
 from explain.faithfulness import text_deletion
+from explain.gradcam import VARIANTS
 
 
 def run_catalog(spec: str, n: int, explainer_cache: dict) -> dict[str, list]:
@@ -90,7 +91,14 @@ def main() -> None:
     ap.add_argument("catalogs", nargs="+", help="PATH[:GROUP_COLUMN] of imported catalogs with ViT vectors")
     ap.add_argument("--queries", type=int, default=150, help="per catalog")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--cam", action="append", default=[], metavar="METHOD=VARIANT",
+                    help='e.g. "grad-cam vit=element-wise": another grad-cam variant for that map')
     args = ap.parse_args()
+    for spec in args.cam:
+        method, _, variant = spec.partition("=")
+        if method not in MatchExplainer.cam_variants or variant not in VARIANTS:
+            ap.error(f"--cam {spec}: methods {list(MatchExplainer.cam_variants)}, variants {list(VARIANTS)}")
+        MatchExplainer.cam_variants = MatchExplainer.cam_variants | {method: variant}
     cache: dict = {}
     rows: dict[str, list] = {}
     per_catalog = {}
@@ -99,7 +107,8 @@ def main() -> None:
         per_catalog[Path(spec.partition(":")[0]).stem] = summarise(got)
         for k, v in got.items():
             rows.setdefault(k, []).extend(v)
-    write_json(args.json, {"benchmark": "faithfulness", "all": summarise(rows), "per_catalog": per_catalog})
+    write_json(args.json, {"benchmark": "faithfulness", "cam_variants": MatchExplainer.cam_variants,
+                           "all": summarise(rows), "per_catalog": per_catalog})
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ class _Timer:
 class MatchExplainer:
     """Wraps a loaded ``core.vit.VitEncoder`` (its backbone, transformer and MiniLM text side)."""
 
+    # Which grad-cam package variant each Grad-CAM map uses (explain.gradcam.VARIANTS); chosen by the
+    # faithfulness benchmark (docs/BENCHMARKS.md).
+    cam_variants = {"grad-cam cnn": "element-wise", "grad-cam vit": "grad-cam"}
+
     def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 16):
         self.enc = vit_encoder
         self.vit = vit_encoder.model
@@ -90,9 +94,10 @@ class MatchExplainer:
             pixels = self.enc.preprocess([image]).contiguous()
             full = ImageToEmbedding(self.backbone, self.vit)
             out["grad-cam cnn"] = grad_cam(full, pixels, self.backbone.blocks[-1], target, method="grad-cam cnn",
-                                           model_id=self.model_id)
+                                           model_id=self.model_id, variant=self.cam_variants["grad-cam cnn"])
             out["grad-cam vit"] = grad_cam(self.vit, fmap, self.vit.blocks[-1].norm1, target, method="grad-cam vit",
-                                           model_id=self.model_id, reshape=vit_reshape(self.vit.cfg.grid))
+                                           model_id=self.model_id, reshape=vit_reshape(self.vit.cfg.grid),
+                                           variant=self.cam_variants["grad-cam vit"])
         return {k: replace(e, values=photo_frame(e.values, image.size)) for k, e in out.items()}
 
     def scorer(self, target: np.ndarray):

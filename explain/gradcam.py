@@ -53,12 +53,24 @@ def vit_reshape(grid: int):
     return reshape
 
 
-def grad_cam(model: nn.Module, image: torch.Tensor, target_layer: nn.Module, query: np.ndarray, *,
-             method: str, model_id: str = "", reshape=None) -> Explanation:
-    """Grad-CAM map (at the input's resolution) of ``query · model(image)`` for one image (1, 3, H, W)."""
-    from pytorch_grad_cam import GradCAM
+VARIANTS = ("grad-cam", "element-wise")
 
-    cam = GradCAM(model=model, target_layers=[target_layer], reshape_transform=reshape)
+
+def grad_cam(model: nn.Module, image: torch.Tensor, target_layer: nn.Module, query: np.ndarray, *,
+             method: str, model_id: str = "", reshape=None, variant: str = "grad-cam") -> Explanation:
+    """Grad-CAM map (at the input's resolution) of ``query · model(image)`` for one image (1, 3, H, W).
+
+    ``variant``: "grad-cam" weighs each channel by its spatially averaged gradient (Selvaraju et al.);
+    "element-wise" (the package's GradCAMElementWise) multiplies gradient and activation at each
+    position before summing channels, which stays faithful when the layer is followed by attention
+    instead of global pooling (see docs/BENCHMARKS.md).
+    """
+    from pytorch_grad_cam import GradCAM, GradCAMElementWise
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown Grad-CAM variant {variant!r}; one of {', '.join(VARIANTS)}")
+    kind = GradCAM if variant == "grad-cam" else GradCAMElementWise
+    cam = kind(model=model, target_layers=[target_layer], reshape_transform=reshape)
     cam.compute_input_gradient = True  # frozen weights: gradients must start at the input
     try:
         values = cam(input_tensor=image.detach().clone(), targets=[SimilarityTarget(query)])[0]
@@ -67,4 +79,4 @@ def grad_cam(model: nn.Module, image: torch.Tensor, target_layer: nn.Module, que
         cam.activations_and_grads.release()  # never leave hooks behind, also on errors
         model.zero_grad(set_to_none=True)
     return Explanation(method, model_id, "cosine similarity to the query", np.asarray(values, np.float32),
-                       extras={"score": score})
+                       extras={"score": score, "variant": variant})

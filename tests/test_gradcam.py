@@ -27,8 +27,9 @@ def unit(v):
     return v / np.linalg.norm(v)
 
 
+@pytest.mark.parametrize("variant", ["grad-cam", "element-wise"])
 @pytest.mark.parametrize("where", ["cnn", "vit"])
-def test_contract(where):
+def test_contract(where, variant):
     backbone = tiny_backbone()
     torch.manual_seed(1)
     vit = HybridViT(TINY).eval()
@@ -37,8 +38,8 @@ def test_contract(where):
     image = torch.randn(1, 3, 16, 16)
     before = image.clone()
     query = unit(np.random.default_rng(0).normal(size=16))
-    a = grad_cam(model, image, layer, query, method=f"grad-cam {where}", reshape=reshape)
-    b = grad_cam(model, image, layer, query, method=f"grad-cam {where}", reshape=reshape)
+    a = grad_cam(model, image, layer, query, method=f"grad-cam {where}", reshape=reshape, variant=variant)
+    b = grad_cam(model, image, layer, query, method=f"grad-cam {where}", reshape=reshape, variant=variant)
     assert a.values.shape == (16, 16) and np.all(np.isfinite(a.values)) and a.values.min() >= 0
     assert np.array_equal(a.values, b.values) and torch.equal(image, before)
     with torch.no_grad():
@@ -54,9 +55,12 @@ def test_hooks_released_after_an_error():
     with pytest.raises(Exception):
         grad_cam(model, torch.randn(1, 3, 16, 16), backbone[2], np.ones(3, np.float32), method="x")  # wrong dim
     assert all(len(m._forward_hooks) == 0 for m in model.modules())
+    with pytest.raises(ValueError, match="variant"):
+        grad_cam(model, torch.randn(1, 3, 16, 16), backbone[2], np.ones(3, np.float32), method="x", variant="cam++")
 
 
-def test_known_answer_pooled_similarity_points_at_the_matching_region():
+@pytest.mark.parametrize("variant", ["grad-cam", "element-wise"])
+def test_known_answer_pooled_similarity_points_at_the_matching_region(variant):
     """A 1x1-conv 'backbone' that passes colours through: the red half of a red/blue image explains
     similarity to a red query."""
     conv = nn.Conv2d(3, 3, 1, bias=False)
@@ -67,6 +71,6 @@ def test_known_answer_pooled_similarity_points_at_the_matching_region():
     image = torch.zeros(1, 3, 8, 8)
     image[0, 0, :, :4] = 1.0  # left half red
     image[0, 2, :, 4:] = 1.0  # right half blue
-    cam = grad_cam(model, image, conv, unit([1, 0, 0]), method="grad-cam").values
+    cam = grad_cam(model, image, conv, unit([1, 0, 0]), method="grad-cam", variant=variant).values
     assert cam[:, :4].mean() > cam[:, 4:].mean() + 0.5
     assert SimilarityTarget(unit([0, 0, 1]))(torch.tensor([0.0, 0.0, 1.0])) == pytest.approx(1.0)
