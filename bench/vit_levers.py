@@ -5,7 +5,8 @@
 
 Trains from scratch on the train split (features cached in --work) and reports, on validation
 products only: text->image exact R@10, fashion image->image P@10 same articleType, H&M image->image
-hit@1 same product_code, each next to the pooled EfficientNet-Lite0 vectors of the same products.
+hit@1 same product_code, each next to the pooled EfficientNet-Lite0 vectors of the same products,
+and the zero-shot articleType accuracy of the fashion photos.
 ``--weights FILE`` evaluates existing weights instead of training.
 """
 from __future__ import annotations

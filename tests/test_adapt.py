@@ -87,3 +87,22 @@ def test_cancelled_adaptation_keeps_the_current_model(tmp_path, current_small_mo
     assert np.isfinite(result.before)
     with pytest.raises(Cancelled):
         drain(adapt_to_catalog(cat, TrainSettings(epochs=2), tmp_path / "w2", lambda: True))
+
+
+def test_category_view_is_the_category_values_alone(tmp_path):
+    from core.vit_training import items_from_catalog
+
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (32, 32), "red").save(tmp_path / "img" / "a.png")
+    Image.new("RGB", (32, 32), "blue").save(tmp_path / "img" / "b.png")
+    (tmp_path / "p.csv").write_text("id,title,type,colour,image\n"
+                                    "a,Red tee,Tshirts,Red,img/a.png\nb,Blue cap,,,img/b.png\nc,No photo,Caps,Blue,\n")
+    cat = Catalog.create(tmp_path / "c.vitrina")
+    mapping = ColumnMapping(id="id", title="title", image="image", categories=("type", "colour"))
+    drain(import_catalog(cat, tmp_path / "p.csv", mapping, []))
+    plain = {it.key: it.texts for it in items_from_catalog(cat)}
+    views = {it.key: it.texts for it in items_from_catalog(cat, category_view=True)}
+    assert set(views) == {"c:a", "c:b"}  # products without a photo are not training items
+    assert len(plain["c:a"]) == 2 and views["c:a"][:2] == plain["c:a"]
+    assert views["c:a"][2] == "Tshirts Red"
+    assert views["c:b"][2] == "Blue cap"  # no category values: the title stands in
