@@ -93,7 +93,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--cam", action="append", default=[], metavar="METHOD=VARIANT",
                     help='e.g. "grad-cam vit=element-wise": another grad-cam variant for that map')
+    ap.add_argument("--cam-vit-block", type=int, help="the ViT block whose input tokens Grad-CAM reads (-1: the last)")
     args = ap.parse_args()
+    if args.cam_vit_block is not None:
+        MatchExplainer.cam_vit_block = args.cam_vit_block
     for spec in args.cam:
         method, _, variant = spec.partition("=")
         if method not in MatchExplainer.cam_variants or variant not in VARIANTS:
@@ -108,6 +111,7 @@ def main() -> None:
         for k, v in got.items():
             rows.setdefault(k, []).extend(v)
     write_json(args.json, {"benchmark": "faithfulness", "cam_variants": MatchExplainer.cam_variants,
+                           "cam_vit_block": MatchExplainer.cam_vit_block,
                            "all": summarise(rows), "per_catalog": per_catalog})
 
 

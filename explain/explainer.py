@@ -52,7 +52,8 @@ class MatchExplainer:
 
     # Which grad-cam package variant each Grad-CAM map uses (explain.gradcam.VARIANTS); chosen by the
     # faithfulness benchmark (docs/BENCHMARKS.md).
-    cam_variants = {"grad-cam cnn": "element-wise", "grad-cam vit": "grad-cam"}
+    cam_variants = {"grad-cam cnn": "element-wise", "grad-cam vit": "element-wise"}
+    cam_vit_block = 0  # the ViT tokens are read where they enter this block (0: the transformer's input)
 
     def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 16):
         self.enc = vit_encoder
@@ -95,7 +96,8 @@ class MatchExplainer:
             full = ImageToEmbedding(self.backbone, self.vit)
             out["grad-cam cnn"] = grad_cam(full, pixels, self.backbone.blocks[-1], target, method="grad-cam cnn",
                                            model_id=self.model_id, variant=self.cam_variants["grad-cam cnn"])
-            out["grad-cam vit"] = grad_cam(self.vit, fmap, self.vit.blocks[-1].norm1, target, method="grad-cam vit",
+            out["grad-cam vit"] = grad_cam(self.vit, fmap, self.vit.blocks[self.cam_vit_block].norm1, target,
+                                           method="grad-cam vit",
                                            model_id=self.model_id, reshape=vit_reshape(self.vit.cfg.grid),
                                            variant=self.cam_variants["grad-cam vit"])
         return {k: replace(e, values=photo_frame(e.values, image.size)) for k, e in out.items()}

@@ -1,9 +1,10 @@
 """Grad-CAM (Selvaraju et al. 2017) of a match, with the pytorch-grad-cam package.
 
 The explained score is the cosine similarity of the product's embedding to the query vector
-(``SimilarityTarget``), not a class logit. Two places to look: the CNN's stride-16 stage (what
-the convolutional features saw) and the transformer's last block, whose tokens are reshaped
-back into the 14 x 14 image grid (``vit_reshape``).
+(``SimilarityTarget``), not a class logit. Two places to look: the CNN's last stage (what the
+convolutional features saw) and the transformer's tokens, reshaped back into the 14 x 14 image
+grid (``vit_reshape``). Which block's tokens and which variant of the package each map uses is
+``explain.explainer.MatchExplainer``'s choice, made with the faithfulness benchmark.
 """
 from __future__ import annotations
 
