@@ -37,7 +37,8 @@ def cmd_explain(args) -> int:
     m = explainer.explain(result_image, product.title, product.description, query_image, args.text)
     print(f"{product.sku}  {product.title}\nsimilarity to the query (ViT space): {m.score:.3f}")
     for method, c in m.faithfulness.items():
-        print(f"  {method:<28} faithfulness {c.faithfulness:+.2f}  deletion AUC {c.deletion_auc:.3f} "
+        faith = f"{c.faithfulness:+.2f}" if c.measurable else "not measurable"
+        print(f"  {method:<28} faithfulness {faith}  deletion AUC {c.deletion_auc:.3f} "
               f"(random {c.random_deletion_auc:.3f})  insertion AUC {c.insertion_auc:.3f}")
     for name, words in m.words.items():
         top = sorted(zip(words.tokens, words.values), key=lambda t: -t[1])[:5]
@@ -53,7 +54,8 @@ def cmd_explain(args) -> int:
             overlay(result_image, m.match).save(args.out / "result-match-map.png")
         (args.out / "explanation.json").write_text(json.dumps({
             "product": product.sku, "score": m.score, "seconds": m.seconds,
-            "faithfulness": {k: c.to_dict() for k, c in m.faithfulness.items()},
+            "faithfulness": {k: {n: None if isinstance(v, float) and v != v else v for n, v in c.to_dict().items()}
+                             for k, c in m.faithfulness.items()},  # NaN (not measurable) -> null
             "words": {k: dict(zip(w.tokens, map(float, w.values))) for k, w in m.words.items()}}, indent=2))
         print(f"overlays written to {args.out}")
     return 0
