@@ -93,7 +93,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--cam", action="append", default=[], metavar="METHOD=VARIANT",
                     help='e.g. "grad-cam vit=element-wise": another grad-cam variant for that map')
-    ap.add_argument("--cam-vit-block", type=int, help="the ViT block whose input tokens Grad-CAM reads (-1: the last)")
+    ap.add_argument("--cam-vit-block", type=int,
+                    help="read the ViT tokens at this block's input (-1: the last) instead of the patch embeddings")
     args = ap.parse_args()
     if args.cam_vit_block is not None:
         MatchExplainer.cam_vit_block = args.cam_vit_block

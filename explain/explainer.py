@@ -53,7 +53,9 @@ class MatchExplainer:
     # Which grad-cam package variant each Grad-CAM map uses (explain.gradcam.VARIANTS); chosen by the
     # faithfulness benchmark (docs/BENCHMARKS.md).
     cam_variants = {"grad-cam cnn": "element-wise", "grad-cam vit": "element-wise"}
-    cam_vit_block = 0  # the ViT tokens are read where they enter this block (0: the transformer's input)
+    # Where Grad-CAM reads the ViT tokens: None = the patch embeddings (the tokens as they enter the
+    # transformer, before position embeddings); an int = the input of that block's attention.
+    cam_vit_block: int | None = None
 
     def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 16):
         self.enc = vit_encoder
@@ -96,9 +98,11 @@ class MatchExplainer:
             full = ImageToEmbedding(self.backbone, self.vit)
             out["grad-cam cnn"] = grad_cam(full, pixels, self.backbone.blocks[-1], target, method="grad-cam cnn",
                                            model_id=self.model_id, variant=self.cam_variants["grad-cam cnn"])
-            out["grad-cam vit"] = grad_cam(self.vit, fmap, self.vit.blocks[self.cam_vit_block].norm1, target,
-                                           method="grad-cam vit",
-                                           model_id=self.model_id, reshape=vit_reshape(self.vit.cfg.grid),
+            b = self.cam_vit_block
+            layer = self.vit.patch if b is None else self.vit.blocks[b].norm1
+            out["grad-cam vit"] = grad_cam(self.vit, fmap, layer, target, method="grad-cam vit",
+                                           model_id=self.model_id,
+                                           reshape=vit_reshape(self.vit.cfg.grid, cls=b is not None),
                                            variant=self.cam_variants["grad-cam vit"])
         return {k: replace(e, values=photo_frame(e.values, image.size)) for k, e in out.items()}
 

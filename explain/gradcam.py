@@ -44,12 +44,13 @@ class PooledHead(nn.Module):
         return F.normalize(fmap.mean(dim=(2, 3)), dim=-1)
 
 
-def vit_reshape(grid: int):
-    """Transformer tokens (B, 1 + N, C) -> (B, C, grid, grid), dropping the CLS token."""
+def vit_reshape(grid: int, cls: bool = True):
+    """Transformer tokens (B, 1 + N, C) -> (B, C, grid, grid), dropping the CLS token (``cls=False``:
+    patch tokens only, (B, N, C), as the patch embedding gives them)."""
 
     def reshape(tokens: torch.Tensor) -> torch.Tensor:
         b, _, c = tokens.shape
-        return tokens[:, 1:].reshape(b, grid, grid, c).permute(0, 3, 1, 2)
+        return (tokens[:, 1:] if cls else tokens).reshape(b, grid, grid, c).permute(0, 3, 1, 2)
 
     return reshape
 

@@ -28,13 +28,14 @@ def unit(v):
 
 
 @pytest.mark.parametrize("variant", ["grad-cam", "element-wise"])
-@pytest.mark.parametrize("where", ["cnn", "vit"])
+@pytest.mark.parametrize("where", ["cnn", "vit", "patch"])
 def test_contract(where, variant):
     backbone = tiny_backbone()
     torch.manual_seed(1)
     vit = HybridViT(TINY).eval()
     model = ImageToEmbedding(backbone, vit)
-    layer, reshape = (backbone[2], None) if where == "cnn" else (vit.blocks[-1].norm1, vit_reshape(4))
+    layer, reshape = {"cnn": (backbone[2], None), "vit": (vit.blocks[-1].norm1, vit_reshape(4)),
+                      "patch": (vit.patch, vit_reshape(4, cls=False))}[where]
     image = torch.randn(1, 3, 16, 16)
     before = image.clone()
     query = unit(np.random.default_rng(0).normal(size=16))
