@@ -51,4 +51,4 @@ def _scale(encoder) -> float:
     inner = encoder.load() if hasattr(encoder, "load") else encoder
     model = getattr(inner, "model", None)
     scale = getattr(model, "logit_scale", None)
-    return float(scale.exp().clamp(max=100)) if scale is not None else DEFAULT_SCALE
+    return float(scale.detach().exp().clamp(max=100)) if scale is not None else DEFAULT_SCALE
