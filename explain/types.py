@@ -10,8 +10,10 @@ import numpy as np
 class Explanation:
     """A relevance map over an image (rows x cols grid, values >= 0) or over text tokens.
 
-    Image maps cover the photo as given: the models see it square-padded (``core.encoders``), and
-    ``photo_frame`` cuts that padding off, so overlays and feature removal hit the right pixels.
+    The single explainers (attention, Grad-CAM, match map) give maps over the model's input, the
+    photo square-padded (``core.encoders``); ``MatchExplainer`` passes them through ``photo_frame``,
+    so the maps it returns cover the photo as given and overlays and feature removal hit the
+    right pixels.
 
     ``method`` names the algorithm, ``model_id`` the weights it explained, ``target`` what score
     was explained (e.g. "cosine similarity to the query"). ``tokens`` is set for text.
