@@ -49,9 +49,9 @@ FRAMING = STOPWORDS | {
     "than", "more", "less", "very", "each", "other", "be", "was", "were", "so", "like", "look", "looks", "alike",
     "differ", "differs", "different", "difference", "attribute", "attributes", "category", "categories", "value",
     "values", "shows", "show", "indicates", "suggests", "why", "whereas", "however", "although", "only", "there",
-    "what", "can", "could", "would", "may", "given", "based", "on", "into", "when", "same", "highly", "strong",
+    "what", "can", "could", "would", "may", "given", "based", "into", "when", "highly", "strong",
     "strongly", "relevant", "selected", "chosen", "part", "parts", "area", "region", "do", "does", "being", "s",
-    "many", "some", "most", "well", "result", "results", "found", "find", "between", "similarly", "your",
+    "many", "some", "well", "result", "results", "found", "find", "between", "similarly", "your",
 }
 
 
