@@ -85,9 +85,11 @@ class MatchExplainer:
         v = np.mean(parts, axis=0)
         return (v / np.linalg.norm(v)).astype(np.float32)
 
-    def image_maps(self, image: Image.Image, target: np.ndarray, seconds: dict[str, float]) -> dict[str, Explanation]:
-        """Every image method on one photo, explaining its similarity to ``target``."""
-        fmap = self._fmap(image)
+    def image_maps(self, image: Image.Image, target: np.ndarray, seconds: dict[str, float],
+                   fmap: torch.Tensor | None = None) -> dict[str, Explanation]:
+        """Every image method on one photo, explaining its similarity to ``target`` (``fmap``: the
+        photo's feature map when the caller already has it)."""
+        fmap = self._fmap(image) if fmap is None else fmap
         out: dict[str, Explanation] = {}
         with _Timer(seconds, "attention"):
             out["attention rollout"] = attention_rollout(self.vit, fmap, self.model_id)
@@ -125,17 +127,19 @@ class MatchExplainer:
         seconds: dict[str, float] = {}
         result_vec = self.embed([result_image])[0] if result_image is not None else None
         out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds)
+        result_fmap = self._fmap(result_image) if result_image is not None else None
         if result_image is not None:
-            out.result_maps = self.image_maps(result_image, q, seconds)
+            out.result_maps = self.image_maps(result_image, q, seconds, result_fmap)
             with _Timer(seconds, "faithfulness"):
                 reference = random_reference(result_image, self.scorer(q), steps=self.steps) if faithfulness else None
                 for method in faithfulness:
                     out.faithfulness[method] = self.faithfulness_of(result_image, out.result_maps[method], q,
                                                                     reference)
         if query_image is not None and result_vec is not None:
-            out.query_maps = self.image_maps(query_image, result_vec, seconds)
+            query_fmap = self._fmap(query_image)
+            out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)
             with _Timer(seconds, "match map"):
-                match = match_map(self._fmap(query_image), self._fmap(result_image), self.model_id)
+                match = match_map(query_fmap, result_fmap, self.model_id)
                 out.match = replace(match, values=photo_frame(match.values, result_image.size),
                                     extras=match.extras | {"query_map": photo_frame(match.extras["query_map"],
                                                                                      query_image.size)})
