@@ -23,7 +23,7 @@ from core.progress import drain
 from core.splits import split_of
 from core.train import TrainSettings, embed_features, new_model, recall_at, train
 from core.vit import VitConfig, load_vit
-from core.vit_training import _features, group_ids, items_from_catalog, text_views
+from core.vit_training import _features, category_ids, group_ids, items_from_catalog, text_views
 
 
 def precision_at(vecs: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--group-pairs", action="store_true")
     ap.add_argument("--image-loss", type=float, default=0.0)
     ap.add_argument("--category-view", action="store_true", help="a third text view: the category values alone")
+    ap.add_argument("--category-loss", type=float, default=0.0,
+                    help="weight of an image-to-image term with same-category products as positives")
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--split", default="val")
     ap.add_argument("--save", type=Path, help="folder to save the trained weights in")
@@ -83,10 +85,11 @@ def main() -> None:
     feats = drain(_features(items, cfg, args.work, lambda: False))
     texts = text_views(items, args.work)
     settings = TrainSettings(epochs=args.epochs, group_pairs=args.group_pairs, image_loss=args.image_loss,
-                             category_view=args.category_view)
+                             category_view=args.category_view, category_loss=args.category_loss)
     if not args.weights:
         result = drain(train(model, feats, texts, np.flatnonzero(split == "train"), np.flatnonzero(split == "val"),
-                             settings, None, groups=group_ids(items)),
+                             settings, None, groups=group_ids(items),
+                             categories=category_ids(items)),
                        lambda p: print(p.message, flush=True) if p.done % 200 == 0 else None)
         print(result.history)
         if args.save:

@@ -38,6 +38,7 @@ class TrainItem:
     image_path: str
     texts: tuple[str, ...]  # text views of the product: title first, then the fuller text
     group: str  # split unit: products of one group land in the same split (e.g. H&M product_code)
+    category: str = ""  # the product's category values; "" when it has none
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class TrainSettings:
     # A third text view per product: its category values alone (what zero-shot classification
     # matches photos against), so that photos of one category gather around its name.
     category_view: bool = False
+    # Weight of a second image-to-image term whose positives are products with the same category
+    # values (e.g. Tshirts Blue Men): photos of one kind gather even where their titles differ.
+    category_loss: float = 0.0
 
 
 def extract_features(items: Sequence[TrainItem], backbone: Backbone, cache: Path, batch_size: int = 32,
@@ -164,11 +168,15 @@ def embed_features(model: HybridViT, feats: np.ndarray, idx: np.ndarray, batch: 
 def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
           settings: TrainSettings, checkpoint_dir: Path | None = None,
           cancelled: Callable[[], bool] = lambda: False,
-          groups: np.ndarray | None = None) -> Generator[Progress, None, TrainResult]:
+          groups: np.ndarray | None = None,
+          categories: np.ndarray | None = None) -> Generator[Progress, None, TrainResult]:
     """Train ``model`` in place. ``text_views``: (N, V, 384) unit text embeddings, V views per item;
-    ``groups``: (N,) integer group of each item (needed by ``group_pairs`` and ``image_loss``)."""
+    ``groups``: (N,) integer group of each item (needed by ``group_pairs`` and ``image_loss``);
+    ``categories``: (N,) integer category of each item, unique for items without one (``category_loss``)."""
     if (settings.group_pairs or settings.image_loss) and groups is None:
         raise ValueError("group_pairs and image_loss need the items' groups")
+    if settings.category_loss and categories is None:
+        raise ValueError("category_loss needs the items' categories")
     runtime.configure()
     torch.manual_seed(settings.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -193,7 +201,7 @@ def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx
         for step, batch in enumerate(_epoch_batches(train_idx, settings, gen, steps_per_epoch, groups)):
             if cancelled():
                 return result
-            loss = _step(model, feats, text_views, batch, settings, gen, groups)
+            loss = _step(model, feats, text_views, batch, settings, gen, groups, categories)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -238,7 +246,7 @@ def _paired_order(order: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettings, gen: torch.Generator,
-          groups: np.ndarray | None = None):
+          groups: np.ndarray | None = None, categories: np.ndarray | None = None):
     x = torch.from_numpy(feats[np.sort(batch)].astype(np.float32))
     order = np.argsort(np.argsort(batch))  # rows of x follow sorted(batch); map back to batch order
     x = x[torch.from_numpy(order)]
@@ -256,6 +264,8 @@ def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettin
     loss = clip_loss(img, txt, model.logit_scale)
     if s.image_loss:
         loss = loss + s.image_loss * group_loss(img, torch.from_numpy(groups[batch]), model.logit_scale)
+    if s.category_loss:
+        loss = loss + s.category_loss * group_loss(img, torch.from_numpy(categories[batch]), model.logit_scale)
     return loss
 
 

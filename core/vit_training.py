@@ -52,7 +52,7 @@ def items_from_catalog(catalog: Catalog, group_by: str | None = None, category_v
         full = f"{text_of(product)}. {cats}".strip(". ")
         views = (product.title, full) + ((cats or product.title,) if category_view else ())
         items.append(TrainItem(f"{catalog.name}:{product.sku}", product.image_path, views,
-                               groups.get(product.pk, product.sku)))
+                               groups.get(product.pk, product.sku), cats))
     return items
 
 
@@ -60,6 +60,14 @@ def group_ids(items: Sequence[TrainItem]) -> np.ndarray:
     """(N,) integer id of each item's group, distinct across catalogs."""
     codes: dict[tuple[str, str], int] = {}
     return np.array([codes.setdefault((it.key.split(":", 1)[0], it.group), len(codes)) for it in items], np.int64)
+
+
+def category_ids(items: Sequence[TrainItem]) -> np.ndarray:
+    """(N,) integer id of each item's category values, distinct across catalogs; an item without
+    categories gets an id of its own (it has no positives)."""
+    codes: dict[tuple[str, str], int] = {}
+    return np.array([codes.setdefault((it.key.split(":", 1)[0], it.category or "\0" + it.key), len(codes))
+                     for it in items], np.int64)
 
 
 def text_views(items: Sequence[TrainItem], cache: Path, encoder=None) -> np.ndarray:
@@ -105,7 +113,7 @@ def train_on_catalogs(sources: Sequence[CatalogSource], out: Path, work: Path, s
     train_idx, val_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     model = new_model(cfg, settings.seed)
     result = yield from train(model, feats, texts, train_idx, val_idx, settings, work / "checkpoint", cancelled,
-                              group_ids(items))
+                              group_ids(items), category_ids(items))
     test_idx = np.flatnonzero(split == "test")
     test_r10 = recall_at(embed_features(model, feats, test_idx), texts[np.sort(test_idx), 0])
     summary = {"catalogs": [str(s.path) for s in sources], "products": len(items),
@@ -156,7 +164,7 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
     tuned = HybridViT(model.cfg)
     tuned.load_state_dict(model.state_dict())
     result = yield from train(tuned, feats, texts, train_idx, np.array([], int), settings, None, cancelled,
-                              group_ids(items))
+                              group_ids(items), category_ids(items))
     if result.epochs_run < settings.epochs:
         return AdaptResult(before, before, False, None, len(held))
     after = recall_at(embed_features(tuned, feats, held), texts[held, 0])

@@ -106,3 +106,17 @@ def test_category_view_is_the_category_values_alone(tmp_path):
     assert len(plain["c:a"]) == 2 and views["c:a"][:2] == plain["c:a"]
     assert views["c:a"][2] == "Tshirts Red"
     assert views["c:b"][2] == "Blue cap"  # no category values: the title stands in
+    assert {it.key: it.category for it in items_from_catalog(cat)} == {"c:a": "Tshirts Red", "c:b": ""}
+
+
+def test_category_ids_share_one_category_and_keep_items_without_apart():
+    from core.train import TrainItem
+    from core.vit_training import category_ids
+
+    items = [TrainItem("f:a", "a.png", ("t",), "a", "Tshirts Red"), TrainItem("f:b", "b.png", ("t",), "b", "Tshirts Red"),
+             TrainItem("f:c", "c.png", ("t",), "c", ""), TrainItem("f:d", "d.png", ("t",), "d", ""),
+             TrainItem("h:e", "e.png", ("t",), "e", "Tshirts Red")]
+    ids = category_ids(items)
+    assert ids[0] == ids[1]  # same category values
+    assert len({ids[2], ids[3], ids[0]}) == 3  # no category: no positives
+    assert ids[4] != ids[0]  # another catalog's category of the same name is its own

@@ -154,6 +154,32 @@ def test_group_training_needs_groups_and_lowers_loss():
     assert losses[-1] < losses[0]
 
 
+def test_category_term_needs_categories_and_gathers_one_category():
+    feats, texts = toy_data()
+    idx = np.arange(64)
+    cats = np.arange(64) % 4  # four categories of 16, each visible in one channel of its feature maps
+    feats = feats.copy()
+    feats[idx, cats] += 2
+    settings = TrainSettings(epochs=15, batch_size=16, lr=3e-3, seed=2, category_loss=1.0)
+    with pytest.raises(ValueError, match="categories"):
+        drain(train(HybridViT(TINY), feats, texts, idx, idx[:8], settings))
+
+    def spread(model):  # mean similarity within a category minus across categories
+        emb = embed_features(model, feats, idx)
+        sims = emb @ emb.T
+        same = cats[:, None] == cats[None, :]
+        np.fill_diagonal(same, False)
+        return sims[same].mean() - sims[cats[:, None] != cats[None, :]].mean()
+
+    torch.manual_seed(0)
+    plain = HybridViT(TINY)
+    drain(train(plain, feats, texts, idx, idx[:8], TrainSettings(epochs=15, batch_size=16, lr=3e-3, seed=2)))
+    torch.manual_seed(0)
+    gathered = HybridViT(TINY)
+    drain(train(gathered, feats, texts, idx, idx[:8], settings, categories=cats))
+    assert spread(gathered) > spread(plain) + 0.1
+
+
 def test_dilated_backbone_keeps_a_14x14_grid_with_the_last_stage():
     from core.vit import Backbone
 
