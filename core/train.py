@@ -59,7 +59,8 @@ class TrainSettings:
     # matches photos against), so that photos of one category gather around its name.
     category_view: bool = False
     # Weight of a second image-to-image term whose positives are products with the same category
-    # values (e.g. Tshirts Blue Men): photos of one kind gather even where their titles differ.
+    # values (e.g. Tshirts Blue Men) or of the same group: photos of one kind gather even where
+    # their titles differ.
     category_loss: float = 0.0
 
 
@@ -129,12 +130,16 @@ def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor) -
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-def group_loss(img: torch.Tensor, groups: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """Supervised contrastive loss (Khosla et al. 2020) between images: same group = positive.
+def group_loss(img: torch.Tensor, groups: torch.Tensor, logit_scale: torch.Tensor,
+               also: torch.Tensor | None = None) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) between images: same group = positive
+    (or the same ``also`` id: a second labelling whose matches are positives too).
 
     Anchors without another member of their group in the batch do not contribute; 0 if none has one.
     """
     pos = groups[:, None] == groups[None, :]
+    if also is not None:
+        pos |= also[:, None] == also[None, :]
     pos.fill_diagonal_(False)
     anchors = pos.any(dim=1)
     if not bool(anchors.any()):
@@ -265,7 +270,10 @@ def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettin
     if s.image_loss:
         loss = loss + s.image_loss * group_loss(img, torch.from_numpy(groups[batch]), model.logit_scale)
     if s.category_loss:
-        loss = loss + s.category_loss * group_loss(img, torch.from_numpy(categories[batch]), model.logit_scale)
+        # variants of one group (colourways of one design) are positives too, though their colours differ
+        same_group = torch.from_numpy(groups[batch]) if groups is not None else None
+        loss = loss + s.category_loss * group_loss(img, torch.from_numpy(categories[batch]), model.logit_scale,
+                                                   same_group)
     return loss
 
 

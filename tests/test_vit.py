@@ -126,6 +126,9 @@ def test_group_loss_pulls_variants_together_and_ignores_singletons():
     together = base.clone()
     together[1] = base[0]
     assert group_loss(together, groups, scale) < group_loss(base, groups, scale)
+    # a second labelling whose matches are positives too: the union of both labellings' positives
+    union = group_loss(base, torch.tensor([0, 1, 2, 3]), scale, also=torch.tensor([5, 5, 6, 7]))
+    assert torch.allclose(union, group_loss(base, groups, scale))
     alone = group_loss(base, torch.tensor([0, 1, 2, 3]), scale)
     assert alone.item() == 0.0
 
