@@ -28,6 +28,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="pair variants of one group in each batch (needs a GROUP_COLUMN)")
     p.add_argument("--image-loss", type=float, default=0.0,
                    help="weight of the image-to-image term between variants of one group")
+    p.add_argument("--category-loss", type=float, default=0.0,
+                   help="weight of the image-to-image term between products with the same category values")
     p.add_argument("--summary", type=Path, help="write the run summary as JSON here")
     p.set_defaults(func=cmd_train)
 
@@ -62,7 +64,8 @@ def cmd_train(args) -> int:
     from core.vit_training import train_on_catalogs
 
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                             group_pairs=args.group_pairs, image_loss=args.image_loss)
+                             group_pairs=args.group_pairs, image_loss=args.image_loss,
+                             category_loss=args.category_loss)
     cfg = VitConfig(dim=args.dim, depth=args.depth)
     if args.dilate:
         cfg = VitConfig(dim=args.dim, depth=args.depth, backbone_blocks=16, in_channels=432 if args.mid_features else 320,

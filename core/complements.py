@@ -261,7 +261,8 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
                             _compatibility(catalog, fields, pairs_pk), dict(degree), names,
                             np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
-                            {"pairs": len(pairs), "epochs": epochs, "rank": rank})
+                            {"pairs": len(pairs), "epochs": epochs, "rank": rank,
+                             "encoders": _encoders(catalog, spaces, sim_spaces)})
     ev = Evidence(catalog, model, pks, x)
     fit_on = "validation"
     queries = _held_out_queries(catalog, split, "val")
@@ -277,6 +278,23 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     return model
 
 
+def _encoders(catalog: Catalog, spaces, sim_spaces) -> dict[str, str]:
+    have = catalog.spaces()
+    return {s: have.get(s, "") for s in dict.fromkeys((*spaces, *sim_spaces))}
+
+
+def check_encoders(catalog: Catalog, model: ComplementModel) -> None:
+    """A model learned on one encoder's vectors means nothing on another's (a retrained or adapted ViT)."""
+    trained = model.info.get("encoders")
+    if trained is None:
+        return  # saved before models recorded their encoders
+    now = _encoders(catalog, model.spaces, model.sim_spaces)
+    changed = [f"{s} ({trained.get(s) or 'none'} -> {now[s] or 'none'})" for s in now if trained.get(s) != now[s]]
+    if changed:
+        raise AppError(f"The goes-with model of {catalog.name} was learned on other vectors than the catalog has now: "
+                       f"{', '.join(changed)}. Train it again with `vitrina goes-with CATALOG --train`.")
+
+
 @dataclass(frozen=True)
 class Complement:
     pk: int
@@ -290,6 +308,7 @@ def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int =
     out = [Complement(b, float(w), {"bought together": float(w)}) for b, w in catalog.copurchased(pk)[:k]]
     if model is None or len(out) >= k:
         return out
+    check_encoders(catalog, model)
     if evidence is None:
         pks, x = content_vectors(catalog, model.spaces)
         evidence = Evidence(catalog, model, pks, x)
@@ -331,6 +350,7 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
                          k: int = 10, max_queries: int = 1000) -> dict:
     """Recall@k and NDCG@k of held-out co-purchases of test products: the model, popularity, and plain
     similarity in every vector space and fused (the look-alikes the "similar" tab would show)."""
+    check_encoders(catalog, model)
     pks, x = content_vectors(catalog, model.spaces)
     ev = Evidence(catalog, model, pks, x)
     split = product_split(catalog, group_by, seed)

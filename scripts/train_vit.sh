@@ -3,7 +3,8 @@
 #   bash scripts/train_vit.sh ../shared/data [WORK_DIR]
 # Imports the fashion 224 px subset and the H&M sample into WORK_DIR (default out/vit-data), then
 # trains the hybrid ViT (tokens from the dilated last stage and the stride-16 stage, group pairs and
-# the image-to-image term on H&M designs, 8 epochs, seed 0) and writes the run summary next to the weights.
+# the image-to-image term on H&M designs, the category term, 8 epochs, seed 0) and writes the run
+# summary next to the weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${1:?usage: scripts/train_vit.sh PATH/TO/shared/data [WORK_DIR]}"
@@ -18,4 +19,4 @@ $V import "$WORK/hm.vitrina" "$DATA/hm/articles.csv" --id article_id --title pro
   --category garment_group_name --pairs "$DATA/hm/copurchase.csv"
 $V train-vit resources/models/vit --catalog "$WORK/fashion224.vitrina" --catalog "$WORK/hm.vitrina:product_code" \
   --work "$WORK/vit-work" --epochs 8 --seed 0 --dilate --mid-features --group-pairs --image-loss 0.5 \
-  --summary resources/models/vit/training.json
+  --category-loss 0.25 --summary resources/models/vit/training.json

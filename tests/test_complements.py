@@ -61,6 +61,23 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
         ComplementModel.load(path)
 
 
+def test_a_model_learned_on_other_vectors_is_refused(tmp_path):
+    cat, kinds = shop(tmp_path)
+    model = train_complements(cat, rank=8, epochs=5)
+    assert model.info["encoders"] == {"vit": "toy", "text": "toy"}
+    pk = sorted(kinds)[0]
+    assert recommend(cat, model, pk, k=10)
+    pks, vecs = cat.embeddings("vit")
+    with cat.transaction():  # the ViT was retrained or adapted: every vector re-embedded
+        cat.put_embeddings("vit", "toy-2", pks, ["h"] * len(pks), vecs)
+    with pytest.raises(AppError, match=r"vit \(toy -> toy-2\).*--train"):
+        recommend(cat, model, pk, k=10)
+    with pytest.raises(AppError, match="other vectors"):
+        evaluate_complements(cat, model)
+    known = {b for b, _ in cat.copurchased(pk)}
+    assert {r.pk for r in recommend(cat, None, pk, k=10)} == known  # the pairs themselves still stand
+
+
 def test_needs_pairs(tmp_path):
     cat = Catalog.create(tmp_path / "empty.vitrina")
     with pytest.raises(AppError):
