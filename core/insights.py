@@ -61,7 +61,7 @@ def cluster(catalog: Catalog, space: str, method: str = "kmeans", k: int | None 
         k = k or int(np.clip(round(np.sqrt(len(pks) / 4)), 2, 40))
         labels = KMeans(n_clusters=min(k, len(pks) - 1), n_init=4, random_state=seed).fit_predict(vectors)
     elif method == "hdbscan":
-        labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean").fit_predict(vectors)
+        labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", copy=True).fit_predict(vectors)
     else:
         raise AppError(f"Unknown clustering method '{method}': use kmeans or hdbscan.")
     kept = labels >= 0
