@@ -56,18 +56,22 @@ def items_from_catalog(catalog: Catalog, group_by: str | None = None, category_v
     return items
 
 
+def _ids_per_catalog(items: Sequence[TrainItem], labels: Sequence[str]) -> np.ndarray:
+    """(N,) integer id of each item's label; equal labels of different catalogs get different ids."""
+    codes: dict[tuple[str, str], int] = {}
+    return np.array([codes.setdefault((it.key.split(":", 1)[0], label), len(codes))
+                     for it, label in zip(items, labels)], np.int64)
+
+
 def group_ids(items: Sequence[TrainItem]) -> np.ndarray:
     """(N,) integer id of each item's group, distinct across catalogs."""
-    codes: dict[tuple[str, str], int] = {}
-    return np.array([codes.setdefault((it.key.split(":", 1)[0], it.group), len(codes)) for it in items], np.int64)
+    return _ids_per_catalog(items, [it.group for it in items])
 
 
 def category_ids(items: Sequence[TrainItem]) -> np.ndarray:
     """(N,) integer id of each item's category values, distinct across catalogs; an item without
     categories gets an id of its own (it has no positives)."""
-    codes: dict[tuple[str, str], int] = {}
-    return np.array([codes.setdefault((it.key.split(":", 1)[0], it.category or "\0" + it.key), len(codes))
-                     for it in items], np.int64)
+    return _ids_per_catalog(items, [it.category or "\0" + it.key for it in items])
 
 
 def text_views(items: Sequence[TrainItem], cache: Path, encoder=None) -> np.ndarray:
