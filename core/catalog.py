@@ -416,7 +416,7 @@ class Catalog:
     def copurchased(self, pk: int) -> list[tuple[int, float]]:
         return list(self._conn.execute(
             "SELECT b, weight FROM copurchase WHERE a=? UNION SELECT a, weight FROM copurchase WHERE b=?"
-            " ORDER BY 2 DESC", (pk, pk)))
+            " ORDER BY 2 DESC", (int(pk), int(pk))))
 
     def copurchase_pairs(self) -> list[tuple[int, int, float]]:
         return list(self._conn.execute("SELECT a, b, weight FROM copurchase"))

@@ -66,18 +66,29 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
     return rows_for(engine, search(engine, q))
 
 
-def goes_with(engine, pk: int, k: int = 30) -> list[ResultRow]:
-    """Complements of ``pk``: its co-purchases, then the learned complement model's picks (if trained)."""
+def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
+    """Complements of ``pk``: its co-purchases, then the learned complement model's picks (if trained).
+
+    Returns the rows and a note: why the model's picks are missing when it could not be used (no
+    content vectors yet, a model learned on other vectors, an unreadable file), "" otherwise.
+    """
     from core.complements import ComplementModel, model_path, recommend
+    from core.errors import AppError
     from core.search import Hit
 
     path = model_path(engine.catalog)
-    model = ComplementModel.load(path) if path.exists() else None
+    note = ""
     try:
+        model = ComplementModel.load(path) if path.exists() else None
         recs = recommend(engine.catalog, model, pk, k)
-    except Exception:  # noqa: BLE001  (no content vectors yet: fall back to the pairs alone)
+    except AppError as exc:  # fall back to the pairs alone, and say why
+        note = f"Goes with: known co-purchases only. {exc}"
         recs = recommend(engine.catalog, None, pk, k)
-    return rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs])
+    except Exception as exc:  # noqa: BLE001  (e.g. vectors of a product added since: re-index)
+        note = f"Goes with: known co-purchases only; the learned model could not be applied ({exc!r}). " \
+               "Re-index the catalog."
+        recs = recommend(engine.catalog, None, pk, k)
+    return rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs]), note
 
 
 def insights(engine, method: str = "kmeans", map_method: str = "pca"):

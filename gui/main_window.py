@@ -306,8 +306,14 @@ class MainWindow(QMainWindow):
     def select_result(self, pk: int) -> None:
         self._selected_pk = pk
         if self.results.tabs.currentWidget() is self.results.similar:
-            self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self.results.set_goes_with)
+            self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self._show_goes_with)
         QTimer.singleShot(0, self._explain_selected)
+
+    def _show_goes_with(self, result) -> None:
+        rows, note = result
+        self.results.set_goes_with(rows)
+        if note:
+            self.statusBar().showMessage(note, 20000)
 
     def _explain_selected(self) -> None:
         if self.engine is None or self._selected_pk is None or "vit" not in self.engine.spaces:

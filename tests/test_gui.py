@@ -198,3 +198,21 @@ def test_insights_clusters_filter_results_and_the_map_selects(qtbot, engine, set
     window.insights.list.setCurrentRow(0)  # all products again
     wait_idle(qtbot, window)
     assert window.cluster_pks is None
+
+
+def test_goes_with_falls_back_to_known_pairs_and_says_why(engine):
+    from core.complements import model_path
+    from gui import backend
+
+    cat = engine.catalog
+    a, b = cat.all_pks()[:2]
+    with cat.transaction():
+        cat.add_copurchases([(a, b, 1.0)])
+    rows, note = backend.goes_with(engine, a)
+    assert [r.pk for r in rows] == [b] and note == ""  # no model trained: the pairs, nothing to explain
+    path = model_path(cat)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a model")
+    rows, note = backend.goes_with(engine, a)
+    assert [r.pk for r in rows] == [b]
+    assert note.startswith("Goes with: known co-purchases only.") and "train it again" in note
