@@ -51,7 +51,8 @@ def cmd_goes_with(args) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save(path)
             print(f"complement model trained on {model.info['pairs']} pairs, ranker fitted on "
-                  f"{model.info['ranker_fit_on']} products' pairs; compatibility on {', '.join(model.fields)} -> {path}")
+                  f"{model.info['ranker_fit_on']} products' pairs; compatibility on {', '.join(model.fields) or 'no field'}; "
+                  f"popularity among the buyers of each {', '.join(model.group_fields) or 'no attribute'} -> {path}")
             for name, w in sorted(model.info["weights"].items(), key=lambda kv: -abs(kv[1])):
                 print(f"  weight {w:+.3f}  {name}")
         model = ComplementModel.load(path) if path.exists() else None

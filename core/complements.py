@@ -6,13 +6,17 @@ with none (new products) get complements from a model learned on those pairs, in
 1. A content model in the spirit of McAuley et al. 2015 ("Image-based recommendations on styles
    and substitutes"): two linear maps of the product's content vectors (ViT photo + MiniLM text)
    into a space where a product lies close to what is bought with it (in-batch InfoNCE), trained
-   on the pairs between training products.
+   on the pairs between training products. The query side is content only (a new product has no
+   pairs); the candidate side adds a learned vector per product that has training pairs, which
+   holds what its content does not say about who buys it.
 2. A ranker (logistic regression, scikit-learn) over the first stage's candidates (the top
    products by each plain similarity, by the learned complementarity and by popularity) that
    combines the evidence for one candidate:
    the learned complementarity, plain similarity in each vector space, attribute compatibility
    (log P(value of the candidate | value of the product) per category field, from the training
-   pairs), same-value flags, shared title words and how often the candidate is bought at all.
+   pairs), same-value flags, shared title words, how often the candidate is bought at all and how
+   often it is bought with products that share one attribute value with the query (its section,
+   department, product type...: popularity among the buyers of that kind of product).
    It is fitted on the held-out pairs of validation products, whose pairs stage 1 never saw.
 
 Each recommendation names the evidence that contributed most to its score. Everything is
@@ -37,8 +41,9 @@ log = logging.getLogger(__name__)
 
 CONTENT_SPACES = ("vit", "text")
 SIMILARITY_SPACES = ("vit", "text", "image")
-MAX_FIELD_VALUES = 300
-CANDIDATES = 200  # per first-stage list  # category fields with more distinct values are not used for compatibility
+MAX_FIELD_VALUES = 300  # attributes with more distinct values are not used as evidence
+CANDIDATES = 200  # per first-stage list
+INTERNAL_ATTRIBUTES = ("image_quality",)  # set by the import, not a property of the product
 
 
 @dataclass
@@ -56,14 +61,19 @@ class ComplementModel:
     coef: np.ndarray
     bias: float
     info: dict = field(default_factory=dict)
+    pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))  # training pairs (pk, pk), both ways
+    group_fields: tuple[str, ...] = ()  # attributes of the "often bought with this ..." features
+    item_pks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # products with a learned vector
+    item_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (items, r)
 
     def save(self, path: Path) -> None:
         deg = sorted(self.degree.items())
         np.savez(path, w_query=self.w_query, w_cand=self.w_cand, mean=self.mean, scale=self.scale, coef=self.coef,
                  degree_pks=np.array([p for p, _ in deg], np.int64), degree=np.array([n for _, n in deg], np.int64),
+                 pairs=self.pairs, item_pks=self.item_pks, item_vectors=self.item_vectors,
                  meta=json.dumps({"spaces": self.spaces, "sim_spaces": self.sim_spaces, "fields": self.fields,
                                   "compat": self.compat, "features": self.features, "bias": self.bias,
-                                  "info": self.info}))
+                                  "group_fields": self.group_fields, "info": self.info}))
 
     @classmethod
     def load(cls, path: Path) -> "ComplementModel":
@@ -73,7 +83,8 @@ class ComplementModel:
                 return cls(z["w_query"], z["w_cand"], tuple(meta["spaces"]), tuple(meta["sim_spaces"]),
                            tuple(meta["fields"]), meta["compat"],
                            dict(zip(z["degree_pks"].tolist(), z["degree"].tolist())), tuple(meta["features"]),
-                           z["mean"], z["scale"], z["coef"], float(meta["bias"]), meta["info"])
+                           z["mean"], z["scale"], z["coef"], float(meta["bias"]), meta["info"],
+                           z["pairs"], tuple(meta["group_fields"]), z["item_pks"], z["item_vectors"])
         except (KeyError, ValueError, OSError) as exc:
             raise AppError(f"{path} is not a complement model of this version ({exc}); train it again "
                            "with `vitrina goes-with CATALOG --train`.") from exc
@@ -114,6 +125,9 @@ class Evidence:
             vec = dict(zip(*catalog.embeddings(space)))
             self.sims[space] = np.stack([vec[int(p)] for p in pks]).astype(np.float32)
         cand = x @ model.w_cand
+        if len(model.item_pks):
+            have = np.array([self.row.get(int(p), -1) for p in model.item_pks])
+            cand[have[have >= 0]] += model.item_vectors[have >= 0]
         self.cand = cand / (np.linalg.norm(cand, axis=1, keepdims=True) + 1e-9)
         query = x @ model.w_query
         self.query = query / (np.linalg.norm(query, axis=1, keepdims=True) + 1e-9)
@@ -130,6 +144,8 @@ class Evidence:
             floor = table[:unknown, :unknown].min() if unknown else 0.0
             table[unknown, :], table[:, unknown] = floor, floor
             self.tables[f] = table
+        self.groups = {f: _group_popularity(catalog.attribute_column(f), pks, self.row, model.pairs)
+                       for f in model.group_fields}
         titles = [p.title for p in catalog.products(pks)]
         words = CountVectorizer(binary=True, token_pattern=r"(?u)\b\w\w+\b", lowercase=True)
         try:
@@ -144,6 +160,8 @@ class Evidence:
         the learned complementarity and by how often they are bought (the ranker's first stage)."""
         lists = [self.sims[s] @ self.sims[s][i] for s in self.model.sim_spaces]
         lists += [self.cand @ self.query[i], self.logdeg]
+        if self.groups:
+            lists.append(sum(self._bought_with_group(f, i) for f in self.groups))
         n = min(n, len(self.pks) - 1)
         rows = set()
         for scores in lists:
@@ -164,14 +182,39 @@ class Evidence:
         shared = np.asarray((self.words[j] @ self.words[i].T).todense()).ravel()
         union = self.nwords[j] + self.nwords[i] - shared
         cols.append(np.where(union > 0, shared / np.maximum(union, 1), 0.0))
+        cols += [self._bought_with_group(f, i)[j] for f in self.model.group_fields]
         return np.stack(cols, axis=1).astype(np.float32)
 
+    def _bought_with_group(self, f: str, i: int) -> np.ndarray:
+        """log(1 + how often each product was bought with a product sharing row ``i``'s value of ``f``)."""
+        codes, counts = self.groups[f]
+        return counts[codes[i]].toarray().ravel()
 
-def feature_names(sim_spaces, fields) -> tuple[str, ...]:
+
+def _group_popularity(column: dict[int, str], pks: np.ndarray, row: dict[int, int], pairs: np.ndarray):
+    """(value code per row, sparse (values + 1, rows) log1p counts of training pairs value of a -> b).
+    The last code is "no value", which counts nothing."""
+    from scipy.sparse import csr_matrix
+
+    values = sorted(set(column.values()))
+    index = {v: k for k, v in enumerate(values)}
+    codes = np.array([index.get(column.get(int(p)), len(values)) for p in pks], np.int64)
+    a = np.array([row.get(int(p), -1) for p in pairs[:, 0]], np.int64) if len(pairs) else np.zeros(0, np.int64)
+    b = np.array([row.get(int(p), -1) for p in pairs[:, 1]], np.int64) if len(pairs) else np.zeros(0, np.int64)
+    keep = (a >= 0) & (b >= 0)
+    a, b = codes[a[keep]], b[keep]
+    keep = a < len(values)
+    counts = csr_matrix((np.ones(int(keep.sum()), np.float32), (a[keep], b[keep])), shape=(len(values) + 1, len(pks)))
+    counts.sum_duplicates()
+    counts.data = np.log1p(counts.data)
+    return codes, counts
+
+
+def feature_names(sim_spaces, fields, group_fields=()) -> tuple[str, ...]:
     names = [f"similar ({s})" for s in sim_spaces] + ["learned from co-purchases", "often bought"]
     for f in fields:
         names += [f"category pairing ({f})", f"same {f}"]
-    return tuple(names + ["shared title words"])
+    return tuple(names + ["shared title words"] + [f"often bought with this {f}" for f in group_fields])
 
 
 def _train_pairs(catalog, row, split) -> list[tuple[int, int]]:
@@ -180,6 +223,8 @@ def _train_pairs(catalog, row, split) -> list[tuple[int, int]]:
 
 
 def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, seed: int):
+    """(w_query, w_cand, item vectors): a pair (a, b) scores cos(x_a w_query, x_b w_cand + v_b); v is
+    learned for every product and is zero for products that are never bought with another."""
     import torch
     from torch.nn import functional as F
 
@@ -190,19 +235,21 @@ def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, see
     xt = torch.from_numpy(x)
     wq = torch.nn.Linear(x.shape[1], rank, bias=False)
     wc = torch.nn.Linear(x.shape[1], rank, bias=False)
-    opt = torch.optim.AdamW([*wq.parameters(), *wc.parameters()], lr=2e-3, weight_decay=1e-4)
+    items = torch.nn.Embedding(len(x), rank)
+    torch.nn.init.zeros_(items.weight)
+    opt = torch.optim.AdamW([*wq.parameters(), *wc.parameters(), *items.parameters()], lr=2e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         order = torch.randperm(len(pairs), generator=gen).numpy()
         for i in range(0, len(order), 512):
             batch = pairs[order[i:i + 512]]
             q = F.normalize(wq(xt[batch[:, 0]]), dim=-1)
-            c = F.normalize(wc(xt[batch[:, 1]]), dim=-1)
+            c = F.normalize(wc(xt[batch[:, 1]]) + items(torch.from_numpy(batch[:, 1])), dim=-1)
             loss = F.cross_entropy(q @ c.T / 0.05, torch.arange(len(batch)))
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return wq.weight.detach().numpy().T.copy(), wc.weight.detach().numpy().T.copy()
+    return wq.weight.detach().numpy().T.copy(), wc.weight.detach().numpy().T.copy(), items.weight.detach().numpy()
 
 
 def _compatibility(catalog: Catalog, fields, pairs_pk) -> dict[str, dict[str, dict[str, float]]]:
@@ -223,6 +270,13 @@ def _compatibility(catalog: Catalog, fields, pairs_pk) -> dict[str, dict[str, di
 
 def _usable_fields(catalog: Catalog) -> tuple[str, ...]:
     return tuple(f for f in catalog.category_fields() if 2 <= len(catalog.field_values(f)) <= MAX_FIELD_VALUES)
+
+
+def _group_fields(catalog: Catalog) -> tuple[str, ...]:
+    """Every attribute that groups products (category fields first, then the others the import kept)."""
+    keys = list(dict.fromkeys([*catalog.category_fields(), *catalog.attribute_keys()]))
+    return tuple(f for f in keys if f not in INTERNAL_ATTRIBUTES
+                 and 2 <= len(catalog.field_values(f)) <= MAX_FIELD_VALUES)
 
 
 def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500):
@@ -251,18 +305,20 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     if len(pairs) < 50:
         raise AppError(f"Learning complements needs co-purchase pairs; {catalog.name} has {len(pairs)} usable ones.")
     pairs_np = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
-    w_query, w_cand = _content_model(x, pairs_np, rank, epochs, seed)
-    fields = _usable_fields(catalog)
+    w_query, w_cand, vectors = _content_model(x, pairs_np, rank, epochs, seed)
+    bought = np.unique(pairs_np[:, 1])
+    fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
     pairs_pk = [(int(pks[a]), int(pks[b])) for a, b in pairs_np]
     degree = Counter(a for a, _ in pairs_pk)
     have = set(catalog.spaces())
     sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)
-    names = feature_names(sim_spaces, fields)
+    names = feature_names(sim_spaces, fields, group_fields)
     model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
                             _compatibility(catalog, fields, pairs_pk), dict(degree), names,
                             np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
                             {"pairs": len(pairs), "epochs": epochs, "rank": rank,
-                             "encoders": _encoders(catalog, spaces, sim_spaces)})
+                             "encoders": _encoders(catalog, spaces, sim_spaces)},
+                            pks[pairs_np], group_fields, pks[bought], vectors[bought].astype(np.float32))
     ev = Evidence(catalog, model, pks, x)
     fit_on = "validation"
     queries = _held_out_queries(catalog, split, "val")

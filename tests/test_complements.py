@@ -55,10 +55,45 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     again = ComplementModel.load(path)
     assert np.array_equal(again.w_query, model.w_query) and again.compat == model.compat
     assert again.degree == model.degree and again.features == model.features
+    assert again.group_fields == model.group_fields and np.array_equal(again.pairs, model.pairs)
+    assert np.array_equal(again.item_pks, model.item_pks) and np.array_equal(again.item_vectors, model.item_vectors)
     assert [r.pk for r in recommend(cat, again, pk, k=10)] == [r.pk for r in recs]
     path.write_bytes(b"not a model")
     with pytest.raises(AppError, match="train it again"):
         ComplementModel.load(path)
+
+
+def test_bestseller_among_buyers_of_a_section_is_recommended_to_a_new_product(tmp_path):
+    """Tops of the "sport" section are always bought with one pair of leggings; a new sport top (no pairs
+    of its own) gets those leggings first, and the evidence says the section's buyers chose them."""
+    cat, kinds = shop(tmp_path)
+    pks = sorted(kinds)
+    section = {p: ("sport" if i % 8 == 0 else "city") for i, p in enumerate(pks)}  # every other top
+    leggings = [p for p in pks if kinds[p] == "bottom"][7]
+    with cat.transaction():
+        for p in pks:
+            cat.execute("INSERT OR REPLACE INTO attributes VALUES (?, 'section', ?)", (p, section[p]))
+            cat.execute("INSERT OR REPLACE INTO attributes VALUES (?, 'image_quality', 'ok')", (p,))
+        cat.add_copurchases([(p, leggings, 1.0) for p in pks if section[p] == "sport"])
+    model = train_complements(cat, rank=8, epochs=40)
+    assert "section" in model.group_fields and "image_quality" not in model.group_fields
+    assert "often bought with this section" in model.features
+    assert set(model.item_pks) == {int(p) for p in model.pairs.ravel()}  # only products bought with another
+    def new_top(sku, where):  # a new product that looks like the first top
+        with cat.transaction():
+            pk = cat.upsert_product(ProductRecord(sku, f"top {sku}", "", None, None, None,
+                                                  {"kind": "top", "section": where}, "h"))
+            for space in ("vit", "text"):
+                have, vecs = cat.embeddings(space)
+                cat.put_embeddings(space, "toy", [pk], ["h"], vecs[list(have).index(pks[0])][None])
+        return pk
+
+    assert model.info["weights"]["often bought with this section"] > 0
+    sport = recommend(cat, model, new_top("new-sport", "sport"), k=5, reasons=5)
+    assert sport[0].pk == leggings and sport[0].evidence["often bought with this section"] > 0
+    city = {r.pk: r for r in recommend(cat, model, new_top("new-city", "city"), k=20, reasons=5)}
+    assert leggings in city and city[leggings].score < sport[0].score  # the same look, another section's buyers
+    assert "often bought with this section" not in city[leggings].evidence
 
 
 def test_a_model_learned_on_other_vectors_is_refused(tmp_path):
