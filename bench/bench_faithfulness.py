@@ -5,7 +5,8 @@
 
 Each query is a test product's photo; its top result in the ViT space (itself excluded) is
 explained, and every image method's map on the result gets deletion and insertion curves
-(16 steps, blur imputer) against a random patch order. Reported per method: mean deletion AUC,
+(16 steps, blur imputer) against the mean of ``--random-orders`` random patch orders (seeded by
+each photo's pixels). Reported per method: mean deletion AUC,
 mean insertion AUC, their random counterparts, the share of explanations whose deletion AUC beats
 random, and the mean faithfulness score. For text, deleting the top-2 attributed title words is
 compared with deleting two random ones.
@@ -30,13 +31,22 @@ from explain.faithfulness import text_deletion
 from explain.gradcam import VARIANTS
 
 
-def run_catalog(spec: str, n: int, explainer_cache: dict) -> dict[str, list]:
+def make_explainer(vit, settings: dict) -> MatchExplainer:
+    explainer = MatchExplainer(vit, random_orders=settings["random_orders"])
+    explainer.cam_variants = settings["cam_variants"]  # this instance only
+    explainer.cam_vit_block = settings["cam_vit_block"]
+    return explainer
+
+
+def run_catalog(spec: str, n: int, explainer_cache: dict, settings: dict) -> dict[str, list]:
     path, _, group = spec.partition(":")
     catalog = Catalog.open(path)
     engine = Engine(catalog, spaces_for(catalog))
     list(engine.load_indexes())
     vit = engine.space("vit").encoder.load()
-    explainer = explainer_cache.setdefault("x", MatchExplainer(vit))
+    if "x" not in explainer_cache:
+        explainer_cache["x"] = make_explainer(vit, settings)
+    explainer = explainer_cache["x"]
     test = split_pks(engine, "test", group_by=group or None)
     queries = random.Random(0).sample(test, min(n, len(test)))
     rows: dict[str, list] = {m: [] for m in IMAGE_METHODS} | {"text": []}
@@ -95,24 +105,27 @@ def main() -> None:
                     help='e.g. "grad-cam vit=element-wise": another grad-cam variant for that map')
     ap.add_argument("--cam-vit-block", type=int,
                     help="read the ViT tokens at this block's input (-1: the last) instead of the patch embeddings")
+    ap.add_argument("--random-orders", type=int, default=4,
+                    help="random patch orders averaged into each photo's reference curves (the app uses 2)")
     args = ap.parse_args()
-    if args.cam_vit_block is not None:
-        MatchExplainer.cam_vit_block = args.cam_vit_block
+    if args.random_orders < 1:
+        ap.error("--random-orders must be at least 1")
+    settings = {"random_orders": args.random_orders, "cam_variants": dict(MatchExplainer.cam_variants),
+                "cam_vit_block": MatchExplainer.cam_vit_block if args.cam_vit_block is None else args.cam_vit_block}
     for spec in args.cam:
         method, _, variant = spec.partition("=")
-        if method not in MatchExplainer.cam_variants or variant not in VARIANTS:
+        if method not in settings["cam_variants"] or variant not in VARIANTS:
             ap.error(f"--cam {spec}: methods {list(MatchExplainer.cam_variants)}, variants {list(VARIANTS)}")
-        MatchExplainer.cam_variants = MatchExplainer.cam_variants | {method: variant}
+        settings["cam_variants"][method] = variant
     cache: dict = {}
     rows: dict[str, list] = {}
     per_catalog = {}
     for spec in args.catalogs:
-        got = run_catalog(spec, args.queries, cache)
+        got = run_catalog(spec, args.queries, cache, settings)
         per_catalog[Path(spec.partition(":")[0]).stem] = summarise(got)
         for k, v in got.items():
             rows.setdefault(k, []).extend(v)
-    write_json(args.json, {"benchmark": "faithfulness", "cam_variants": MatchExplainer.cam_variants,
-                           "cam_vit_block": MatchExplainer.cam_vit_block,
+    write_json(args.json, {"benchmark": "faithfulness", **settings,
                            "all": summarise(rows), "per_catalog": per_catalog})
 
 

@@ -57,12 +57,15 @@ class MatchExplainer:
     # transformer, before position embeddings); an int = the input of that block's attention.
     cam_vit_block: int | None = None
 
-    def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 16):
+    def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 16, random_orders: int = 2):
+        """``steps``: points of each deletion / insertion curve; ``ig_steps``: integrated-gradient steps of
+        the word attributions; ``random_orders``: random patch orders averaged into the reference curves."""
         self.enc = vit_encoder
         self.vit = vit_encoder.model
         self.backbone = vit_encoder.backbone
         self.model_id = vit_encoder.model_id
         self.steps = steps
+        self.random_orders = random_orders
         text = vit_encoder.text_encoder
         text = text.load() if hasattr(text, "load") else text
         self.words = TokenAttributor(text.model, text.model_id, steps=ig_steps)
@@ -117,7 +120,7 @@ class MatchExplainer:
     def faithfulness_of(self, image: Image.Image, explanation: Explanation, target: np.ndarray,
                         reference: RandomReference | None = None, grid: int = 14) -> Curves:
         return curves(image, explanation.values, self.scorer(target), grid=grid, steps=self.steps,
-                      imputer=blur_imputer, reference=reference)
+                      imputer=blur_imputer, reference=reference, orders=self.random_orders)
 
     # ---- the facade -------------------------------------------------------------------------
     def explain(self, result_image: Image.Image | None, title: str, description: str,
@@ -131,7 +134,8 @@ class MatchExplainer:
         if result_image is not None:
             out.result_maps = self.image_maps(result_image, q, seconds, result_fmap)
             with _Timer(seconds, "faithfulness"):
-                reference = random_reference(result_image, self.scorer(q), steps=self.steps) if faithfulness else None
+                reference = random_reference(result_image, self.scorer(q), steps=self.steps,
+                                             orders=self.random_orders) if faithfulness else None
                 for method in faithfulness:
                     out.faithfulness[method] = self.faithfulness_of(result_image, out.result_maps[method], q,
                                                                     reference)

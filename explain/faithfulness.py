@@ -4,7 +4,8 @@ Deletion: replace the most relevant patches first with an imputed version (blurr
 colour) and follow the explained score; a faithful map makes it fall fast (small area under the
 curve). Insertion: start from the fully imputed image and reveal the most relevant patches
 first; a faithful map makes the score rise fast (large area). The same curves for a random patch
-order are the reference. All steps of a curve go through the model as one batch.
+orders are the reference (their mean curves, the orders drawn from a seed of the photo's own
+pixels). All steps of a curve go through the model as one batch.
 
 A similarity score does not fall to zero when the whole photo is imputed (two blurred garments
 still look alike), so raw areas carry a floor that no patch order can remove. The normalised
@@ -20,6 +21,7 @@ measurable"), instead of a noise ratio blown up to +-1.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -142,7 +144,8 @@ def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: i
 
 @dataclass(frozen=True)
 class RandomReference:
-    """The random-order curves of one image, shared by every explanation of that image."""
+    """The random-order curves of one image, shared by every explanation of that image: the mean
+    curves of ``orders`` random patch orders (one order is a noisy estimate of "random")."""
 
     deletion: np.ndarray
     insertion: np.ndarray
@@ -163,26 +166,40 @@ def _split(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     return scores[:m], scores[m:2 * m]
 
 
+def image_seed(image: Image.Image) -> int:
+    """A seed of the image's own pixels: the same photo always gets the same random orders, and
+    different photos get different ones (one fixed order for every photo would bias the mean)."""
+    rgb = image.convert("RGB")
+    return zlib.crc32(rgb.tobytes(), zlib.crc32(repr(rgb.size).encode()))
+
+
 def random_reference(image: Image.Image, score: ScoreImages, grid: int = 14, steps: int = 16,
-                     imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int = 0) -> RandomReference:
+                     imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int | None = None,
+                     orders: int = 1) -> RandomReference:
+    """The mean curves of ``orders`` random patch orders, drawn from ``seed`` (None: ``image_seed``)."""
+    if orders < 1:
+        raise ValueError("a random reference needs at least one order")
     image = image.convert("RGB")
     counts = _counts(grid, steps)
-    order = np.random.default_rng(seed).permutation(grid * grid)
-    batch = _ordered(np.asarray(image), np.asarray(imputer(image).convert("RGB")), order, counts, grid)
-    return RandomReference(*_split(score(batch), len(counts)))
+    rng = np.random.default_rng(image_seed(image) if seed is None else seed)
+    full, empty = np.asarray(image), np.asarray(imputer(image).convert("RGB"))
+    batch = [im for _ in range(orders) for im in _ordered(full, empty, rng.permutation(grid * grid), counts, grid)]
+    scores = np.asarray(score(batch), np.float64).reshape(orders, 2 * len(counts)).mean(axis=0)
+    return RandomReference(*_split(scores, len(counts)))
 
 
 def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: int = 14, steps: int = 16,
-           imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int = 0,
-           reference: RandomReference | None = None) -> Curves:
-    """Deletion and insertion curves of ``heatmap`` on ``image``, against a seeded random order
-    (computed here, or the ``reference`` already computed for this image, score and settings)."""
+           imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int | None = None,
+           reference: RandomReference | None = None, orders: int = 1) -> Curves:
+    """Deletion and insertion curves of ``heatmap`` on ``image``, against the mean of ``orders``
+    seeded random orders (computed here, or the ``reference`` already computed for this image,
+    score and settings)."""
     image = image.convert("RGB")
     counts = _counts(grid, steps)
     batch = _ordered(np.asarray(image), np.asarray(imputer(image).convert("RGB")), patch_order(heatmap, grid),
                      counts, grid)
     deletion, insertion = _split(score(batch), len(counts))
-    ref = reference or random_reference(image, score, grid, steps, imputer, seed)
+    ref = reference or random_reference(image, score, grid, steps, imputer, seed, orders)
     return Curves(counts / (grid * grid), deletion, insertion, ref.deletion, ref.insertion)
 
 

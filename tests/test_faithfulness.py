@@ -27,13 +27,13 @@ def test_true_region_beats_random_and_a_wrong_map():
     truth = np.zeros((64, 64))
     truth[8:24, 40:56] = 1.0
     wrong = 1.0 - truth  # ranks the red square last
-    good = curves(image, truth, red_share, grid=8, steps=16, imputer=mean_imputer)
-    bad = curves(image, wrong, red_share, grid=8, steps=16, imputer=mean_imputer)
+    good = curves(image, truth, red_share, grid=8, steps=16, imputer=mean_imputer, orders=16)
+    bad = curves(image, wrong, red_share, grid=8, steps=16, imputer=mean_imputer, orders=16)
     assert len(good.fractions) == 17 and good.fractions[0] == 0 and good.fractions[-1] == 1
     assert good.deletion[0] > 0 and good.deletion[-1] == 0  # intact, then fully imputed
     assert good.deletion_auc < 0.5 * good.random_deletion_auc
     assert good.insertion_auc > good.random_insertion_auc
-    assert good.beats_random and good.faithfulness > 0.5
+    assert good.beats_random and good.faithfulness > 0.4  # the ideal map scores ~0.47 against random's mean
     assert bad.faithfulness < 0 < good.faithfulness and not bad.beats_random
     assert np.array_equal(np.asarray(image), before)
 
@@ -47,7 +47,7 @@ def test_a_score_the_photo_barely_moves_is_not_measurable():
     assert 0 < tiny.span < MIN_SPAN and not tiny.measurable
     assert np.isnan(tiny.faithfulness) and np.isnan(tiny.deletion_auc_normalised)
     same = curves(image, truth, lambda ims: red_share(ims) * 0.5 + 0.5, grid=8, steps=16, imputer=mean_imputer)
-    assert same.span > MIN_SPAN and same.measurable and same.faithfulness > 0.5
+    assert same.span > MIN_SPAN and same.measurable and same.faithfulness > 0.4
 
 
 def test_normalised_areas_remove_the_floor_of_a_similarity_score():
@@ -96,3 +96,32 @@ def test_a_shared_random_reference_gives_the_same_curves():
     b = curves(image, heat, red_share, grid=8, imputer=mean_imputer, reference=ref)
     for name in ("deletion", "insertion", "random_deletion", "random_insertion"):
         assert np.array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_random_reference_averages_orders_drawn_from_the_photo():
+    from explain.faithfulness import image_seed, random_reference
+
+    image = scene()
+    start = red_share([image])[0]
+    one = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, seed=1)
+    many = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, seed=1, orders=64)
+    # Removing k random patches of 64 removes k/64 of the red square on average: a straight line.
+    expected = start * (1 - np.linspace(0, 1, 17))
+    assert np.abs(many.deletion - expected).max() < 0.1 * start
+    assert np.abs(many.deletion - expected).max() < np.abs(one.deletion - expected).max()
+    assert np.abs(many.insertion - (start - expected)).max() < 0.1 * start
+    # No seed: the photo's own pixels seed the orders (the same photo, the same reference; another, other orders).
+    a = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, orders=2)
+    b = random_reference(scene(), red_share, grid=8, steps=16, imputer=mean_imputer, orders=2)
+    assert np.array_equal(a.deletion, b.deletion)
+    other = np.asarray(scene()).copy()
+    other[0, 0] = (0, 0, 0)
+    assert image_seed(Image.fromarray(other)) != image_seed(image)
+    assert np.array_equal(a.deletion, random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer,
+                                                       seed=image_seed(image), orders=2).deletion)
+    try:
+        random_reference(image, red_share, grid=8, orders=0)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("zero orders accepted")
