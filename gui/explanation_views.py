@@ -11,7 +11,7 @@ CURVE_COLOURS = {"deletion": QColor(220, 60, 60), "insertion": QColor(40, 140, 2
 
 
 class CurvesWidget(QWidget):
-    """Deletion and insertion curves (solid) against the random order (dashed), x = share of patches."""
+    """Deletion and insertion curves (solid) against random orders (dashed, their mean), x = share of patches."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
