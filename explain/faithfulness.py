@@ -155,15 +155,23 @@ def _counts(grid: int, steps: int) -> np.ndarray:
     return np.unique(np.linspace(0, grid * grid, steps + 1).round().astype(int))
 
 
-def _ordered(full: np.ndarray, empty: np.ndarray, order: np.ndarray, counts: np.ndarray, grid: int):
-    deletion = [_composite(full, empty, order[:k], grid) for k in counts]
-    insertion = [_composite(empty, full, order[:k], grid) for k in counts]
-    return [Image.fromarray(a) for a in deletion + insertion]
-
-
-def _split(scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    scores = np.asarray(scores, np.float64)
-    return scores[:m], scores[m:2 * m]
+def _curves_of_orders(image: Image.Image, imputer, orders: list[np.ndarray], counts: np.ndarray, grid: int,
+                      score: ScoreImages) -> tuple[np.ndarray, np.ndarray]:
+    """(deletion, insertion) scores, one row per patch order, in one batch. Every curve starts or
+    ends at the intact and the fully imputed photo, so those two go through the model once."""
+    full = np.asarray(image)
+    empty = np.asarray(imputer(image).convert("RGB"))
+    inner = counts[1:-1]  # counts run from 0 to every patch
+    batch = [full, empty]
+    for order in orders:
+        batch += [_composite(full, empty, order[:k], grid) for k in inner]
+        batch += [_composite(empty, full, order[:k], grid) for k in inner]
+    scores = np.asarray(score([Image.fromarray(a) for a in batch]), np.float64)
+    s_full, s_empty, m = scores[0], scores[1], len(inner)
+    rows = scores[2:].reshape(len(orders), 2, m)
+    deletion = np.concatenate([np.full((len(orders), 1), s_full), rows[:, 0], np.full((len(orders), 1), s_empty)], 1)
+    insertion = np.concatenate([np.full((len(orders), 1), s_empty), rows[:, 1], np.full((len(orders), 1), s_full)], 1)
+    return deletion, insertion
 
 
 def image_seed(image: Image.Image) -> int:
@@ -182,10 +190,9 @@ def random_reference(image: Image.Image, score: ScoreImages, grid: int = 14, ste
     image = image.convert("RGB")
     counts = _counts(grid, steps)
     rng = np.random.default_rng(image_seed(image) if seed is None else seed)
-    full, empty = np.asarray(image), np.asarray(imputer(image).convert("RGB"))
-    batch = [im for _ in range(orders) for im in _ordered(full, empty, rng.permutation(grid * grid), counts, grid)]
-    scores = np.asarray(score(batch), np.float64).reshape(orders, 2 * len(counts)).mean(axis=0)
-    return RandomReference(*_split(scores, len(counts)))
+    deletion, insertion = _curves_of_orders(image, imputer, [rng.permutation(grid * grid) for _ in range(orders)],
+                                            counts, grid, score)
+    return RandomReference(deletion.mean(axis=0), insertion.mean(axis=0))
 
 
 def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: int = 14, steps: int = 16,
@@ -196,9 +203,8 @@ def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: in
     score and settings)."""
     image = image.convert("RGB")
     counts = _counts(grid, steps)
-    batch = _ordered(np.asarray(image), np.asarray(imputer(image).convert("RGB")), patch_order(heatmap, grid),
-                     counts, grid)
-    deletion, insertion = _split(score(batch), len(counts))
+    deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmap, grid)], counts, grid, score)
+    deletion, insertion = deletion[0], insertion[0]
     ref = reference or random_reference(image, score, grid, steps, imputer, seed, orders)
     return Curves(counts / (grid * grid), deletion, insertion, ref.deletion, ref.insertion)
 
