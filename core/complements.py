@@ -199,8 +199,7 @@ def _group_popularity(column: dict[int, str], pks: np.ndarray, row: dict[int, in
     values = sorted(set(column.values()))
     index = {v: k for k, v in enumerate(values)}
     codes = np.array([index.get(column.get(int(p)), len(values)) for p in pks], np.int64)
-    a = np.array([row.get(int(p), -1) for p in pairs[:, 0]], np.int64) if len(pairs) else np.zeros(0, np.int64)
-    b = np.array([row.get(int(p), -1) for p in pairs[:, 1]], np.int64) if len(pairs) else np.zeros(0, np.int64)
+    a, b = (np.array([row.get(int(p), -1) for p in side], np.int64) for side in np.asarray(pairs).reshape(-1, 2).T)
     keep = (a >= 0) & (b >= 0)
     a, b = codes[a[keep]], b[keep]
     keep = a < len(values)
