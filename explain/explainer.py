@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from explain.attention import attention_rollout, gradient_attention, similarity_to
-from explain.faithfulness import Curves, RandomReference, blur_imputer, curves, random_reference
+from explain.faithfulness import Curves, RandomReference, blur_imputer, curves, curves_of_maps
 from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
 from explain.match_map import match_map
 from explain.tokens import TokenAttributor
@@ -134,11 +134,10 @@ class MatchExplainer:
         if result_image is not None:
             out.result_maps = self.image_maps(result_image, q, seconds, result_fmap)
             with _Timer(seconds, "faithfulness"):
-                reference = random_reference(result_image, self.scorer(q), steps=self.steps,
-                                             orders=self.random_orders) if faithfulness else None
-                for method in faithfulness:
-                    out.faithfulness[method] = self.faithfulness_of(result_image, out.result_maps[method], q,
-                                                                    reference)
+                if faithfulness:
+                    maps = {m: out.result_maps[m].values for m in faithfulness}
+                    out.faithfulness = curves_of_maps(result_image, maps, self.scorer(q), steps=self.steps,
+                                                      imputer=blur_imputer, orders=self.random_orders)
         if query_image is not None and result_vec is not None:
             query_fmap = self._fmap(query_image)
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)

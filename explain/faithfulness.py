@@ -209,6 +209,24 @@ def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: in
     return Curves(counts / (grid * grid), deletion, insertion, ref.deletion, ref.insertion)
 
 
+def curves_of_maps(image: Image.Image, heatmaps: dict[str, np.ndarray], score: ScoreImages, grid: int = 14,
+                   steps: int = 16, imputer: Callable[[Image.Image], Image.Image] = blur_imputer,
+                   seed: int | None = None, orders: int = 1) -> dict[str, Curves]:
+    """``curves`` of several maps of one image against one shared random reference, all in one batch
+    (the imputed photo, the intact and fully imputed scores and the random orders computed once)."""
+    if orders < 1:
+        raise ValueError("a random reference needs at least one order")
+    image = image.convert("RGB")
+    counts = _counts(grid, steps)
+    rng = np.random.default_rng(image_seed(image) if seed is None else seed)
+    randoms = [rng.permutation(grid * grid) for _ in range(orders)]
+    names = list(heatmaps)
+    deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmaps[n], grid) for n in names] + randoms,
+                                            counts, grid, score)
+    r_del, r_ins = deletion[len(names):].mean(axis=0), insertion[len(names):].mean(axis=0)
+    return {n: Curves(counts / (grid * grid), deletion[k], insertion[k], r_del, r_ins) for k, n in enumerate(names)}
+
+
 def text_deletion(words: list[str], attributions: np.ndarray, score_text: Callable[[list[str]], np.ndarray],
                   k: int = 2, seed: int = 0, trials: int = 8) -> dict:
     """Similarity drop when the top-k attributed words are deleted, against deleting k random words."""

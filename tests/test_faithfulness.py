@@ -125,3 +125,24 @@ def test_random_reference_averages_orders_drawn_from_the_photo():
         pass
     else:
         raise AssertionError("zero orders accepted")
+
+
+def test_curves_of_several_maps_in_one_batch_equal_the_curves_one_by_one():
+    from explain.faithfulness import curves_of_maps, random_reference
+
+    image = scene()
+    maps = {"truth": np.pad(np.ones((16, 16)), ((8, 40), (40, 8))), "noise": np.random.default_rng(4).random((8, 8))}
+    calls = []
+
+    def counted(images):
+        calls.append(len(images))
+        return red_share(images)
+
+    together = curves_of_maps(image, maps, counted, grid=8, steps=16, imputer=mean_imputer, orders=3)
+    assert len(calls) == 1 and calls[0] == 2 + (2 + 3) * 2 * 15  # intact + imputed once, 15 inner steps a curve
+    ref = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, orders=3)
+    for name, heat in maps.items():
+        alone = curves(image, heat, red_share, grid=8, steps=16, imputer=mean_imputer, reference=ref)
+        for part in ("fractions", "deletion", "insertion", "random_deletion", "random_insertion"):
+            assert np.array_equal(getattr(together[name], part), getattr(alone, part)), (name, part)
+    assert together["truth"].faithfulness > together["noise"].faithfulness
