@@ -181,17 +181,21 @@ def image_seed(image: Image.Image) -> int:
     return zlib.crc32(rgb.tobytes(), zlib.crc32(repr(rgb.size).encode()))
 
 
+def _random_orders(image: Image.Image, grid: int, seed: int | None, orders: int) -> list[np.ndarray]:
+    if orders < 1:
+        raise ValueError("a random reference needs at least one order")
+    rng = np.random.default_rng(image_seed(image) if seed is None else seed)
+    return [rng.permutation(grid * grid) for _ in range(orders)]
+
+
 def random_reference(image: Image.Image, score: ScoreImages, grid: int = 14, steps: int = 16,
                      imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int | None = None,
                      orders: int = 1) -> RandomReference:
     """The mean curves of ``orders`` random patch orders, drawn from ``seed`` (None: ``image_seed``)."""
-    if orders < 1:
-        raise ValueError("a random reference needs at least one order")
     image = image.convert("RGB")
     counts = _counts(grid, steps)
-    rng = np.random.default_rng(image_seed(image) if seed is None else seed)
-    deletion, insertion = _curves_of_orders(image, imputer, [rng.permutation(grid * grid) for _ in range(orders)],
-                                            counts, grid, score)
+    deletion, insertion = _curves_of_orders(image, imputer, _random_orders(image, grid, seed, orders), counts, grid,
+                                            score)
     return RandomReference(deletion.mean(axis=0), insertion.mean(axis=0))
 
 
@@ -214,12 +218,9 @@ def curves_of_maps(image: Image.Image, heatmaps: dict[str, np.ndarray], score: S
                    seed: int | None = None, orders: int = 1) -> dict[str, Curves]:
     """``curves`` of several maps of one image against one shared random reference, all in one batch
     (the imputed photo, the intact and fully imputed scores and the random orders computed once)."""
-    if orders < 1:
-        raise ValueError("a random reference needs at least one order")
     image = image.convert("RGB")
     counts = _counts(grid, steps)
-    rng = np.random.default_rng(image_seed(image) if seed is None else seed)
-    randoms = [rng.permutation(grid * grid) for _ in range(orders)]
+    randoms = _random_orders(image, grid, seed, orders)
     names = list(heatmaps)
     deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmaps[n], grid) for n in names] + randoms,
                                             counts, grid, score)
