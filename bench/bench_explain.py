@@ -65,7 +65,8 @@ def main() -> None:
         t["total"].append(t5 - t4)
         del t0
     write_json(args.json, {"benchmark": "explain-speed", "model": x.model_id, "pairs": args.pairs,
-                           "ig_steps": x.words.steps, "random_orders": x.random_orders, "ig_relative_delta_mean": float(sum(deltas) / len(deltas)),
+                           "ig_steps": x.words.steps, "random_orders": x.random_orders,
+                           "ig_relative_delta_mean": float(sum(deltas) / len(deltas)),
                            **{k: percentiles(v) for k, v in t.items()}})
 
 

@@ -54,22 +54,24 @@ class ComplementModel:
     sim_spaces: tuple[str, ...]  # spaces whose plain similarity is a ranker feature
     fields: tuple[str, ...]  # category fields of the compatibility features
     compat: dict[str, dict[str, dict[str, float]]]  # field -> value of a -> value of b -> log P(b | a)
-    degree: dict[int, int]  # pk -> co-purchases among the training pairs
+    pairs: np.ndarray  # (P, 2) training pairs (pk, pk), both ways
     features: tuple[str, ...]
     mean: np.ndarray  # ranker: feature standardisation and logistic-regression weights
     scale: np.ndarray
     coef: np.ndarray
     bias: float
     info: dict = field(default_factory=dict)
-    pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))  # training pairs (pk, pk), both ways
     group_fields: tuple[str, ...] = ()  # attributes of the "often bought with this ..." features
     item_pks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # products with a learned vector
     item_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (items, r)
 
+    @property
+    def degree(self) -> dict[int, int]:
+        """pk -> co-purchases among the training pairs."""
+        return dict(Counter(self.pairs[:, 0].tolist()))
+
     def save(self, path: Path) -> None:
-        deg = sorted(self.degree.items())
         np.savez(path, w_query=self.w_query, w_cand=self.w_cand, mean=self.mean, scale=self.scale, coef=self.coef,
-                 degree_pks=np.array([p for p, _ in deg], np.int64), degree=np.array([n for _, n in deg], np.int64),
                  pairs=self.pairs, item_pks=self.item_pks, item_vectors=self.item_vectors,
                  meta=json.dumps({"spaces": self.spaces, "sim_spaces": self.sim_spaces, "fields": self.fields,
                                   "compat": self.compat, "features": self.features, "bias": self.bias,
@@ -81,10 +83,9 @@ class ComplementModel:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 return cls(z["w_query"], z["w_cand"], tuple(meta["spaces"]), tuple(meta["sim_spaces"]),
-                           tuple(meta["fields"]), meta["compat"],
-                           dict(zip(z["degree_pks"].tolist(), z["degree"].tolist())), tuple(meta["features"]),
+                           tuple(meta["fields"]), meta["compat"], z["pairs"], tuple(meta["features"]),
                            z["mean"], z["scale"], z["coef"], float(meta["bias"]), meta["info"],
-                           z["pairs"], tuple(meta["group_fields"]), z["item_pks"], z["item_vectors"])
+                           tuple(meta["group_fields"]), z["item_pks"], z["item_vectors"])
         except (KeyError, ValueError, OSError) as exc:
             raise AppError(f"{path} is not a complement model of this version ({exc}); train it again "
                            "with `vitrina goes-with CATALOG --train`.") from exc
@@ -307,17 +308,16 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     w_query, w_cand, vectors = _content_model(x, pairs_np, rank, epochs, seed)
     bought = np.unique(pairs_np[:, 1])
     fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
-    pairs_pk = [(int(pks[a]), int(pks[b])) for a, b in pairs_np]
-    degree = Counter(a for a, _ in pairs_pk)
+    pairs_pk = pks[pairs_np]
     have = set(catalog.spaces())
     sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)
     names = feature_names(sim_spaces, fields, group_fields)
     model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
-                            _compatibility(catalog, fields, pairs_pk), dict(degree), names,
+                            _compatibility(catalog, fields, pairs_pk.tolist()), pairs_pk, names,
                             np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
                             {"pairs": len(pairs), "epochs": epochs, "rank": rank,
                              "encoders": _encoders(catalog, spaces, sim_spaces)},
-                            pks[pairs_np], group_fields, pks[bought], vectors[bought].astype(np.float32))
+                            group_fields, pks[bought], vectors[bought].astype(np.float32))
     ev = Evidence(catalog, model, pks, x)
     fit_on = "validation"
     queries = _held_out_queries(catalog, split, "val")
