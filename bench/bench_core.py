@@ -5,6 +5,9 @@
         --limit 2000 --json out/ingest.json
     # text and image query latency on an imported catalog (e.g. all 44k fashion products)
     python bench/bench_core.py query /tmp/vitrina-bench/fashion44k.vitrina --json out/query.json
+    # "goes with" latency with a trained model (vitrina goes-with CATALOG --train): the first call
+    # reads the model's evidence for the whole catalog, later ones reuse it (core.complements.GoesWith)
+    python bench/bench_core.py goes-with /tmp/vb/hm.vitrina --json out/goes-with-latency.json
 """
 from __future__ import annotations
 
@@ -91,6 +94,26 @@ def bench_query(args) -> dict:
             "peak_rss_mb": round(peak_rss_mb())}
 
 
+def bench_goes_with(args) -> dict:
+    from core.complements import GoesWith, model_path
+
+    catalog = Catalog.open(args.catalog)
+    if not model_path(catalog).exists():
+        raise SystemExit(f"no goes-with model beside {args.catalog}: run `vitrina goes-with CATALOG --train` first")
+    pks = random.Random(0).sample(list(catalog.all_pks()), args.queries + 1)
+    service = GoesWith(catalog)
+    t = time.perf_counter()
+    service.recommend(pks[0], 30)
+    first = time.perf_counter() - t
+    samples = []
+    for pk in pks[1:]:
+        t = time.perf_counter()
+        service.recommend(pk, 30)
+        samples.append(time.perf_counter() - t)
+    return {"benchmark": "goes-with", "catalog": str(args.catalog), "products": len(catalog),
+            "first_call_s": round(first, 3), "later_calls": percentiles(samples), "peak_rss_mb": round(peak_rss_mb())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -105,8 +128,13 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--spaces", help="only these spaces, comma-separated (default: all of the catalog's)")
     p.add_argument("--json", type=Path)
+    p = sub.add_parser("goes-with")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--queries", type=int, default=100)
+    p.add_argument("--json", type=Path)
     args = ap.parse_args()
-    write_json(args.json, bench_ingest(args) if args.what == "ingest" else bench_query(args))
+    run = {"ingest": bench_ingest, "query": bench_query, "goes-with": bench_goes_with}[args.what]
+    write_json(args.json, run(args))
 
 
 if __name__ == "__main__":

@@ -345,6 +345,15 @@ class Catalog:
             args += [key, *values]
         return np.fromiter((r[0] for r in self._conn.execute(" ".join(sql), args)), dtype=np.int64)
 
+    def change_marker(self) -> tuple[int, int]:
+        """Differs after any write to the catalog, by this connection or another process: for caches of
+        whole-catalog data."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._conn.total_changes
+
+    def titles(self) -> dict[int, str]:
+        """pk -> title of every product (one query, for whole-catalog features)."""
+        return dict(self._conn.execute("SELECT pk, title FROM products"))
+
     def attribute_column(self, key: str) -> dict[int, str]:
         return dict(self._conn.execute("SELECT pk, value FROM attributes WHERE key=?", (key,)))
 
@@ -414,9 +423,12 @@ class Catalog:
         return len(rows)
 
     def copurchased(self, pk: int) -> list[tuple[int, float]]:
+        """(partner, weight), strongest first; each partner once, with its larger weight when the pair is
+        stored both ways (a source may give each direction its own weight)."""
         return list(self._conn.execute(
-            "SELECT b, weight FROM copurchase WHERE a=? UNION SELECT a, weight FROM copurchase WHERE b=?"
-            " ORDER BY 2 DESC", (int(pk), int(pk))))
+            "SELECT other, MAX(weight) FROM (SELECT b AS other, weight FROM copurchase WHERE a=?"
+            " UNION ALL SELECT a, weight FROM copurchase WHERE b=?) GROUP BY other ORDER BY 2 DESC, 1",
+            (int(pk), int(pk))))
 
     def copurchase_pairs(self) -> list[tuple[int, int, float]]:
         return list(self._conn.execute("SELECT a, b, weight FROM copurchase"))

@@ -48,7 +48,6 @@ def cmd_goes_with(args) -> int:
         path = model_path(catalog)
         if args.train:
             model = train_complements(catalog, group_by=args.group_by)
-            path.parent.mkdir(parents=True, exist_ok=True)
             model.save(path)
             print(f"complement model trained on {model.info['pairs']} pairs, ranker fitted on "
                   f"{model.info['ranker_fit_on']} products' pairs; compatibility on {', '.join(model.fields) or 'no field'}; "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +72,16 @@ class ComplementModel:
         return dict(Counter(self.pairs[:, 0].tolist()))
 
     def save(self, path: Path) -> None:
-        np.savez(path, w_query=self.w_query, w_cand=self.w_cand, mean=self.mean, scale=self.scale, coef=self.coef,
+        """Written beside ``path`` and moved over it, so a reader never sees half a file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")  # numpy adds .npz to a name without it
+        np.savez(tmp, w_query=self.w_query, w_cand=self.w_cand, mean=self.mean, scale=self.scale, coef=self.coef,
                  pairs=self.pairs, item_pks=self.item_pks, item_vectors=self.item_vectors,
                  meta=json.dumps({"spaces": self.spaces, "sim_spaces": self.sim_spaces, "fields": self.fields,
                                   "compat": self.compat, "features": self.features, "bias": self.bias,
                                   "group_fields": self.group_fields, "info": self.info}))
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> "ComplementModel":
@@ -132,7 +138,8 @@ class Evidence:
         self.cand = cand / (np.linalg.norm(cand, axis=1, keepdims=True) + 1e-9)
         query = x @ model.w_query
         self.query = query / (np.linalg.norm(query, axis=1, keepdims=True) + 1e-9)
-        self.logdeg = np.log1p(np.array([model.degree.get(int(p), 0) for p in pks], np.float32))
+        degree = model.degree  # derived from the training pairs: once, not per product
+        self.logdeg = np.log1p(np.array([degree.get(int(p), 0) for p in pks], np.float32))
         self.codes, self.tables = {}, {}
         for f in model.fields:
             col = catalog.attribute_column(f)
@@ -145,9 +152,10 @@ class Evidence:
             floor = table[:unknown, :unknown].min() if unknown else 0.0
             table[unknown, :], table[:, unknown] = floor, floor
             self.tables[f] = table
-        self.groups = {f: _group_popularity(catalog.attribute_column(f), pks, self.row, model.pairs)
-                       for f in model.group_fields}
-        titles = [p.title for p in catalog.products(pks)]
+        pair_rows = _pair_rows(model.pairs, self.row)
+        self.groups = {f: _group_popularity(catalog.attribute_column(f), pks, pair_rows) for f in model.group_fields}
+        by_pk = catalog.titles()
+        titles = [by_pk.get(int(p), "") for p in pks]
         words = CountVectorizer(binary=True, token_pattern=r"(?u)\b\w\w+\b", lowercase=True)
         try:
             self.words = words.fit_transform(titles).astype(np.float32).tocsr()
@@ -192,7 +200,14 @@ class Evidence:
         return counts[codes[i]].toarray().ravel()
 
 
-def _group_popularity(column: dict[int, str], pks: np.ndarray, row: dict[int, int], pairs: np.ndarray):
+def _pair_rows(pairs: np.ndarray, row: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The training pairs (pk, pk) as rows of ``row``, pairs of products without vectors left out."""
+    a, b = (np.array([row.get(int(p), -1) for p in side], np.int64) for side in np.asarray(pairs).reshape(-1, 2).T)
+    keep = (a >= 0) & (b >= 0)
+    return a[keep], b[keep]
+
+
+def _group_popularity(column: dict[int, str], pks: np.ndarray, pair_rows: tuple[np.ndarray, np.ndarray]):
     """(value code per row, sparse (values + 1, rows) log1p counts of training pairs value of a -> b).
     The last code is "no value", which counts nothing."""
     from scipy.sparse import csr_matrix
@@ -200,9 +215,7 @@ def _group_popularity(column: dict[int, str], pks: np.ndarray, row: dict[int, in
     values = sorted(set(column.values()))
     index = {v: k for k, v in enumerate(values)}
     codes = np.array([index.get(column.get(int(p)), len(values)) for p in pks], np.int64)
-    a, b = (np.array([row.get(int(p), -1) for p in side], np.int64) for side in np.asarray(pairs).reshape(-1, 2).T)
-    keep = (a >= 0) & (b >= 0)
-    a, b = codes[a[keep]], b[keep]
+    a, b = codes[pair_rows[0]], pair_rows[1]
     keep = a < len(values)
     counts = csr_matrix((np.ones(int(keep.sum()), np.float32), (a[keep], b[keep])), shape=(len(values) + 1, len(pks)))
     counts.sum_duplicates()
@@ -218,8 +231,9 @@ def feature_names(sim_spaces, fields, group_fields=()) -> tuple[str, ...]:
 
 
 def _train_pairs(catalog, row, split) -> list[tuple[int, int]]:
-    return [(row[a], row[b]) for a, b, _ in catalog.copurchase_pairs()
-            if a in row and b in row and split.get(a) == split.get(b) == "train"]
+    """Pairs between training products as rows, each pair once (a catalog may store both directions)."""
+    return sorted({(min(row[a], row[b]), max(row[a], row[b])) for a, b, _ in catalog.copurchase_pairs()
+                   if a in row and b in row and split.get(a) == split.get(b) == "train"})
 
 
 def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, seed: int):
@@ -383,6 +397,42 @@ def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int =
         out.append(Complement(int(evidence.pks[cand[r]]), float(total[r]),
                               {model.features[t]: round(float(parts[r, t]), 3) for t in top if parts[r, t] > 0}))
     return out
+
+
+class GoesWith:
+    """A catalog's goes-with model and its evidence, kept between requests: building the evidence
+    reads every vector, title and attribute of the catalog (seconds on a large one). Both are read
+    again when the model file or the catalog changed since."""
+
+    def __init__(self, catalog: Catalog):
+        import threading
+
+        self.catalog = catalog
+        self._lock = threading.Lock()  # the GUI asks from worker threads
+        self._key: tuple | None = None
+        self._model: ComplementModel | None = None
+        self._evidence: Evidence | None = None
+
+    def _state(self) -> tuple:
+        path = model_path(self.catalog)
+        stat = path.stat() if path.exists() else None
+        return (stat.st_mtime_ns, stat.st_size) if stat else None, self.catalog.change_marker()
+
+    def recommend(self, pk: int, k: int = 20) -> list[Complement]:
+        """``recommend`` with the model saved beside the catalog (known pairs alone when there is none)."""
+        with self._lock:
+            key = self._state()
+            if key != self._key:
+                self._model, self._evidence, self._key = None, None, None
+                path = model_path(self.catalog)
+                model = ComplementModel.load(path) if path.exists() else None
+                if model is not None:
+                    check_encoders(self.catalog, model)
+                    pks, x = content_vectors(self.catalog, model.spaces)
+                    self._evidence = Evidence(self.catalog, model, pks, x)
+                self._model, self._key = model, key
+            model, evidence = self._model, self._evidence
+        return recommend(self.catalog, model, pk, k, evidence=evidence)
 
 
 def _ranked_metrics(ranked: np.ndarray, relevant: set[int], k: int) -> tuple[float, float]:

@@ -6,6 +6,7 @@ module costs nothing and loads no ML library. All of them run on one single-thre
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,27 +67,32 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
     return rows_for(engine, search(engine, q))
 
 
+_goes_with: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # catalog -> core.complements.GoesWith
+
+
 def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
     """Complements of ``pk``: its co-purchases, then the learned complement model's picks (if trained).
 
     Returns the rows and a note: why the model's picks are missing when it could not be used (no
-    content vectors yet, a model learned on other vectors, an unreadable file), "" otherwise.
+    content vectors yet, a model learned on other vectors, an unreadable file), "" otherwise. The
+    model and its evidence are kept per catalog until the model file or the catalog changes.
     """
-    from core.complements import ComplementModel, model_path, recommend
+    from core.complements import GoesWith, recommend
     from core.errors import AppError
     from core.search import Hit
 
-    path = model_path(engine.catalog)
+    service = _goes_with.get(engine.catalog)
+    if service is None:
+        service = _goes_with[engine.catalog] = GoesWith(engine.catalog)
     note = ""
     try:
-        model = ComplementModel.load(path) if path.exists() else None
-        recs = recommend(engine.catalog, model, pk, k)
+        recs = service.recommend(pk, k)
     except AppError as exc:  # fall back to the pairs alone, and say why
         note = f"Goes with: known co-purchases only. {exc}"
-        recs = recommend(engine.catalog, None, pk, k)
     except Exception as exc:  # noqa: BLE001  (e.g. vectors of a product added since: re-index)
         note = f"Goes with: known co-purchases only; the learned model could not be applied ({exc!r}). " \
                "Re-index the catalog."
+    if note:
         recs = recommend(engine.catalog, None, pk, k)
     return rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs]), note
 

@@ -113,6 +113,51 @@ def test_a_model_learned_on_other_vectors_is_refused(tmp_path):
     assert {r.pk for r in recommend(cat, None, pk, k=10)} == known  # the pairs themselves still stand
 
 
+def test_a_pair_stored_both_ways_is_one_partner_and_one_training_pair(tmp_path):
+    from core.complements import _train_pairs
+
+    cat, kinds = shop(tmp_path)
+    pk = sorted(kinds)[0]
+    partner = cat.copurchased(pk)[0][0]
+    with cat.transaction():  # a source that weighs each direction on its own (H&M does)
+        cat.add_copurchases([(pk, partner, 0.2), (partner, pk, 3.0)])
+    partners = [b for b, _ in cat.copurchased(pk)]
+    assert partners.count(partner) == 1 and dict(cat.copurchased(pk))[partner] == 3.0
+    model = train_complements(cat, rank=8, epochs=5)
+    recs = [r.pk for r in recommend(cat, model, pk, k=30)]
+    assert len(recs) == len(set(recs)) == 30 and recs[0] == partner
+    row = {p: i for i, p in enumerate(sorted(kinds))}
+    pairs = _train_pairs(cat, row, {p: "train" for p in kinds})
+    assert len(pairs) == len({frozenset(p) for p in pairs}) == len({frozenset(r) for r in
+                                                                     [(a, b) for a, b, _ in cat.copurchase_pairs()]})
+
+
+def test_goes_with_keeps_its_evidence_until_the_model_or_the_catalog_changes(tmp_path, monkeypatch):
+    from core import complements
+    from core.complements import GoesWith, model_path
+
+    cat, kinds = shop(tmp_path)
+    built = []
+    real = complements.Evidence
+    monkeypatch.setattr(complements, "Evidence", lambda *a: built.append(1) or real(*a))
+    service = GoesWith(cat)
+    pk = sorted(kinds)[0]
+    known = {b for b, _ in cat.copurchased(pk)}
+    assert {r.pk for r in service.recommend(pk, k=10)} == known and not built  # no model yet: the pairs
+    model = train_complements(cat, rank=8, epochs=5)
+    built.clear()
+    model.save(model_path(cat))
+    first = [r.pk for r in service.recommend(pk, k=10)]
+    assert len(first) == 10 and [r.pk for r in service.recommend(pk, k=10)] == first and len(built) == 1
+    new = sorted(kinds)[-1]  # a product gains a partner: the evidence is read again and shows it
+    with cat.transaction():
+        cat.add_copurchases([(pk, new, 9.0)])
+    assert service.recommend(pk, k=10)[0].pk == new and len(built) == 2
+    model_path(cat).write_bytes(b"not a model")  # a broken model file is not served from the cache
+    with pytest.raises(AppError, match="train it again"):
+        service.recommend(pk, k=10)
+
+
 def test_needs_pairs(tmp_path):
     cat = Catalog.create(tmp_path / "empty.vitrina")
     with pytest.raises(AppError):
