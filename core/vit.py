@@ -262,19 +262,19 @@ class VitEncoder:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             return self.backbone(batch).float()
 
+    def encode_feature_maps(self, fmap: torch.Tensor):
+        """Unit embeddings of feature maps already computed by ``feature_maps``."""
+        from core.encoders import l2_normalise
+
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            return l2_normalise(self.model(fmap).float().numpy())
+
     def encode_images(self, images):
         import numpy as np
 
-        out = []
-        for i in range(0, len(images), self.batch_size):
-            fmap = self.feature_maps(self.preprocess(images[i:i + self.batch_size]))
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                out.append(self.model(fmap).float().numpy())
-        if not out:
-            return np.zeros((0, self.dim), np.float32)
-        from core.encoders import l2_normalise
-
-        return l2_normalise(np.concatenate(out))
+        out = [self.encode_feature_maps(self.feature_maps(self.preprocess(images[i:i + self.batch_size])))
+               for i in range(0, len(images), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
     def encode_texts(self, texts):
         return self.text_encoder.encode_texts(texts)

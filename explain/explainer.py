@@ -77,10 +77,11 @@ class MatchExplainer:
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         return self.enc.encode_images(images)
 
-    def query_vector(self, image: Image.Image | None, text: str) -> np.ndarray:
+    def query_vector(self, image: Image.Image | None, text: str, fmap: torch.Tensor | None = None) -> np.ndarray:
+        """The unit query vector (``fmap``: the photo's feature map when the caller already has it)."""
         parts = []
         if image is not None:
-            parts.append(self.embed([image])[0])
+            parts.append(self.embed([image])[0] if fmap is None else self.enc.encode_feature_maps(fmap)[0])
         if text.strip():
             parts.append(self.enc.encode_texts([text])[0])
         if not parts:
@@ -126,11 +127,13 @@ class MatchExplainer:
     def explain(self, result_image: Image.Image | None, title: str, description: str,
                 query_image: Image.Image | None = None, query_text: str = "",
                 faithfulness: tuple[str, ...] = IMAGE_METHODS) -> MatchExplanation:
-        q = self.query_vector(query_image, query_text)
+        # Each photo goes through the CNN trunk once here; its feature map serves the vectors and the maps.
+        query_fmap = self._fmap(query_image) if query_image is not None else None
+        q = self.query_vector(query_image, query_text, query_fmap)
         seconds: dict[str, float] = {}
-        result_vec = self.embed([result_image])[0] if result_image is not None else None
-        out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds)
         result_fmap = self._fmap(result_image) if result_image is not None else None
+        result_vec = self.enc.encode_feature_maps(result_fmap)[0] if result_fmap is not None else None
+        out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds)
         if result_image is not None:
             out.result_maps = self.image_maps(result_image, q, seconds, result_fmap)
             with _Timer(seconds, "faithfulness"):
@@ -139,7 +142,6 @@ class MatchExplainer:
                     out.faithfulness = curves_of_maps(result_image, maps, self.scorer(q), steps=self.steps,
                                                       imputer=blur_imputer, orders=self.random_orders)
         if query_image is not None and result_vec is not None:
-            query_fmap = self._fmap(query_image)
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)
             with _Timer(seconds, "match map"):
                 match = match_map(query_fmap, result_fmap, self.model_id)
