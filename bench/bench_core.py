@@ -8,6 +8,8 @@
     # "goes with" latency with a trained model (vitrina goes-with CATALOG --train): the first call
     # reads the model's evidence for the whole catalog, later ones reuse it (core.complements.GoesWith)
     python bench/bench_core.py goes-with /tmp/vb/hm.vitrina --json out/goes-with-latency.json
+    # insights computed from scratch (the catalog's cache bypassed): clusters and 2-D maps
+    python bench/bench_core.py insights /tmp/vb/hm.vitrina --space vit --json out/insights.json
 """
 from __future__ import annotations
 
@@ -114,6 +116,26 @@ def bench_goes_with(args) -> dict:
             "first_call_s": round(first, 3), "later_calls": percentiles(samples), "peak_rss_mb": round(peak_rss_mb())}
 
 
+def bench_insights(args) -> dict:
+    from core.insights import cluster, embedding_map
+
+    catalog = Catalog.open(args.catalog)
+    out = {}
+    for name, run in (("kmeans", lambda: cluster(catalog, args.space, "kmeans", cache=False)),
+                      ("hdbscan", lambda: cluster(catalog, args.space, "hdbscan", cache=False)),
+                      ("pca map", lambda: embedding_map(catalog, args.space, "pca", cache=False)),
+                      ("t-sne map", lambda: embedding_map(catalog, args.space, "tsne", cache=False))):
+        t = time.perf_counter()
+        result = run()
+        out[name] = {"seconds": round(time.perf_counter() - t, 2)}
+        if hasattr(result, "clusters"):
+            out[name] |= {"clusters": len(result.clusters), "noise": round(float((result.labels < 0).mean()), 3),
+                          "silhouette": result.silhouette, "davies_bouldin": result.davies_bouldin}
+        print(name, out[name], flush=True)
+    return {"benchmark": "insights", "catalog": str(args.catalog), "space": args.space,
+            "products": len(catalog), **out, "peak_rss_mb": round(peak_rss_mb())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -132,8 +154,13 @@ def main() -> None:
     p.add_argument("catalog", type=Path)
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--json", type=Path)
+    p = sub.add_parser("insights")
+    p.add_argument("catalog", type=Path)
+    p.add_argument("--space", default="vit")
+    p.add_argument("--json", type=Path)
     args = ap.parse_args()
-    run = {"ingest": bench_ingest, "query": bench_query, "goes-with": bench_goes_with}[args.what]
+    run = {"ingest": bench_ingest, "query": bench_query, "goes-with": bench_goes_with,
+           "insights": bench_insights}[args.what]
     write_json(args.json, run(args))
 
 

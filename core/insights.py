@@ -20,6 +20,10 @@ from core.errors import AppError
 
 log = logging.getLogger(__name__)
 
+# HDBSCAN runs on the vectors' leading principal components: its neighbour search degrades to
+# quadratic in high dimensions (H&M, 11,800 ViT vectors: 129 s at 384-d, 4.6 s at 32-d with a
+# similar clustering; docs/BENCHMARKS.md, "Insights").
+HDBSCAN_DIMS = 32
 STOP = {"a", "an", "and", "the", "for", "with", "of", "in", "men", "women", "s", "to", "on", "by", "&"}
 
 
@@ -47,11 +51,12 @@ class Clustering:
 
 
 def cluster(catalog: Catalog, space: str, method: str = "kmeans", k: int | None = None,
-            min_cluster_size: int = 10, seed: int = 0) -> Clustering:
+            min_cluster_size: int = 10, seed: int = 0, cache: bool = True) -> Clustering:
+    """``cache``: read and write the result kept in the catalog (off: compute it, e.g. to time it)."""
     from sklearn.cluster import HDBSCAN, KMeans
     from sklearn.metrics import davies_bouldin_score, silhouette_score
 
-    cached = _load(catalog, space, method, k, min_cluster_size)
+    cached = _load(catalog, space, method, k, min_cluster_size) if cache else None
     if cached is not None:
         return cached
     pks, vectors = catalog.embeddings(space)
@@ -61,7 +66,12 @@ def cluster(catalog: Catalog, space: str, method: str = "kmeans", k: int | None 
         k = k or int(np.clip(round(np.sqrt(len(pks) / 4)), 2, 40))
         labels = KMeans(n_clusters=min(k, len(pks) - 1), n_init=4, random_state=seed).fit_predict(vectors)
     elif method == "hdbscan":
-        labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", copy=True).fit_predict(vectors)
+        x = vectors
+        if x.shape[1] > HDBSCAN_DIMS and len(x) > HDBSCAN_DIMS:
+            from sklearn.decomposition import PCA
+
+            x = PCA(n_components=HDBSCAN_DIMS, random_state=seed).fit_transform(x)
+        labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", copy=True).fit_predict(x)
     else:
         raise AppError(f"Unknown clustering method '{method}': use kmeans or hdbscan.")
     kept = labels >= 0
@@ -72,7 +82,8 @@ def cluster(catalog: Catalog, space: str, method: str = "kmeans", k: int | None 
         sil = float(silhouette_score(vectors[sample], labels[sample], metric="cosine"))
         dbi = float(davies_bouldin_score(vectors[kept], labels[kept]))
     result = Clustering(method, space, pks, labels, tuple(_describe(catalog, pks, labels)), sil, dbi)
-    _save(catalog, result, k, min_cluster_size)
+    if cache:
+        _save(catalog, result, k, min_cluster_size)
     return result
 
 
@@ -106,7 +117,7 @@ def _words(title: str) -> list[str]:
 
 
 def _key(catalog: Catalog, space: str, method: str, k, mcs) -> str:
-    return f"insights:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"
+    return f"insights2:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"  # 2: HDBSCAN on principal components
 
 
 def _save(catalog: Catalog, c: Clustering, k, mcs) -> None:
@@ -127,10 +138,11 @@ def _load(catalog: Catalog, space: str, method: str, k, mcs) -> Clustering | Non
                       d["silhouette"], d["davies_bouldin"])
 
 
-def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int = 0,
+                  cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(pks, (n, 2) coordinates) of a PCA or t-SNE map of the space; cached by the space's revision."""
     key = f"map:{space}:{method}:{catalog.revision(space)}"
-    raw = catalog.meta(key)
+    raw = catalog.meta(key) if cache else None
     if raw:
         d = json.loads(raw)
         return np.asarray(d["pks"], np.int64), np.asarray(d["xy"], np.float32)
@@ -150,6 +162,7 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
     else:
         raise AppError(f"Unknown map method '{method}': use pca or tsne.")
     xy = xy.astype(np.float32).round(4)  # what is cached is what is returned, first time too
-    with catalog.transaction():
-        catalog.set_meta(key, json.dumps({"pks": pks.tolist(), "xy": xy.tolist()}))
+    if cache:
+        with catalog.transaction():
+            catalog.set_meta(key, json.dumps({"pks": pks.tolist(), "xy": xy.tolist()}))
     return pks, xy

@@ -38,6 +38,27 @@ def test_hdbscan_and_errors(engine):
         cluster(engine.catalog, "image", "magic")
 
 
+def test_hdbscan_finds_the_groups_of_high_dimensional_vectors(tmp_path):
+    from sklearn.metrics import adjusted_rand_score
+
+    from core.catalog import Catalog, ProductRecord
+
+    rng = np.random.default_rng(0)
+    cat = Catalog.create(tmp_path / "blobs.vitrina")
+    centres = rng.normal(size=(4, 384))
+    truth = np.repeat(np.arange(4), 60)
+    with cat.transaction():
+        pks = [cat.upsert_product(ProductRecord(f"p{i}", f"item {i}", "", None, None, None, {}, "h"))
+               for i in range(len(truth))]
+        vecs = centres[truth] + rng.normal(0, 0.15, (len(truth), 384))
+        cat.put_embeddings("vit", "toy", pks, ["h"] * len(pks), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    c = cluster(cat, "vit", "hdbscan", min_cluster_size=10)
+    by_pk = dict(zip(c.pks.tolist(), c.labels.tolist()))
+    labels = np.array([by_pk[p] for p in pks])
+    assert (labels >= 0).mean() > 0.9 and adjusted_rand_score(truth, labels) > 0.9
+    assert c.silhouette > 0.5 and len(c.clusters) == 4
+
+
 def test_maps_are_cached_until_vectors_change(engine):
     pks, xy = embedding_map(engine.catalog, "image", "pca")
     assert xy.shape == (12, 2) and len(pks) == 12
