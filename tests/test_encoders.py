@@ -113,3 +113,26 @@ def test_local_clip_checkpoint_from_a_folder(tmp_path):
     assert np.allclose(np.linalg.norm(np.vstack([img, txt]), axis=1), 1, atol=1e-5)
     with pytest.raises(EncoderError, match="no config.json"):
         LocalClipEncoder(tmp_path)
+
+
+def test_folding_same_padding_keeps_every_output_and_skips_asymmetric_ones():
+    import copy
+
+    import torch
+    from efficientnet_lite_pytorch.utils import Conv2dStaticSamePadding
+    from torch import nn
+
+    from core.encoders import fold_same_padding
+
+    torch.manual_seed(0)
+    net = nn.Sequential(Conv2dStaticSamePadding(3, 8, 3, stride=2, image_size=32),  # pads (0, 1, 0, 1)
+                        Conv2dStaticSamePadding(8, 8, 5, stride=1, image_size=16, groups=8),  # pads 2 all round
+                        Conv2dStaticSamePadding(8, 4, 1, stride=1, image_size=16))  # no padding
+    before = copy.deepcopy(net)
+    fold_same_padding(net)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(net(x), before(x), atol=1e-6)
+    assert isinstance(net[0].static_padding, nn.ZeroPad2d) and net[0].padding == (0, 0)
+    assert isinstance(net[1].static_padding, nn.Identity) and net[1].padding == (2, 2)
+    fold_same_padding(net)  # twice: nothing padded twice
+    assert torch.allclose(net(x), before(x), atol=1e-6)
