@@ -127,7 +127,7 @@ class ExplainedMatch:
     facts: object
 
 
-def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gradient-weighted attention"):
+def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "grad-cam vit"):
     """The explanation of one result (the explainer is created once and kept in ``holder``)."""
     from explain.explainer import IMAGE_METHODS, MatchExplainer
     from explain.facts import gather_facts
@@ -144,7 +144,7 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     faith = (method,) if method in IMAGE_METHODS else ()
     m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith)
     fields = tuple(engine.catalog.category_fields())
-    heat = m.result_maps.get(method) or m.result_maps.get("gradient-weighted attention")
+    heat = m.result_maps.get(method) or m.result_maps.get("grad-cam vit")
     facts = gather_facts(product.title, product.attributes, text, word_attributions=m.words.get("title"),
                          heatmap=heat.values if heat is not None else None, score=m.score,
                          faithfulness=m.faithfulness[method].faithfulness

@@ -39,7 +39,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="CSV or JSON Lines with columns text and/or image (a photo path)")
     p.add_argument("--out", type=Path, required=True, help="folder for report.html and report.pdf")
     p.add_argument("-k", type=int, default=5, help="results per query")
-    p.add_argument("--method", default="gradient-weighted attention")
+    p.add_argument("--method", default="grad-cam vit")
     p.add_argument("--name", default="report")
     p.add_argument("--no-rationale", action="store_true")
     p.set_defaults(func=cmd_report)
