@@ -21,7 +21,7 @@ from core.errors import AppError
 log = logging.getLogger(__name__)
 
 # HDBSCAN runs on the vectors' leading principal components: its neighbour search degrades to
-# quadratic in high dimensions (H&M, 11,800 ViT vectors: 129 s at 384-d, 4.6 s at 32-d with a
+# quadratic in high dimensions (H&M, 11,800 ViT vectors: 129 s at 384-d, 5.9 s at 32-d with a
 # similar clustering; docs/BENCHMARKS.md, "Insights").
 HDBSCAN_DIMS = 32
 STOP = {"a", "an", "and", "the", "for", "with", "of", "in", "men", "women", "s", "to", "on", "by", "&"}
