@@ -154,6 +154,7 @@ class Evidence:
             self.tables[f] = table
         pair_rows = _pair_rows(model.pairs, self.row)
         self.groups = {f: _group_popularity(catalog.attribute_column(f), pks, pair_rows) for f in model.group_fields}
+        self._group_rows: tuple[int, list[np.ndarray]] = (-1, [])  # the last query's rows (candidates, then features)
         by_pk = catalog.titles()
         titles = [by_pk.get(int(p), "") for p in pks]
         words = CountVectorizer(binary=True, token_pattern=r"(?u)\b\w\w+\b", lowercase=True)
@@ -170,7 +171,7 @@ class Evidence:
         lists = [self.sims[s] @ self.sims[s][i] for s in self.model.sim_spaces]
         lists += [self.cand @ self.query[i], self.logdeg]
         if self.groups:
-            lists.append(sum(self._bought_with_group(f, i) for f in self.groups))
+            lists.append(sum(self._bought_with_groups(i)))
         n = min(n, len(self.pks) - 1)
         rows = set()
         for scores in lists:
@@ -191,13 +192,19 @@ class Evidence:
         shared = np.asarray((self.words[j] @ self.words[i].T).todense()).ravel()
         union = self.nwords[j] + self.nwords[i] - shared
         cols.append(np.where(union > 0, shared / np.maximum(union, 1), 0.0))
-        cols += [self._bought_with_group(f, i)[j] for f in self.model.group_fields]
+        cols += [rows[j] for rows in self._bought_with_groups(i)]
         return np.stack(cols, axis=1).astype(np.float32)
 
-    def _bought_with_group(self, f: str, i: int) -> np.ndarray:
-        """log(1 + how often each product was bought with a product sharing row ``i``'s value of ``f``)."""
-        codes, counts = self.groups[f]
-        return counts[codes[i]].toarray().ravel()
+    def _bought_with_groups(self, i: int) -> list[np.ndarray]:
+        """Per group field (in ``model.group_fields`` order): log(1 + how often each product was bought
+        with a product sharing row ``i``'s value of it). Kept for the last ``i``, which ``candidates``
+        and then ``features`` both ask for (read into a local first: callers may share the evidence)."""
+        last = self._group_rows
+        if last[0] != i:
+            last = (i, [counts[codes[i]].toarray().ravel() for codes, counts in
+                        (self.groups[f] for f in self.model.group_fields)])
+            self._group_rows = last
+        return last[1]
 
 
 def _pair_rows(pairs: np.ndarray, row: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
