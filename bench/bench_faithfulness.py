@@ -5,7 +5,7 @@
 
 Each query is a test product's photo; its top result in the ViT space (itself excluded) is
 explained, and every image method's map on the result gets deletion and insertion curves
-(16 steps, blur imputer) against the mean of ``--random-orders`` random patch orders (seeded by
+(16 steps, blur imputer, softened patch borders) against the mean of ``--random-orders`` random patch orders (seeded by
 each photo's pixels). Reported per method: mean deletion AUC,
 mean insertion AUC, their random counterparts, the share of explanations whose deletion AUC beats
 random, and the mean faithfulness score. For text, deleting the top-2 attributed title words is
@@ -35,6 +35,7 @@ def make_explainer(vit, settings: dict) -> MatchExplainer:
     explainer = MatchExplainer(vit, random_orders=settings["random_orders"])
     explainer.cam_variants = settings["cam_variants"]  # this instance only
     explainer.cam_vit_block = settings["cam_vit_block"]
+    explainer.feather = settings["feather"]
     return explainer
 
 
@@ -107,10 +108,14 @@ def main() -> None:
                     help="read the ViT tokens at this block's input (-1: the last) instead of the patch embeddings")
     ap.add_argument("--random-orders", type=int, default=4,
                     help="random patch orders averaged into each photo's reference curves (the app uses 2)")
+    ap.add_argument("--feather", type=float, default=MatchExplainer.feather,
+                    help="Gaussian sigma of removed patches' borders in patch sides (0: hard edges, as before)")
     args = ap.parse_args()
+    if args.feather < 0:
+        ap.error("--feather must be 0 or more")
     if args.random_orders < 1:
         ap.error("--random-orders must be at least 1")
-    settings = {"random_orders": args.random_orders, "cam_variants": dict(MatchExplainer.cam_variants),
+    settings = {"random_orders": args.random_orders, "feather": args.feather, "cam_variants": dict(MatchExplainer.cam_variants),
                 "cam_vit_block": MatchExplainer.cam_vit_block if args.cam_vit_block is None else args.cam_vit_block}
     for spec in args.cam:
         method, _, variant = spec.partition("=")

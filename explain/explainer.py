@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from explain.attention import attention_rollout, gradient_attention, similarity_to
-from explain.faithfulness import Curves, RandomReference, blur_imputer, curves, curves_of_maps
+from explain.faithfulness import FEATHER, Curves, RandomReference, blur_imputer, curves, curves_of_maps
 from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
 from explain.match_map import match_map
 from explain.tokens import TokenAttributor
@@ -56,6 +56,8 @@ class MatchExplainer:
     # Where Grad-CAM reads the ViT tokens: None = the patch embeddings (the tokens as they enter the
     # transformer, before position embeddings); an int = the input of that block's attention.
     cam_vit_block: int | None = None
+    # Softened borders of removed patches in the faithfulness curves (explain.faithfulness.FEATHER).
+    feather: float = FEATHER
 
     def __init__(self, vit_encoder, steps: int = 16, ig_steps: int = 16, random_orders: int = 2):
         """``steps``: points of each deletion / insertion curve; ``ig_steps``: integrated-gradient steps of
@@ -121,7 +123,7 @@ class MatchExplainer:
     def faithfulness_of(self, image: Image.Image, explanation: Explanation, target: np.ndarray,
                         reference: RandomReference | None = None, grid: int = 14) -> Curves:
         return curves(image, explanation.values, self.scorer(target), grid=grid, steps=self.steps,
-                      imputer=blur_imputer, reference=reference, orders=self.random_orders)
+                      imputer=blur_imputer, reference=reference, orders=self.random_orders, feather=self.feather)
 
     # ---- the facade -------------------------------------------------------------------------
     def explain(self, result_image: Image.Image | None, title: str, description: str,
@@ -140,7 +142,8 @@ class MatchExplainer:
                 if faithfulness:
                     maps = {m: out.result_maps[m].values for m in faithfulness}
                     out.faithfulness = curves_of_maps(result_image, maps, self.scorer(q), steps=self.steps,
-                                                      imputer=blur_imputer, orders=self.random_orders)
+                                                      imputer=blur_imputer, orders=self.random_orders,
+                                                      feather=self.feather)
         if query_image is not None and result_vec is not None:
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)
             with _Timer(seconds, "match map"):

@@ -7,6 +7,14 @@ first; a faithful map makes the score rise fast (large area). The same curves fo
 orders are the reference (their mean curves, the orders drawn from a seed of the photo's own
 pixels). All steps of a curve go through the model as one batch.
 
+Removed patches are blended in through a mask softened by a Gaussian of ``FEATHER`` patch sides
+(a quarter of a patch: the patches and their order stay as they were, only their borders are no
+longer cut edges). With hard edges, a random order scatters up to 196 sharp-edged blurred blocks
+over the garment, and the model reacts to the grid of cut edges as much as to what was removed:
+on H&M photos half of the random curves dipped more than 5 % of the score's range *below* the
+fully blurred photo, which removal alone cannot do (docs/BENCHMARKS.md). Petsiuk et al.'s RISE
+masks are smooth for the same reason.
+
 A similarity score does not fall to zero when the whole photo is imputed (two blurred garments
 still look alike), so raw areas carry a floor that no patch order can remove. The normalised
 areas rescale every curve of one image so that the intact photo scores 1 and the fully imputed
@@ -30,6 +38,7 @@ from PIL import Image, ImageFilter
 
 ScoreImages = Callable[[list[Image.Image]], np.ndarray]  # images -> explained score per image
 MIN_SPAN = 0.02  # smallest score change (intact photo vs fully imputed) a faithfulness is measured on
+FEATHER = 0.25  # Gaussian sigma of the removal mask's borders, in patch sides (0: hard-edged patches)
 
 
 @dataclass(frozen=True)
@@ -132,14 +141,30 @@ def patch_order(heatmap: np.ndarray, grid: int) -> np.ndarray:
     return np.argsort(-means, kind="stable")
 
 
-def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: int) -> np.ndarray:
-    out = base.copy()
+def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: int,
+               feather: float = FEATHER) -> np.ndarray:
+    """``base`` with ``other`` in the given patches, their borders softened by a Gaussian of
+    ``feather`` patch sides (0: cut edges). No patch gives ``base``, every patch ``other``, exactly."""
+    if feather <= 0:
+        out = base.copy()
+        rows = np.array_split(np.arange(base.shape[0]), grid)
+        cols = np.array_split(np.arange(base.shape[1]), grid)
+        for p in patches:
+            r, c = rows[p // grid], cols[p % grid]
+            out[r[0]:r[-1] + 1, c[0]:c[-1] + 1] = other[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
+        return out
+    from scipy.ndimage import gaussian_filter
+
+    mask = np.zeros(base.shape[:2], np.float32)
     rows = np.array_split(np.arange(base.shape[0]), grid)
     cols = np.array_split(np.arange(base.shape[1]), grid)
     for p in patches:
         r, c = rows[p // grid], cols[p % grid]
-        out[r[0]:r[-1] + 1, c[0]:c[-1] + 1] = other[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
-    return out
+        mask[r[0]:r[-1] + 1, c[0]:c[-1] + 1] = 1.0
+    sigma = feather * max(base.shape[0], base.shape[1]) / grid
+    mask = gaussian_filter(mask, sigma, mode="nearest", truncate=3.0)[..., None]
+    out = base.astype(np.float32) + (other.astype(np.float32) - base) * mask
+    return np.clip(np.rint(out), 0, 255).astype(base.dtype)
 
 
 @dataclass(frozen=True)
@@ -156,7 +181,7 @@ def _counts(grid: int, steps: int) -> np.ndarray:
 
 
 def _curves_of_orders(image: Image.Image, imputer, orders: list[np.ndarray], counts: np.ndarray, grid: int,
-                      score: ScoreImages) -> tuple[np.ndarray, np.ndarray]:
+                      score: ScoreImages, feather: float = FEATHER) -> tuple[np.ndarray, np.ndarray]:
     """(deletion, insertion) scores, one row per patch order, in one batch. Every curve starts or
     ends at the intact and the fully imputed photo, so those two go through the model once."""
     full = np.asarray(image)
@@ -164,8 +189,8 @@ def _curves_of_orders(image: Image.Image, imputer, orders: list[np.ndarray], cou
     inner = counts[1:-1]  # counts run from 0 to every patch
     batch = [full, empty]
     for order in orders:
-        batch += [_composite(full, empty, order[:k], grid) for k in inner]
-        batch += [_composite(empty, full, order[:k], grid) for k in inner]
+        batch += [_composite(full, empty, order[:k], grid, feather) for k in inner]
+        batch += [_composite(empty, full, order[:k], grid, feather) for k in inner]
     scores = np.asarray(score([Image.fromarray(a) for a in batch]), np.float64)
     s_full, s_empty, m = scores[0], scores[1], len(inner)
     rows = scores[2:].reshape(len(orders), 2, m)
@@ -190,32 +215,32 @@ def _random_orders(image: Image.Image, grid: int, seed: int | None, orders: int)
 
 def random_reference(image: Image.Image, score: ScoreImages, grid: int = 14, steps: int = 16,
                      imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int | None = None,
-                     orders: int = 1) -> RandomReference:
+                     orders: int = 1, feather: float = FEATHER) -> RandomReference:
     """The mean curves of ``orders`` random patch orders, drawn from ``seed`` (None: ``image_seed``)."""
     image = image.convert("RGB")
     counts = _counts(grid, steps)
     deletion, insertion = _curves_of_orders(image, imputer, _random_orders(image, grid, seed, orders), counts, grid,
-                                            score)
+                                            score, feather)
     return RandomReference(deletion.mean(axis=0), insertion.mean(axis=0))
 
 
 def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: int = 14, steps: int = 16,
            imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int | None = None,
-           reference: RandomReference | None = None, orders: int = 1) -> Curves:
+           reference: RandomReference | None = None, orders: int = 1, feather: float = FEATHER) -> Curves:
     """Deletion and insertion curves of ``heatmap`` on ``image``, against the mean of ``orders``
     seeded random orders (computed here, or the ``reference`` already computed for this image,
     score and settings)."""
     image = image.convert("RGB")
     counts = _counts(grid, steps)
-    deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmap, grid)], counts, grid, score)
+    deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmap, grid)], counts, grid, score, feather)
     deletion, insertion = deletion[0], insertion[0]
-    ref = reference or random_reference(image, score, grid, steps, imputer, seed, orders)
+    ref = reference or random_reference(image, score, grid, steps, imputer, seed, orders, feather)
     return Curves(counts / (grid * grid), deletion, insertion, ref.deletion, ref.insertion)
 
 
 def curves_of_maps(image: Image.Image, heatmaps: dict[str, np.ndarray], score: ScoreImages, grid: int = 14,
                    steps: int = 16, imputer: Callable[[Image.Image], Image.Image] = blur_imputer,
-                   seed: int | None = None, orders: int = 1) -> dict[str, Curves]:
+                   seed: int | None = None, orders: int = 1, feather: float = FEATHER) -> dict[str, Curves]:
     """``curves`` of several maps of one image against one shared random reference, all in one batch
     (the imputed photo, the intact and fully imputed scores and the random orders computed once)."""
     image = image.convert("RGB")
@@ -223,7 +248,7 @@ def curves_of_maps(image: Image.Image, heatmaps: dict[str, np.ndarray], score: S
     randoms = _random_orders(image, grid, seed, orders)
     names = list(heatmaps)
     deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmaps[n], grid) for n in names] + randoms,
-                                            counts, grid, score)
+                                            counts, grid, score, feather)
     r_del, r_ins = deletion[len(names):].mean(axis=0), insertion[len(names):].mean(axis=0)
     return {n: Curves(counts / (grid * grid), deletion[k], insertion[k], r_del, r_ins) for k, n in enumerate(names)}
 

@@ -103,8 +103,9 @@ def test_random_reference_averages_orders_drawn_from_the_photo():
 
     image = scene()
     start = red_share([image])[0]
-    one = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, seed=1)
-    many = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, seed=1, orders=64)
+    # Hard-edged patches (feather 0): the thresholded red share counts exactly the pixels left.
+    one = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, seed=1, feather=0)
+    many = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, seed=1, orders=64, feather=0)
     # Removing k random patches of 64 removes k/64 of the red square on average: a straight line.
     expected = start * (1 - np.linspace(0, 1, 17))
     assert np.abs(many.deletion - expected).max() < 0.1 * start
@@ -146,3 +147,35 @@ def test_curves_of_several_maps_in_one_batch_equal_the_curves_one_by_one():
         for part in ("fractions", "deletion", "insertion", "random_deletion", "random_insertion"):
             assert np.array_equal(getattr(together[name], part), getattr(alone, part)), (name, part)
     assert together["truth"].faithfulness > together["noise"].faithfulness
+
+
+def redness(images):
+    """A score linear in the pixels (red minus green over the red square): blending moves it in proportion."""
+    return np.array([(np.asarray(im, np.float64)[8:24, 40:56, 0] - np.asarray(im, np.float64)[8:24, 40:56, 1]).mean()
+                     for im in images]) / 255
+
+
+def test_feathered_removal_softens_patch_borders_and_removes_as_much_on_average():
+    from explain.faithfulness import FEATHER, _composite, random_reference
+
+    assert FEATHER > 0  # the application's curves soften the borders
+    black, white = np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8)
+    assert np.array_equal(_composite(black, white, np.array([], int), 8), black)
+    assert np.array_equal(_composite(black, white, np.arange(64), 8), white)
+    hard = _composite(black, white, np.array([27]), 8, feather=0)
+    soft = _composite(black, white, np.array([27]), 8)
+    # One patch of 64: as much is blended in as the patch holds, but without a cut edge around it.
+    assert hard.mean() == 255 / 64 and abs(soft.mean() - 255 / 64) < 0.02 * 255 / 64
+    jump = lambda a: max(np.abs(np.diff(a[..., 0].astype(int), axis=0)).max(),
+                         np.abs(np.diff(a[..., 0].astype(int), axis=1)).max())
+    assert jump(hard) == 255 and jump(soft) < 0.25 * 255
+    assert soft[24, 24, 0] > 0 and soft[0, 0, 0] == 0  # the border softened, far pixels untouched
+    # Random orders still remove k/64 of the photo on average: a linear score falls in a straight line,
+    # and the same orders with cut edges give the same curve.
+    image = scene()
+    start, end = redness([image])[0], redness([mean_imputer(image)])[0]
+    soft = random_reference(image, redness, grid=8, steps=16, imputer=mean_imputer, seed=1, orders=64)
+    hard = random_reference(image, redness, grid=8, steps=16, imputer=mean_imputer, seed=1, orders=64, feather=0)
+    expected = end + (start - end) * (1 - np.linspace(0, 1, 17))
+    assert np.abs(soft.deletion - expected).max() < 0.1 * (start - end)
+    assert np.abs(soft.deletion - hard.deletion).max() < 0.02 * (start - end)
