@@ -141,6 +141,7 @@ class Catalog:
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = path
         self._conn = conn
+        self._note_writes = 0  # rows this connection wrote through set_meta (caches, settings)
 
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -227,7 +228,9 @@ class Catalog:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
+        before = self._conn.total_changes
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self._note_writes += self._conn.total_changes - before
 
     # ---- products ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -346,9 +349,10 @@ class Catalog:
         return np.fromiter((r[0] for r in self._conn.execute(" ".join(sql), args)), dtype=np.int64)
 
     def change_marker(self) -> tuple[int, int]:
-        """Differs after any write to the catalog, by this connection or another process: for caches of
-        whole-catalog data."""
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._conn.total_changes
+        """Differs after any write to the catalog by another process, or to its products, pairs or vectors by
+        this connection: for caches of whole-catalog data. This connection's own notes (``set_meta``: e.g.
+        the insights it cached) leave it as it was."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._conn.total_changes - self._note_writes
 
     def titles(self) -> dict[int, str]:
         """pk -> title of every product (one query, for whole-catalog features)."""
