@@ -31,11 +31,14 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=SHIPPED_WEIGHTS)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--random-orders", type=int, default=2, help="random orders of the curves' reference (app: 2)")
+    ap.add_argument("--feather", type=float, default=MatchExplainer.feather,
+                    help="softened borders of removed patches, in patch sides (0: hard edges, as before)")
     args = ap.parse_args()
     rows = list(csv.DictReader(open(DEMO / "products.csv", encoding="utf-8")))
     rng = random.Random(0)
     pairs = [rng.sample(rows, 2) for _ in range(args.pairs + 2)]
     x = MatchExplainer(VitEncoder(args.weights), random_orders=args.random_orders)
+    x.feather = args.feather  # this instance only
     deltas: list[float] = []
     t = {k: [] for k in ("maps_and_match", "words", "curves_one_method", "curves_all_methods", "total")}
     for i, (qrow, rrow) in enumerate(pairs):
@@ -65,7 +68,7 @@ def main() -> None:
         t["total"].append(t5 - t4)
         del t0
     write_json(args.json, {"benchmark": "explain-speed", "model": x.model_id, "pairs": args.pairs,
-                           "ig_steps": x.words.steps, "random_orders": x.random_orders,
+                           "ig_steps": x.words.steps, "random_orders": x.random_orders, "feather": x.feather,
                            "ig_relative_delta_mean": float(sum(deltas) / len(deltas)),
                            **{k: percentiles(v) for k, v in t.items()}})
 

@@ -160,9 +160,8 @@ def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: i
     chosen = np.zeros((grid, grid), np.float32)
     chosen.flat[np.asarray(patches, int)] = 1.0
     rows, cols = _soft_bands(base.shape[0], base.shape[1], grid, feather)
-    mask = (rows @ chosen @ cols.T)[..., None]
-    out = base.astype(np.float32) + (other.astype(np.float32) - base) * mask
-    return np.clip(np.rint(out), 0, 255).astype(base.dtype)
+    mask = np.rint(np.clip(rows @ chosen @ cols.T, 0.0, 1.0) * 255).astype(np.uint8)
+    return np.asarray(Image.composite(Image.fromarray(other), Image.fromarray(base), Image.fromarray(mask, "L")))
 
 
 @lru_cache(maxsize=32)
