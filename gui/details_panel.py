@@ -11,7 +11,7 @@ from gui.explanation_views import CurvesWidget, PhotoView, words_html
 
 # The first is shown by default: of the two maps that explain the similarity to this query (the others
 # explain the photo's embedding, or are Grad-CAM on the CNN), the one that beats random feature
-# removal most often (84 % against 70 %, docs/BENCHMARKS.md, "Explanations").
+# removal most often (99.7 % against 93.3 %, docs/BENCHMARKS.md, "Explanations").
 METHODS = ("grad-cam vit", "gradient-weighted attention", "attention rollout", "grad-cam cnn", "match map")
 
 
