@@ -143,7 +143,7 @@ def patch_order(heatmap: np.ndarray, grid: int) -> np.ndarray:
 
 
 def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: int,
-               feather: float = FEATHER) -> np.ndarray:
+               feather: float = FEATHER) -> Image.Image:
     """``base`` with ``other`` in the given patches, their borders softened by a Gaussian of
     ``feather`` patch sides (0: cut edges). No patch gives ``base``, every patch ``other``, exactly."""
     if feather <= 0:
@@ -153,7 +153,7 @@ def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: i
         for p in patches:
             r, c = rows[p // grid], cols[p % grid]
             out[r[0]:r[-1] + 1, c[0]:c[-1] + 1] = other[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
-        return out
+        return Image.fromarray(out)
     # The mask is piecewise constant on the patch grid and a Gaussian is separable, so the blurred mask
     # is (blurred row bands) @ (chosen patches) @ (blurred column bands)^T: a few small products
     # instead of a 2-D filter per composite (what gaussian_filter on the full mask gives, to rounding).
@@ -161,7 +161,7 @@ def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: i
     chosen.flat[np.asarray(patches, int)] = 1.0
     rows, cols = _soft_bands(base.shape[0], base.shape[1], grid, feather)
     mask = np.rint(np.clip(rows @ chosen @ cols.T, 0.0, 1.0) * 255).astype(np.uint8)
-    return np.asarray(Image.composite(Image.fromarray(other), Image.fromarray(base), Image.fromarray(mask, "L")))
+    return Image.composite(Image.fromarray(other), Image.fromarray(base), Image.fromarray(mask, "L"))
 
 
 @lru_cache(maxsize=32)
@@ -200,11 +200,11 @@ def _curves_of_orders(image: Image.Image, imputer, orders: list[np.ndarray], cou
     full = np.asarray(image)
     empty = np.asarray(imputer(image).convert("RGB"))
     inner = counts[1:-1]  # counts run from 0 to every patch
-    batch = [full, empty]
+    batch = [image, Image.fromarray(empty)]
     for order in orders:
         batch += [_composite(full, empty, order[:k], grid, feather) for k in inner]
         batch += [_composite(empty, full, order[:k], grid, feather) for k in inner]
-    scores = np.asarray(score([Image.fromarray(a) for a in batch]), np.float64)
+    scores = np.asarray(score(batch), np.float64)
     s_full, s_empty, m = scores[0], scores[1], len(inner)
     rows = scores[2:].reshape(len(orders), 2, m)
     deletion = np.concatenate([np.full((len(orders), 1), s_full), rows[:, 0], np.full((len(orders), 1), s_empty)], 1)
