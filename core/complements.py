@@ -420,19 +420,23 @@ class GoesWith:
         self._model: ComplementModel | None = None
         self._evidence: Evidence | None = None
 
-    def _state(self) -> tuple:
+    def _state(self) -> tuple[Path, tuple]:
+        """The model's path, and what the cache is valid for: the model file (None: no model) and the catalog."""
         path = model_path(self.catalog)
-        stat = path.stat() if path.exists() else None
-        return (stat.st_mtime_ns, stat.st_size) if stat else None, self.catalog.change_marker()
+        try:
+            stat = path.stat()
+            file = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            file = None
+        return path, (file, self.catalog.change_marker())
 
     def recommend(self, pk: int, k: int = 20) -> list[Complement]:
         """``recommend`` with the model saved beside the catalog (known pairs alone when there is none)."""
         with self._lock:
-            key = self._state()
+            path, key = self._state()
             if key != self._key:
                 self._model, self._evidence, self._key = None, None, None
-                path = model_path(self.catalog)
-                model = ComplementModel.load(path) if path.exists() else None
+                model = ComplementModel.load(path) if key[0] is not None else None
                 if model is not None:
                     check_encoders(self.catalog, model)
                     pks, x = content_vectors(self.catalog, model.spaces)
