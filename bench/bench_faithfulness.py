@@ -4,7 +4,8 @@
         --queries 150 --json out/faithfulness.json
 
 Each query is a test product's photo; its top result in the ViT space (itself excluded) is
-explained, and every image method's map on the result gets deletion and insertion curves
+explained, and every image method's map on the result (the slow perturbation map too, unless
+``--no-slow``) gets deletion and insertion curves
 (16 steps, blur imputer, softened patch borders) against the mean of ``--random-orders`` random patch orders (seeded by
 each photo's pixels). Reported per method: mean deletion AUC,
 mean insertion AUC, their random counterparts, the share of explanations whose deletion AUC beats
@@ -26,7 +27,7 @@ from core.evaluate import split_pks
 from core.images import load_image
 from core.search import Filters, Query, search
 from core.spaces import spaces_for
-from explain.explainer import IMAGE_METHODS, MatchExplainer
+from explain.explainer import IMAGE_METHODS, SLOW_METHODS, MatchExplainer
 from explain.faithfulness import text_deletion
 from explain.gradcam import VARIANTS
 
@@ -50,7 +51,8 @@ def run_catalog(spec: str, n: int, explainer_cache: dict, settings: dict) -> dic
     explainer = explainer_cache["x"]
     test = split_pks(engine, "test", group_by=group or None)
     queries = random.Random(0).sample(test, min(n, len(test)))
-    rows: dict[str, list] = {m: [] for m in IMAGE_METHODS} | {"text": []}
+    methods = IMAGE_METHODS + (SLOW_METHODS if settings["slow"] else ())
+    rows: dict[str, list] = {m: [] for m in methods} | {"text": []}
     for i, pk in enumerate(queries, 1):
         product = catalog.product(pk)
         query_image = load_image(Path(product.image_path)).image
@@ -59,7 +61,8 @@ def run_catalog(spec: str, n: int, explainer_cache: dict, settings: dict) -> dic
         if not hits:
             continue
         result = catalog.product(hits[0].pk)
-        m = explainer.explain(load_image(Path(result.image_path)).image, result.title, "", query_image=query_image)
+        m = explainer.explain(load_image(Path(result.image_path)).image, result.title, "", query_image=query_image,
+                              faithfulness=methods)
         for method, c in m.faithfulness.items():
             rows[method].append(c.to_dict())
         title = m.words.get("title")
@@ -110,12 +113,14 @@ def main() -> None:
                     help="random patch orders averaged into each photo's reference curves (the app uses 2)")
     ap.add_argument("--feather", type=float, default=MatchExplainer.feather,
                     help="Gaussian sigma of removed patches' borders in patch sides (0: hard edges, as before)")
+    ap.add_argument("--no-slow", action="store_true",
+                    help="leave out the slow perturbation map (256 model passes per photo)")
     args = ap.parse_args()
     if args.feather < 0:
         ap.error("--feather must be 0 or more")
     if args.random_orders < 1:
         ap.error("--random-orders must be at least 1")
-    settings = {"random_orders": args.random_orders, "feather": args.feather, "cam_variants": dict(MatchExplainer.cam_variants),
+    settings = {"slow": not args.no_slow, "random_orders": args.random_orders, "feather": args.feather, "cam_variants": dict(MatchExplainer.cam_variants),
                 "cam_vit_block": MatchExplainer.cam_vit_block if args.cam_vit_block is None else args.cam_vit_block}
     for spec in args.cam:
         method, _, variant = spec.partition("=")

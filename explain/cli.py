@@ -15,13 +15,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", type=Path, help="the query photo")
     p.add_argument("--text", default="", help="the query text")
     p.add_argument("--out", type=Path, help="write overlay PNGs and explanation.json here")
+    p.add_argument("--perturbation", action="store_true",
+                   help="also the perturbation map of the result's photo and its faithfulness (256 model passes)")
     p.set_defaults(func=cmd_explain)
 
 
 def cmd_explain(args) -> int:
     from core.cli import open_engine_cli
     from core.images import load_image
-    from explain.explainer import MatchExplainer
+    from explain.explainer import IMAGE_METHODS, MatchExplainer
     from explain.overlay import overlay
 
     if args.image is None and not args.text.strip():
@@ -34,7 +36,9 @@ def cmd_explain(args) -> int:
     result_image = load_image(Path(product.image_path)).image if product.image_path else None
     query_image = load_image(args.image).image if args.image else None
     explainer = MatchExplainer(engine.space("vit").encoder.load())
-    m = explainer.explain(result_image, product.title, product.description, query_image, args.text)
+    slow = ("perturbation",) if args.perturbation else ()
+    m = explainer.explain(result_image, product.title, product.description, query_image, args.text,
+                          faithfulness=IMAGE_METHODS + slow)
     print(f"{product.sku}  {product.title}\nsimilarity to the query (ViT space): {m.score:.3f}")
     for method, c in m.faithfulness.items():
         faith = f"{c.faithfulness:+.2f}" if c.measurable else "not measurable"

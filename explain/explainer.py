@@ -5,6 +5,7 @@ attention rollout and gradient-weighted attention, Grad-CAM on the CNN stage and
 tokens, a match map between the two photos, word attributions for the query text and the
 product's title and description, and deletion/insertion faithfulness for each image map.
 Maps on the query photo explain its similarity to the result, so they are per result too.
+The perturbation map (``explain.perturbation``) takes seconds, so it is made only on request.
 """
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ from explain.attention import attention_rollout, gradient_attention, similarity_
 from explain.faithfulness import FEATHER, Curves, RandomReference, blur_imputer, curves, curves_of_maps
 from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
 from explain.match_map import match_map
+from explain.perturbation import perturbation_map
 from explain.tokens import TokenAttributor
 from explain.types import Explanation, photo_frame
 
 IMAGE_METHODS = ("attention rollout", "gradient-weighted attention", "grad-cam cnn", "grad-cam vit")
+# Maps that cost seconds, not milliseconds: computed only when asked for (``explain(..., slow=...)``, or
+# their faithfulness is asked for), and on the result's photo only.
+SLOW_METHODS = ("perturbation",)
+ALL_IMAGE_METHODS = IMAGE_METHODS + SLOW_METHODS
 
 
 @dataclass
@@ -120,6 +126,10 @@ class MatchExplainer:
 
         return score
 
+    def perturbation(self, image: Image.Image, target: np.ndarray) -> Explanation:
+        """The perturbation map of the similarity to ``target`` on ``image`` (hundreds of model passes)."""
+        return perturbation_map(image, self.scorer(target), feather=self.feather, model_id=self.model_id)
+
     def faithfulness_of(self, image: Image.Image, explanation: Explanation, target: np.ndarray,
                         reference: RandomReference | None = None, grid: int = 14) -> Curves:
         return curves(image, explanation.values, self.scorer(target), grid=grid, steps=self.steps,
@@ -128,7 +138,13 @@ class MatchExplainer:
     # ---- the facade -------------------------------------------------------------------------
     def explain(self, result_image: Image.Image | None, title: str, description: str,
                 query_image: Image.Image | None = None, query_text: str = "",
-                faithfulness: tuple[str, ...] = IMAGE_METHODS) -> MatchExplanation:
+                faithfulness: tuple[str, ...] = IMAGE_METHODS, slow: tuple[str, ...] = ()) -> MatchExplanation:
+        """``faithfulness``: the image methods whose deletion / insertion curves are computed; ``slow``: the
+        slow maps to make on the result's photo (any slow method in ``faithfulness`` is made too)."""
+        unknown = set(faithfulness) - set(ALL_IMAGE_METHODS) | set(slow) - set(SLOW_METHODS)
+        if unknown:
+            raise ValueError(f"unknown image method(s): {', '.join(sorted(unknown))}")
+        slow = tuple(m for m in SLOW_METHODS if m in slow or m in faithfulness)
         # Each photo goes through the CNN trunk once here; its feature map serves the vectors and the maps.
         query_fmap = self._fmap(query_image) if query_image is not None else None
         q = self.query_vector(query_image, query_text, query_fmap)
@@ -138,6 +154,9 @@ class MatchExplainer:
         out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds)
         if result_image is not None:
             out.result_maps = self.image_maps(result_image, q, seconds, result_fmap)
+            if "perturbation" in slow:
+                with _Timer(seconds, "perturbation"):
+                    out.result_maps["perturbation"] = self.perturbation(result_image, q)
             with _Timer(seconds, "faithfulness"):
                 if faithfulness:
                     maps = {m: out.result_maps[m].values for m in faithfulness}

@@ -146,7 +146,7 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
     """Search, explain and write a rationale for the top ``k`` results of each (text, image, name) request."""
     from core.images import load_image
     from core.search import Query, search
-    from explain.explainer import IMAGE_METHODS
+    from explain.explainer import ALL_IMAGE_METHODS
     from explain.facts import gather_facts
 
     queries, total, done = [], len(requests) * k, 0
@@ -157,7 +157,7 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
                 return queries
             p = engine.catalog.product(hit.pk)
             photo = load_image(Path(p.image_path)).image if p.image_path else None
-            faith = (method,) if method in IMAGE_METHODS else ()
+            faith = (method,) if method in ALL_IMAGE_METHODS else ()
             m = explainer.explain(photo, p.title, p.description, image, text, faithfulness=faith)
             heat = m.result_maps.get(method)
             facts = gather_facts(p.title, p.attributes, text, word_attributions=m.words.get("title"),

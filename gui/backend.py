@@ -129,7 +129,7 @@ class ExplainedMatch:
 
 def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "grad-cam vit"):
     """The explanation of one result (the explainer is created once and kept in ``holder``)."""
-    from explain.explainer import IMAGE_METHODS, MatchExplainer
+    from explain.explainer import ALL_IMAGE_METHODS, MatchExplainer
     from explain.facts import gather_facts
 
     if "explainer" not in holder:
@@ -141,7 +141,7 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     if query_image is None and not text:  # "more like this" products stand in for the query
         liked = engine.catalog.products(list(query.like))
         query_image = _image(liked[0].image_path) if liked else None
-    faith = (method,) if method in IMAGE_METHODS else ()
+    faith = (method,) if method in ALL_IMAGE_METHODS else ()
     m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith)
     fields = tuple(engine.catalog.category_fields())
     heat = m.result_maps.get(method) or m.result_maps.get("grad-cam vit")

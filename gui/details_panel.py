@@ -12,7 +12,11 @@ from gui.explanation_views import CurvesWidget, PhotoView, words_html
 # The first is shown by default: of the two maps that explain the similarity to this query (the others
 # explain the photo's embedding, or are Grad-CAM on the CNN), the one that beats random feature
 # removal most often (99.7 % against 93.3 %, docs/BENCHMARKS.md, "Explanations").
-METHODS = ("grad-cam vit", "gradient-weighted attention", "attention rollout", "grad-cam cnn", "match map")
+# "perturbation" takes seconds (hundreds of model passes) and covers the result's photo only.
+METHODS = ("grad-cam vit", "gradient-weighted attention", "attention rollout", "grad-cam cnn", "perturbation",
+           "match map")
+TIPS = {"perturbation": "Blurs random sets of regions of the result's photo and measures how much each region "
+                        "holds up the similarity (256 model passes: a few seconds; the query photo is not mapped)."}
 
 
 class DetailsPanel(QWidget):
@@ -26,6 +30,9 @@ class DetailsPanel(QWidget):
         self.title = QLabel(wordWrap=True, textFormat=Qt.PlainText)
         self.method = QComboBox()
         self.method.addItems(list(METHODS))
+        for i, name in enumerate(METHODS):
+            if name in TIPS:
+                self.method.setItemData(i, self.tr(TIPS[name]), Qt.ToolTipRole)
         self.method.currentTextChanged.connect(self._method_changed)
         self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=60)
         self.opacity.valueChanged.connect(self._render)

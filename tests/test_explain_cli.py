@@ -19,12 +19,14 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
     photo.save(query)
     out = tmp_path / "why"
     assert main.main(["explain", cat, "--result", "P001", "--image", str(query), "--text", "red shirt",
-                    "--out", str(out)]) == 0
+                    "--out", str(out), "--perturbation"]) == 0
     printed = capsys.readouterr().out
     assert "P001" in printed and "faithfulness" in printed and "nan" not in printed
     data = json.loads((out / "explanation.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert set(data["faithfulness"]) == {"attention rollout", "gradient-weighted attention", "grad-cam cnn",
-                                         "grad-cam vit"}
+                                         "grad-cam vit", "perturbation"}
+    assert Image.open(out / "result-perturbation.png").size == (48, 48)
+    assert not (out / "query-perturbation.png").exists()  # the slow map covers the result's photo only
     for c in data["faithfulness"].values():
         assert (c["faithfulness"] is None) == (not c["measurable"])
     assert Image.open(out / "query-attention-rollout.png").size == (60, 120)

@@ -51,6 +51,24 @@ def test_every_piece_of_an_explanation(explainer):
         assert np.allclose(m.result_maps[k].values, again.result_maps[k].values, atol=1e-5)
 
 
+def test_the_slow_perturbation_map_only_on_request(explainer):
+    from explain.explainer import IMAGE_METHODS
+
+    query, result = photo((200, 20, 20), [20, 20, 70, 90]), photo((180, 30, 30), [40, 30, 100, 100])
+    fast = explainer.explain(result, "red dress", "", query_image=query)
+    assert "perturbation" not in fast.result_maps and "perturbation" not in fast.seconds
+    m = explainer.explain(result, "red dress", "", query_image=query, faithfulness=("perturbation",))
+    assert set(m.faithfulness) == {"perturbation"} and "perturbation" not in m.query_maps
+    p = m.result_maps["perturbation"]
+    assert p.values.shape == (120, 120) and np.all(np.isfinite(p.values)) and p.values.min() >= 0
+    assert p.extras["samples"] == 256 and m.seconds["perturbation"] > 0
+    maps_only = explainer.explain(result, "red dress", "", query_image=query, slow=("perturbation",))
+    assert set(maps_only.faithfulness) == set(IMAGE_METHODS)
+    assert np.allclose(maps_only.result_maps["perturbation"].values, p.values, atol=1e-5)  # seeded by the photo
+    with pytest.raises(ValueError, match="unknown image method"):
+        explainer.explain(result, "red dress", "", query_image=query, faithfulness=("occlusion",))
+
+
 def test_maps_of_a_portrait_photo_cover_the_photo_not_its_padding(explainer):
     tall = Image.new("RGB", (60, 120), "white")
     ImageDraw.Draw(tall).rectangle([10, 20, 50, 100], fill=(30, 30, 160))
