@@ -142,7 +142,7 @@ def patch_order(heatmap: np.ndarray, grid: int) -> np.ndarray:
     return np.argsort(-means, kind="stable")
 
 
-def _composite(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: int,
+def composite_patches(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: int,
                feather: float = FEATHER) -> Image.Image:
     """``base`` with ``other`` in the given patches, their borders softened by a Gaussian of
     ``feather`` patch sides (0: cut edges). No patch gives ``base``, every patch ``other``, exactly."""
@@ -202,8 +202,8 @@ def _curves_of_orders(image: Image.Image, imputer, orders: list[np.ndarray], cou
     inner = counts[1:-1]  # counts run from 0 to every patch
     batch = [image, Image.fromarray(empty)]
     for order in orders:
-        batch += [_composite(full, empty, order[:k], grid, feather) for k in inner]
-        batch += [_composite(empty, full, order[:k], grid, feather) for k in inner]
+        batch += [composite_patches(full, empty, order[:k], grid, feather) for k in inner]
+        batch += [composite_patches(empty, full, order[:k], grid, feather) for k in inner]
     scores = np.asarray(score(batch), np.float64)
     s_full, s_empty, m = scores[0], scores[1], len(inner)
     rows = scores[2:].reshape(len(orders), 2, m)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from explain.faithfulness import FEATHER, ScoreImages, _composite, blur_imputer, image_seed
+from explain.faithfulness import FEATHER, ScoreImages, blur_imputer, composite_patches, image_seed
 from explain.types import Explanation
 
 METHOD = "perturbation"
@@ -77,7 +77,7 @@ def perturbation_map(image: Image.Image, score: ScoreImages, grid: int = GRID, s
     full, empty = np.asarray(image), np.asarray(imputer(image).convert("RGB"))
     scores = []
     for start in range(0, samples, CHUNK):
-        batch = [_composite(full, empty, np.flatnonzero(m), grid, feather) for m in masks[start:start + CHUNK]]
+        batch = [composite_patches(full, empty, np.flatnonzero(m), grid, feather) for m in masks[start:start + CHUNK]]
         scores.append(np.asarray(score(batch), np.float64))
     effects, r2 = region_effects(masks, np.concatenate(scores))
     effects = effects.reshape(grid, grid)

@@ -156,14 +156,14 @@ def redness(images):
 
 
 def test_feathered_removal_softens_patch_borders_and_removes_as_much_on_average():
-    from explain.faithfulness import FEATHER, _composite, random_reference
+    from explain.faithfulness import FEATHER, composite_patches, random_reference
 
     assert FEATHER > 0  # the application's curves soften the borders
     black, white = np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8)
-    assert np.array_equal(_composite(black, white, np.array([], int), 8), black)
-    assert np.array_equal(_composite(black, white, np.arange(64), 8), white)
-    hard = np.asarray(_composite(black, white, np.array([27]), 8, feather=0))
-    soft = np.asarray(_composite(black, white, np.array([27]), 8))
+    assert np.array_equal(composite_patches(black, white, np.array([], int), 8), black)
+    assert np.array_equal(composite_patches(black, white, np.arange(64), 8), white)
+    hard = np.asarray(composite_patches(black, white, np.array([27]), 8, feather=0))
+    soft = np.asarray(composite_patches(black, white, np.array([27]), 8))
     # One patch of 64: as much is blended in as the patch holds, but without a cut edge around it.
     assert hard.mean() == 255 / 64 and abs(soft.mean() - 255 / 64) < 0.02 * 255 / 64
     jump = lambda a: max(np.abs(np.diff(a[..., 0].astype(int), axis=0)).max(),
