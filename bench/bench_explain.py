@@ -4,7 +4,8 @@
 
 Per result: attention maps (rollout + gradient-weighted) + Grad-CAM (CNN + ViT tokens) + match
 map, on the result and the query photo; token attributions (query text, title); deletion and
-insertion curves (16 steps, batched) for one method, and for all four with a shared random reference.
+insertion curves (16 steps, batched) for one method, and for all four with a shared random reference;
+the slow perturbation map on the result photo (256 model passes; ``--no-slow`` leaves it out).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--random-orders", type=int, default=2, help="random orders of the curves' reference (app: 2)")
     ap.add_argument("--feather", type=float, default=MatchExplainer.feather,
                     help="softened borders of removed patches, in patch sides (0: hard edges, as before)")
+    ap.add_argument("--no-slow", action="store_true", help="leave out the perturbation map's timing")
     args = ap.parse_args()
     rows = list(csv.DictReader(open(DEMO / "products.csv", encoding="utf-8")))
     rng = random.Random(0)
@@ -40,7 +42,8 @@ def main() -> None:
     x = MatchExplainer(VitEncoder(args.weights), random_orders=args.random_orders)
     x.feather = args.feather  # this instance only
     deltas: list[float] = []
-    t = {k: [] for k in ("maps_and_match", "words", "curves_one_method", "curves_all_methods", "total")}
+    t = {k: [] for k in ("maps_and_match", "words", "curves_one_method", "curves_all_methods", "total",
+                                  "perturbation_map")}
     for i, (qrow, rrow) in enumerate(pairs):
         q, r = (load_image(DEMO / row["image"]).image for row in (qrow, rrow))
         t0 = time.perf_counter()
@@ -59,6 +62,9 @@ def main() -> None:
         t4 = time.perf_counter()
         full = x.explain(r, rrow["title"], "", q, qrow["title"])
         t5 = time.perf_counter()
+        if not args.no_slow:
+            x.perturbation(r, target)
+        t6 = time.perf_counter()
         if i < 2:
             continue  # warm-up
         t["maps_and_match"].append(t2 - t1)
@@ -66,11 +72,13 @@ def main() -> None:
         t["curves_one_method"].append(t4 - t3)
         t["curves_all_methods"].append(full.seconds["faithfulness"])
         t["total"].append(t5 - t4)
+        if not args.no_slow:
+            t["perturbation_map"].append(t6 - t5)
         del t0
     write_json(args.json, {"benchmark": "explain-speed", "model": x.model_id, "pairs": args.pairs,
                            "ig_steps": x.words.steps, "random_orders": x.random_orders, "feather": x.feather,
                            "ig_relative_delta_mean": float(sum(deltas) / len(deltas)),
-                           **{k: percentiles(v) for k, v in t.items()}})
+                           **{k: percentiles(v) for k, v in t.items() if v}})
 
 
 if __name__ == "__main__":
