@@ -318,9 +318,11 @@ class MainWindow(QMainWindow):
     def _explain_selected(self) -> None:
         if self.engine is None or self._selected_pk is None or "vit" not in self.engine.spaces:
             return
-        self.details.clear(self.tr("Explaining…"))
+        method = self.details.method.currentText()
+        self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if method == "perturbation"
+                           else self.tr("Explaining…"))
         self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,
-                  self.details.method.currentText(), on_result=self._show_explanation)
+                  method, on_result=self._show_explanation)
 
     @Slot(object)
     def _show_explanation(self, match) -> None:

@@ -135,6 +135,14 @@ def test_selecting_a_result_shows_its_explanations(qtbot, engine, settings, tmp_
     assert window.details.rationale.text().startswith("Recommended")
     assert "title" in window.details.words.text().lower() and "Faithfulness" in window.details.faithfulness.text()
     assert not window.details.result_view.pixmap().isNull()
+    assert "perturbation" not in window.details.explanation.result_maps  # slow: made only when chosen
+    window.details.method.setCurrentText("perturbation")  # explains the result again, with that map
+    assert "few seconds" in window.details.title.text()
+    qtbot.waitUntil(lambda: window.details.explanation is not None
+                    and "perturbation" in window.details.explanation.faithfulness, timeout=60000)
+    wait_idle(qtbot, window)
+    assert "Faithfulness" in window.details.faithfulness.text()
+    assert window.details.curves.curves is window.details.explanation.faithfulness["perturbation"]
 
 
 def test_cancel_discards_a_running_search(qtbot, engine, settings, monkeypatch):
