@@ -11,8 +11,9 @@ from gui.explanation_views import CurvesWidget, PhotoView, words_html
 
 # The first is shown by default: of the two maps that explain the similarity to this query (the others
 # explain the photo's embedding, or are Grad-CAM on the CNN), the one that beats random feature
-# removal most often (99.7 % against 93.3 %, docs/BENCHMARKS.md, "Explanations").
-# "perturbation" takes seconds (hundreds of model passes) and covers the result's photo only.
+# removal most often (99.7 % against 93.0 %, docs/BENCHMARKS.md, "Explanations"); the perturbation map
+# is more faithful still but takes seconds (256 model passes) and covers the result's photo only, so it
+# is there to choose.
 METHODS = ("grad-cam vit", "gradient-weighted attention", "attention rollout", "grad-cam cnn", "perturbation",
            "match map")
 TIPS = {"perturbation": "Blurs random sets of regions of the result's photo and measures how much each region "
