@@ -22,6 +22,7 @@ def main() -> int:
     ap.add_argument("--theme", default="light", choices=("light", "dark"))
     ap.add_argument("--photo", default="resources/demo/images/11686.jpg")
     ap.add_argument("--text", default="striped casual shirt")
+    ap.add_argument("--method", help="the heatmap to show (e.g. perturbation); default: the app's default")
     args = ap.parse_args()
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtGui import QGuiApplication
@@ -39,6 +40,8 @@ def main() -> int:
     window.resize(1480, 920)
     window.move(0, 0)
     window.show()
+    if args.method:
+        window.details.method.setCurrentText(args.method)
     args.out.mkdir(parents=True, exist_ok=True)
     state = {"phase": "open"}
 
@@ -54,7 +57,7 @@ def main() -> int:
         elif state["phase"] == "explain" and not busy and window.details.explanation is not None:
             g = window.frameGeometry()
             QGuiApplication.primaryScreen().grabWindow(0, g.x(), g.y(), g.width(), g.height()).save(
-                str(args.out / f"window-{args.theme}.png"))
+                str(args.out / f"window-{args.theme}{'-' + args.method.replace(' ', '-') if args.method else ''}.png"))
             app.quit()
             return
         QTimer.singleShot(300, step)
