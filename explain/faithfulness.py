@@ -3,9 +3,12 @@
 Deletion: replace the most relevant patches first with an imputed version (blurred, or the mean
 colour) and follow the explained score; a faithful map makes it fall fast (small area under the
 curve). Insertion: start from the fully imputed image and reveal the most relevant patches
-first; a faithful map makes the score rise fast (large area). The same curves for a random patch
+first; a faithful map makes the score rise fast (large area). The same curves for random patch
 orders are the reference (their mean curves, the orders drawn from a seed of the photo's own
-pixels). All steps of a curve go through the model as one batch.
+pixels). A random order's insertion curve is its deletion curve read backwards (revealing k random
+patches is removing n - k random ones, ``_curves_of_orders``), so the reference costs one curve per
+order and its deletion and insertion areas are equal. All steps of a curve go through the model
+as one batch.
 
 Removed patches are blended in through a mask softened by a Gaussian of ``FEATHER`` patch sides
 (a quarter of a patch: the patches and their order stay as they were, only their borders are no
@@ -22,7 +25,9 @@ one 0, which is what a class probability does by itself in Petsiuk et al.'s sett
 
 ``faithfulness`` folds both into one number: the mean of (random AUC - deletion AUC) and
 (insertion AUC - random AUC), divided by the score's full range (intact minus fully imputed).
-0 means no better than random, positive better, 1 is the ideal. When blurring the whole photo
+0 means no better than random, positive better, 1 is the ideal. (The reference's two areas being
+equal, this is (insertion AUC - deletion AUC) / (2 x range), which random orders score 0 on
+average; the reference itself decides ``beats_random``.) When blurring the whole photo
 moves the score by less than ``MIN_SPAN`` the photo barely matters to this match and no map can
 be judged by removing parts of it: the score and the normalised areas are then NaN ("not
 measurable"), instead of a noise ratio blown up to +-1.
@@ -194,21 +199,40 @@ def _counts(grid: int, steps: int) -> np.ndarray:
 
 
 def _curves_of_orders(image: Image.Image, imputer, orders: list[np.ndarray], counts: np.ndarray, grid: int,
-                      score: ScoreImages, feather: float = FEATHER) -> tuple[np.ndarray, np.ndarray]:
+                      score: ScoreImages, feather: float = FEATHER, randoms: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(deletion, insertion) scores, one row per patch order, in one batch. Every curve starts or
-    ends at the intact and the fully imputed photo, so those two go through the model once."""
+    ends at the intact and the fully imputed photo, so those two go through the model once.
+
+    The last ``randoms`` orders are random: only their deletion composites are scored, and their
+    insertion curve is read off the same scores. Revealing the first k patches of a random order
+    leaves the other n - k removed, and they are a uniformly random set of n - k patches, just as
+    the first n - k of a random order are; so E[insertion at k] = E[deletion at n - k] exactly, and
+    with softened borders the two composites are the same image (the blurred mask of a set is 1
+    minus that of its complement). Half the model passes of a reference for the same number of orders."""
+    n = grid * grid
     full = np.asarray(image)
     empty = np.asarray(imputer(image).convert("RGB"))
     inner = counts[1:-1]  # counts run from 0 to every patch
+    removed = np.union1d(inner, n - inner)  # what a random order's curves need (the same counts when symmetric)
+    explained, random_orders = orders[:len(orders) - randoms], orders[len(orders) - randoms:]
     batch = [image, Image.fromarray(empty)]
-    for order in orders:
+    for order in explained:
         batch += [composite_patches(full, empty, order[:k], grid, feather) for k in inner]
         batch += [composite_patches(empty, full, order[:k], grid, feather) for k in inner]
+    for order in random_orders:
+        batch += [composite_patches(full, empty, order[:k], grid, feather) for k in removed]
     scores = np.asarray(score(batch), np.float64)
     s_full, s_empty, m = scores[0], scores[1], len(inner)
-    rows = scores[2:].reshape(len(orders), 2, m)
-    deletion = np.concatenate([np.full((len(orders), 1), s_full), rows[:, 0], np.full((len(orders), 1), s_empty)], 1)
-    insertion = np.concatenate([np.full((len(orders), 1), s_empty), rows[:, 1], np.full((len(orders), 1), s_full)], 1)
+    rows = scores[2:2 + 2 * m * len(explained)].reshape(len(explained), 2, m)
+    deletion, insertion = list(rows[:, 0]), list(rows[:, 1])
+    position = {int(k): j for j, k in enumerate(removed)}
+    for r in scores[2 + 2 * m * len(explained):].reshape(len(random_orders), len(removed)):
+        deletion.append(r[[position[int(k)] for k in inner]])
+        insertion.append(r[[position[int(n - k)] for k in inner]])
+    deletion, insertion = np.array(deletion).reshape(len(orders), m), np.array(insertion).reshape(len(orders), m)
+    ends = len(orders), 1
+    deletion = np.concatenate([np.full(ends, s_full), deletion, np.full(ends, s_empty)], 1)
+    insertion = np.concatenate([np.full(ends, s_empty), insertion, np.full(ends, s_full)], 1)
     return deletion, insertion
 
 
@@ -233,7 +257,7 @@ def random_reference(image: Image.Image, score: ScoreImages, grid: int = 14, ste
     image = image.convert("RGB")
     counts = _counts(grid, steps)
     deletion, insertion = _curves_of_orders(image, imputer, _random_orders(image, grid, seed, orders), counts, grid,
-                                            score, feather)
+                                            score, feather, randoms=orders)
     return RandomReference(deletion.mean(axis=0), insertion.mean(axis=0))
 
 
@@ -261,7 +285,7 @@ def curves_of_maps(image: Image.Image, heatmaps: dict[str, np.ndarray], score: S
     randoms = _random_orders(image, grid, seed, orders)
     names = list(heatmaps)
     deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmaps[n], grid) for n in names] + randoms,
-                                            counts, grid, score, feather)
+                                            counts, grid, score, feather, randoms=len(randoms))
     r_del, r_ins = deletion[len(names):].mean(axis=0), insertion[len(names):].mean(axis=0)
     return {n: Curves(counts / (grid * grid), deletion[k], insertion[k], r_del, r_ins) for k, n in enumerate(names)}
 

@@ -140,13 +140,42 @@ def test_curves_of_several_maps_in_one_batch_equal_the_curves_one_by_one():
         return red_share(images)
 
     together = curves_of_maps(image, maps, counted, grid=8, steps=16, imputer=mean_imputer, orders=3)
-    assert len(calls) == 1 and calls[0] == 2 + (2 + 3) * 2 * 15  # intact + imputed once, 15 inner steps a curve
+    # Intact + imputed once, 15 inner steps a curve, both curves for a map and one for a random order.
+    assert len(calls) == 1 and calls[0] == 2 + 2 * 2 * 15 + 3 * 15
     ref = random_reference(image, red_share, grid=8, steps=16, imputer=mean_imputer, orders=3)
     for name, heat in maps.items():
         alone = curves(image, heat, red_share, grid=8, steps=16, imputer=mean_imputer, reference=ref)
         for part in ("fractions", "deletion", "insertion", "random_deletion", "random_insertion"):
             assert np.array_equal(getattr(together[name], part), getattr(alone, part)), (name, part)
     assert together["truth"].faithfulness > together["noise"].faithfulness
+
+
+def test_a_random_orders_insertion_curve_is_its_deletion_curve_read_backwards():
+    from explain.faithfulness import _curves_of_orders, _random_orders, composite_patches
+
+    image = scene()
+    orders = _random_orders(image, 8, 5, 3)
+    counts = np.array([0, 5, 13, 20, 31, 40, 64])  # not symmetric: 64 - 5 is not a count
+    assert not np.array_equal(64 - counts[::-1], counts)
+    deletion, insertion = _curves_of_orders(image, mean_imputer, orders, counts, 8, red_share, randoms=3)
+    for order, d, i in zip(orders, deletion, insertion):
+        assert np.array_equal(d[1:-1], red_share([composite_patches(np.asarray(image), np.asarray(mean_imputer(image)),
+                                                                    order[:k], 8) for k in counts[1:-1]]))
+        # Revealing k patches leaves 64 - k removed: the same order's deletion composite with 64 - k removed.
+        assert np.array_equal(i[1:-1], red_share([composite_patches(np.asarray(image), np.asarray(mean_imputer(image)),
+                                                                    order[:64 - k], 8) for k in counts[1:-1]]))
+    # Revealing a random set of patches removes the complementary random set: the same curve on average.
+    many = _random_orders(image, 8, 6, 200)
+    d, i = _curves_of_orders(image, mean_imputer, many, counts, 8, red_share, feather=0, randoms=200)
+    start = red_share([image])[0]
+    assert np.abs(i.mean(0) - start * counts / 64).max() < 0.05 * start
+    assert np.abs(d.mean(0) - start * (1 - counts / 64)).max() < 0.05 * start
+    # With softened borders, revealing a set and removing its complement give the same image.
+    full, empty = np.asarray(image), np.asarray(mean_imputer(image))
+    s = np.arange(0, 64, 3)
+    reveal = np.asarray(composite_patches(empty, full, s, 8))
+    remove = np.asarray(composite_patches(full, empty, np.setdiff1d(np.arange(64), s), 8))
+    assert np.abs(reveal.astype(int) - remove.astype(int)).max() <= 1
 
 
 def redness(images):
