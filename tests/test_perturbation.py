@@ -80,3 +80,15 @@ def test_batches_are_bounded_and_large_photos_give_a_bounded_map(monkeypatch):
     assert np.array_equal(small.values, whole.values)
     big = perturbation_map(scene((1400, 700)), red_share, samples=16, imputer=mean_imputer, seed=0)
     assert big.values.shape == (256, 512)
+
+
+def test_a_failing_score_raises_and_leaves_the_photo_as_it_was():
+    image = scene()
+    before = np.asarray(image).copy()
+
+    def broken(images):
+        raise RuntimeError("model failed")
+
+    with pytest.raises(RuntimeError, match="model failed"):
+        perturbation_map(image, broken, samples=8, seed=0)
+    assert np.array_equal(np.asarray(image), before)
