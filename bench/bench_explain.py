@@ -43,7 +43,7 @@ def main() -> None:
     x.feather = args.feather  # this instance only
     deltas: list[float] = []
     t = {k: [] for k in ("maps_and_match", "words", "curves_one_method", "curves_all_methods", "total",
-                                  "perturbation_map")}
+                         "perturbation_map")}
     for i, (qrow, rrow) in enumerate(pairs):
         q, r = (load_image(DEMO / row["image"]).image for row in (qrow, rrow))
         t0 = time.perf_counter()

@@ -120,7 +120,8 @@ def main() -> None:
         ap.error("--feather must be 0 or more")
     if args.random_orders < 1:
         ap.error("--random-orders must be at least 1")
-    settings = {"slow": not args.no_slow, "random_orders": args.random_orders, "feather": args.feather, "cam_variants": dict(MatchExplainer.cam_variants),
+    settings = {"slow": not args.no_slow, "random_orders": args.random_orders, "feather": args.feather,
+                "cam_variants": dict(MatchExplainer.cam_variants),
                 "cam_vit_block": MatchExplainer.cam_vit_block if args.cam_vit_block is None else args.cam_vit_block}
     for spec in args.cam:
         method, _, variant = spec.partition("=")

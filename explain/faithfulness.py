@@ -148,7 +148,7 @@ def patch_order(heatmap: np.ndarray, grid: int) -> np.ndarray:
 
 
 def composite_patches(base: np.ndarray, other: np.ndarray, patches: np.ndarray, grid: int,
-               feather: float = FEATHER) -> Image.Image:
+                      feather: float = FEATHER) -> Image.Image:
     """``base`` with ``other`` in the given patches, their borders softened by a Gaussian of
     ``feather`` patch sides (0: cut edges). No patch gives ``base``, every patch ``other``, exactly."""
     if feather <= 0:

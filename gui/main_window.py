@@ -319,7 +319,8 @@ class MainWindow(QMainWindow):
         if self.engine is None or self._selected_pk is None or "vit" not in self.engine.spaces:
             return
         method = self.details.method.currentText()
-        self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if method == "perturbation"
+        slow = method == "perturbation"
+        self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if slow
                            else self.tr("Explaining…"))
         self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,
                   method, on_result=self._show_explanation)
