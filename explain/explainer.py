@@ -20,6 +20,7 @@ from explain.attention import attention_rollout, gradient_attention, similarity_
 from explain.faithfulness import FEATHER, Curves, RandomReference, blur_imputer, curves, curves_of_maps
 from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
 from explain.match_map import match_map
+from explain.perturbation import METHOD as PERTURBATION
 from explain.perturbation import perturbation_map
 from explain.tokens import TokenAttributor
 from explain.types import Explanation, photo_frame
@@ -27,7 +28,7 @@ from explain.types import Explanation, photo_frame
 IMAGE_METHODS = ("attention rollout", "gradient-weighted attention", "grad-cam cnn", "grad-cam vit")
 # Maps that cost seconds, not milliseconds: computed only when asked for (``explain(..., slow=...)``, or
 # their faithfulness is asked for), and on the result's photo only.
-SLOW_METHODS = ("perturbation",)
+SLOW_METHODS = (PERTURBATION,)
 ALL_IMAGE_METHODS = IMAGE_METHODS + SLOW_METHODS
 
 
@@ -154,9 +155,9 @@ class MatchExplainer:
         out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds)
         if result_image is not None:
             out.result_maps = self.image_maps(result_image, q, seconds, result_fmap)
-            if "perturbation" in slow:
-                with _Timer(seconds, "perturbation"):
-                    out.result_maps["perturbation"] = self.perturbation(result_image, q)
+            if PERTURBATION in slow:
+                with _Timer(seconds, PERTURBATION):
+                    out.result_maps[PERTURBATION] = self.perturbation(result_image, q)
             with _Timer(seconds, "faithfulness"):
                 if faithfulness:
                     maps = {m: out.result_maps[m].values for m in faithfulness}

@@ -223,13 +223,11 @@ def _curves_of_orders(image: Image.Image, imputer, orders: list[np.ndarray], cou
         batch += [composite_patches(full, empty, order[:k], grid, feather) for k in removed]
     scores = np.asarray(score(batch), np.float64)
     s_full, s_empty, m = scores[0], scores[1], len(inner)
-    rows = scores[2:2 + 2 * m * len(explained)].reshape(len(explained), 2, m)
-    deletion, insertion = list(rows[:, 0]), list(rows[:, 1])
-    position = {int(k): j for j, k in enumerate(removed)}
-    for r in scores[2 + 2 * m * len(explained):].reshape(len(random_orders), len(removed)):
-        deletion.append(r[[position[int(k)] for k in inner]])
-        insertion.append(r[[position[int(n - k)] for k in inner]])
-    deletion, insertion = np.array(deletion).reshape(len(orders), m), np.array(insertion).reshape(len(orders), m)
+    split = 2 + 2 * m * len(explained)
+    rows = scores[2:split].reshape(len(explained), 2, m)
+    randoms_removed = scores[split:].reshape(len(random_orders), len(removed))  # columns: ``removed`` (sorted)
+    deletion = np.concatenate([rows[:, 0], randoms_removed[:, np.searchsorted(removed, inner)]])
+    insertion = np.concatenate([rows[:, 1], randoms_removed[:, np.searchsorted(removed, n - inner)]])
     ends = len(orders), 1
     deletion = np.concatenate([np.full(ends, s_full), deletion, np.full(ends, s_empty)], 1)
     insertion = np.concatenate([np.full(ends, s_empty), insertion, np.full(ends, s_full)], 1)
