@@ -57,6 +57,7 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     assert again.degree == model.degree and again.features == model.features
     assert again.group_fields == model.group_fields and np.array_equal(again.pairs, model.pairs)
     assert np.array_equal(again.item_pks, model.item_pks) and np.array_equal(again.item_vectors, model.item_vectors)
+    assert again.attribute_values == model.attribute_values == {"kind": sorted(KINDS)}
     assert [r.pk for r in recommend(cat, again, pk, k=10)] == [r.pk for r in recs]
     path.write_bytes(b"not a model")
     with pytest.raises(AppError, match="train it again"):
@@ -177,3 +178,59 @@ def test_cli_train_eval_and_ask(tmp_path, capsys):
     assert "complement model trained" in out and "bought together" in out
     assert cli.run(["clusters", path, "--space", "vit", "-k", "4"]) == 0
     assert "4 clusters" in capsys.readouterr().out
+
+
+def test_content_has_one_column_per_known_attribute_value(tmp_path):
+    from core.complements import ATTRIBUTE_WEIGHT, content_vectors
+
+    cat, kinds = shop(tmp_path, n=16)
+    pks, plain = content_vectors(cat)
+    assert np.allclose(np.linalg.norm(plain, axis=1), 1.0, atol=1e-5)
+    with cat.transaction():  # a value the model's vocabulary does not have, and a product without the attribute
+        cat.execute("UPDATE attributes SET value='hat' WHERE pk=? AND key='kind'", (int(pks[0]),))
+        cat.execute("DELETE FROM attributes WHERE pk=? AND key='kind'", (int(pks[1]),))
+    same, x = content_vectors(cat, attributes={"kind": ["bottom", "top"]})
+    assert np.array_equal(same, pks) and np.array_equal(x[:, :16], plain)
+    onehot = x[:, 16:]
+    assert onehot.shape == (16, 2) and not onehot[:2].any()
+    for r, pk in enumerate(pks[2:], start=2):
+        expected = [kinds[int(pk)] == "bottom", kinds[int(pk)] == "top"]
+        assert np.array_equal(onehot[r], np.array(expected, np.float32) * ATTRIBUTE_WEIGHT)
+
+
+def test_propagation_moves_a_bought_product_towards_its_partners():
+    from core.complements import _propagate
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    w = np.eye(4, dtype=np.float32)
+    items = np.zeros((5, 4), np.float32)
+    pairs = np.array([(0, 1), (1, 0), (0, 2), (2, 0), (0, 2)])  # 0 with 1 and 2 (one pair listed twice); 3, 4 alone
+    out = _propagate(x, w, items, pairs, alpha=1.0)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    assert not out[3:].any()  # no pairs: content alone, as for a new product
+    deg = np.array([2, 1, 1])
+    expected0 = unit[0] + (unit[1] / np.sqrt(2 * 1) + unit[2] / np.sqrt(2 * 1))
+    assert np.allclose(x[0] + out[0], expected0, atol=1e-5)
+    assert np.allclose(x[1] + out[1], unit[1] + unit[0] / np.sqrt(deg[1] * deg[0]), atol=1e-5)
+    def cos(a, b):
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    assert cos(x[0] + out[0], x[1]) > cos(x[0], x[1]) and cos(x[0] + out[0], x[2]) > cos(x[0], x[2])
+
+
+def test_the_group_reference_ranks_group_mates_then_their_partners(tmp_path):
+    """The yardstick: a product's own group (the same design in another colour) and what it was bought with."""
+    from core.complements import _group_reference
+
+    cat = Catalog.create(tmp_path / "g.vitrina")
+    with cat.transaction():
+        pk = {s: cat.upsert_product(ProductRecord(s, s, "", None, None, None, {"design": d}, "h"))
+              for s, d in [("a", "D1"), ("a2", "D1"), ("x", "D2"), ("y", "D3"), ("z", "D4"), ("lone", "D5")]}
+        cat.add_copurchases([(pk["a2"], pk["x"], 0.5), (pk["y"], pk["a2"], 0.2), (pk["a"], pk["z"], 1.0)])
+    rel = {pk["a"]: {pk["x"], pk["z"]}, pk["lone"]: {pk["x"]}}
+    out = _group_reference(cat, "design", [pk["a"], pk["lone"]], rel, [(0.25, 0.5), (1.0, 1.0)], k=2)
+    # a's ranking: a2 (its group-mate), then x (0.5) before y (0.2); z is a's own partner, unknown to a2
+    assert out["queries"] == 1  # "lone" has no group-mate: left out, and so is its model result
+    assert out["R@2"] == 0.5 and out["complement model"] == {"R@2": 0.25, "NDCG@2": 0.5}
+    assert out["NDCG@2"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+    assert _group_reference(cat, "design", [pk["lone"]], rel, [(1.0, 1.0)], k=2) == {"queries": 0}
