@@ -120,18 +120,24 @@ def content_vectors(catalog: Catalog, spaces=CONTENT_SPACES,
     if not pks:
         raise AppError(f"No product has vectors in all of {', '.join(spaces)}: run `vitrina index` first.")
     x = np.concatenate([np.stack([p[k] for k in pks]) for p in parts], axis=1) / math.sqrt(len(spaces))
+    pks = np.asarray(pks, np.int64)
     if attributes:
-        columns = [x]
-        for f, values in attributes.items():
-            index = {v: j for j, v in enumerate(values)}
-            col = catalog.attribute_column(f)
-            onehot = np.zeros((len(pks), len(values)), np.float32)
-            hits = [(r, index[col[int(pk)]]) for r, pk in enumerate(pks) if col.get(int(pk)) in index]
-            if hits:
-                onehot[tuple(np.array(hits).T)] = ATTRIBUTE_WEIGHT
-            columns.append(onehot)
-        x = np.concatenate(columns, axis=1)
-    return np.asarray(pks, np.int64), x.astype(np.float32)
+        x = np.concatenate([x, attribute_onehots(catalog, pks, attributes)], axis=1)
+    return pks, x.astype(np.float32)
+
+
+def attribute_onehots(catalog: Catalog, pks: np.ndarray, attributes: dict[str, list[str]]) -> np.ndarray:
+    """(products, values) ATTRIBUTE_WEIGHT where product ``pks[r]`` has the value, per field of ``attributes``."""
+    columns = []
+    for f, values in attributes.items():
+        index = {v: j for j, v in enumerate(values)}
+        col = catalog.attribute_column(f)
+        onehot = np.zeros((len(pks), len(values)), np.float32)
+        hits = [(r, index[col[int(pk)]]) for r, pk in enumerate(pks) if col.get(int(pk)) in index]
+        if hits:
+            onehot[tuple(np.array(hits).T)] = ATTRIBUTE_WEIGHT
+        columns.append(onehot)
+    return np.concatenate(columns, axis=1) if columns else np.zeros((len(pks), 0), np.float32)
 
 
 def product_split(catalog: Catalog, group_by: str | None, seed: int = 0) -> dict[int, str]:
@@ -303,13 +309,14 @@ def _propagate(x: np.ndarray, w_cand: np.ndarray, items: np.ndarray, pairs: np.n
     n = len(x)
     graph = csr_matrix((np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     graph.data[:] = 1.0  # a pair listed twice is one edge
-    inv = 1.0 / np.sqrt(np.maximum(np.asarray(graph.sum(axis=1)).ravel(), 1.0))
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    inv = 1.0 / np.sqrt(np.maximum(degree, 1.0))
     content = x @ w_cand
     cand = content + items
     cand /= np.linalg.norm(cand, axis=1, keepdims=True) + 1e-9
     smoothed = cand + alpha * inv[:, None] * (graph @ (inv[:, None] * cand))
     out = (smoothed - content).astype(np.float32)
-    out[np.asarray(graph.sum(axis=1)).ravel() == 0] = 0.0
+    out[degree == 0] = 0.0
     return out
 
 
@@ -359,15 +366,20 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     """Stage 1 on the pairs between training products, the ranker on validation products' pairs."""
     from sklearn.linear_model import LogisticRegression
 
-    fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
-    attribute_values = {f: sorted(v for v, _ in catalog.field_values(f)) for f in group_fields}
-    pks, x = content_vectors(catalog, spaces, attribute_values)
+    pks, x = content_vectors(catalog, spaces)
     row = {int(p): i for i, p in enumerate(pks)}
     split = product_split(catalog, group_by, seed)
     pairs = _train_pairs(catalog, row, split)
     if len(pairs) < 50:
         raise AppError(f"Learning complements needs co-purchase pairs; {catalog.name} has {len(pairs)} usable ones.")
     pairs_np = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
+    fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
+    # the attribute values of the products in training pairs: a value none of them has would get a
+    # column whose weights never learn (noise on the products that have it)
+    in_pairs = {int(pks[r]) for r in np.unique(pairs_np)}
+    attribute_values = {f: sorted({v for pk, v in catalog.attribute_column(f).items() if pk in in_pairs})
+                        for f in group_fields}
+    x = np.concatenate([x, attribute_onehots(catalog, pks, attribute_values)], axis=1)
     w_query, w_cand, vectors = _content_model(x, pairs_np, rank, epochs, seed)
     vectors = _propagate(x, w_cand, vectors, pairs_np)
     bought = np.unique(pairs_np[:, 1])

@@ -234,3 +234,15 @@ def test_the_group_reference_ranks_group_mates_then_their_partners(tmp_path):
     assert out["R@2"] == 0.5 and out["complement model"] == {"R@2": 0.25, "NDCG@2": 0.5}
     assert out["NDCG@2"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
     assert _group_reference(cat, "design", [pk["lone"]], rel, [(1.0, 1.0)], k=2) == {"queries": 0}
+
+
+def test_an_attribute_value_no_training_pair_shows_gets_no_content_column(tmp_path):
+    cat, kinds = shop(tmp_path)
+    with cat.transaction():  # a new kind of product, never bought with anything yet
+        hat = cat.upsert_product(ProductRecord("hat", "hat", "", None, None, None, {"kind": "hat"}, "h"))
+        for space in ("vit", "text"):
+            cat.put_embeddings(space, "toy", [hat], ["h"], np.eye(8)[[5]])
+    model = train_complements(cat, rank=8, epochs=5)
+    assert model.attribute_values == {"kind": sorted(KINDS)} and model.w_query.shape[0] == 16 + len(KINDS)
+    recs = recommend(cat, model, hat, k=5)
+    assert len(recs) == 5 and hat not in {r.pk for r in recs}
