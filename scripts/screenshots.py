@@ -23,6 +23,8 @@ def main() -> int:
     ap.add_argument("--photo", default="resources/demo/images/11686.jpg")
     ap.add_argument("--text", default="striped casual shirt")
     ap.add_argument("--method", help="the heatmap to show (e.g. perturbation); default: the app's default")
+    ap.add_argument("--catalog", type=Path, help="a catalog to open instead of the bundled demo")
+    ap.add_argument("--goes-with", action="store_true", help="show the result's \"Goes with\" tab")
     args = ap.parse_args()
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtGui import QGuiApplication
@@ -36,7 +38,7 @@ def main() -> int:
     app.setStyle("Fusion")
     apply_theme(app, args.theme)
     settings = QSettings(str(args.out / "screenshot-settings.ini"), QSettings.IniFormat)
-    window = MainWindow(data_dir() / "demo.vitrina", True, settings)
+    window = MainWindow(args.catalog or data_dir() / "demo.vitrina", args.catalog is None, settings)
     window.resize(1480, 920)
     window.move(0, 0)
     window.show()
@@ -44,6 +46,9 @@ def main() -> int:
         window.details.method.setCurrentText(args.method)
     args.out.mkdir(parents=True, exist_ok=True)
     state = {"phase": "open"}
+
+    def shown_goes_with() -> bool:
+        return window.results.tabs.currentWidget() is window.results.goes_with
 
     def step():
         busy = bool(window._workers)
@@ -55,11 +60,16 @@ def main() -> int:
             window.results.similar.setCurrentIndex(window.results.similar_model.index(1, 0))
             state["phase"] = "explain"
         elif state["phase"] == "explain" and not busy and window.details.explanation is not None:
-            g = window.frameGeometry()
-            QGuiApplication.primaryScreen().grabWindow(0, g.x(), g.y(), g.width(), g.height()).save(
-                str(args.out / f"window-{args.theme}{'-' + args.method.replace(' ', '-') if args.method else ''}.png"))
-            app.quit()
-            return
+            if args.goes_with and window.results.goes_with_model.rowCount():
+                window.results.tabs.setCurrentWidget(window.results.goes_with)
+                args.goes_with = False  # let the tab paint, then grab
+            else:
+                g = window.frameGeometry()
+                suffix = "".join(f"-{x.replace(' ', '-')}" for x in (args.method, shown_goes_with() and "goes-with") if x)
+                QGuiApplication.primaryScreen().grabWindow(0, g.x(), g.y(), g.width(), g.height()).save(
+                    str(args.out / f"window-{args.theme}{suffix}.png"))
+                app.quit()
+                return
         QTimer.singleShot(300, step)
 
     QTimer.singleShot(300, step)
