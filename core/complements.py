@@ -45,9 +45,9 @@ CONTENT_SPACES = ("vit", "text")
 SIMILARITY_SPACES = ("vit", "text", "image")
 MAX_FIELD_VALUES = 300  # attributes with more distinct values are not used as evidence
 CANDIDATES = 200  # per first-stage list
-TEMPERATURE = 0.1  # of stage 1's InfoNCE (0.05 before: R@10 0.080 -> 0.084 with the attributes below, test split)
+TEMPERATURE = 0.1  # of stage 1's InfoNCE (0.05 before; the probes are in docs/BENCHMARKS.md)
 ATTRIBUTE_WEIGHT = 0.3  # of the attribute one-hots in stage 1's content, next to the unit-length vectors
-PROPAGATION = 1.0  # how much of its partners' mean vector a bought product's candidate vector takes
+PROPAGATION = 1.0  # weight of its partners' vectors (degree-normalised) in a bought product's candidate vector
 INTERNAL_ATTRIBUTES = ("image_quality",)  # set by the import, not a property of the product
 
 
