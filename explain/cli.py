@@ -23,7 +23,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_explain(args) -> int:
     from core.cli import open_engine_cli
     from core.images import load_image
-    from explain.explainer import IMAGE_METHODS, MatchExplainer
+    from explain.explainer import IMAGE_METHODS, SLOW_METHODS, MatchExplainer
     from explain.overlay import overlay
 
     if args.image is None and not args.text.strip():
@@ -36,7 +36,7 @@ def cmd_explain(args) -> int:
     result_image = load_image(Path(product.image_path)).image if product.image_path else None
     query_image = load_image(args.image).image if args.image else None
     explainer = MatchExplainer(engine.space("vit").encoder.load())
-    slow = ("perturbation",) if args.perturbation else ()
+    slow = SLOW_METHODS if args.perturbation else ()
     m = explainer.explain(result_image, product.title, product.description, query_image, args.text,
                           faithfulness=IMAGE_METHODS + slow)
     print(f"{product.sku}  {product.title}\nsimilarity to the query (ViT space): {m.score:.3f}")
