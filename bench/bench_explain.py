@@ -6,6 +6,8 @@ Per result: attention maps (rollout + gradient-weighted) + Grad-CAM (CNN + ViT t
 map, on the result and the query photo; token attributions (query text, title); deletion and
 insertion curves (16 steps, batched) for one method, and for all four with a shared random reference;
 the slow perturbation map on the result photo (256 model passes; ``--no-slow`` leaves it out).
+``--photo-side 4000``: every photo enlarged to that longer side first (a camera's photo, not a
+web catalog's), with the peak memory of the run.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import random
 import time
 from pathlib import Path
 
-from common import ROOT, percentiles, write_json
+from PIL import Image
+
+from common import ROOT, peak_rss_mb, percentiles, write_json
 
 from core.images import load_image
 from core.vit import VitEncoder
@@ -35,6 +39,7 @@ def main() -> None:
     ap.add_argument("--feather", type=float, default=MatchExplainer.feather,
                     help="softened borders of removed patches, in patch sides (0: hard edges, as before)")
     ap.add_argument("--no-slow", action="store_true", help="leave out the perturbation map's timing")
+    ap.add_argument("--photo-side", type=int, help="enlarge every photo to this longer side (e.g. 4000)")
     args = ap.parse_args()
     rows = list(csv.DictReader(open(DEMO / "products.csv", encoding="utf-8")))
     rng = random.Random(0)
@@ -46,6 +51,9 @@ def main() -> None:
                          "perturbation_map")}
     for i, (qrow, rrow) in enumerate(pairs):
         q, r = (load_image(DEMO / row["image"]).image for row in (qrow, rrow))
+        if args.photo_side:
+            q, r = (im.resize((round(im.width * args.photo_side / max(im.size)),
+                               round(im.height * args.photo_side / max(im.size))), Image.LANCZOS) for im in (q, r))
         t0 = time.perf_counter()
         target = x.query_vector(q, qrow["title"])
         result_vec = x.embed([r])[0]
@@ -78,6 +86,7 @@ def main() -> None:
     write_json(args.json, {"benchmark": "explain-speed", "model": x.model_id, "pairs": args.pairs,
                            "ig_steps": x.words.steps, "random_orders": x.random_orders, "feather": x.feather,
                            "ig_relative_delta_mean": float(sum(deltas) / len(deltas)),
+                           "photo_side": args.photo_side, "peak_rss_mb": round(peak_rss_mb()),
                            **{k: percentiles(v) for k, v in t.items() if v}})
 
 

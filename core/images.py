@@ -224,6 +224,20 @@ def _blur_score(image: Image.Image) -> float:
     return float(lap.var())
 
 
+def fit_within(image: Image.Image, side: int) -> Image.Image:
+    """``image`` in RGB, shrunk (never enlarged, aspect ratio kept) so that its longer side is at most
+    ``side``: what the explanations work on and draw, since the encoders see 224 pixels a side and the
+    views a few hundred, while a product photo may have 12 megapixels."""
+    if side < 1:
+        raise ValueError(f"the longer side must be at least 1 pixel, got {side}")
+    image = image.convert("RGB")
+    if max(image.size) <= side:
+        return image
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
 def make_thumbnail(image: Image.Image, size: int = 160) -> bytes:
     """JPEG bytes of ``image`` shrunk (never enlarged) to fit ``size`` x ``size``, aspect kept."""
     if size < 1:

@@ -14,7 +14,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--result", required=True, metavar="ID", help="the recommended product to explain")
     p.add_argument("--image", type=Path, help="the query photo")
     p.add_argument("--text", default="", help="the query text")
-    p.add_argument("--out", type=Path, help="write overlay PNGs and explanation.json here")
+    p.add_argument("--out", type=Path, help="write overlay PNGs (at most 1024 pixels a side) and explanation.json here")
     p.add_argument("--perturbation", action="store_true",
                    help="also the perturbation map of the result's photo and its faithfulness (256 model passes)")
     p.set_defaults(func=cmd_explain)
@@ -24,7 +24,7 @@ def cmd_explain(args) -> int:
     from core.cli import open_engine_cli
     from core.images import load_image
     from explain.explainer import IMAGE_METHODS, SLOW_METHODS, MatchExplainer
-    from explain.overlay import overlay
+    from explain.overlay import VIEW_SIDE, overlay
 
     if args.image is None and not args.text.strip():
         raise AppError("Give the query: --image PHOTO and/or --text WORDS.")
@@ -51,11 +51,11 @@ def cmd_explain(args) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         for method, exp in m.result_maps.items():
-            overlay(result_image, exp).save(args.out / f"result-{method.replace(' ', '-')}.png")
+            overlay(result_image, exp, max_side=VIEW_SIDE).save(args.out / f"result-{method.replace(' ', '-')}.png")
         for method, exp in m.query_maps.items():
-            overlay(query_image, exp).save(args.out / f"query-{method.replace(' ', '-')}.png")
+            overlay(query_image, exp, max_side=VIEW_SIDE).save(args.out / f"query-{method.replace(' ', '-')}.png")
         if m.match is not None:
-            overlay(result_image, m.match).save(args.out / "result-match-map.png")
+            overlay(result_image, m.match, max_side=VIEW_SIDE).save(args.out / "result-match-map.png")
         (args.out / "explanation.json").write_text(json.dumps({
             "product": product.sku, "score": m.score, "seconds": m.seconds,
             "faithfulness": {k: {n: None if isinstance(v, float) and v != v else v for n, v in c.to_dict().items()}

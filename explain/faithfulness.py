@@ -31,6 +31,10 @@ average; the reference itself decides ``beats_random``.) When blurring the whole
 moves the score by less than ``MIN_SPAN`` the photo barely matters to this match and no map can
 be judged by removing parts of it: the score and the normalised areas are then NaN ("not
 measurable"), instead of a noise ratio blown up to +-1.
+
+The composites are built on a copy of the photo at most ``WORK_SIDE`` pixels a side
+(``working_copy``): the encoders square-pad every photo and shrink it to 224 pixels anyway, and at
+full size a 12-megapixel product photo made one explanation hold 8.6 GB and take a minute.
 """
 from __future__ import annotations
 
@@ -42,9 +46,17 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageFilter
 
+from core.images import fit_within
+
 ScoreImages = Callable[[list[Image.Image]], np.ndarray]  # images -> explained score per image
 MIN_SPAN = 0.02  # smallest score change (intact photo vs fully imputed) a faithfulness is measured on
 FEATHER = 0.25  # Gaussian sigma of the removal mask's borders, in patch sides (0: hard-edged patches)
+WORK_SIDE = 448  # longer side of the photo the composites are built on: twice what the encoders see
+
+
+def working_copy(image: Image.Image) -> Image.Image:
+    """The photo the composites are built on: RGB, at most ``WORK_SIDE`` pixels a side."""
+    return fit_within(image, WORK_SIDE)
 
 
 @dataclass(frozen=True)
@@ -252,7 +264,7 @@ def random_reference(image: Image.Image, score: ScoreImages, grid: int = 14, ste
                      imputer: Callable[[Image.Image], Image.Image] = blur_imputer, seed: int | None = None,
                      orders: int = 1, feather: float = FEATHER) -> RandomReference:
     """The mean curves of ``orders`` random patch orders, drawn from ``seed`` (None: ``image_seed``)."""
-    image = image.convert("RGB")
+    image = working_copy(image)
     counts = _counts(grid, steps)
     deletion, insertion = _curves_of_orders(image, imputer, _random_orders(image, grid, seed, orders), counts, grid,
                                             score, feather, randoms=orders)
@@ -265,7 +277,7 @@ def curves(image: Image.Image, heatmap: np.ndarray, score: ScoreImages, grid: in
     """Deletion and insertion curves of ``heatmap`` on ``image``, against the mean of ``orders``
     seeded random orders (computed here, or the ``reference`` already computed for this image,
     score and settings)."""
-    image = image.convert("RGB")
+    image = working_copy(image)
     counts = _counts(grid, steps)
     deletion, insertion = _curves_of_orders(image, imputer, [patch_order(heatmap, grid)], counts, grid, score, feather)
     deletion, insertion = deletion[0], insertion[0]
@@ -278,7 +290,7 @@ def curves_of_maps(image: Image.Image, heatmaps: dict[str, np.ndarray], score: S
                    seed: int | None = None, orders: int = 1, feather: float = FEATHER) -> dict[str, Curves]:
     """``curves`` of several maps of one image against one shared random reference, all in one batch
     (the imputed photo, the intact and fully imputed scores and the random orders computed once)."""
-    image = image.convert("RGB")
+    image = working_copy(image)
     counts = _counts(grid, steps)
     randoms = _random_orders(image, grid, seed, orders)
     names = list(heatmaps)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from core.images import fit_within
 from explain.types import Explanation
 
+VIEW_SIDE = 1024  # longer side of the photos the app and the explain command draw overlays on
 DEFAULT_CMAP = "inferno"  # perceptually uniform; with value-scaled alpha it reads on light and dark themes
 
 
@@ -24,8 +26,9 @@ def heatmap_rgba(values: np.ndarray, size: tuple[int, int], cmap: str = DEFAULT_
 
 
 def overlay(image: Image.Image, explanation: Explanation | np.ndarray, opacity: float = 0.6,
-            cmap: str = DEFAULT_CMAP) -> Image.Image:
-    """The image with the explanation's heatmap blended on top (RGB, the image's size)."""
+            cmap: str = DEFAULT_CMAP, max_side: int | None = None) -> Image.Image:
+    """The image with the explanation's heatmap blended on top (RGB, the image's size, or shrunk first
+    to at most ``max_side`` pixels a side: blending a 12-megapixel photo takes half a second)."""
     values = explanation.values if isinstance(explanation, Explanation) else explanation
-    base = image.convert("RGBA")
+    base = (image if max_side is None else fit_within(image, max_side)).convert("RGBA")
     return Image.alpha_composite(base, heatmap_rgba(values, base.size, cmap, opacity)).convert("RGB")

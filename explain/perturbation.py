@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from explain.faithfulness import FEATHER, ScoreImages, blur_imputer, composite_patches, image_seed
+from explain.faithfulness import FEATHER, ScoreImages, blur_imputer, composite_patches, image_seed, working_copy
 from explain.types import Explanation
 
 METHOD = "perturbation"
@@ -71,10 +71,10 @@ def perturbation_map(image: Image.Image, score: ScoreImages, grid: int = GRID, s
     cells a side). The masks are drawn from ``seed`` (None: a seed of the photo's own pixels, apart from
     the stream the curves' random orders come from). ``extras``: the signed effect of each region
     (``effects``, grid x grid), the fit's ``r2`` and the number of ``samples``."""
-    image = image.convert("RGB")
-    rng = np.random.default_rng([image_seed(image) if seed is None else seed, 1])
+    work = working_copy(image)  # the composites' photo (see explain.faithfulness.WORK_SIDE)
+    rng = np.random.default_rng([image_seed(work) if seed is None else seed, 1])
     masks = removal_masks(grid * grid, samples, rng)
-    full, empty = np.asarray(image), np.asarray(imputer(image).convert("RGB"))
+    full, empty = np.asarray(work), np.asarray(imputer(work).convert("RGB"))
     scores = []
     for start in range(0, samples, CHUNK):
         batch = [composite_patches(full, empty, np.flatnonzero(m), grid, feather) for m in masks[start:start + CHUNK]]

@@ -55,7 +55,10 @@ class ReportMeta:
     date: str = field(default_factory=lambda: datetime.now().strftime("%Y-%m-%d %H:%M"))
 
 
-def data_uri(image: Image.Image, max_side: int = 320, quality: int = 82) -> str:
+OVERLAY_SIDE = 320  # the report's photos, a side
+
+
+def data_uri(image: Image.Image, max_side: int = OVERLAY_SIDE, quality: int = 82) -> str:
     im = image.convert("RGB")
     im.thumbnail((max_side, max_side))
     buf = io.BytesIO()
@@ -117,10 +120,10 @@ def _result_view(r: ReportResult, method: str) -> dict:
     kind = getattr(r.rationale, "kind", None)
     return {
         "rank": r.rank, "sku": r.sku, "title": r.title, "score": r.score, "attributes": r.attributes,
-        "result_overlay": data_uri(overlay(r.result_image, res_map) if res_map is not None else r.result_image)
-        if r.result_image is not None else None,
-        "query_overlay": data_uri(overlay(r.query_image, qry_map) if qry_map is not None else r.query_image)
-        if r.query_image is not None else None,
+        "result_overlay": data_uri(overlay(r.result_image, res_map, max_side=OVERLAY_SIDE) if res_map is not None
+                                   else r.result_image) if r.result_image is not None else None,
+        "query_overlay": data_uri(overlay(r.query_image, qry_map, max_side=OVERLAY_SIDE) if qry_map is not None
+                                  else r.query_image) if r.query_image is not None else None,
         "curves": curves_uri(curves) if curves is not None else None,
         "faithfulness_text": ("—" if curves is None else f"{curves.faithfulness:+.2f}" if curves.measurable
                               else "not measurable"),

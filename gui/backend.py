@@ -129,8 +129,10 @@ class ExplainedMatch:
 
 def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "grad-cam vit"):
     """The explanation of one result (the explainer is created once and kept in ``holder``)."""
+    from core.images import fit_within
     from explain.explainer import ALL_IMAGE_METHODS, MatchExplainer
     from explain.facts import gather_facts
+    from explain.overlay import VIEW_SIDE
 
     if "explainer" not in holder:
         holder["explainer"] = MatchExplainer(engine.space("vit").encoder.load())
@@ -150,6 +152,8 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
                          faithfulness=m.faithfulness[method].faithfulness
                          if method in m.faithfulness and m.faithfulness[method].measurable else None,
                          fields=fields)
+    # The details panel redraws the overlays whenever the opacity or the map changes: at the size it shows them.
+    query_image, result_image = (None if im is None else fit_within(im, VIEW_SIDE) for im in (query_image, result_image))
     return ExplainedMatch(product.title, query_image, result_image, m, facts)
 
 

@@ -208,3 +208,25 @@ def test_feathered_removal_softens_patch_borders_and_removes_as_much_on_average(
     expected = end + (start - end) * (1 - np.linspace(0, 1, 17))
     assert np.abs(soft.deletion - expected).max() < 0.1 * (start - end)
     assert np.abs(soft.deletion - hard.deletion).max() < 0.02 * (start - end)
+
+
+def test_a_large_photo_is_scored_on_a_copy_of_at_most_work_side():
+    """A 12-megapixel photo made one explanation hold 8.6 GB: the composites are built at most
+    WORK_SIDE pixels a side, and the curves are those of the photo at that size."""
+    from explain.faithfulness import WORK_SIDE, curves_of_maps
+
+    big = scene().resize((2400, 1800), Image.NEAREST)  # the red square, 12 x larger, on a 4:3 photo
+    seen = []
+
+    def score(images):
+        seen.extend(im.size for im in images)
+        return red_share(images)
+
+    truth = np.zeros((64, 64))
+    truth[8:24, 40:56] = 1.0
+    out = curves_of_maps(big, {"truth": truth}, score, grid=8, imputer=mean_imputer, orders=4)["truth"]
+    assert {max(s) for s in seen} == {WORK_SIDE} and {s[0] * 3 == s[1] * 4 for s in seen} == {True}
+    small = curves_of_maps(scene().resize((WORK_SIDE, WORK_SIDE * 3 // 4), Image.NEAREST), {"truth": truth},
+                           red_share, grid=8, imputer=mean_imputer, orders=4)["truth"]
+    assert abs(out.faithfulness - small.faithfulness) < 0.02 and out.faithfulness > 0.4
+    assert np.asarray(big).shape == (1800, 2400, 3)  # the caller's photo is left as it was

@@ -224,3 +224,32 @@ def test_goes_with_falls_back_to_known_pairs_and_says_why(engine):
     rows, note = backend.goes_with(engine, a)
     assert [r.pk for r in rows] == [b]
     assert note.startswith("Goes with: known co-purchases only.") and "train it again" in note
+
+
+def test_explained_photos_are_kept_at_the_size_the_panel_draws(tmp_path, mini_dir):
+    """The panel redraws overlays on every opacity change: a 12-megapixel photo took half a second each."""
+    import torch
+    from PIL import Image
+
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.ingest import ColumnMapping, import_catalog
+    from core.spaces import vit_space
+    from core.vit import HybridViT, VitConfig, save_vit
+    from explain.overlay import VIEW_SIDE
+    from gui import backend
+    from gui.query_panel import QueryState
+    from tests.fakes import fake_spaces
+
+    torch.manual_seed(0)
+    spaces = [*fake_spaces(), vit_space(save_vit(HybridViT(VitConfig(dim=32, depth=1, heads=2)), tmp_path / "vit"))]
+    cat = Catalog.create(tmp_path / "c.vitrina")
+    list(import_catalog(cat, mini_dir / "products.csv", ColumnMapping.guess(["id", "title", "image"]), spaces))
+    engine = Engine(cat, spaces)
+    photo = tmp_path / "big.jpg"
+    Image.open(cat.product(1).image_path).convert("RGB").resize((3000, 2000)).save(photo)
+    match = backend.explain(engine, {}, QueryState(text="dress", image_path=str(photo)), 1)
+    assert match.query_image.size == (VIEW_SIDE, round(VIEW_SIDE * 2 / 3))
+    assert match.result_image.size == Image.open(cat.product(1).image_path).size  # a small photo stays as it is
+    assert match.explanation.query_maps and match.explanation.faithfulness
+    cat.close()

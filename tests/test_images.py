@@ -20,6 +20,7 @@ from core.images import (
     MAX_PIXELS,
     TINY_SIDE,
     LoadedImage,
+    fit_within,
     load_image,
     make_thumbnail,
     resolve_image_path,
@@ -376,3 +377,14 @@ def test_thumbnail_of_non_rgb_and_custom_size():
     assert thumb.size == (64, 64) and near(thumb.getpixel((5, 5)), (255, 255, 255), tol=3)
     with pytest.raises(ValueError):
         make_thumbnail(photo_like(), size=0)
+
+
+@pytest.mark.parametrize("size, side, expected", [((4000, 3000), 448, (448, 336)), ((300, 900), 448, (149, 448)),
+                                                  ((200, 100), 448, (200, 100)), ((5000, 7), 448, (448, 1))])
+def test_fit_within_shrinks_the_longer_side_and_never_enlarges(size, side, expected):
+    image = Image.new("L", size, 128)
+    out = fit_within(image, side)
+    assert out.size == expected and out.mode == "RGB" and image.size == size and image.mode == "L"
+    assert near(out.getpixel((0, 0)), (128, 128, 128), tol=1)
+    with pytest.raises(ValueError):
+        fit_within(image, 0)

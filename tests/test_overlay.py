@@ -41,3 +41,13 @@ def test_photo_frame_cuts_the_square_padding_off():
     assert c > 0.3  # what drawing the square map over the photo did: the block lands off it
     square = np.random.default_rng(0).random((14, 14)).astype(np.float32)
     assert np.array_equal(photo_frame(square, (80, 80)), square)
+
+
+def test_overlay_can_shrink_a_large_photo_first():
+    image = Image.new("RGB", (4000, 3000), (255, 255, 255))
+    values = np.zeros((4, 4))
+    values[0, 0] = 1.0
+    out = overlay(image, values, opacity=0.8, max_side=400)
+    assert out.size == (400, 300)
+    assert out.getpixel((5, 5)) != (255, 255, 255) and out.getpixel((395, 295)) == (255, 255, 255)
+    assert overlay(Image.new("RGB", (64, 48)), values, max_side=400).size == (64, 48)  # never enlarged

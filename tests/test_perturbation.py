@@ -92,3 +92,19 @@ def test_a_failing_score_raises_and_leaves_the_photo_as_it_was():
     with pytest.raises(RuntimeError, match="model failed"):
         perturbation_map(image, broken, samples=8, seed=0)
     assert np.array_equal(np.asarray(image), before)
+
+
+def test_a_large_photo_is_perturbed_on_a_small_copy_and_mapped_at_its_own_shape():
+    from explain.faithfulness import WORK_SIDE
+
+    seen = []
+
+    def score(images):
+        seen.extend(im.size for im in images)
+        return red_share(images)
+
+    m = perturbation_map(scene((3500, 3500)), score, samples=32, imputer=mean_imputer, seed=0)
+    assert {s for s in seen} == {(WORK_SIDE, WORK_SIDE)}
+    assert m.values.shape == (512, 512)
+    effects = m.extras["effects"]
+    assert np.unravel_index(np.argmax(effects), effects.shape) == (1, 5)  # still the red square
