@@ -47,6 +47,9 @@ def source_kind(path: Path) -> str:
     raise ImportFailed(f"{path.name}: unsupported file type '{suffix}'. Use a .csv, .tsv or .jsonl file.")
 
 
+_WARNED_CP1252: set[tuple[str, int, int]] = set()
+
+
 def _read_text(path: Path) -> tuple[str, str]:
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist or is not a file.")
@@ -61,8 +64,12 @@ def _read_text(path: Path) -> tuple[str, str]:
             return raw.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    # Spreadsheet exports on Windows are often cp1252; every byte decodes, so say what we assumed.
-    log.warning("%s is not UTF-8; reading it as Windows-1252", path.name)
+    # Spreadsheet exports on Windows are often cp1252; every byte decodes, so say what we assumed (once per
+    # version of the file: an import reads it to inspect, count and read its rows).
+    key = (str(path.resolve()), path.stat().st_mtime_ns, len(raw))
+    if key not in _WARNED_CP1252:
+        _WARNED_CP1252.add(key)
+        log.warning("%s is not UTF-8; reading it as Windows-1252", path.name)
     return raw.decode("cp1252", errors="replace"), "cp1252"
 
 

@@ -1,4 +1,5 @@
 """Import: the bad-input corpus end to end, re-import of changes only, resume after a kill."""
+import logging
 import signal
 import subprocess
 import sys
@@ -144,7 +145,7 @@ def test_jsonl_source_and_copurchase_pairs(cat, mini_dir, spaces, tmp_path):
     assert cat.copurchased(cat.pk_for_sku("b")) == [(cat.pk_for_sku("a"), 0.5)]
 
 
-def test_whole_file_problems_raise_clear_errors(cat, tmp_path, spaces):
+def test_whole_file_problems_raise_clear_errors(cat, tmp_path, spaces, caplog):
     with pytest.raises(ImportFailed, match="does not exist"):
         run(cat, tmp_path / "none.csv", spaces)
     (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04")
@@ -154,8 +155,11 @@ def test_whole_file_problems_raise_clear_errors(cat, tmp_path, spaces):
     with pytest.raises(ImportFailed, match="does not have: id"):
         run(cat, tmp_path / "p.csv", spaces)
     (tmp_path / "win.csv").write_bytes("id;title\n1;Caf\xe9 cr\xe8me\n".encode("cp1252"))
-    report, _ = run(cat, tmp_path / "win.csv", spaces, mapping=ColumnMapping(id="id", title="title"))
+    with caplog.at_level(logging.WARNING, logger="core.sources"):
+        report, _ = run(cat, tmp_path / "win.csv", spaces, mapping=ColumnMapping(id="id", title="title"))
     assert report.added == 1 and cat.product(cat.pk_for_sku("1")).title == "Café crème"
+    assert [r.getMessage() for r in caplog.records if "UTF-8" in r.getMessage()] == [
+        "win.csv is not UTF-8; reading it as Windows-1252"]  # once, though the import reads the file three times
 
 
 def test_catalog_refuses_foreign_and_newer_files(tmp_path):
