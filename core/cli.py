@@ -140,6 +140,20 @@ def _drive(task, desc: str):
         bar.close()
 
 
+def out_folder(folder: Path, what: str) -> Path:
+    """An output folder, made and tried now: one that cannot be written fails before minutes of work."""
+    if folder.exists() and not folder.is_dir():
+        raise AppError(f"{folder} is a file; give a folder for the {what}.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".vitrina-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise AppError(f"The {what} cannot be written to {folder}: {exc.strerror or exc}.") from exc
+    return folder
+
+
 def open_engine_cli(path: Path):
     from core.catalog import Catalog
     from core.engine import Engine
@@ -261,6 +275,10 @@ def run(argv: list[str], add_more=None) -> int:
     except AppError as exc:
         print(f"vitrina: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder without permission: say which file, without a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"vitrina: {exc.strerror or exc}{where}.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("vitrina: interrupted; an import can be resumed by running it again.", file=sys.stderr)
         return 130

@@ -21,13 +21,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_explain(args) -> int:
-    from core.cli import open_engine_cli
+    from core.cli import open_engine_cli, out_folder
     from core.images import load_image
     from explain.explainer import IMAGE_METHODS, SLOW_METHODS, MatchExplainer
     from explain.overlay import VIEW_SIDE, overlay
 
     if args.image is None and not args.text.strip():
         raise AppError("Give the query: --image PHOTO and/or --text WORDS.")
+    if args.out:
+        out_folder(args.out, "overlays")
     engine = open_engine_cli(args.catalog)
     pk = engine.catalog.pk_for_sku(args.result)
     if pk is None:
@@ -49,7 +51,6 @@ def cmd_explain(args) -> int:
         print(f"  words of the {name}: " + ", ".join(f"{w} {v:+.3f}" for w, v in top)
               + f"  (IG delta {words.extras['delta']:+.4f})")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
         for method, exp in m.result_maps.items():
             overlay(result_image, exp, max_side=VIEW_SIDE).save(args.out / f"result-{method.replace(' ', '-')}.png")
         for method, exp in m.query_maps.items():

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from core.progress import Progress
-from explain.overlay import overlay
+from explain.overlay import VIEW_SIDE, overlay
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -147,14 +147,16 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
 def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image | None, str]], k: int,
             method: str, cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, list[ReportQuery]]:
     """Search, explain and write a rationale for the top ``k`` results of each (text, image, name) request."""
-    from core.images import load_image
+    from core.images import fit_within, load_image
     from core.search import Query, search
     from explain.explainer import ALL_IMAGE_METHODS
     from explain.facts import gather_facts
 
     queries, total, done = [], len(requests) * k, 0
     for n, (text, image, name) in enumerate(requests, 1):
-        q = ReportQuery(n, text, image, name)
+        # The report keeps the photos it draws, at a size it can draw: 50 camera photos at full size hold gigabytes.
+        shown = fit_within(image, VIEW_SIDE) if image is not None else None
+        q = ReportQuery(n, text, shown, name)
         for rank, hit in enumerate(search(engine, Query(text=text, image=image, k=k)), 1):
             if cancelled():
                 return queries
@@ -167,7 +169,9 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
                                  heatmap=heat.values if heat is not None else None, score=m.score,
                                  fields=tuple(engine.catalog.category_fields()))
             rationale = writer.write(facts) if writer is not None else None
-            q.results.append(ReportResult(rank, p.sku, p.title, hit.score, p.attributes, photo, image, m, rationale))
+            q.results.append(ReportResult(rank, p.sku, p.title, hit.score, p.attributes,
+                                          fit_within(photo, VIEW_SIDE) if photo is not None else None, shown, m,
+                                          rationale))
             done += 1
             yield Progress(done, total, f"query {n}: result {rank}/{k}")
         queries.append(q)

@@ -6,11 +6,12 @@ request cancels the queued older one (typing fast never piles up searches).
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QThreadPool, QTimer, Qt, Slot
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
                                QTabWidget)
@@ -346,14 +347,22 @@ class MainWindow(QMainWindow):
             folder = QFileDialog.getExistingDirectory(self, self.tr("Folder for the report"))
             if not folder:
                 return
+        if not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):  # say so before minutes of work
+            self._error(self.tr("The report cannot be written to %s: choose a folder you can write to.") % folder, "")
+            return
 
         def write(html: str) -> None:
             from explain.report import safe_filename
             from gui.report_pdf import html_to_pdf
 
             name = safe_filename(f"vitrina-{self.engine.catalog.name}-{self.query.state().text or 'photo'}")
-            (Path(folder) / f"{name}.html").write_text(html, encoding="utf-8")
-            pages = html_to_pdf(html, Path(folder) / f"{name}.pdf")
+            try:
+                (Path(folder) / f"{name}.html").write_text(html, encoding="utf-8")
+                pages = html_to_pdf(html, Path(folder) / f"{name}.pdf")
+            except OSError as exc:
+                self._error(self.tr("The report could not be written to %s: %s") % (folder, exc.strerror or exc),
+                            str(exc))
+                return
             self.last_report = Path(folder) / name
             self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)") % (name, pages), 8000)
 

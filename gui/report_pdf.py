@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 
-from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtCore import QMarginsF
+from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+
+_APP = None  # the application the command line makes, kept alive
 
 
 def html_to_pdf(html: str, path: Path) -> int:
     """Writes ``path``; returns the number of pages."""
-    from PySide6.QtWidgets import QApplication
+    global _APP
+    from PySide6.QtGui import QGuiApplication
 
-    QApplication.instance() or QApplication([])  # QTextDocument needs an application for fonts
+    if QGuiApplication.instance() is None:  # the command line: QTextDocument needs an application for fonts,
+        _APP = QGuiApplication(["vitrina", "-platform", "offscreen"])  # and a server may have no display
     doc = QTextDocument()
     doc.setHtml(html)
     writer = QPdfWriter(str(path))
@@ -39,36 +41,53 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="CSV or JSON Lines with columns text and/or image (a photo path)")
     p.add_argument("--out", type=Path, required=True, help="folder for report.html and report.pdf")
     p.add_argument("-k", type=int, default=5, help="results per query")
-    p.add_argument("--method", default="grad-cam vit")
+    p.add_argument("--method", default="grad-cam vit", help="the heatmap shown (e.g. perturbation, match map)")
     p.add_argument("--name", default="report")
     p.add_argument("--no-rationale", action="store_true")
     p.set_defaults(func=cmd_report)
 
 
 def read_requests(path: Path):
-    from core.errors import AppError
+    """(text, photo, photo's name) per row of a CSV or JSON Lines file with a text and/or an image column."""
+    from core.errors import AppError, BadImage
     from core.images import load_image
+    from core.sources import read_rows
 
-    rows = ([json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            if path.suffix.lower() in (".jsonl", ".ndjson") else list(csv.DictReader(open(path, encoding="utf-8"))))
+    info, rows = read_rows(path)  # missing, binary, wrongly encoded files: ImportFailed, which says why
+    if not {"text", "image"} & set(info.columns):
+        raise AppError(f"{path.name} needs a column named text and/or one named image (a photo's path); "
+                       f"its columns: {', '.join(info.columns) or 'none'}.")
     out = []
-    for i, row in enumerate(rows, 1):
-        text, image = (row.get("text") or "").strip(), (row.get("image") or "").strip()
+    for row in rows:
+        if row.error:
+            raise AppError(f"{path.name} line {row.line}: {row.error}.")
+        text, image = (row.data.get("text") or "").strip(), (row.data.get("image") or "").strip()
         if not text and not image:
-            raise AppError(f"{path.name} line {i}: give a text or an image.")
-        photo = load_image((path.parent / image) if image and not Path(image).is_absolute() else Path(image)).image \
-            if image else None
+            raise AppError(f"{path.name} line {row.line}: give a text or an image.")
+        try:
+            photo = load_image(path.parent / image if not Path(image).is_absolute() else Path(image)).image \
+                if image else None
+        except BadImage as exc:
+            raise AppError(f"{path.name} line {row.line}: {exc}") from exc
         out.append((text, photo, Path(image).name if image else ""))
+    if not out:
+        raise AppError(f"{path.name} holds no queries.")
     return out
 
 
 def cmd_report(args) -> int:
-    from core.cli import _drive, open_engine_cli
-    from explain.explainer import MatchExplainer
+    from core.cli import _drive, open_engine_cli, out_folder
+    from core.errors import AppError
+    from explain.explainer import ALL_IMAGE_METHODS, MatchExplainer
     from explain.facts import words_of
     from explain.rationale import LlamaRationale, RationaleWriter, Verifier
     from explain.report import ReportMeta, collect, render_html, safe_filename
 
+    methods = (*ALL_IMAGE_METHODS, "match map")
+    if args.method not in methods:
+        raise AppError(f"Unknown heatmap '{args.method}'; choose one of: {', '.join(methods)}.")
+    requests = read_requests(args.queries)
+    out = out_folder(args.out, "report")
     engine = open_engine_cli(args.catalog)
     explainer = MatchExplainer(engine.space("vit").encoder.load())
     writer = None
@@ -76,13 +95,15 @@ def cmd_report(args) -> int:
         fields = engine.catalog.category_fields()
         terms = {w for f in fields for v, _ in engine.catalog.field_values(f) for w in words_of(v)}
         writer = RationaleWriter(LlamaRationale(), Verifier(terms))
-    queries = _drive(collect(engine, explainer, writer, read_requests(args.queries), args.k, args.method), "report")
+    queries = _drive(collect(engine, explainer, writer, requests, args.k, args.method), "report")
     meta = ReportMeta(engine.catalog.name, len(engine.catalog), tuple(s.encoder_id for s in engine.spaces.values()),
                       args.method)
     html = render_html(queries, meta)
-    args.out.mkdir(parents=True, exist_ok=True)
     name = safe_filename(args.name)
-    (args.out / f"{name}.html").write_text(html, encoding="utf-8")
-    pages = html_to_pdf(html, args.out / f"{name}.pdf")
-    print(f"{args.out / name}.html and .pdf ({pages} pages)")
+    try:
+        (out / f"{name}.html").write_text(html, encoding="utf-8")
+        pages = html_to_pdf(html, out / f"{name}.pdf")
+    except OSError as exc:
+        raise AppError(f"The report cannot be written to {out}: {exc.strerror or exc}.") from exc
+    print(f"{out / name}.html and .pdf ({pages} pages)")
     return 0

@@ -58,3 +58,19 @@ def test_import_with_a_local_clip_checkpoint(tmp_path, mini_dir, capsys):
     assert len(rows) == 3 and all("score_clip" in r and "score_text" in r for r in rows)
     assert cli.run(["import", cat, str(mini_dir / "products.csv"), "--clip", str(tmp_path / "nothing")]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+def test_files_that_cannot_be_written_are_messages_too(tmp_path, mini_dir, capsys):
+    cat = str(tmp_path / "shop.vitrina")
+    cli.run(["import", cat, str(mini_dir / "products.csv"), "--category", "articleType"])
+    capsys.readouterr()
+    nowhere = tmp_path / "no-such-folder" / "e.json"
+    assert cli.run(["eval", cat, "--label", "articleType", "--queries", "3", "--json", str(nowhere)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"vitrina: No such file or directory ({nowhere})."
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(cli.AppError, match="is a file; give a folder for the report"):
+        cli.out_folder(tmp_path / "a-file", "report")
+    with pytest.raises(cli.AppError, match="cannot be written to"):
+        cli.out_folder(tmp_path / "a-file" / "sub", "report")
+    assert cli.out_folder(tmp_path / "new" / "sub", "report").is_dir()
+    assert list((tmp_path / "new" / "sub").iterdir()) == []  # the write test leaves nothing behind

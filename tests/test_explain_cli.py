@@ -33,3 +33,39 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
     assert Image.open(out / "result-grad-cam-cnn.png").size == (48, 48)
     assert main.main(["explain", cat, "--result", "NOPE", "--text", "x"]) == 2
     assert "No product with id 'NOPE'" in capsys.readouterr().err
+
+
+def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_path, mini_dir, capsys):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cat = str(tmp_path / "shop.vitrina")
+    assert main.main(["import", cat, str(mini_dir / "products.csv"), "--category", "articleType"]) == 0
+    capsys.readouterr()
+    queries = tmp_path / "q.csv"
+    queries.write_text("text,image\nred dress,\n,missing.jpg\n")
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "cols.csv").write_text("sku,name\n1,x\n")
+    cases = [(["--queries", str(queries), "--out", str(tmp_path / "r")], "q.csv line 3: The image file "),
+             (["--queries", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r")], "does not exist"),
+             (["--queries", str(tmp_path / "cols.csv"), "--out", str(tmp_path / "r")], "a column named text"),
+             (["--queries", str(tmp_path / "a-file"), "--out", str(tmp_path / "r")], "unsupported file type"),
+             (["--queries", str(mini_dir / "products.csv"), "--out", str(tmp_path / "r"), "--method", "x"],
+              "Unknown heatmap 'x'")]
+    for args, message in cases:
+        assert main.main(["report", cat, *args, "--no-rationale"]) == 2
+        assert message in capsys.readouterr().err
+    queries.write_text("text,image\nred dress,\n")
+    assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "a-file")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing was started
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    root = Path(main.__file__).resolve().parent
+    done = subprocess.run([sys.executable, str(root / "main.py"), "report", cat, "--queries", str(queries),
+                           "--out", str(tmp_path / "r"), "-k", "2", "--no-rationale"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "(3 pages)" in done.stdout  # a summary page and one per result
+    assert (tmp_path / "r" / "report.html").read_text().count('class="result"') == 2

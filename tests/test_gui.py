@@ -175,6 +175,7 @@ def test_export_report_from_the_window(qtbot, engine, settings, tmp_path, monkey
 
     from core.spaces import vit_space
     from core.vit import HybridViT, VitConfig, save_vit
+    from gui import report_pdf
     from gui.report_pdf import pdf_page_count
     from tests.fakes import fake_spaces
 
@@ -183,6 +184,22 @@ def test_export_report_from_the_window(qtbot, engine, settings, tmp_path, monkey
     monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(weights)])
     monkeypatch.setattr("explain.rationale.default_model_path", lambda: None)  # template rationales: fast
     window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    (tmp_path / "a-file").write_text("")
+    window.export_report(False, folder=str(tmp_path / "a-file"), limit=3)  # refused before any work
+    assert not window._workers and "cannot be written" in window.findChild(QMessageBox).text()
+    window.findChild(QMessageBox).deleteLater()
+
+    def disk_full(html, path):
+        raise OSError(28, "No space left on device")
+
+    real_pdf = report_pdf.html_to_pdf
+    monkeypatch.setattr(report_pdf, "html_to_pdf", disk_full)
+    window.export_report(False, folder=str(tmp_path), limit=3)
+    qtbot.waitUntil(lambda: any("No space left" in b.text() for b in window.findChildren(QMessageBox)),
+                    timeout=120000)
+    assert not hasattr(window, "last_report")
+    monkeypatch.setattr(report_pdf, "html_to_pdf", real_pdf)
     wait_idle(qtbot, window)
     window.export_report(False, folder=str(tmp_path), limit=3)
     qtbot.waitUntil(lambda: hasattr(window, "last_report"), timeout=120000)
