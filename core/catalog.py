@@ -434,6 +434,9 @@ class Catalog:
             " UNION ALL SELECT a, weight FROM copurchase WHERE b=?) GROUP BY other ORDER BY 2 DESC, 1",
             (int(pk), int(pk))))
 
+    def has_copurchases(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM copurchase LIMIT 1").fetchone() is not None
+
     def copurchase_pairs(self) -> list[tuple[int, int, float]]:
         return list(self._conn.execute("SELECT a, b, weight FROM copurchase"))
 

@@ -484,6 +484,11 @@ class GoesWith:
             file = None
         return path, (file, self.catalog.change_marker())
 
+    @property
+    def model(self) -> ComplementModel | None:
+        """The model the last ``recommend`` used (None: none was trained for this catalog)."""
+        return self._model
+
     def recommend(self, pk: int, k: int = 20) -> list[Complement]:
         """``recommend`` with the model saved beside the catalog (known pairs alone when there is none)."""
         with self._lock:

@@ -94,7 +94,33 @@ def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
                "Re-index the catalog."
     if note:
         recs = recommend(engine.catalog, None, pk, k)
+    elif service.model is None:  # nothing learned yet: say what would fill the list
+        note = (NO_PAIRS_NOTE if not engine.catalog.has_copurchases() else
+                "Goes with: known co-purchases only. File > Learn \"Goes with\" from Co-purchases also finds "
+                "complements for products that have none.")
     return rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs]), note
+
+
+NO_PAIRS_NOTE = ("Goes with: this catalog has no co-purchase pairs; import them with the products "
+                 "(File > Import Products…, Co-purchase pairs).")
+
+
+def train_goes_with(engine, *, emit, cancelled):
+    """Learn the complement model from the catalog's co-purchase pairs and save it beside the catalog
+    (not when cancelled); returns the number of pairs it learned from."""
+    from core.complements import model_path, train_complements
+    from core.errors import AppError
+    from core.progress import Progress
+
+    if not engine.catalog.has_copurchases():
+        raise AppError("This catalog has no co-purchase pairs to learn from: import them with the products "
+                       "(File > Import Products…, Co-purchase pairs).")
+    emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (a minute on 10,000 products)…"))
+    model = train_complements(engine.catalog)
+    if cancelled():
+        return None
+    model.save(model_path(engine.catalog))
+    return model.info["pairs"]
 
 
 def insights(engine, method: str = "kmeans", map_method: str = "pca"):

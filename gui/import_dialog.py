@@ -1,5 +1,6 @@
-"""Import products into a catalog: choose the file, map its columns (with a preview), run with
-progress and Cancel, then read the report of what was skipped and why."""
+"""Import products into a catalog: choose the file, map its columns (with a preview), optionally a
+file of co-purchase pairs, run with progress and Cancel, then read the report of what was skipped
+and why."""
 from __future__ import annotations
 
 from itertools import islice
@@ -16,18 +17,24 @@ FIELDS = ("id", "title", "description", "brand", "price", "rating", "image")
 NONE = "—"
 
 
-def run_import(catalog_path: str, source: str, image_root: str | None, mapping_kw: dict, *, emit, cancelled):
-    """Worker task: import and return the report (the engine's indexes are updated on next open)."""
+def run_import(catalog_path: str, source: str, image_root: str | None, mapping_kw: dict, pairs: str | None = None,
+               *, emit, cancelled):
+    """Worker task: import the products, then the co-purchase pairs (if a file is given and the import was not
+    cancelled); returns (products report, pairs report or None). The engine's indexes are updated on next open."""
     from core.catalog import Catalog
-    from core.ingest import ColumnMapping, ImportOptions, import_catalog
-    from core.progress import drain
+    from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
+    from core.progress import Progress, drain
     from core.spaces import spaces_for
 
     catalog = Catalog.open(catalog_path, create=True)
     try:
         task = import_catalog(catalog, source, ColumnMapping(**mapping_kw), spaces_for(catalog),
                               ImportOptions(image_root=Path(image_root) if image_root else None), cancelled)
-        return drain(task, emit)
+        report = drain(task, emit)
+        if not pairs or report.cancelled:
+            return report, None
+        emit(Progress(0, None, f"Importing the co-purchase pairs of {Path(pairs).name}…"))
+        return report, import_copurchases(catalog, pairs)
     finally:
         catalog.close()
 
@@ -46,6 +53,12 @@ class ImportDialog(QDialog):
         browse = QPushButton(self.tr("Choose file…"))
         browse.clicked.connect(self.choose_source)
         self.images = QLineEdit(placeholderText=self.tr("default: the file's folder"))
+        self.pairs = QLineEdit(readOnly=True, placeholderText=self.tr("optional: what was bought with what "
+                                                                      "(two id columns, optional weight)"))
+        browse_pairs = QPushButton(self.tr("Choose file…"))
+        browse_pairs.clicked.connect(self.choose_pairs)
+        clear_pairs = QPushButton(self.tr("None"))
+        clear_pairs.clicked.connect(lambda: self.set_pairs(""))
         self.catalog = QLineEdit(catalog_path or "")
         self.preview = QTableWidget()
         self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
@@ -70,6 +83,11 @@ class ImportDialog(QDialog):
         row.addWidget(browse)
         top.addRow(self.tr("Products file"), row)
         top.addRow(self.tr("Image folder"), self.images)
+        pairs_row = QHBoxLayout()
+        pairs_row.addWidget(self.pairs, 1)
+        pairs_row.addWidget(browse_pairs)
+        pairs_row.addWidget(clear_pairs)
+        top.addRow(self.tr("Co-purchase pairs"), pairs_row)
         top.addRow(self.tr("Catalog file"), self.catalog)
         mapping = QFormLayout()
         for f, combo in self.maps.items():
@@ -91,6 +109,27 @@ class ImportDialog(QDialog):
                                               self.tr("Product lists (*.csv *.tsv *.txt *.jsonl *.ndjson)"))
         if path:
             self.load_source(path)
+
+    def choose_pairs(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Co-purchase pairs"), "",
+                                              self.tr("Pair lists (*.csv *.tsv *.txt *.jsonl *.ndjson)"))
+        if path:
+            self.set_pairs(path)
+
+    def set_pairs(self, path: str) -> None:
+        """The pairs file to import after the products ("" for none); a file that cannot be read is refused now."""
+        from core.errors import AppError
+        from core.sources import inspect_source
+
+        if path:
+            try:
+                if len(inspect_source(path).columns) < 2:
+                    raise AppError(self.tr("%s needs two id columns (a product and what was bought with it).")
+                                   % Path(path).name)
+            except AppError as exc:
+                self.report.setText(str(exc))
+                return
+        self.pairs.setText(path)
 
     def load_source(self, path: str) -> None:
         from core.errors import AppError
@@ -146,7 +185,7 @@ class ImportDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.worker = TaskWorker(run_import, self.catalog.text(), self.source.text(), self.images.text() or None, kw,
-                                 streams=True)
+                                 self.pairs.text() or None, streams=True)
         self.worker.signals.progress.connect(self._progress)
         self.worker.signals.result.connect(self._done)
         self.worker.signals.error.connect(lambda msg, _tb: self._failed(msg))
@@ -169,13 +208,20 @@ class ImportDialog(QDialog):
     def _failed(self, message: str) -> None:
         self.report.setText(message)
 
-    def _done(self, report) -> None:
+    def _done(self, result) -> None:
+        report, pairs = result
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]))
-        self.report.setText(report.summary() + (f" — skipped: {reasons}" if reasons else ""))
-        self.skipped.setRowCount(len(report.skipped))
-        for i, s in enumerate(report.skipped):
-            for j, v in enumerate((str(s.line), s.reason, s.detail)):
+        text = report.summary() + (f" — skipped: {reasons}" if reasons else "")
+        rows = [(str(s.line), s.reason, s.detail) for s in report.skipped]
+        if pairs is not None:
+            text += "\n" + self.tr("Co-purchase pairs: %d imported, %d skipped") % (pairs.pairs, len(pairs.skipped))
+            name = Path(pairs.source).name
+            rows += [(str(s.line), s.reason, f"{name}: {s.detail}") for s in pairs.skipped]
+        self.report.setText(text)
+        self.skipped.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
                 self.skipped.setItem(i, j, QTableWidgetItem(v))
         self.imported.emit(self.catalog.text())

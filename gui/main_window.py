@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self._action(file, self.tr("&Import Products…"), self.import_products, "Ctrl+I")
         self._action(file, self.tr("Re-&index Catalog"), self.reindex)
         self._action(file, self.tr("&Adapt Model to This Catalog…"), self.adapt_model)
+        self._action(file, self.tr("Learn \"&Goes with\" from Co-purchases"), self.train_goes_with)
         file.addSeparator()
         self._action(file, self.tr("&Export Report of All Results…"), lambda: self.export_report(False), "Ctrl+E")
         self._action(file, self.tr("Export Report of the &Selected Result…"), lambda: self.export_report(True),
@@ -221,6 +222,18 @@ class MainWindow(QMainWindow):
         dialog = AdaptDialog(self.engine, self.pool, self)
         dialog.adapted.connect(lambda kept: kept and self.open_catalog(self.engine.catalog.path))
         dialog.open()
+
+    def train_goes_with(self) -> None:
+        if self.engine is not None:
+            self._run("train-goes-with", backend.train_goes_with, self.engine, streams=True,
+                      on_result=self._goes_with_trained)
+
+    def _goes_with_trained(self, pairs: int | None) -> None:
+        if pairs is None:
+            return  # cancelled: nothing was saved
+        self.statusBar().showMessage(self.tr("\"Goes with\" learned from %d co-purchase pairs") % pairs, 10000)
+        if self._selected_pk is not None:  # the selected product's list, with the model's picks now
+            self._run("goes-with", backend.goes_with, self.engine, self._selected_pk, on_result=self._show_goes_with)
 
     def _remember(self, path: Path) -> None:
         recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]

@@ -234,7 +234,8 @@ def test_goes_with_falls_back_to_known_pairs_and_says_why(engine):
     with cat.transaction():
         cat.add_copurchases([(a, b, 1.0)])
     rows, note = backend.goes_with(engine, a)
-    assert [r.pk for r in rows] == [b] and note == ""  # no model trained: the pairs, nothing to explain
+    assert [r.pk for r in rows] == [b]  # no model trained: the pairs, and what would add the model's picks
+    assert note.startswith("Goes with: known co-purchases only.") and "Learn \"Goes with\"" in note
     path = model_path(cat)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not a model")
@@ -270,3 +271,37 @@ def test_explained_photos_are_kept_at_the_size_the_panel_draws(tmp_path, mini_di
     assert match.result_image.size == Image.open(cat.product(1).image_path).size  # a small photo stays as it is
     assert match.explanation.query_maps and match.explanation.faithfulness
     cat.close()
+
+
+def test_goes_with_is_learned_in_the_app_and_says_what_is_missing(qtbot, tmp_path, engine, settings):
+    from types import SimpleNamespace
+
+    from core.catalog import Catalog
+    from core.complements import model_path
+    from core.errors import AppError
+    from gui import backend
+    from tests.test_complements import shop
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    action = next(a for a in window.menuBar().actions()[0].menu().actions() if "Goes with" in a.text())
+    action.trigger()  # the fixture catalog was imported without its pairs: nothing to learn from, and it says so
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=20000)
+    assert "no co-purchase pairs to learn from" in window.findChild(QMessageBox).text()
+    assert not model_path(engine.catalog).exists()
+
+    empty = Catalog.create(tmp_path / "empty" / "e.vitrina")
+    nothing = SimpleNamespace(catalog=empty)
+    assert backend.goes_with(nothing, 1) == ([], backend.NO_PAIRS_NOTE)
+    with pytest.raises(AppError, match="no co-purchase pairs"):
+        backend.train_goes_with(nothing, emit=lambda p: None, cancelled=lambda: False)
+    cat, kinds = shop(tmp_path)
+    engine = SimpleNamespace(catalog=cat)
+    assert backend.train_goes_with(engine, emit=lambda p: None, cancelled=lambda: True) is None
+    assert not model_path(cat).exists()  # cancelled: nothing saved
+    pairs = backend.train_goes_with(engine, emit=lambda p: None, cancelled=lambda: False)
+    assert pairs > 50 and model_path(cat).exists()
+    new = [pk for pk in kinds if not cat.copurchased(pk)]
+    pk = new[0] if new else sorted(kinds)[0]
+    rows, note = backend.goes_with(engine, pk)
+    assert note == "" and rows and any(r.parts and "bought together" not in r.parts for r in rows)

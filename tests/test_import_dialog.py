@@ -38,3 +38,26 @@ def test_unreadable_file_is_reported(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     dialog.load_source(str(tmp_path / "x.csv"))
     assert "binary" in dialog.report.text() and not dialog.start_button.isEnabled()
+
+
+def test_co_purchase_pairs_are_imported_after_the_products(qtbot, mini_dir, tmp_path):
+    from core.catalog import Catalog
+
+    pairs = mini_dir / "copurchase.csv"
+    known = len(pairs.read_text().splitlines()) - 1
+    pairs.write_text(pairs.read_text() + "P001,NOPE,1\n")
+    (tmp_path / "one.csv").write_text("sku\nP001\n")
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(mini_dir / "products.csv"))
+    dialog.set_pairs(str(tmp_path / "one.csv"))
+    assert dialog.pairs.text() == "" and "two id columns" in dialog.report.text()
+    dialog.set_pairs(str(pairs))
+    with qtbot.waitSignal(dialog.imported, timeout=20000):
+        dialog.start()
+    assert f"Co-purchase pairs: {known} imported, 1 skipped" in dialog.report.text()
+    details = [dialog.skipped.item(i, 2).text() for i in range(dialog.skipped.rowCount())]
+    assert details == ["copurchase.csv: line 5: id not in the catalog"]
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
+    with Catalog.open(tmp_path / "new.vitrina") as cat:
+        assert len(cat.copurchase_pairs()) == known
