@@ -67,7 +67,11 @@ def cmd_goes_with(args) -> int:
             pk = catalog.pk_for_sku(args.product)
             if pk is None:
                 raise AppError(f"No product with id '{args.product}'.")
-            for c in recommend(catalog, model, pk, 10):
+            recs = recommend(catalog, model, pk, 10)
+            if not recs:
+                print(f"Nothing known to go with {args.product}: it has no co-purchase pairs"
+                      + ("." if model is not None else ", and no model was trained (goes-with --train)."))
+            for c in recs:
                 p = catalog.product(c.pk)
                 evidence = ", ".join(f"{k} {v:.2f}" for k, v in c.evidence.items())
                 print(f"  {c.score:7.3f}  {p.sku:<14} {p.title}   ({evidence})")

@@ -118,7 +118,9 @@ def content_vectors(catalog: Catalog, spaces=CONTENT_SPACES,
     parts = [dict(zip(*catalog.embeddings(s))) for s in spaces]
     pks = sorted(set.intersection(*(set(p) for p in parts))) if parts else []
     if not pks:
-        raise AppError(f"No product has vectors in all of {', '.join(spaces)}: run `vitrina index` first.")
+        have = ", ".join(f"{s} {len(p)}" for s, p in zip(spaces, parts))
+        raise AppError(f"No product has vectors in all of {', '.join(spaces)} (products with vectors: {have}). "
+                       "The image spaces need product photos; if the products have them, run `vitrina index`.")
     x = np.concatenate([np.stack([p[k] for k in pks]) for p in parts], axis=1) / math.sqrt(len(spaces))
     pks = np.asarray(pks, np.int64)
     if attributes:

@@ -85,7 +85,7 @@ def relevance_sets(engine: Engine, label: str) -> dict[int, set[int]]:
     column = cat.attribute_column(label)
     if not column:
         raise AppError(f"The catalog has no '{label}' attribute to judge relevance by. "
-                       f"Known: {', '.join(cat.attribute_keys())}, or 'copurchase'.")
+                       f"Known: {', '.join([*cat.attribute_keys(), 'copurchase'])}.")
     groups: dict[str, set[int]] = {}
     for pk, value in column.items():
         groups.setdefault(value, set()).add(pk)

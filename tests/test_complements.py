@@ -161,10 +161,22 @@ def test_goes_with_keeps_its_evidence_until_the_model_or_the_catalog_changes(tmp
         service.recommend(pk, k=10)
 
 
-def test_needs_pairs(tmp_path):
+def test_needs_pairs_and_vectors_and_says_which(tmp_path, capsys):
+    from core import cli
+
     cat = Catalog.create(tmp_path / "empty.vitrina")
-    with pytest.raises(AppError):
+    with pytest.raises(AppError, match="vit 0, text 0"):
         train_complements(cat)
+    with cat.transaction():
+        pk = cat.upsert_product(ProductRecord("t1", "red dress", "", None, None, None, {}, "h"))
+        cat.put_embeddings("text", "toy", [pk], ["h"], np.ones((1, 8)) / 8 ** 0.5)
+    with pytest.raises(AppError, match="vit 0, text 1.*need product photos"):
+        train_complements(cat)
+    cat.close()
+    assert cli.run(["goes-with", str(tmp_path / "empty.vitrina"), "--product", "t1"]) == 0
+    assert "Nothing known to go with t1" in capsys.readouterr().out
+    assert cli.run(["eval", str(tmp_path / "empty.vitrina"), "--label", "colour"]) == 2
+    assert capsys.readouterr().err.strip().endswith("Known: copurchase.")
 
 
 def test_cli_train_eval_and_ask(tmp_path, capsys):
