@@ -101,8 +101,8 @@ def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
     return rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs]), note
 
 
-NO_PAIRS_NOTE = ("Goes with: this catalog has no co-purchase pairs; import them with the products "
-                 "(File > Import Products…, Co-purchase pairs).")
+IMPORT_PAIRS = "import them with the products (File > Import Products…, Co-purchase pairs)."
+NO_PAIRS_NOTE = f"Goes with: this catalog has no co-purchase pairs; {IMPORT_PAIRS}"
 
 
 def train_goes_with(engine, *, emit, cancelled):
@@ -113,8 +113,7 @@ def train_goes_with(engine, *, emit, cancelled):
     from core.progress import Progress
 
     if not engine.catalog.has_copurchases():
-        raise AppError("This catalog has no co-purchase pairs to learn from: import them with the products "
-                       "(File > Import Products…, Co-purchase pairs).")
+        raise AppError(f"This catalog has no co-purchase pairs to learn from: {IMPORT_PAIRS}")
     emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (a minute on 10,000 products)…"))
     model = train_complements(engine.catalog)
     if cancelled():
