@@ -23,13 +23,14 @@ from explain.match_map import match_map
 from explain.perturbation import METHOD as PERTURBATION
 from explain.perturbation import perturbation_map
 from explain.tokens import TokenAttributor
-from explain.types import Explanation, photo_frame
+from explain.types import MATCH_MAP, Explanation, photo_frame
 
 IMAGE_METHODS = ("attention rollout", "gradient-weighted attention", "grad-cam cnn", "grad-cam vit")
 # Maps that cost seconds, not milliseconds: computed only when asked for (``explain(..., slow=...)``, or
 # their faithfulness is asked for), and on the result's photo only.
 SLOW_METHODS = (PERTURBATION,)
 ALL_IMAGE_METHODS = IMAGE_METHODS + SLOW_METHODS
+VIEWS = (*ALL_IMAGE_METHODS, MATCH_MAP)  # what a match can be shown with
 
 
 @dataclass
@@ -166,7 +167,7 @@ class MatchExplainer:
                                                       feather=self.feather)
         if query_image is not None and result_vec is not None:
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)
-            with _Timer(seconds, "match map"):
+            with _Timer(seconds, MATCH_MAP):
                 match = match_map(query_fmap, result_fmap, self.model_id)
                 out.match = replace(match, values=photo_frame(match.values, result_image.size),
                                     extras=match.extras | {"query_map": photo_frame(match.extras["query_map"],

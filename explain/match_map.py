@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from explain.types import Explanation
+from explain.types import MATCH_MAP, Explanation
 
 
 def match_map(query_fmap: torch.Tensor, result_fmap: torch.Tensor, model_id: str = "",
@@ -29,7 +29,7 @@ def match_map(query_fmap: torch.Tensor, result_fmap: torch.Tensor, model_id: str
     # cells of the model's square grid (the photo square-padded), (row, col) on query and result
     pairs = [((qi // g, qi % g), (ri // g, ri % g), s) for qi, ri, s in mutual[:top]]
     query_side = sims.max(axis=0).reshape(g, g)
-    return Explanation("match map", model_id, "patch-to-patch cosine similarity",
+    return Explanation(MATCH_MAP, model_id, "patch-to-patch cosine similarity",
                        np.clip(best, 0, None).reshape(g, g).astype(np.float32),
                        extras={"pairs": pairs, "query_map": np.clip(query_side, 0, None).astype(np.float32),
                                "best_query_cell": best_q.reshape(g, g)})

@@ -27,9 +27,9 @@ import numpy as np
 from PIL import Image
 
 from explain.faithfulness import FEATHER, ScoreImages, blur_imputer, composite_patches, image_seed, working_copy
-from explain.types import Explanation
+from explain.types import PERTURBATION, Explanation
 
-METHOD = "perturbation"
+METHOD = PERTURBATION
 GRID = 7  # regions a side (each 2 x 2 of the curves' 14 x 14 patches)
 SAMPLES = 256  # model passes; fewer is noisier (128 kept about a third of the gain over rollout on validation)
 CHUNK = 64  # composites held in memory at once

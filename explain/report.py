@@ -20,6 +20,7 @@ from PIL import Image
 
 from core.progress import Progress
 from explain.overlay import VIEW_SIDE, overlay
+from explain.types import MATCH_MAP
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -112,7 +113,7 @@ def _result_view(r: ReportResult, method: str) -> dict:
     m = r.explanation
     res_map = qry_map = curves = None
     if m is not None:
-        if method == "match map" and m.match is not None:
+        if method == MATCH_MAP and m.match is not None:
             res_map, qry_map = m.match, m.match.extras.get("query_map")
         else:
             res_map, qry_map = m.result_maps.get(method), m.query_maps.get(method)

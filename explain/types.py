@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+PERTURBATION = "perturbation"  # the slow, model-agnostic heatmap
+MATCH_MAP = "match map"  # region-to-region similarity, not a heatmap of one photo
+
 
 @dataclass(frozen=True)
 class Explanation:

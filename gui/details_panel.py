@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget)
 
+from explain.types import MATCH_MAP, PERTURBATION
 from gui.explanation_views import CurvesWidget, PhotoView, words_html
 
 # The first is shown by default: of the two maps that explain the similarity to this query (the others
@@ -14,10 +15,10 @@ from gui.explanation_views import CurvesWidget, PhotoView, words_html
 # removal most often (99.7 % against 93.0 %, docs/BENCHMARKS.md, "Explanations"); the perturbation map
 # is more faithful still but takes seconds (256 model passes) and covers the result's photo only, so it
 # is there to choose.
-METHODS = ("grad-cam vit", "gradient-weighted attention", "attention rollout", "grad-cam cnn", "perturbation",
-           "match map")
-TIPS = {"perturbation": "Blurs random sets of regions of the result's photo and measures how much each region "
-                        "holds up the similarity (256 model passes: a few seconds; the query photo is not mapped)."}
+METHODS = ("grad-cam vit", "gradient-weighted attention", "attention rollout", "grad-cam cnn", PERTURBATION,
+           MATCH_MAP)  # the menu's order; explain.explainer.VIEWS has the same names
+TIPS = {PERTURBATION: "Blurs random sets of regions of the result's photo and measures how much each region "
+                      "holds up the similarity (256 model passes: a few seconds; the query photo is not mapped)."}
 
 
 class DetailsPanel(QWidget):
@@ -97,7 +98,7 @@ class DetailsPanel(QWidget):
         if m is None:
             return
         method, alpha = self.method.currentText(), self.opacity.value() / 100
-        if method == "match map":
+        if method == MATCH_MAP:
             result_map = m.match
             query_map = m.match.extras["query_map"] if m.match is not None else None
         else:

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
                                QTabWidget)
 
+from explain.types import PERTURBATION
 from gui import backend
 from gui.details_panel import DetailsPanel
 from gui.filters_panel import FiltersPanel
@@ -333,7 +334,7 @@ class MainWindow(QMainWindow):
         if self.engine is None or self._selected_pk is None or "vit" not in self.engine.spaces:
             return
         method = self.details.method.currentText()
-        slow = method == "perturbation"
+        slow = method == PERTURBATION
         self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if slow
                            else self.tr("Explaining…"))
         self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,

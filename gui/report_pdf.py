@@ -78,12 +78,12 @@ def read_requests(path: Path):
 def cmd_report(args) -> int:
     from core.cli import _drive, open_engine_cli, out_folder
     from core.errors import AppError
-    from explain.explainer import ALL_IMAGE_METHODS, MatchExplainer
+    from explain.explainer import VIEWS, MatchExplainer
     from explain.facts import words_of
     from explain.rationale import LlamaRationale, RationaleWriter, Verifier
     from explain.report import ReportMeta, collect, render_html, safe_filename
 
-    methods = (*ALL_IMAGE_METHODS, "match map")
+    methods = VIEWS
     if args.method not in methods:
         raise AppError(f"Unknown heatmap '{args.method}'; choose one of: {', '.join(methods)}.")
     requests = read_requests(args.queries)

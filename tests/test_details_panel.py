@@ -62,3 +62,12 @@ def test_rationale_streams_resets_and_shows_its_kind(qtbot):
     assert "language model" in panel.badge.text()
     panel.clear("Select a result")
     assert panel.title.text() == "Select a result" and panel.rationale.text() == ""
+
+
+def test_the_menu_offers_every_view_the_explainer_draws(qtbot):
+    from explain.explainer import VIEWS
+
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    offered = [panel.method.itemText(i) for i in range(panel.method.count())]
+    assert sorted(offered) == sorted(VIEWS) and offered[0] == "grad-cam vit"  # the most faithful first
