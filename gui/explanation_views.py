@@ -16,7 +16,7 @@ class CurvesWidget(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.curves = None
-        self.setMinimumSize(QSize(220, 120))
+        self.setMinimumSize(QSize(220, 140))
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
 
     def set_curves(self, curves) -> None:
@@ -27,7 +27,7 @@ class CurvesWidget(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         pal = self.palette()
-        area = QRectF(self.rect()).adjusted(30, 8, -8, -20)
+        area = QRectF(self.rect()).adjusted(30, 8, -8, -2 - 2 * self.fontMetrics().height())
         p.setPen(pal.color(QPalette.Mid))
         p.drawRect(area)
         p.setPen(pal.color(QPalette.Text))
@@ -52,10 +52,16 @@ class CurvesWidget(QWidget):
             p.drawPath(path(getattr(c, name)))
             p.setPen(QPen(colour, 1, Qt.DashLine))
             p.drawPath(path(getattr(c, f"random_{name}")))
-        p.setPen(pal.color(QPalette.Text))
-        p.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), 16), Qt.AlignLeft,
-                   self.tr("deletion AUC %.3f (random %.3f) · insertion AUC %.3f (random %.3f)")
-                   % (c.deletion_auc, c.random_deletion_auc, c.insertion_auc, c.random_insertion_auc))
+        # one line per curve, in its colour (the legend too), so that a narrow panel does not cut them off
+        line = self.fontMetrics().height()
+        captions = {"deletion": self.tr("deletion AUC %.3f (random %.3f), lower is better")
+                    % (c.deletion_auc, c.random_deletion_auc),
+                    "insertion": self.tr("insertion AUC %.3f (random %.3f), higher is better")
+                    % (c.insertion_auc, c.random_insertion_auc)}
+        for row, (name, text) in enumerate(captions.items()):
+            p.setPen(CURVE_COLOURS[name])
+            box = QRectF(4, area.bottom() + 1 + row * line, self.width() - 8, line)
+            p.drawText(box, Qt.AlignLeft, self.fontMetrics().elidedText(text, Qt.ElideRight, int(box.width())))
 
 
 def words_html(explanation, dark: bool = False) -> str:

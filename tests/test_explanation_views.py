@@ -30,3 +30,27 @@ def test_curves_and_photo_render(qtbot):
     view.resize(200, 200)
     view.set_image(Image.new("RGB", (100, 50)))
     assert not view.pixmap().isNull()
+
+
+def test_curve_captions_are_two_coloured_lines_below_the_plot_even_when_narrow(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(240, 150)  # the details panel at its narrowest
+    x = np.linspace(0, 1, 5)
+    w.set_curves(Curves(x, 1 - x, x, 1 - x / 2, x / 2))
+    img = w.grab().toImage()
+    line = w.fontMetrics().height()
+    plot_bottom = 150 - 2 - 2 * line
+
+    def rows_with(colour_test, top, bottom):
+        return sum(any(colour_test(img.pixelColor(px, py)) for px in range(img.width())) for py in range(top, bottom))
+
+    def reddish(c):
+        return c.red() > 150 and c.green() < 130 and c.blue() < 130
+
+    def bluish(c):
+        return c.blue() > 150 and c.red() < 130
+
+    first, second = (plot_bottom + 2, plot_bottom + line), (plot_bottom + line + 1, 150)
+    assert rows_with(reddish, *first) >= 4 and rows_with(bluish, *first) == 0  # deletion, in its colour
+    assert rows_with(bluish, *second) >= 4 and rows_with(reddish, *second) == 0  # insertion below it
