@@ -42,27 +42,30 @@ def cmd_clusters(args) -> int:
 
 def cmd_goes_with(args) -> int:
     from core.catalog import Catalog
-    from core.complements import ComplementModel, evaluate_complements, model_path, recommend, train_complements
+    from core.complements import (EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements, model_path, recommend,
+                                  train_complements, why)
 
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
         if args.train:
             model = train_complements(catalog, group_by=args.group_by)
             model.save(path)
-            print(f"complement model trained on {model.info['pairs']} pairs, ranker fitted on "
-                  f"{model.info['ranker_fit_on']} products' pairs; compatibility on {', '.join(model.fields) or 'no field'}; "
-                  f"popularity among the buyers of each {', '.join(model.group_fields) or 'no attribute'} -> {path}")
+            print(f"complement model trained on {model.info['pairs']} pairs (every pair of the catalog), ranker "
+                  f"fitted on {model.info['ranker_fit_on']} products' pairs; compatibility on "
+                  f"{', '.join(model.fields) or 'no field'}; popularity among the buyers of each "
+                  f"{', '.join(model.group_fields) or 'no attribute'} -> {path}")
             for name, w in sorted(model.info["weights"].items(), key=lambda kv: -abs(kv[1])):
                 print(f"  weight {w:+.3f}  {name}")
-        model = ComplementModel.load(path) if path.exists() else None
         if args.eval:
-            if model is None:
-                raise AppError("Train the model first: vitrina goes-with CATALOG --train")
-            result = evaluate_complements(catalog, model, args.group_by)
+            # a model of its own, which never sees the test products' pairs (the saved one learned from all)
+            print("evaluating: a model learned without the test products' pairs ...")
+            held_out = train_complements(catalog, group_by=args.group_by, learn_from=EVALUATION_SPLITS)
+            result = evaluate_complements(catalog, held_out, args.group_by)
             for name, v in result.items():
                 print(f"  {name}: {v}")
             if args.json:
                 args.json.write_text(json.dumps(result, indent=2))
+        model = ComplementModel.load(path) if path.exists() else None
         if args.product:
             pk = catalog.pk_for_sku(args.product)
             if pk is None:
@@ -73,6 +76,5 @@ def cmd_goes_with(args) -> int:
                       + ("." if model is not None else ", and no model was trained (goes-with --train)."))
             for c in recs:
                 p = catalog.product(c.pk)
-                evidence = ", ".join(f"{k} {v:.2f}" for k, v in c.evidence.items())
-                print(f"  {c.score:7.3f}  {p.sku:<14} {p.title}   ({evidence})")
+                print(f"  {badge(c):>6}  {p.sku:<14} {p.title}   ({why(c)})")
     return 0

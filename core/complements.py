@@ -265,10 +265,10 @@ def feature_names(sim_spaces, fields, group_fields=()) -> tuple[str, ...]:
     return tuple(names + ["shared title words"] + [f"often bought with this {f}" for f in group_fields])
 
 
-def _train_pairs(catalog, row, split) -> list[tuple[int, int]]:
-    """Pairs between training products as rows, each pair once (a catalog may store both directions)."""
+def _train_pairs(catalog, row, split, splits=("train",)) -> list[tuple[int, int]]:
+    """Pairs between products of ``splits`` as rows, each pair once (a catalog may store both directions)."""
     return sorted({(min(row[a], row[b]), max(row[a], row[b])) for a, b, _ in catalog.copurchase_pairs()
-                   if a in row and b in row and split.get(a) == split.get(b) == "train"})
+                   if a in row and b in row and split.get(a) in splits and split.get(b) in splits})
 
 
 def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, seed: int):
@@ -363,49 +363,65 @@ def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500):
     return (np.concatenate(xs), np.concatenate(ys)) if xs else (None, None)
 
 
+ALL_SPLITS = ("train", "val", "test")
+EVALUATION_SPLITS = ("train", "val")  # what an evaluated model may learn from
+
+
 def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONTENT_SPACES, rank: int = 128,
-                      epochs: int = 30, seed: int = 0) -> ComplementModel:
-    """Stage 1 on the pairs between training products, the ranker on validation products' pairs."""
+                      epochs: int = 30, seed: int = 0, learn_from: tuple[str, ...] = ALL_SPLITS) -> ComplementModel:
+    """Stage 1 on the pairs between training products, the ranker on validation products' pairs (pairs
+    stage 1 did not see, as a new product's are); then stage 1, the compatibility and the popularity again
+    on the pairs among the products of ``learn_from`` (all of them for the application; training and
+    validation products for an evaluation, whose test products' pairs stay hidden), under the same ranker."""
     from sklearn.linear_model import LogisticRegression
 
-    pks, x = content_vectors(catalog, spaces)
-    row = {int(p): i for i, p in enumerate(pks)}
+    base_pks, base_x = content_vectors(catalog, spaces)
+    row = {int(p): i for i, p in enumerate(base_pks)}
     split = product_split(catalog, group_by, seed)
     pairs = _train_pairs(catalog, row, split)
     if len(pairs) < 50:
         raise AppError(f"Learning complements needs co-purchase pairs; {catalog.name} has {len(pairs)} usable ones.")
-    pairs_np = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
     fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
-    # the attribute values of the products in training pairs: a value none of them has would get a
-    # column whose weights never learn (noise on the products that have it)
-    in_pairs = {int(pks[r]) for r in np.unique(pairs_np)}
-    attribute_values = {f: sorted({v for pk, v in catalog.attribute_column(f).items() if pk in in_pairs})
-                        for f in group_fields}
-    x = np.concatenate([x, attribute_onehots(catalog, pks, attribute_values)], axis=1)
-    w_query, w_cand, vectors = _content_model(x, pairs_np, rank, epochs, seed)
-    vectors = _propagate(x, w_cand, vectors, pairs_np)
-    bought = np.unique(pairs_np[:, 1])
-    pairs_pk = pks[pairs_np]
     have = set(catalog.spaces())
     sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)
     names = feature_names(sim_spaces, fields, group_fields)
-    model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
-                            _compatibility(catalog, fields, pairs_pk.tolist()), pairs_pk, names,
-                            np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
-                            {"pairs": len(pairs), "epochs": epochs, "rank": rank, "temperature": TEMPERATURE,
-                             "propagation": PROPAGATION, "encoders": _encoders(catalog, spaces, sim_spaces)},
-                            group_fields, pks[bought], vectors[bought].astype(np.float32), attribute_values)
-    ev = Evidence(catalog, model, pks, x)
+
+    def stage_one(pairs):
+        pairs_np = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
+        # the attribute values of the products in the pairs: a value none of them has would get a
+        # column whose weights never learn (noise on the products that have it)
+        in_pairs = {int(base_pks[r]) for r in np.unique(pairs_np)}
+        attribute_values = {f: sorted({v for pk, v in catalog.attribute_column(f).items() if pk in in_pairs})
+                            for f in group_fields}
+        x = np.concatenate([base_x, attribute_onehots(catalog, base_pks, attribute_values)], axis=1)
+        w_query, w_cand, vectors = _content_model(x, pairs_np, rank, epochs, seed)
+        vectors = _propagate(x, w_cand, vectors, pairs_np)
+        bought = np.unique(pairs_np[:, 1])
+        pairs_pk = base_pks[pairs_np]
+        model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
+                                _compatibility(catalog, fields, pairs_pk.tolist()), pairs_pk, names,
+                                np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
+                                {"pairs": len(pairs), "epochs": epochs, "rank": rank, "temperature": TEMPERATURE,
+                                 "propagation": PROPAGATION, "encoders": _encoders(catalog, spaces, sim_spaces)},
+                                group_fields, base_pks[bought], vectors[bought].astype(np.float32), attribute_values)
+        return model, x
+
+    model, x = stage_one(pairs)
+    ev = Evidence(catalog, model, base_pks, x)
     fit_on = "validation"
-    queries = _held_out_queries(catalog, split, "val")
-    xs, ys = _ranker_rows(ev, queries)
+    xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "val"))
     if xs is None or ys.sum() < 20:  # a small catalog: fit on training products' pairs instead
         fit_on = "training"
         xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train"))
-    model.mean, model.scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
-    lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - model.mean) / model.scale, ys)
+    mean, scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - mean) / scale, ys)
+    more = _train_pairs(catalog, row, split, learn_from)
+    if len(more) > len(pairs):
+        model, _ = stage_one(more)
+    model.mean, model.scale = mean, scale
     model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
     model.info |= {"ranker_fit_on": fit_on, "ranker_rows": int(len(ys)), "ranker_positives": int(ys.sum()),
+                   "learned_from": list(learn_from), "split": {"group_by": group_by, "seed": seed},
                    "weights": {n: round(float(c), 3) for n, c in zip(names, model.coef)}}
     return model
 
@@ -427,17 +443,42 @@ def check_encoders(catalog: Catalog, model: ComplementModel) -> None:
                        f"{', '.join(changed)}. Train it again with `vitrina goes-with CATALOG --train`.")
 
 
+KNOWN = "bought together"  # the evidence of a known co-purchase
+
+
 @dataclass(frozen=True)
 class Complement:
+    """A known co-purchase (score: the pair's weight in the catalog) or the model's pick (score: the
+    chance, as the ranker estimates it, that the two are bought together: 0..1)."""
+
     pk: int
     score: float
-    evidence: dict[str, float]  # "bought together", or the ranker's strongest reasons and their shares
+    evidence: dict[str, float]  # {KNOWN: weight}, or the ranker's strongest reasons and their shares (log-odds)
+
+    @property
+    def known(self) -> bool:
+        return KNOWN in self.evidence
+
+
+def badge(c: Complement) -> str:
+    """What a result's badge says: "bought" for a known co-purchase, else the model's chance in percent."""
+    if c.known:
+        return "bought"
+    return "<1 %" if c.score < 0.005 else f"{c.score:.0%}".replace("%", " %")
+
+
+def why(c: Complement) -> str:
+    """The evidence in words: the pair's weight, or the model's chance and its strongest reasons."""
+    if c.known:
+        return f"bought together (co-purchase weight {c.evidence[KNOWN]:.3g})"
+    reasons = ", ".join(f"{name} +{share:.2f}" for name, share in c.evidence.items())
+    return f"predicted: {badge(c)} chance to be bought together" + (f"; evidence: {reasons}" if reasons else "")
 
 
 def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int = 20,
               evidence: Evidence | None = None, reasons: int = 3) -> list[Complement]:
     """Known co-purchases first, then the model's complements; each with the evidence used."""
-    out = [Complement(b, float(w), {"bought together": float(w)}) for b, w in catalog.copurchased(pk)[:k]]
+    out = [Complement(b, float(w), {KNOWN: float(w)}) for b, w in catalog.copurchased(pk)[:k]]
     if model is None or len(out) >= k:
         return out
     check_encoders(catalog, model)
@@ -457,7 +498,7 @@ def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int =
         if int(evidence.pks[cand[r]]) in seen:
             continue
         top = np.argsort(-parts[r])[:reasons]
-        out.append(Complement(int(evidence.pks[cand[r]]), float(total[r]),
+        out.append(Complement(int(evidence.pks[cand[r]]), float(1.0 / (1.0 + math.exp(-total[r]))),
                               {model.features[t]: round(float(parts[r, t]), 3) for t in top if parts[r, t] > 0}))
     return out
 
@@ -528,6 +569,12 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
     """Recall@k and NDCG@k of held-out co-purchases of test products: the model, popularity, and plain
     similarity in every vector space and fused (the look-alikes the "similar" tab would show)."""
     check_encoders(catalog, model)
+    learned = model.info.get("learned_from", ["train"])  # models saved before recorded it learned from training pairs
+    trained_split = model.info.get("split", {"group_by": group_by, "seed": seed})
+    if "test" in learned or trained_split != {"group_by": group_by, "seed": seed}:
+        raise AppError("This goes-with model learned from pairs of the products it would be tested on "
+                       f"(it learned from the {', '.join(learned)} products of the split {trained_split}); evaluate "
+                       "a model trained with learn_from=EVALUATION_SPLITS on the same split.")
     pks, x = content_vectors(catalog, model.spaces, model.attribute_values)
     ev = Evidence(catalog, model, pks, x)
     split = product_split(catalog, group_by, seed)

@@ -7,7 +7,7 @@ module costs nothing and loads no ML library. All of them run on one single-thre
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gui.filters_panel import FilterState
@@ -77,7 +77,7 @@ def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
     content vectors yet, a model learned on other vectors, an unreadable file), "" otherwise. The
     model and its evidence are kept per catalog until the model file or the catalog changes.
     """
-    from core.complements import GoesWith, recommend
+    from core.complements import GoesWith, badge, recommend, why
     from core.errors import AppError
     from core.search import Hit
 
@@ -98,7 +98,8 @@ def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
         note = (NO_PAIRS_NOTE if not engine.catalog.has_copurchases() else
                 "Goes with: known co-purchases only. File > Learn \"Goes with\" from Co-purchases also finds "
                 "complements for products that have none.")
-    return rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs]), note
+    rows = {row.pk: row for row in rows_for(engine, [Hit(r.pk, r.score, r.evidence) for r in recs])}
+    return [replace(rows[r.pk], badge=badge(r), why=why(r)) for r in recs if r.pk in rows], note
 
 
 IMPORT_PAIRS = "import them with the products (File > Import Products…, Co-purchase pairs)."
@@ -114,7 +115,7 @@ def train_goes_with(engine, *, emit, cancelled):
 
     if not engine.catalog.has_copurchases():
         raise AppError(f"This catalog has no co-purchase pairs to learn from: {IMPORT_PAIRS}")
-    emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (a minute on 10,000 products)…"))
+    emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (about two minutes on 10,000 products)…"))
     model = train_complements(engine.catalog)
     if cancelled():
         return None

@@ -9,6 +9,7 @@ from PySide6.QtGui import QPixmap
 PkRole = Qt.UserRole + 1
 ScoreRole = Qt.UserRole + 2
 PartsRole = Qt.UserRole + 3
+BadgeRole = Qt.UserRole + 4
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class ResultRow:
     score: float
     parts: dict[str, float]
     thumbnail: bytes | None
+    badge: str = ""  # what the badge says when not the score (e.g. "bought" for a known co-purchase)
+    why: str = ""  # the tooltip's account of the score when not its parts
 
 
 class ResultsModel(QAbstractListModel):
@@ -46,6 +49,8 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.DisplayRole:
             return r.title
         if role == Qt.ToolTipRole:
+            if r.why:
+                return f"{r.title}\nid {r.sku} - {r.why}"
             parts = ", ".join(f"{k} {v:.3f}" for k, v in r.parts.items())
             return f"{r.title}\nid {r.sku} - score {r.score:.3f} ({parts})"
         if role == Qt.DecorationRole:
@@ -54,6 +59,8 @@ class ResultsModel(QAbstractListModel):
             return r.pk
         if role == ScoreRole:
             return r.score
+        if role == BadgeRole:
+            return r.badge or f"{r.score:.2f}"
         if role == PartsRole:
             return dict(r.parts)
         return None

@@ -5,7 +5,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
-from gui.results_model import ScoreRole
+from gui.results_model import BadgeRole
 
 TILE = QSize(168, 214)
 THUMB = 150
@@ -29,15 +29,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
             scaled = pm.scaled(thumb.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation)
             painter.drawPixmap(thumb.x() + (THUMB - scaled.width()) // 2, thumb.y() + (THUMB - scaled.height()) // 2,
                                scaled)
-        score = index.data(ScoreRole)
-        if score is not None:
+        text = index.data(BadgeRole)
+        if text:
             badge = QRect(thumb.right() - 52, thumb.y() + 4, 48, 20)
             painter.setRenderHint(QPainter.Antialiasing)
             painter.setBrush(QColor(20, 20, 20, 190))
             painter.setPen(Qt.NoPen)
             painter.drawRoundedRect(badge, 6, 6)
             painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignCenter, f"{score:.2f}")
+            painter.drawText(badge, Qt.AlignCenter, text)
         painter.setPen(pal.color(QPalette.Text))
         text_rect = QRect(rect.x() + 4, thumb.bottom() + 6, rect.width() - 8, rect.bottom() - thumb.bottom() - 6)
         painter.drawText(text_rect, Qt.TextWordWrap | Qt.AlignTop | Qt.AlignHCenter, index.data(Qt.DisplayRole) or "")

@@ -1,9 +1,12 @@
 """Goes-with: a synthetic shop where tops are bought with bottoms and shoes with bags."""
+import json
+
 import numpy as np
 import pytest
 
 from core.catalog import Catalog, ProductRecord
-from core.complements import ComplementModel, evaluate_complements, recommend, train_complements
+from core.complements import (EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements, recommend,
+                              train_complements, why)
 from core.errors import AppError
 
 KINDS = ("top", "bottom", "shoes", "bag")
@@ -36,7 +39,7 @@ def shop(tmp_path, n=240, seed=0):
 
 def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     cat, kinds = shop(tmp_path)
-    model = train_complements(cat, rank=8, epochs=40)
+    model = train_complements(cat, rank=8, epochs=40, learn_from=EVALUATION_SPLITS)
     result = evaluate_complements(cat, model)
     assert result["queries"] > 10 and model.info["ranker_fit_on"] == "validation"
     assert {"plain similarity (vit)", "plain similarity (text)", "plain similarity (fused)", "popularity"} <= set(result)
@@ -50,6 +53,14 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     assert learned and all(kinds[r.pk] == "bottom" for r in learned[:5])
     assert all(r.evidence and set(r.evidence) <= set(model.features) for r in learned)
     assert "category pairing (kind)" in learned[0].evidence
+    # one scale a merchandiser can read: a known pair says so, a pick the model's chance (0..1, best first)
+    assert all(r.known and badge(r) == "bought" and why(r) == "bought together (co-purchase weight 1)"
+               for r in recs[:len(known)])
+    chances = [r.score for r in learned]
+    assert all(0 < c < 1 for c in chances) and chances == sorted(chances, reverse=True)
+    assert not learned[0].known and badge(learned[0]) == f"{round(chances[0] * 100)} %"
+    assert why(learned[0]).startswith(f"predicted: {badge(learned[0])} chance to be bought together; evidence: ")
+    assert "category pairing (kind) +" in why(learned[0])
     path = tmp_path / "m.npz"
     model.save(path)
     again = ComplementModel.load(path)
@@ -182,12 +193,20 @@ def test_needs_pairs_and_vectors_and_says_which(tmp_path, capsys):
 def test_cli_train_eval_and_ask(tmp_path, capsys):
     from core import cli
 
+    from core.complements import model_path
+
     cat, kinds = shop(tmp_path)
     path = str(cat.path)
+    saved = model_path(cat)
     cat.close()
+    assert cli.run(["goes-with", path, "--eval", "--json", str(tmp_path / "e.json")]) == 0
+    assert "a model learned without the test products' pairs" in capsys.readouterr().out
+    assert not saved.exists()  # the evaluation's model is its own: the application's is not replaced
+    assert json.loads((tmp_path / "e.json").read_text())["queries"] > 10
     assert cli.run(["goes-with", path, "--train", "--eval", "--product", "p0", "--json", str(tmp_path / "g.json")]) == 0
     out = capsys.readouterr().out
-    assert "complement model trained" in out and "bought together" in out
+    assert "complement model trained" in out and "(every pair of the catalog)" in out and saved.exists()
+    assert "  bought  p" in out and "(bought together (co-purchase weight 1))" in out
     assert cli.run(["clusters", path, "--space", "vit", "-k", "4"]) == 0
     assert "4 clusters" in capsys.readouterr().out
 
@@ -258,3 +277,25 @@ def test_an_attribute_value_no_training_pair_shows_gets_no_content_column(tmp_pa
     assert model.attribute_values == {"kind": sorted(KINDS)} and model.w_query.shape[0] == 16 + len(KINDS)
     recs = recommend(cat, model, hat, k=5)
     assert len(recs) == 5 and hat not in {r.pk for r in recs}
+
+
+def test_the_application_model_learns_every_pair_and_an_evaluation_refuses_it(tmp_path):
+    """The ranker is fitted on validation products' pairs that stage 1 did not see; then the model learns
+    again from every pair (the application's) or from all but the test products' (an evaluation's)."""
+    from core.complements import product_split
+
+    cat, kinds = shop(tmp_path)
+    split = product_split(cat, None)
+    held_out = train_complements(cat, rank=8, epochs=5, learn_from=EVALUATION_SPLITS)
+    full = train_complements(cat, rank=8, epochs=5)
+    assert full.info["learned_from"] == ["train", "val", "test"] and held_out.info["learned_from"] == ["train", "val"]
+    in_pairs = {which: {split[int(p)] for p in m.pairs.ravel()} for which, m in (("held", held_out), ("full", full))}
+    assert in_pairs == {"held": {"train", "val"}, "full": {"train", "val", "test"}}
+    assert full.info["pairs"] == len({frozenset((a, b)) for a, b, _ in cat.copurchase_pairs()})
+    assert {split[int(p)] for p in full.item_pks} == {"train", "val", "test"}  # every bought product has a vector
+    assert np.array_equal(full.coef, held_out.coef)  # the same ranker (fitted before the second learning)
+    evaluate_complements(cat, held_out)
+    with pytest.raises(AppError, match="learned from pairs of the products it would be tested on"):
+        evaluate_complements(cat, full)
+    with pytest.raises(AppError, match="tested on"):  # another split: its test products were learned from
+        evaluate_complements(cat, held_out, seed=1)

@@ -2,12 +2,12 @@
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QMessageBox
 
-from gui.results_model import PkRole, ResultRow, ResultsModel, ScoreRole
+from gui.results_model import BadgeRole, PkRole, ResultRow, ResultsModel, ScoreRole
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,11 @@ def test_results_model_passes_qt_model_tester(qtbot):
     model.set_rows([ResultRow(i, f"S{i}", f"Title {i}", 1 - i / 1000, {"image": 0.5}, None) for i in range(1000)])
     idx = model.index(3, 0)
     assert model.rowCount() == 1000 and model.data(idx, PkRole) == 3
-    assert model.data(idx, ScoreRole) == pytest.approx(0.997)
+    assert model.data(idx, ScoreRole) == pytest.approx(0.997) and model.data(idx, BadgeRole) == "1.00"
+    assert model.data(idx, Qt.ToolTipRole) == "Title 3\nid S3 - score 0.997 (image 0.500)"
+    model.set_rows([ResultRow(7, "S7", "Bag", 0.04, {"bought together": 0.04}, None, "bought", "bought together")])
+    assert model.data(model.index(0, 0), BadgeRole) == "bought"
+    assert model.data(model.index(0, 0), Qt.ToolTipRole) == "Bag\nid S7 - bought together"
     model.set_rows([])
     assert model.rowCount() == 0
 
@@ -305,3 +309,8 @@ def test_goes_with_is_learned_in_the_app_and_says_what_is_missing(qtbot, tmp_pat
     pk = new[0] if new else sorted(kinds)[0]
     rows, note = backend.goes_with(engine, pk)
     assert note == "" and rows and any(r.parts and "bought together" not in r.parts for r in rows)
+    for r in rows:  # one scale: "bought" for a known pair, the model's chance in percent for a pick
+        known = "bought together" in r.parts
+        assert (r.badge == "bought") == known and r.badge.endswith("bought" if known else " %")
+        assert r.why.startswith("bought together" if known else "predicted: ")
+        assert known or 0 < r.score < 1
