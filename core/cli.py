@@ -6,6 +6,7 @@ Long work shows a tqdm progress bar; errors from the engine are printed as their
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -119,10 +120,9 @@ def cmd_import(args) -> int:
     return 0
 
 
-def _drive(task, desc: str):
-    """Run a task generator under a progress bar; returns its result."""
-    from core.progress import drain
-
+@contextlib.contextmanager
+def progress_shown(desc: str):
+    """A callback that shows each Progress on a progress bar (a line every 10 s without a terminal)."""
     bar = _progress(desc=desc)
     last = [0.0]
 
@@ -135,9 +135,17 @@ def _drive(task, desc: str):
             print(f"{desc}: {p.done}/{p.total or '?'} {p.message}", file=sys.stderr, flush=True)
 
     try:
-        return drain(task, show)
+        yield show
     finally:
         bar.close()
+
+
+def _drive(task, desc: str):
+    """Run a task generator under a progress bar; returns its result."""
+    from core.progress import drain
+
+    with progress_shown(desc) as show:
+        return drain(task, show)
 
 
 def out_folder(folder: Path, what: str) -> Path:

@@ -42,13 +42,15 @@ def cmd_clusters(args) -> int:
 
 def cmd_goes_with(args) -> int:
     from core.catalog import Catalog
+    from core.cli import progress_shown
     from core.complements import (EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements, model_path, recommend,
                                   train_complements, why)
 
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
         if args.train:
-            model = train_complements(catalog, group_by=args.group_by)
+            with progress_shown("goes-with") as show:
+                model = train_complements(catalog, group_by=args.group_by, on_progress=show)
             model.save(path)
             print(f"complement model trained on {model.info['pairs']} pairs (every pair of the catalog), ranker "
                   f"fitted on {model.info['ranker_fit_on']} products' pairs; compatibility on "
@@ -59,7 +61,9 @@ def cmd_goes_with(args) -> int:
         if args.eval:
             # a model of its own, which never sees the test products' pairs (the saved one learned from all)
             print("evaluating: a model learned without the test products' pairs ...")
-            held_out = train_complements(catalog, group_by=args.group_by, learn_from=EVALUATION_SPLITS)
+            with progress_shown("goes-with eval") as show:
+                held_out = train_complements(catalog, group_by=args.group_by, learn_from=EVALUATION_SPLITS,
+                                             on_progress=show)
             result = evaluate_complements(catalog, held_out, args.group_by)
             for name, v in result.items():
                 print(f"  {name}: {v}")

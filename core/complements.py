@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from core.catalog import Catalog
-from core.errors import AppError
+from core.errors import AppError, Cancelled
+from core.progress import Progress
 from core.splits import split_of
 
 log = logging.getLogger(__name__)
@@ -271,9 +272,11 @@ def _train_pairs(catalog, row, split, splits=("train",)) -> list[tuple[int, int]
                    if a in row and b in row and split.get(a) in splits and split.get(b) in splits})
 
 
-def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, seed: int):
+def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, seed: int,
+                   after_epoch=lambda epoch: None):
     """(w_query, w_cand, item vectors): a pair (a, b) scores cos(x_a w_query, x_b w_cand + v_b); v is
-    learned for every product and is zero for products that are never bought with another."""
+    learned for every product and is zero for products that are never bought with another.
+    ``after_epoch(epoch)`` is called after each epoch (1-based) and may raise to stop."""
     import torch
     from torch.nn import functional as F
 
@@ -288,7 +291,7 @@ def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, see
     torch.nn.init.zeros_(items.weight)
     opt = torch.optim.AdamW([*wq.parameters(), *wc.parameters(), *items.parameters()], lr=2e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         order = torch.randperm(len(pairs), generator=gen).numpy()
         for i in range(0, len(order), 512):
             batch = pairs[order[i:i + 512]]
@@ -298,6 +301,7 @@ def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, see
             opt.zero_grad()
             loss.backward()
             opt.step()
+        after_epoch(epoch)
     return wq.weight.detach().numpy().T.copy(), wc.weight.detach().numpy().T.copy(), items.weight.detach().numpy()
 
 
@@ -368,11 +372,15 @@ EVALUATION_SPLITS = ("train", "val")  # what an evaluated model may learn from
 
 
 def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONTENT_SPACES, rank: int = 128,
-                      epochs: int = 30, seed: int = 0, learn_from: tuple[str, ...] = ALL_SPLITS) -> ComplementModel:
+                      epochs: int = 30, seed: int = 0, learn_from: tuple[str, ...] = ALL_SPLITS,
+                      on_progress=lambda p: None, cancelled=lambda: False) -> ComplementModel:
     """Stage 1 on the pairs between training products, the ranker on validation products' pairs (pairs
     stage 1 did not see, as a new product's are); then stage 1, the compatibility and the popularity again
     on the pairs among the products of ``learn_from`` (all of them for the application; training and
-    validation products for an evaluation, whose test products' pairs stay hidden), under the same ranker."""
+    validation products for an evaluation, whose test products' pairs stay hidden), under the same ranker.
+
+    ``on_progress`` gets a ``Progress`` after every epoch and stage; ``cancelled()`` is asked as often,
+    and when it turns true, ``Cancelled`` is raised (nothing is written: the caller saves the model)."""
     from sklearn.linear_model import LogisticRegression
 
     base_pks, base_x = content_vectors(catalog, spaces)
@@ -385,8 +393,16 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     have = set(catalog.spaces())
     sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)
     names = feature_names(sim_spaces, fields, group_fields)
+    more = _train_pairs(catalog, row, split, learn_from)
+    again = len(more) > len(pairs)
+    total = epochs * (2 if again else 1) + 1
 
-    def stage_one(pairs):
+    def step(done: int, message: str) -> None:
+        if cancelled():
+            raise Cancelled("Learning \"Goes with\" was cancelled; the model saved before (if any) stays.")
+        on_progress(Progress(done, total, message))
+
+    def stage_one(pairs, first: int, what: str):
         pairs_np = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
         # the attribute values of the products in the pairs: a value none of them has would get a
         # column whose weights never learn (noise on the products that have it)
@@ -394,7 +410,9 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         attribute_values = {f: sorted({v for pk, v in catalog.attribute_column(f).items() if pk in in_pairs})
                             for f in group_fields}
         x = np.concatenate([base_x, attribute_onehots(catalog, base_pks, attribute_values)], axis=1)
-        w_query, w_cand, vectors = _content_model(x, pairs_np, rank, epochs, seed)
+        w_query, w_cand, vectors = _content_model(
+            x, pairs_np, rank, epochs, seed,
+            lambda e: step(first + e, f"Goes with: learning from {len(pairs):,} {what} (epoch {e} of {epochs})"))
         vectors = _propagate(x, w_cand, vectors, pairs_np)
         bought = np.unique(pairs_np[:, 1])
         pairs_pk = base_pks[pairs_np]
@@ -406,7 +424,8 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
                                 group_fields, base_pks[bought], vectors[bought].astype(np.float32), attribute_values)
         return model, x
 
-    model, x = stage_one(pairs)
+    step(0, f"Goes with: learning from {len(pairs):,} pairs of training products")
+    model, x = stage_one(pairs, 0, "pairs of training products")
     ev = Evidence(catalog, model, base_pks, x)
     fit_on = "validation"
     xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "val"))
@@ -415,9 +434,9 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train"))
     mean, scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
     lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - mean) / scale, ys)
-    more = _train_pairs(catalog, row, split, learn_from)
-    if len(more) > len(pairs):
-        model, _ = stage_one(more)
+    step(epochs + 1, f"Goes with: ranker fitted on {int(ys.sum()):,} held-out pairs")
+    if again:
+        model, _ = stage_one(more, epochs + 1, "pairs, all that are learned from")
     model.mean, model.scale = mean, scale
     model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
     model.info |= {"ranker_fit_on": fit_on, "ranker_rows": int(len(ys)), "ranker_positives": int(ys.sum()),

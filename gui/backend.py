@@ -110,13 +110,16 @@ def train_goes_with(engine, *, emit, cancelled):
     """Learn the complement model from the catalog's co-purchase pairs and save it beside the catalog
     (not when cancelled); returns the number of pairs it learned from."""
     from core.complements import model_path, train_complements
-    from core.errors import AppError
+    from core.errors import AppError, Cancelled
     from core.progress import Progress
 
     if not engine.catalog.has_copurchases():
         raise AppError(f"This catalog has no co-purchase pairs to learn from: {IMPORT_PAIRS}")
     emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (about two minutes on 10,000 products)…"))
-    model = train_complements(engine.catalog)
+    try:
+        model = train_complements(engine.catalog, on_progress=emit, cancelled=cancelled)
+    except Cancelled:
+        return None
     if cancelled():
         return None
     model.save(model_path(engine.catalog))

@@ -299,3 +299,18 @@ def test_the_application_model_learns_every_pair_and_an_evaluation_refuses_it(tm
         evaluate_complements(cat, full)
     with pytest.raises(AppError, match="tested on"):  # another split: its test products were learned from
         evaluate_complements(cat, held_out, seed=1)
+
+
+def test_learning_reports_each_epoch_and_stops_when_cancelled(tmp_path):
+    from core.errors import Cancelled
+
+    cat, kinds = shop(tmp_path)
+    seen = []
+    train_complements(cat, rank=8, epochs=3, on_progress=seen.append)
+    assert [p.done for p in seen] == list(range(8)) and {p.total for p in seen} == {7}  # 3 epochs, ranker, 3 again
+    assert seen[1].message.endswith("pairs of training products (epoch 1 of 3)") and "ranker" in seen[4].message
+    assert seen[-1].message.endswith("all that are learned from (epoch 3 of 3)")
+    seen.clear()
+    with pytest.raises(Cancelled, match="cancelled"):
+        train_complements(cat, rank=8, epochs=3, on_progress=seen.append, cancelled=lambda: len(seen) >= 2)
+    assert [p.done for p in seen] == [0, 1]  # stopped after the first epoch
