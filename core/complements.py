@@ -91,7 +91,7 @@ class ComplementModel:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "ComplementModel":
+    def load(cls, path: Path) -> ComplementModel:
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
@@ -439,7 +439,7 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         model, _ = stage_one(more, epochs + 1, "pairs, all that are learned from")
     model.mean, model.scale = mean, scale
     model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
-    model.info |= {"ranker_fit_on": fit_on, "ranker_rows": int(len(ys)), "ranker_positives": int(ys.sum()),
+    model.info |= {"ranker_fit_on": fit_on, "ranker_rows": len(ys), "ranker_positives": int(ys.sum()),
                    "learned_from": list(learn_from), "split": {"group_by": group_by, "seed": seed},
                    "weights": {n: round(float(c), 3) for n, c in zip(names, model.coef)}}
     return model

@@ -21,10 +21,9 @@ from core.catalog import Catalog
 from core.encoders import minilm
 from core.errors import AppError, Cancelled
 from core.progress import Progress
-from core.spaces import text_of
+from core.spaces import ADAPTED_META, text_of
 from core.splits import split_of
-from core.train import (TrainItem, TrainSettings, embed_features, extract_features, new_model, recall_at, train)
-from core.spaces import ADAPTED_META
+from core.train import TrainItem, TrainSettings, embed_features, extract_features, new_model, recall_at, train
 from core.vit import Backbone, HybridViT, VitConfig, load_vit, save_vit
 from core.vit_files import SHIPPED_WEIGHTS
 

@@ -10,7 +10,9 @@ The perturbation map (``explain.perturbation``) takes seconds, so it is made onl
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -60,7 +62,7 @@ class MatchExplainer:
 
     # Which grad-cam package variant each Grad-CAM map uses (explain.gradcam.VARIANTS); chosen by the
     # faithfulness benchmark (docs/BENCHMARKS.md).
-    cam_variants = {"grad-cam cnn": "element-wise", "grad-cam vit": "element-wise"}
+    cam_variants: Mapping[str, str] = MappingProxyType({"grad-cam cnn": "element-wise", "grad-cam vit": "element-wise"})
     # Where Grad-CAM reads the ViT tokens: None = the patch embeddings (the tokens as they enter the
     # transformer, before position embeddings); an int = the input of that block's attention.
     cam_vit_block: int | None = None
