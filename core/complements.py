@@ -497,6 +497,8 @@ def why(c: Complement) -> str:
 def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int = 20,
               evidence: Evidence | None = None, reasons: int = 3) -> list[Complement]:
     """Known co-purchases first, then the model's complements; each with the evidence used."""
+    from scipy.special import expit
+
     out = [Complement(b, float(w), {KNOWN: float(w)}) for b, w in catalog.copurchased(pk)[:k]]
     if model is None or len(out) >= k:
         return out
@@ -510,6 +512,7 @@ def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int =
     cand = evidence.candidates(i, max(CANDIDATES, k))
     parts = model.contributions(evidence.features(i, cand))
     total = parts.sum(axis=1) + model.bias
+    chance = expit(total)  # the logistic ranker's log-odds as a probability (no overflow at extreme odds)
     seen = {c.pk for c in out} | {pk}
     for r in np.argsort(-total, kind="stable"):
         if len(out) >= k:
@@ -517,7 +520,7 @@ def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int =
         if int(evidence.pks[cand[r]]) in seen:
             continue
         top = np.argsort(-parts[r])[:reasons]
-        out.append(Complement(int(evidence.pks[cand[r]]), float(1.0 / (1.0 + math.exp(-total[r]))),
+        out.append(Complement(int(evidence.pks[cand[r]]), float(chance[r]),
                               {model.features[t]: round(float(parts[r, t]), 3) for t in top if parts[r, t] > 0}))
     return out
 

@@ -314,3 +314,15 @@ def test_learning_reports_each_epoch_and_stops_when_cancelled(tmp_path):
     with pytest.raises(Cancelled, match="cancelled"):
         train_complements(cat, rank=8, epochs=3, on_progress=seen.append, cancelled=lambda: len(seen) >= 2)
     assert [p.done for p in seen] == [0, 1]  # stopped after the first epoch
+
+
+def test_badges_and_reasons_of_single_recommendations():
+    from core.complements import Complement
+
+    assert badge(Complement(1, 0.001, {"often bought": 0.1})) == "<1 %"
+    assert badge(Complement(1, 0.234, {})) == "23 %" and why(Complement(1, 0.234, {})) == \
+        "predicted: 23 % chance to be bought together"
+    assert why(Complement(1, 0.5, {"shared title words": 0.456})) == \
+        "predicted: 50 % chance to be bought together; evidence: shared title words +0.46"
+    pair = Complement(1, 17.0, {"bought together": 17.0})  # a catalog whose weights are counts
+    assert pair.known and badge(pair) == "bought" and why(pair) == "bought together (co-purchase weight 17)"
