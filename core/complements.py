@@ -368,6 +368,7 @@ def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500):
 
 
 ALL_SPLITS = ("train", "val", "test")
+MIN_PAIRS = 50  # between training products, for stage 1
 EVALUATION_SPLITS = ("train", "val")  # what an evaluated model may learn from
 
 
@@ -386,14 +387,16 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     base_pks, base_x = content_vectors(catalog, spaces)
     row = {int(p): i for i, p in enumerate(base_pks)}
     split = product_split(catalog, group_by, seed)
-    pairs = _train_pairs(catalog, row, split)
-    if len(pairs) < 50:
-        raise AppError(f"Learning complements needs co-purchase pairs; {catalog.name} has {len(pairs)} usable ones.")
+    pairs, more = _train_pairs(catalog, row, split), _train_pairs(catalog, row, split, learn_from)
+    if len(pairs) < MIN_PAIRS:
+        raise AppError(f"Learning complements needs at least {MIN_PAIRS} co-purchase pairs among the products it "
+                       f"learns from first (about 80 % of them; the pairs of the others fit its ranker); "
+                       f"{catalog.name} has {len(pairs)} there, and {len(more)} pairs between products with vectors "
+                       "in all. Import more co-purchase pairs.")
     fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
     have = set(catalog.spaces())
     sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)
     names = feature_names(sim_spaces, fields, group_fields)
-    more = _train_pairs(catalog, row, split, learn_from)
     again = len(more) > len(pairs)
     total = epochs * (2 if again else 1) + 1
 

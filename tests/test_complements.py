@@ -326,3 +326,15 @@ def test_badges_and_reasons_of_single_recommendations():
         "predicted: 50 % chance to be bought together; evidence: shared title words +0.46"
     pair = Complement(1, 17.0, {"bought together": 17.0})  # a catalog whose weights are counts
     assert pair.known and badge(pair) == "bought" and why(pair) == "bought together (co-purchase weight 17)"
+
+
+def test_too_few_pairs_says_how_many_and_where(tmp_path):
+    cat = Catalog.create(tmp_path / "few.vitrina")
+    rng = np.random.default_rng(0)
+    with cat.transaction():
+        pks = [cat.upsert_product(ProductRecord(f"p{i}", f"p {i}", "", None, None, None, {}, "h")) for i in range(30)]
+        for space in ("vit", "text"):
+            cat.put_embeddings(space, "toy", pks, ["h"] * 30, rng.normal(size=(30, 8)))
+        cat.add_copurchases([(pks[i], pks[i + 1], 1.0) for i in range(29)])
+    with pytest.raises(AppError, match=r"at least 50 co-purchase pairs .* has \d+ there, and 29 pairs .* Import more"):
+        train_complements(cat)
