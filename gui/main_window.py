@@ -160,9 +160,15 @@ class MainWindow(QMainWindow):
     def _set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
         self.cancel_button.setVisible(busy)
+        if not busy:
+            self.busy.setRange(0, 0)  # the next task is "busy" until it reports how far it is
 
     def _show_progress(self, p) -> None:
         self.statusBar().showMessage(getattr(p, "message", "") or str(p))
+        total = getattr(p, "total", None)
+        self.busy.setRange(0, total or 0)  # a task that knows its steps (learning "Goes with") fills the bar
+        if total:
+            self.busy.setValue(getattr(p, "done", 0))
 
     def cancel_all(self) -> None:
         for worker in list(self._workers):

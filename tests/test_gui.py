@@ -316,3 +316,18 @@ def test_goes_with_is_learned_in_the_app_and_says_what_is_missing(qtbot, tmp_pat
         assert (r.badge == "bought") == known and r.badge.endswith("bought" if known else " %")
         assert r.why.startswith("bought together" if known else "predicted: ")
         assert known or 0 < r.score < 1
+
+
+def test_status_bar_progress_fills_for_a_task_that_counts_its_steps(qtbot, engine, settings):
+    from core.progress import Progress
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window._show_progress(Progress(31, 61, "Goes with: ranker fitted on 2,990 held-out pairs"))
+    assert (window.busy.maximum(), window.busy.value()) == (61, 31)
+    assert window.statusBar().currentMessage() == "Goes with: ranker fitted on 2,990 held-out pairs"
+    window._show_progress(Progress(0, None, "Searching"))
+    assert window.busy.maximum() == 0  # not counted: busy
+    window._show_progress(Progress(5, 10, "half"))
+    window._set_busy(False)
+    assert window.busy.maximum() == 0 and window.busy.isHidden()  # the next task starts busy
