@@ -17,7 +17,8 @@ with none (new products) get complements from a model learned on those pairs, in
    (log P(value of the candidate | value of the product) per category field, from the training
    pairs), same-value flags, shared title words, how often the candidate is bought at all and how
    often it is bought with products that share one attribute value with the query (its section,
-   department, product type...: popularity among the buyers of that kind of product).
+   department, product type...: popularity among the buyers of that kind of product). Both count
+   how often the pairs list the candidate as a product's partner, in the catalog's direction.
    It is fitted on the held-out pairs of validation products, whose pairs stage 1 never saw.
 
 Each recommendation names the evidence that contributed most to its score. Everything is
@@ -60,7 +61,7 @@ class ComplementModel:
     sim_spaces: tuple[str, ...]  # spaces whose plain similarity is a ranker feature
     fields: tuple[str, ...]  # category fields of the compatibility features
     compat: dict[str, dict[str, dict[str, float]]]  # field -> value of a -> value of b -> log P(b | a)
-    pairs: np.ndarray  # (P, 2) training pairs (pk, pk), both ways
+    pairs: np.ndarray  # (P, 2) the pairs learned from as the catalog lists them: (product, a partner of it)
     features: tuple[str, ...]
     mean: np.ndarray  # ranker: feature standardisation and logistic-regression weights
     scale: np.ndarray
@@ -74,8 +75,10 @@ class ComplementModel:
 
     @property
     def degree(self) -> dict[int, int]:
-        """pk -> co-purchases among the training pairs."""
-        return dict(Counter(self.pairs[:, 0].tolist()))
+        """pk -> how often the learned pairs list it as a product's partner (models saved before v7 list every
+        pair both ways: there, its co-purchases). A source lists each product's strongest partners (H&M: up to
+        six), so how often a product is listed, not how many it lists, says how much it is bought with others."""
+        return dict(Counter(self.pairs[:, 1].tolist()))
 
     def save(self, path: Path) -> None:
         """Written beside ``path`` and moved over it, so a reader never sees half a file."""
@@ -244,8 +247,8 @@ def _pair_rows(pairs: np.ndarray, row: dict[int, int]) -> tuple[np.ndarray, np.n
 
 
 def _group_popularity(column: dict[int, str], pks: np.ndarray, pair_rows: tuple[np.ndarray, np.ndarray]):
-    """(value code per row, sparse (values + 1, rows) log1p counts of training pairs value of a -> b).
-    The last code is "no value", which counts nothing."""
+    """(value code per row, sparse (values + 1, rows) log1p counts of the pairs a -> b, b listed as a's
+    partner, per value of a). The last code is "no value", which counts nothing."""
     from scipy.sparse import csr_matrix
 
     values = sorted(set(column.values()))
@@ -266,9 +269,13 @@ def feature_names(sim_spaces, fields, group_fields=()) -> tuple[str, ...]:
     return tuple(names + ["shared title words"] + [f"often bought with this {f}" for f in group_fields])
 
 
-def _train_pairs(catalog, row, split, splits=("train",)) -> list[tuple[int, int]]:
-    """Pairs between products of ``splits`` as rows, each pair once (a catalog may store both directions)."""
-    return sorted({(min(row[a], row[b]), max(row[a], row[b])) for a, b, _ in catalog.copurchase_pairs()
+def _train_pairs(catalog, row, split, splits=("train",), directed: bool = False) -> list[tuple[int, int]]:
+    """Pairs between products of ``splits`` as rows, each pair once (a catalog may store both directions);
+    ``directed``: as the catalog lists them, (product, its partner), a pair listed both ways twice."""
+    def key(a, b):
+        return (row[a], row[b]) if directed else (min(row[a], row[b]), max(row[a], row[b]))
+
+    return sorted({key(a, b) for a, b, _ in catalog.copurchase_pairs()
                    if a in row and b in row and split.get(a) in splits and split.get(b) in splits})
 
 
@@ -405,7 +412,7 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
             raise Cancelled("Learning \"Goes with\" was cancelled; the model saved before (if any) stays.")
         on_progress(Progress(done, total, message))
 
-    def stage_one(pairs, first: int, what: str):
+    def stage_one(pairs, first: int, what: str, splits: tuple[str, ...]):
         pairs_np = np.asarray(pairs + [(b, a) for a, b in pairs], np.int64)
         # the attribute values of the products in the pairs: a value none of them has would get a
         # column whose weights never learn (noise on the products that have it)
@@ -419,8 +426,9 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         vectors = _propagate(x, w_cand, vectors, pairs_np)
         bought = np.unique(pairs_np[:, 1])
         pairs_pk = base_pks[pairs_np]
+        listed = base_pks[np.asarray(_train_pairs(catalog, row, split, splits, directed=True), np.int64).reshape(-1, 2)]
         model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
-                                _compatibility(catalog, fields, pairs_pk.tolist()), pairs_pk, names,
+                                _compatibility(catalog, fields, pairs_pk.tolist()), listed, names,
                                 np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
                                 {"pairs": len(pairs), "epochs": epochs, "rank": rank, "temperature": TEMPERATURE,
                                  "propagation": PROPAGATION, "encoders": _encoders(catalog, spaces, sim_spaces)},
@@ -428,7 +436,7 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         return model, x
 
     step(0, f"Goes with: learning from {len(pairs):,} pairs of training products")
-    model, x = stage_one(pairs, 0, "pairs of training products")
+    model, x = stage_one(pairs, 0, "pairs of training products", ("train",))
     ev = Evidence(catalog, model, base_pks, x)
     fit_on = "validation"
     xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "val"))
@@ -439,7 +447,7 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - mean) / scale, ys)
     step(epochs + 1, f"Goes with: ranker fitted on {int(ys.sum()):,} held-out pairs")
     if again:
-        model, _ = stage_one(more, epochs + 1, "pairs, all that are learned from")
+        model, _ = stage_one(more, epochs + 1, "pairs, all that are learned from", learn_from)
     model.mean, model.scale = mean, scale
     model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
     model.info |= {"ranker_fit_on": fit_on, "ranker_rows": len(ys), "ranker_positives": int(ys.sum()),

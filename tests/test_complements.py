@@ -338,3 +338,26 @@ def test_too_few_pairs_says_how_many_and_where(tmp_path):
         cat.add_copurchases([(pks[i], pks[i + 1], 1.0) for i in range(29)])
     with pytest.raises(AppError, match=r"at least 50 co-purchase pairs .* has \d+ there, and 29 pairs .* Import more"):
         train_complements(cat)
+
+
+def test_popularity_counts_how_often_a_product_is_listed_as_a_partner(tmp_path):
+    """A source lists each product's strongest partners (H&M: up to six each): being listed by many is what
+    makes a product popular among buyers; listing many says nothing."""
+    from collections import Counter
+
+    from core.complements import _train_pairs
+
+    cat, kinds = shop(tmp_path)
+    pks = sorted(kinds)
+    star, fan = pks[1], pks[0]
+    with cat.transaction():
+        cat.add_copurchases([(p, star, 0.5) for p in pks[4:40:4]] + [(star, fan, 0.5), (fan, star, 0.7)])
+    rows = cat.copurchase_pairs()
+    model = train_complements(cat, rank=8, epochs=3)
+    assert model.degree == Counter(b for _, b, _ in rows)  # every pair learned, counted on the partner's side
+    assert model.degree[star] == sum(1 for _, b, _ in rows if b == star) >= 10
+    row = {p: i for i, p in enumerate(pks)}
+    everywhere = {p: "train" for p in pks}
+    listed = _train_pairs(cat, row, everywhere, directed=True)
+    assert (row[star], row[fan]) in listed and (row[fan], row[star]) in listed  # stored both ways: both kept
+    assert len(listed) == len(rows) and len(_train_pairs(cat, row, everywhere)) < len(rows)
