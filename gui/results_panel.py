@@ -51,6 +51,9 @@ class ResultsPanel(QWidget):
         self.tabs.addTab(self.similar, self.tr("Similar"))
         self.tabs.addTab(self.goes_with, self.tr("Goes with"))
         self.empty = QLabel(self.tr("Nothing yet: drop a photo or type what you are looking for."))
+        self._counts = {self.similar: self.empty.text(),  # the label's text per tab
+                        self.goes_with: self.tr("Select a result to see what goes with it.")}
+        self.tabs.currentChanged.connect(lambda _: self.empty.setText(self._counts[self.current_grid()]))
         self.up = QPushButton(self.tr("More like this  (+)"))
         self.down = QPushButton(self.tr("Less like this  (−)"))
         for button, up in ((self.up, True), (self.down, False)):
@@ -77,12 +80,22 @@ class ResultsPanel(QWidget):
 
     def set_similar(self, rows) -> None:
         self.similar_model.set_rows(rows)
-        self.empty.setText(self.tr("%n result(s)", "", len(rows)) if rows else
-                           self.tr("No results: loosen the filters or the relevance threshold."))
+        self._set_count(self.similar, self.tr("%n result(s)", "", len(rows)) if rows else
+                        self.tr("No results: loosen the filters or the relevance threshold."))
         self._update_buttons()
 
     def set_goes_with(self, rows) -> None:
+        from core.complements import KNOWN
+
         self.goes_with_model.set_rows(rows)
+        known = sum(KNOWN in r.parts for r in rows)
+        self._set_count(self.goes_with, self.tr("%n bought with it", "", known) + ", "
+                        + self.tr("%n predicted", "", len(rows) - known) if rows else self.tr("Nothing goes with it yet"))
+
+    def _set_count(self, grid, text: str) -> None:
+        self._counts[grid] = text
+        if self.current_grid() is grid:
+            self.empty.setText(text)
 
     def current_row(self):
         index = self.current_grid().currentIndex()

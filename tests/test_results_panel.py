@@ -34,3 +34,21 @@ def test_keyboard_thumbs(qtbot):
     with qtbot.waitSignal(panel.thumbs) as th:
         qtbot.keyClick(panel.similar, Qt.Key_Plus)
     assert th.args == [1, "Product 1", True]
+
+
+def test_the_count_below_the_grid_is_the_shown_tab_s(qtbot):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.tabs.setCurrentWidget(panel.goes_with)
+    assert panel.empty.text() == "Select a result to see what goes with it."
+    panel.tabs.setCurrentWidget(panel.similar)
+    panel.set_similar(rows(3))
+    known = ResultRow(7, "S7", "Bag", 0.04, {"bought together": 0.04}, None, "bought", "bought together")
+    panel.set_goes_with([known, *rows(2)])
+    assert panel.empty.text() == "3 result(s)"  # the Similar tab is shown: its count stays
+    panel.tabs.setCurrentWidget(panel.goes_with)
+    assert panel.empty.text() == "1 bought with it, 2 predicted"
+    panel.set_goes_with([])
+    assert panel.empty.text() == "Nothing goes with it yet"
+    panel.tabs.setCurrentWidget(panel.similar)
+    assert panel.empty.text() == "3 result(s)"
