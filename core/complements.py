@@ -269,13 +269,14 @@ def feature_names(sim_spaces, fields, group_fields=()) -> tuple[str, ...]:
     return tuple(names + ["shared title words"] + [f"often bought with this {f}" for f in group_fields])
 
 
-def _train_pairs(catalog, row, split, splits=("train",), directed: bool = False) -> list[tuple[int, int]]:
-    """Pairs between products of ``splits`` as rows, each pair once (a catalog may store both directions);
+def _train_pairs(stored, row, split, splits=("train",), directed: bool = False) -> list[tuple[int, int]]:
+    """Pairs between products of ``splits`` as rows, from the catalog's ``stored`` (a, b, weight) pairs, each
+    pair once (a catalog may store both directions);
     ``directed``: as the catalog lists them, (product, its partner), a pair listed both ways twice."""
     def key(a, b):
         return (row[a], row[b]) if directed else (min(row[a], row[b]), max(row[a], row[b]))
 
-    return sorted({key(a, b) for a, b, _ in catalog.copurchase_pairs()
+    return sorted({key(a, b) for a, b, _ in stored
                    if a in row and b in row and split.get(a) in splits and split.get(b) in splits})
 
 
@@ -394,7 +395,8 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     base_pks, base_x = content_vectors(catalog, spaces)
     row = {int(p): i for i, p in enumerate(base_pks)}
     split = product_split(catalog, group_by, seed)
-    pairs, more = _train_pairs(catalog, row, split), _train_pairs(catalog, row, split, learn_from)
+    stored = catalog.copurchase_pairs()  # read once: learning selects from them three times
+    pairs, more = _train_pairs(stored, row, split), _train_pairs(stored, row, split, learn_from)
     if len(pairs) < MIN_PAIRS:
         raise AppError(f"Learning complements needs at least {MIN_PAIRS} co-purchase pairs among the products it "
                        f"learns from first (about 80 % of them; the pairs of the others fit its ranker); "
@@ -426,7 +428,7 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         vectors = _propagate(x, w_cand, vectors, pairs_np)
         bought = np.unique(pairs_np[:, 1])
         pairs_pk = base_pks[pairs_np]
-        listed = base_pks[np.asarray(_train_pairs(catalog, row, split, splits, directed=True), np.int64).reshape(-1, 2)]
+        listed = base_pks[np.asarray(_train_pairs(stored, row, split, splits, directed=True), np.int64).reshape(-1, 2)]
         model = ComplementModel(w_query, w_cand, tuple(spaces), sim_spaces, fields,
                                 _compatibility(catalog, fields, pairs_pk.tolist()), listed, names,
                                 np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)), 0.0,
