@@ -48,6 +48,7 @@ def cmd_goes_with(args) -> int:
 
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
+        model = None
         if args.train:
             with progress_shown("goes-with") as show:
                 model = train_complements(catalog, group_by=args.group_by, on_progress=show)
@@ -69,8 +70,9 @@ def cmd_goes_with(args) -> int:
                 print(f"  {name}: {v}")
             if args.json:
                 args.json.write_text(json.dumps(result, indent=2))
-        model = ComplementModel.load(path) if path.exists() else None
         if args.product:
+            if model is None and path.exists():  # not just trained: the saved one
+                model = ComplementModel.load(path)
             pk = catalog.pk_for_sku(args.product)
             if pk is None:
                 raise AppError(f"No product with id '{args.product}'.")
