@@ -20,6 +20,21 @@ def test_images_to_tensor_scales_to_minus_one_one():
     assert t[0, 0].max().item() == pytest.approx(1.0) and t[0, 1].min().item() == pytest.approx(-1.0)
 
 
+def test_a_large_photo_is_reduced_first_yet_encoded_as_the_padded_square_would_be():
+    from core.encoders import fit_square
+
+    y, x = np.mgrid[0:1500, 0:2400]  # a smooth non-square "photo", 3.6 MP, larger than 3 x 224
+    photo = Image.fromarray(np.stack([x / 10 % 255, y / 7 % 255, (x + y) / 20 % 255], -1).astype(np.uint8))
+    got = np.asarray(fit_square(photo, 224), dtype=np.int16)
+    full = np.asarray(square_pad(photo).resize((224, 224), Image.BILINEAR), dtype=np.int16)
+    assert got.shape == (224, 224, 3)
+    assert np.abs(got - full).mean() < 0.5  # grey levels, over the whole square
+    assert (got[:10] == 255).all() and (got[-10:] == 255).all()  # the white padding above and below
+    small = Image.new("RGB", (100, 60), (10, 20, 30))  # smaller than the input: resized as before
+    assert np.array_equal(np.asarray(fit_square(small, 224)),
+                          np.asarray(square_pad(small).resize((224, 224), Image.BILINEAR)))
+
+
 def test_lazy_encoder_loads_once_and_checks_identity():
     calls = []
 
