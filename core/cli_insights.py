@@ -54,11 +54,15 @@ def cmd_goes_with(args) -> int:
                 model = train_complements(catalog, group_by=args.group_by, on_progress=show)
             model.save(path)
             print(f"complement model trained on {model.info['pairs']} pairs (every pair of the catalog), ranker "
-                  f"fitted on {model.info['ranker_fit_on']} products' pairs; compatibility on "
+                  f"({model.info['ranker']}) fitted on {model.info['ranker_fit_on']} products' pairs; compatibility on "
                   f"{', '.join(model.fields) or 'no field'}; popularity among the buyers of each "
                   f"{', '.join(model.group_fields) or 'no attribute'} -> {path}")
-            for name, w in sorted(model.info["weights"].items(), key=lambda kv: -abs(kv[1])):
-                print(f"  weight {w:+.3f}  {name}")
+            if "importance" in model.info:  # trees: the mean size of each feature's share of a score
+                for name, v in sorted(model.info["importance"].items(), key=lambda kv: -kv[1]):
+                    print(f"  mean |share| {v:.3f}  {name}")
+            else:
+                for name, w in sorted(model.info["weights"].items(), key=lambda kv: -abs(kv[1])):
+                    print(f"  weight {w:+.3f}  {name}")
         if args.eval:
             # a model of its own, which never sees the test products' pairs (the saved one learned from all)
             print("evaluating: a model learned without the test products' pairs ...")

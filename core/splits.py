@@ -9,3 +9,9 @@ def split_of(group: str, seed: int = 0, val: int = 10, test: int = 10) -> str:
     so that colour variants of one design never straddle two splits). Stable across runs and machines."""
     bucket = int(hashlib.sha256(f"{seed}:{group}".encode()).hexdigest(), 16) % 100
     return "test" if bucket < test else "val" if bucket < test + val else "train"
+
+
+def fold_of(group: str, folds: int, seed: int = 0) -> int:
+    """0 .. folds - 1 from another hash of the group (independent of ``split_of``'s): the folds a
+    cross-fitting divides the training products into, a group's products in one fold."""
+    return int(hashlib.sha256(f"fold{seed}:{group}".encode()).hexdigest(), 16) % folds

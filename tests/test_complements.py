@@ -361,3 +361,36 @@ def test_popularity_counts_how_often_a_product_is_listed_as_a_partner(tmp_path):
     listed = _train_pairs(rows, row, everywhere, directed=True)
     assert (row[star], row[fan]) in listed and (row[fan], row[star]) in listed  # stored both ways: both kept
     assert len(listed) == len(rows) and len(_train_pairs(rows, row, everywhere)) < len(rows)
+
+
+def test_with_enough_pairs_the_ranker_is_cross_fitted_trees(tmp_path):
+    """Above ``tree_min_pairs``, every fold of training products is scored by a stage 1 that did not see its
+    pairs; those rows join the validation products' and the ranker is boosted trees, which rank, explain
+    (the shares of the evidence) and are saved as plain arrays."""
+    cat, kinds = shop(tmp_path)
+    linear = train_complements(cat, rank=8, epochs=20, learn_from=EVALUATION_SPLITS)
+    seen = []
+    model = train_complements(cat, rank=8, epochs=20, learn_from=EVALUATION_SPLITS, folds=2, tree_min_pairs=100,
+                              on_progress=seen.append)
+    assert linear.trees is None and linear.info["ranker"] == "logistic regression"
+    assert model.trees is not None and model.info["ranker"] == "boosted trees" and "weights" not in model.info
+    assert model.info["ranker_fit_on"] == "validation and cross-fitted training (2 folds)"
+    # rows of every training product too (the trees see each bought candidate, and a quarter of the others)
+    assert model.info["ranker_positives"] > 3 * linear.info["ranker_positives"]
+    assert {p.total for p in seen} == {20 * 4 + 1} and seen[-1].done == 20 * 4 + 1  # 4 fits: first, 2 folds, again
+    assert any("outside fold 2 of 2" in p.message for p in seen)
+    assert max(model.info["importance"], key=model.info["importance"].get) == "category pairing (kind)"
+    result = evaluate_complements(cat, model)
+    assert result["complement model"]["R@10"] >= 2 * result["best plain similarity R@k"]
+    top = sorted(kinds)[0]
+    learned = [r for r in recommend(cat, model, top, k=10) if not r.known]
+    assert learned and all(kinds[r.pk] == "bottom" for r in learned[:5])
+    chances = [r.score for r in learned]
+    assert all(0 < c < 1 for c in chances) and chances == sorted(chances, reverse=True)
+    assert "category pairing (kind)" in learned[0].evidence
+    path = tmp_path / "trees.npz"
+    model.save(path)
+    again = ComplementModel.load(path)
+    assert again.trees is not None and again.bias == model.bias
+    assert [(r.pk, r.score, r.evidence) for r in recommend(cat, again, top, k=10)] == \
+           [(r.pk, r.score, r.evidence) for r in recommend(cat, model, top, k=10)]
