@@ -53,7 +53,7 @@ SIMILARITY_SPACES = ("vit", "text", "image")
 MAX_FIELD_VALUES = 300  # attributes with more distinct values are not used as evidence
 CANDIDATES = 200  # per first-stage list
 TEMPERATURE = 0.1  # of stage 1's InfoNCE (0.05 before; the probes are in docs/BENCHMARKS.md)
-FOLDS = 2  # of the training products, for the cross-fitted ranker rows (4: R@10 0.0900 against 0.0937, 45 s slower)
+FOLDS = 2  # of the training products, for the cross-fitted ranker rows (4 folds: R@10 0.0900, not 0.0937, and slower)
 TREE_MIN_PAIRS = 5000  # pairs between training products needed for the cross-fitted tree ranker
 FOLD_QUERIES = 5000  # at most, per fold (H&M: about 2,000, each with about 1,000 candidates)
 NEGATIVE_RATE = 0.25  # of the candidates that were not bought, the share the tree ranker learns from
@@ -386,8 +386,11 @@ def _group_fields(catalog: Catalog) -> tuple[str, ...]:
                  and 2 <= len(catalog.field_values(f)) <= MAX_FIELD_VALUES)
 
 
-def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500):
-    """Features of each query's first-stage candidates, labelled by whether they were bought with it."""
+def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500,
+                 sample: np.random.Generator | None = None):
+    """Features of each query's first-stage candidates, labelled by whether they were bought with it;
+    with ``sample``, every bought candidate and NEGATIVE_RATE of the others, drawn query by query (the
+    tree ranker's rows: all of them would be millions on H&M)."""
     xs, ys = [], []
     for pk in sorted(queries)[:limit]:
         i = ev.row.get(pk)
@@ -395,8 +398,12 @@ def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500):
         if i is None or not pos:
             continue
         j = ev.candidates(i)
+        y = np.isin(j, pos)
+        if sample is not None:
+            keep = y | (sample.random(len(j)) < NEGATIVE_RATE)
+            j, y = j[keep], y[keep]
         xs.append(ev.features(i, j))
-        ys.append(np.isin(j, pos))
+        ys.append(y)
     return (np.concatenate(xs), np.concatenate(ys)) if xs else (None, None)
 
 
@@ -477,13 +484,13 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     model, x = stage_one(pairs, _train_pairs(stored, row, split, directed=True), "pairs of training products")
     ev = Evidence(catalog, model, base_pks, x)
     fit_on = "validation"
-    xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "val", stored))
+    sample = np.random.default_rng(seed) if crossfit else None
+    xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "val", stored), sample=sample)
     if xs is None or ys.sum() < 20:  # a small catalog: fit on training products' pairs instead
         fit_on = "training"
-        xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train", stored))
+        xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train", stored), sample=sample)
     if crossfit:
-        rng = np.random.default_rng(seed)
-        rows = [_sampled(xs, ys, rng)]
+        rows = [(xs, ys)] if xs is not None else []
         fold = {pk: fold_of(g, folds, seed) for pk, g in groups.items() if split[pk] == "train"}
         for f in range(folds):
             # this fold's training products play the validation products' part: their pairs are unseen
@@ -492,9 +499,9 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
             fmodel, fx = stage_one(fpairs, _train_pairs(stored, row, fsplit, directed=True),
                                    f"pairs of training products outside fold {f + 1} of {folds}")
             fx_, fy = _ranker_rows(Evidence(catalog, fmodel, base_pks, fx),
-                                   _held_out_queries(catalog, fsplit, "fold", stored), limit=FOLD_QUERIES)
+                                   _held_out_queries(catalog, fsplit, "fold", stored), FOLD_QUERIES, sample)
             if fx_ is not None:
-                rows.append(_sampled(fx_, fy, rng))
+                rows.append((fx_, fy))
         xs, ys = (np.concatenate(r) for r in zip(*rows))
         trees = TreeEnsemble.fit(xs, ys, seed, **TREE_PARAMS)
         fit_on += f" and cross-fitted training ({folds} folds)"
@@ -521,12 +528,6 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         model.info |= {"ranker": "logistic regression",
                        "weights": {n: round(float(c), 3) for n, c in zip(names, model.coef)}}
     return model
-
-
-def _sampled(xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Every positive row and NEGATIVE_RATE of the others (the tree ranker's rows: millions on H&M)."""
-    keep = ys | (rng.random(len(ys)) < NEGATIVE_RATE)
-    return xs[keep], ys[keep]
 
 
 def _encoders(catalog: Catalog, spaces, sim_spaces) -> dict[str, str]:

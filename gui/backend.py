@@ -115,7 +115,7 @@ def train_goes_with(engine, *, emit, cancelled):
 
     if not engine.catalog.has_copurchases():
         raise AppError(f"This catalog has no co-purchase pairs to learn from: {IMPORT_PAIRS}")
-    emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (about two minutes on 10,000 products)…"))
+    emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (about three and a half minutes on 12,000 products)…"))
     try:
         model = train_complements(engine.catalog, on_progress=emit, cancelled=cancelled)
     except Cancelled:
