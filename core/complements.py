@@ -431,8 +431,7 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
 
     base_pks, base_x = content_vectors(catalog, spaces)
     row = {int(p): i for i, p in enumerate(base_pks)}
-    groups = product_groups(catalog, group_by)
-    split = {pk: split_of(g, seed) for pk, g in groups.items()}
+    split = product_split(catalog, group_by, seed)
     stored = catalog.copurchase_pairs()  # read once: learning selects from them many times
     pairs, more = _train_pairs(stored, row, split), _train_pairs(stored, row, split, learn_from)
     if len(pairs) < MIN_PAIRS:
@@ -450,11 +449,11 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     total = epochs * fits + 1
     done = 0
 
-    def step(message: str, steps: int = 1) -> None:
+    def step(message: str) -> None:
         nonlocal done
         if cancelled():
             raise Cancelled("Learning \"Goes with\" was cancelled; the model saved before (if any) stays.")
-        done += steps
+        done += 1
         on_progress(Progress(done, total, message))
 
     def stage_one(pairs, listed, what: str):
@@ -491,7 +490,8 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train", stored), sample=sample)
     if crossfit:
         rows = [(xs, ys)] if xs is not None else []
-        fold = {pk: fold_of(g, folds, seed) for pk, g in groups.items() if split[pk] == "train"}
+        fold = {pk: fold_of(g, folds, seed) for pk, g in product_groups(catalog, group_by).items()
+                if split[pk] == "train"}
         for f in range(folds):
             # this fold's training products play the validation products' part: their pairs are unseen
             fsplit = {pk: ("fold" if fold.get(pk) == f else s) for pk, s in split.items()}
@@ -518,8 +518,8 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         # the trees learned from every bought candidate and NEGATIVE_RATE of the others: their log-odds
         # are log(1 / NEGATIVE_RATE) too high
         model.trees, model.bias = trees, math.log(NEGATIVE_RATE)
-        sample = xs[np.random.default_rng(seed).permutation(len(xs))[:20000]]
-        importance = np.abs(trees.contributions(sample)).mean(axis=0)
+        probe = xs[np.random.default_rng(seed).permutation(len(xs))[:20000]]
+        importance = np.abs(trees.contributions(probe)).mean(axis=0)
         model.info |= {"ranker": "boosted trees", "trees": len(trees.roots),
                        "importance": {n: round(float(v), 3) for n, v in zip(names, importance)}}
     else:
