@@ -42,9 +42,10 @@ class TreeEnsemble:
         trees = [t[0] for t in model._predictors]  # one tree per iteration for a binary problem
         if any(t.nodes["is_categorical"].any() for t in trees):
             raise ValueError("categorical splits are not supported")
-        offsets = np.cumsum([0] + [len(t.nodes) for t in trees])
+        sizes = [len(t.nodes) for t in trees]
+        offsets = np.cumsum([0] + sizes)
         nodes = np.concatenate([t.nodes for t in trees])
-        shift = np.repeat(offsets[:-1], [len(t.nodes) for t in trees])
+        shift = np.repeat(offsets[:-1], sizes)
         leaf = nodes["is_leaf"].astype(bool)
         # the grower applies the learning rate to the leaves only: the internal nodes get it here
         value = np.where(leaf, nodes["value"], nodes["value"] * model.learning_rate)
