@@ -43,15 +43,25 @@ def cmd_clusters(args) -> int:
 def cmd_goes_with(args) -> int:
     from core.catalog import Catalog
     from core.cli import progress_shown
-    from core.complements import (EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements, model_path, recommend,
-                                  train_complements, why)
+    from core.complements import (ALL_SPLITS, EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements,
+                                  model_path, recommend, train_complement_models, why)
 
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
         model = None
-        if args.train:
+        # the evaluation's model never sees the test products' pairs (the saved one learns from all); with
+        # both, they are learned together: the same split fits the same ranker
+        wanted = ([ALL_SPLITS] if args.train else []) + ([EVALUATION_SPLITS] if args.eval else [])
+        models = []
+        if wanted:
+            if args.eval:
+                print("evaluating: a model learned without the test products' pairs"
+                      + (" (and the application's, which learns from all)" if args.train else "") + " ...")
             with progress_shown("goes-with") as show:
-                model = train_complements(catalog, group_by=args.group_by, on_progress=show)
+                models = train_complement_models(catalog, group_by=args.group_by, learn_from=tuple(wanted),
+                                                 on_progress=show)
+        if args.train:
+            model = models[0]
             model.save(path)
             print(f"complement model trained on {model.info['pairs']} pairs (every pair of the catalog), ranker "
                   f"({model.info['ranker']}) fitted on {model.info['ranker_fit_on']} products' pairs; compatibility on "
@@ -64,12 +74,7 @@ def cmd_goes_with(args) -> int:
                 for name, w in sorted(model.info["weights"].items(), key=lambda kv: -abs(kv[1])):
                     print(f"  weight {w:+.3f}  {name}")
         if args.eval:
-            # a model of its own, which never sees the test products' pairs (the saved one learned from all)
-            print("evaluating: a model learned without the test products' pairs ...")
-            with progress_shown("goes-with eval") as show:
-                held_out = train_complements(catalog, group_by=args.group_by, learn_from=EVALUATION_SPLITS,
-                                             on_progress=show)
-            result = evaluate_complements(catalog, held_out, args.group_by)
+            result = evaluate_complements(catalog, models[-1], args.group_by)
             for name, v in result.items():
                 print(f"  {name}: {v}")
             if args.json:

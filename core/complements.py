@@ -35,7 +35,7 @@ import logging
 import math
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +211,7 @@ class Evidence:
             self.tables[f] = table
         pair_rows = _pair_rows(model.pairs, self.row)
         self.groups = {f: _group_popularity(catalog.attribute_column(f), pks, pair_rows) for f in model.group_fields}
-        self._group_rows: tuple[int, list[np.ndarray]] = (-1, [])  # the last query's rows (candidates, then features)
+        self._last: tuple = (-1,)  # the last query's rows (``candidates``, then ``features``, ask for the same)
         by_pk = catalog.titles()
         titles = [by_pk.get(int(p), "") for p in pks]
         words = CountVectorizer(binary=True, token_pattern=r"(?u)\b\w\w+\b", lowercase=True)
@@ -225,10 +225,10 @@ class Evidence:
     def candidates(self, i: int, n: int = CANDIDATES) -> np.ndarray:
         """Rows worth ranking for the product at row ``i``: the top ``n`` by each plain similarity, by
         the learned complementarity and by how often they are bought (the ranker's first stage)."""
-        lists = [self.sims[s] @ self.sims[s][i] for s in self.model.sim_spaces]
-        lists += [self.cand @ self.query[i], self.logdeg]
-        if self.groups:
-            lists.append(sum(self._bought_with_groups(i)))
+        sims, groups = self._query_rows(i)
+        lists = [*sims, self.cand @ self.query[i], self.logdeg]
+        if groups:
+            lists.append(sum(groups))
         n = min(n, len(self.pks) - 1)
         rows = set()
         for scores in lists:
@@ -239,7 +239,8 @@ class Evidence:
     def features(self, i: int, cand: np.ndarray | None = None) -> np.ndarray:
         """(candidates, features) for the product at row ``i``; all products when ``cand`` is None."""
         j = np.arange(len(self.pks)) if cand is None else cand
-        cols = [self.sims[s][j] @ self.sims[s][i] for s in self.model.sim_spaces]
+        sims, groups = self._query_rows(i)
+        cols = [sim[j] for sim in sims]
         cols.append(self.cand[j] @ self.query[i])
         cols.append(self.logdeg[j])
         for f in self.model.fields:
@@ -249,19 +250,21 @@ class Evidence:
         shared = np.asarray((self.words[j] @ self.words[i].T).todense()).ravel()
         union = self.nwords[j] + self.nwords[i] - shared
         cols.append(np.where(union > 0, shared / np.maximum(union, 1), 0.0))
-        cols += [rows[j] for rows in self._bought_with_groups(i)]
+        cols += [rows[j] for rows in groups]
         return np.stack(cols, axis=1).astype(np.float32)
 
-    def _bought_with_groups(self, i: int) -> list[np.ndarray]:
-        """Per group field (in ``model.group_fields`` order): log(1 + how often each product was bought
-        with a product sharing row ``i``'s value of it). Kept for the last ``i``, which ``candidates``
-        and then ``features`` both ask for (read into a local first: callers may share the evidence)."""
-        last = self._group_rows
+    def _query_rows(self, i: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """For row ``i``, over all rows: the plain similarity per space, and per group field (in
+        ``model.group_fields`` order) log(1 + how often each product was bought with a product sharing
+        row ``i``'s value of it). Kept for the last ``i``, which ``candidates`` and then ``features``
+        both ask for (read into a local first: callers may share the evidence)."""
+        last = self._last
         if last[0] != i:
-            last = (i, [counts[codes[i]].toarray().ravel() for codes, counts in
-                        (self.groups[f] for f in self.model.group_fields)])
-            self._group_rows = last
-        return last[1]
+            last = (i, [self.sims[s] @ self.sims[s][i] for s in self.model.sim_spaces],
+                    [counts[codes[i]].toarray().ravel() for codes, counts in
+                     (self.groups[f] for f in self.model.group_fields)])
+            self._last = last
+        return last[1:]
 
 
 def _pair_rows(pairs: np.ndarray, row: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -416,10 +419,21 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
                       epochs: int = 30, seed: int = 0, learn_from: tuple[str, ...] = ALL_SPLITS,
                       on_progress=lambda p: None, cancelled=lambda: False,
                       folds: int = FOLDS, tree_min_pairs: int = TREE_MIN_PAIRS) -> ComplementModel:
+    """The model of ``train_complement_models`` for one ``learn_from``."""
+    return train_complement_models(catalog, group_by, spaces, rank, epochs, seed, (learn_from,), on_progress,
+                                   cancelled, folds, tree_min_pairs)[0]
+
+
+def train_complement_models(catalog: Catalog, group_by: str | None = None, spaces=CONTENT_SPACES, rank: int = 128,
+                            epochs: int = 30, seed: int = 0, learn_from: tuple[tuple[str, ...], ...] = (ALL_SPLITS,),
+                            on_progress=lambda p: None, cancelled=lambda: False,
+                            folds: int = FOLDS, tree_min_pairs: int = TREE_MIN_PAIRS) -> list[ComplementModel]:
     """Stage 1 on the pairs between training products, the ranker on validation products' pairs (pairs
-    stage 1 did not see, as a new product's are); then stage 1, the compatibility and the popularity again
-    on the pairs among the products of ``learn_from`` (all of them for the application; training and
-    validation products for an evaluation, whose test products' pairs stay hidden), under the same ranker.
+    stage 1 did not see, as a new product's are); then, per entry of ``learn_from``, a model: stage 1, the
+    compatibility and the popularity again on the pairs among the products of those splits (all of them
+    for the application; training and validation products for an evaluation, whose test products' pairs
+    stay hidden), under the same ranker. Both models of ``goes-with --train --eval`` share what comes
+    before: the same split and seed fit the same ranker.
 
     With at least ``tree_min_pairs`` pairs between training products, the training products are also
     divided into ``folds`` folds; a stage 1 learned without each fold's pairs scores that fold's products,
@@ -433,17 +447,17 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
     row = {int(p): i for i, p in enumerate(base_pks)}
     split = product_split(catalog, group_by, seed)
     stored = catalog.copurchase_pairs()  # read once: learning selects from them many times
-    pairs, more = _train_pairs(stored, row, split), _train_pairs(stored, row, split, learn_from)
+    pairs, mores = _train_pairs(stored, row, split), [_train_pairs(stored, row, split, lf) for lf in learn_from]
     if len(pairs) < MIN_PAIRS:
         raise AppError(f"Learning complements needs at least {MIN_PAIRS} co-purchase pairs among the products it "
                        f"learns from first (about 80 % of them; the pairs of the others fit its ranker); "
-                       f"{catalog.name} has {len(pairs)} there, and {len(more)} pairs between products with vectors "
-                       "in all. Import more co-purchase pairs.")
+                       f"{catalog.name} has {len(pairs)} there, and {max(map(len, mores))} pairs between products "
+                       "with vectors in all. Import more co-purchase pairs.")
     fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
     have = set(catalog.spaces())
     sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)
     names = feature_names(sim_spaces, fields, group_fields)
-    again = len(more) > len(pairs)
+    again = sum(len(more) > len(pairs) for more in mores)
     crossfit = folds >= 2 and len(pairs) >= tree_min_pairs
     fits = 1 + (folds if crossfit else 0) + again  # stage 1 fits, each ``epochs`` steps
     total = epochs * fits + 1
@@ -509,25 +523,30 @@ def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONT
         mean, scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
         lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - mean) / scale, ys)
     step(f"Goes with: ranker fitted on {int(ys.sum()):,} held-out pairs")
-    if again:
-        model, _ = stage_one(more, _train_pairs(stored, row, split, learn_from, directed=True),
-                             "pairs, all that are learned from")
-    model.info |= {"ranker_fit_on": fit_on, "ranker_rows": len(ys), "ranker_positives": int(ys.sum()),
-                   "learned_from": list(learn_from), "split": {"group_by": group_by, "seed": seed}}
     if crossfit:
-        # the trees learned from every bought candidate and NEGATIVE_RATE of the others: their log-odds
-        # are log(1 / NEGATIVE_RATE) too high
-        model.trees, model.bias = trees, math.log(NEGATIVE_RATE)
         probe = xs[np.random.default_rng(seed).permutation(len(xs))[:20000]]
         importance = np.abs(trees.contributions(probe)).mean(axis=0)
-        model.info |= {"ranker": "boosted trees", "trees": len(trees.roots),
-                       "importance": {n: round(float(v), 3) for n, v in zip(names, importance)}}
-    else:
-        model.mean, model.scale = mean, scale
-        model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
-        model.info |= {"ranker": "logistic regression",
-                       "weights": {n: round(float(c), 3) for n, c in zip(names, model.coef)}}
-    return model
+    first, models = model, []
+    for lf, more in zip(learn_from, mores):
+        model = replace(first, info=dict(first.info))  # one object per entry, even with nothing more to learn
+        if len(more) > len(pairs):
+            model, _ = stage_one(more, _train_pairs(stored, row, split, lf, directed=True),
+                                 "pairs, all that are learned from")
+        model.info |= {"ranker_fit_on": fit_on, "ranker_rows": len(ys), "ranker_positives": int(ys.sum()),
+                       "learned_from": list(lf), "split": {"group_by": group_by, "seed": seed}}
+        if crossfit:
+            # the trees learned from every bought candidate and NEGATIVE_RATE of the others: their log-odds
+            # are log(1 / NEGATIVE_RATE) too high
+            model.trees, model.bias = trees, math.log(NEGATIVE_RATE)
+            model.info |= {"ranker": "boosted trees", "trees": len(trees.roots),
+                           "importance": {n: round(float(v), 3) for n, v in zip(names, importance)}}
+        else:
+            model.mean, model.scale = mean, scale
+            model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+            model.info |= {"ranker": "logistic regression",
+                           "weights": {n: round(float(c), 3) for n, c in zip(names, model.coef)}}
+        models.append(model)
+    return models
 
 
 def _encoders(catalog: Catalog, spaces, sim_spaces) -> dict[str, str]:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from core.catalog import Catalog, ProductRecord
-from core.complements import (EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements, recommend,
-                              train_complements, why)
+from core.complements import (ALL_SPLITS, EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements, recommend,
+                              train_complement_models, train_complements, why)
 from core.errors import AppError
 
 KINDS = ("top", "bottom", "shoes", "bag")
@@ -294,6 +294,15 @@ def test_the_application_model_learns_every_pair_and_an_evaluation_refuses_it(tm
     assert full.info["pairs"] == len({frozenset((a, b)) for a, b, _ in cat.copurchase_pairs()})
     assert {split[int(p)] for p in full.item_pks} == {"train", "val", "test"}  # every bought product has a vector
     assert np.array_equal(full.coef, held_out.coef)  # the same ranker (fitted before the second learning)
+    # both at once (goes-with --train --eval): what comes before the second learning is done once
+    seen = []
+    both = train_complement_models(cat, rank=8, epochs=5, learn_from=(ALL_SPLITS, EVALUATION_SPLITS),
+                                   on_progress=seen.append)
+    assert {p.total for p in seen} == {5 * 3 + 1}  # first, ranker, then two second learnings (not 2 x (5 * 2 + 1))
+    for alone, joint in zip((full, held_out), both):
+        assert joint.info == alone.info and np.array_equal(joint.pairs, alone.pairs)
+        assert np.array_equal(joint.w_query, alone.w_query) and np.array_equal(joint.item_vectors, alone.item_vectors)
+        assert np.array_equal(joint.coef, alone.coef) and joint.bias == alone.bias
     evaluate_complements(cat, held_out)
     with pytest.raises(AppError, match="learned from pairs of the products it would be tested on"):
         evaluate_complements(cat, full)
