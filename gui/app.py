@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,6 +53,47 @@ def apply_theme(app: QApplication, theme: str) -> None:
         hints.colorSchemeChanged.connect(apply)
 
 
+def missing_window_libraries(env=os.environ) -> list[str]:
+    """The system libraries Qt's X11 plugin needs and this Linux machine lacks (Qt then aborts with a message
+    naming only libxcb-cursor0, whatever is missing); empty where Qt will not load that plugin."""
+    if not sys.platform.startswith("linux"):
+        return []
+    requested = env.get("QT_QPA_PLATFORM", "")
+    if requested.split(":")[0] not in ("", "xcb") or (not requested and env.get("WAYLAND_DISPLAY")):
+        return []
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    ldd = shutil.which("ldd")
+    if not plugin.exists() or ldd is None:
+        return []
+    try:
+        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return not_found(out)
+
+
+def not_found(ldd_output: str) -> list[str]:
+    """The libraries ``ldd`` reports as not found, each once, in its order."""
+    return list(dict.fromkeys(re.findall(r"^\s*(\S+) => not found", ldd_output, re.MULTILINE)))
+
+
+def debian_package(soname: str) -> str:
+    """Debian's package name for a library: libxcb-icccm.so.4 -> libxcb-icccm4, libxkbcommon-x11.so.0 ->
+    libxkbcommon-x11-0 (a dash where the name ends in a digit)."""
+    name, _, version = soname.partition(".so.")
+    version = version.split(".")[0]
+    return f"{name}{'-' if name[-1:].isdigit() else ''}{version}" if version else name
+
+
+def missing_libraries_message(sonames: list[str]) -> str:
+    return (f"Vitrina cannot open its window: Qt's X11 plugin needs {', '.join(sonames)}, which this machine "
+            "lacks. Install them (Debian, Ubuntu: sudo apt install "
+            f"{' '.join(debian_package(s) for s in sonames)}) and start Vitrina again. The command line "
+            "(vitrina --help) works without them.")
+
+
 def run_app(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vitrina")
     parser.add_argument("catalog", nargs="?", type=Path, help="catalog to open (default: the demo catalog)")
@@ -58,6 +103,11 @@ def run_app(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing reads like errors
+    if QApplication.instance() is None:
+        missing = missing_window_libraries()
+        if missing:
+            print(missing_libraries_message(missing), file=sys.stderr)
+            return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vitrina")
     app.setOrganizationName("Vitrina")
