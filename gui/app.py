@@ -68,7 +68,7 @@ def missing_window_libraries(env=os.environ) -> list[str]:
     if not plugin.exists() or ldd is None:
         return []
     try:
-        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=20, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return not_found(out)
