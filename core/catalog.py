@@ -437,6 +437,11 @@ class Catalog:
     def has_copurchases(self) -> bool:
         return self._conn.execute("SELECT 1 FROM copurchase LIMIT 1").fetchone() is not None
 
+    def copurchase_count(self) -> int:
+        """Pairs of products bought together; a pair stored in both directions counts once."""
+        return int(self._conn.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT MIN(a, b), MAX(a, b) FROM copurchase)").fetchone()[0])
+
     def copurchase_pairs(self) -> list[tuple[int, int, float]]:
         return list(self._conn.execute("SELECT a, b, weight FROM copurchase"))
 

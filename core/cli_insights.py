@@ -21,7 +21,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train", action="store_true", help="learn from the catalog's co-purchase pairs")
     p.add_argument("--eval", action="store_true", help="Recall@10 / NDCG@10 on held-out test products")
     p.add_argument("--product", metavar="ID", help="complements of this product")
-    p.add_argument("--group-by", help="split unit column (e.g. product_code)")
+    p.add_argument("--group-by", help="the column a design's variants share, kept in one split (default: found "
+                                      "in the catalog, e.g. H&M's product_code; 'none': each product alone)")
     p.add_argument("--json", type=Path)
     p.set_defaults(func=cmd_goes_with)
 
@@ -43,22 +44,28 @@ def cmd_clusters(args) -> int:
 def cmd_goes_with(args) -> int:
     from core.catalog import Catalog
     from core.cli import progress_shown
-    from core.complements import (ALL_SPLITS, EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements,
-                                  model_path, recommend, train_complement_models, why)
+    from core.complements import (ALL_SPLITS, EVALUATION_SPLITS, ComplementModel, badge, design_column,
+                                  evaluate_complements, model_path, recommend, train_complement_models, why)
 
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
         model = None
+        group_by = None if args.group_by == "none" else args.group_by or design_column(catalog)
+        if group_by is not None and group_by not in catalog.attribute_keys():
+            raise AppError(f"{catalog.name} has no column '{group_by}'; its columns: "
+                           f"{', '.join(catalog.attribute_keys()) or 'none'} (or --group-by none).")
         # the evaluation's model never sees the test products' pairs (the saved one learns from all); with
         # both, they are learned together: the same split fits the same ranker
         wanted = ([ALL_SPLITS] if args.train else []) + ([EVALUATION_SPLITS] if args.eval else [])
         models = []
         if wanted:
+            print(f"variants that share {group_by} are kept in one split" if group_by else
+                  "each product is split on its own (no column names a design's variants)")
             if args.eval:
                 print("evaluating: a model learned without the test products' pairs"
                       + (" (and the application's, which learns from all)" if args.train else "") + " ...")
             with progress_shown("goes-with") as show:
-                models = train_complement_models(catalog, group_by=args.group_by, learn_from=tuple(wanted),
+                models = train_complement_models(catalog, group_by=group_by, learn_from=tuple(wanted),
                                                  on_progress=show)
         if args.train:
             model = models[0]
@@ -74,7 +81,7 @@ def cmd_goes_with(args) -> int:
                 for name, w in sorted(model.info["weights"].items(), key=lambda kv: -abs(kv[1])):
                     print(f"  weight {w:+.3f}  {name}")
         if args.eval:
-            result = evaluate_complements(catalog, models[-1], args.group_by)
+            result = evaluate_complements(catalog, models[-1], group_by)
             for name, v in result.items():
                 print(f"  {name}: {v}")
             if args.json:

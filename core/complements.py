@@ -172,6 +172,28 @@ def product_groups(catalog: Catalog, group_by: str | None) -> dict[int, str]:
     return {pk: groups.get(pk, sku) for pk, sku in catalog.execute("SELECT pk, sku FROM products")}
 
 
+DESIGN_WORDS = ("product_code", "design", "style", "model", "parent", "family", "group")
+MAX_VARIANTS = 5.0  # products per design value, on average, at most: more is a brand or a kind, not a design
+
+
+def design_column(catalog: Catalog) -> str | None:
+    """The attribute that names the design a product's variants (other colours, sizes) share, if the
+    catalog has one, e.g. H&M's product_code: nearly every product has a value, a value is shared by
+    a few products (at most ``MAX_VARIANTS`` on average), and at least a tenth of the products share
+    theirs. Among several, a name like "product_code" or "style" first, then the most values.
+    Learning "Goes with" keeps a design's variants in one split, so that its ranker learns what a new
+    design's complements are, as the evaluation tests it, not a new colour of a known design's."""
+    n, categories, found = len(catalog), set(catalog.category_fields()), []
+    for key, count, distinct in catalog.execute(
+            "SELECT key, COUNT(*), COUNT(DISTINCT value) FROM attributes GROUP BY key"):
+        if key in categories or count < 0.9 * n or not 1 < count / distinct <= MAX_VARIANTS:
+            continue
+        shared = sum(c for c in Counter(catalog.attribute_column(key).values()).values() if c > 1)
+        if shared >= 0.1 * count:
+            found.append((any(w in key.lower() for w in DESIGN_WORDS), distinct, key))
+    return max(found)[2] if found else None
+
+
 def product_split(catalog: Catalog, group_by: str | None, seed: int = 0) -> dict[int, str]:
     return {pk: split_of(group, seed) for pk, group in product_groups(catalog, group_by).items()}
 

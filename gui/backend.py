@@ -106,24 +106,27 @@ IMPORT_PAIRS = "import them with the products (File > Import Products…, Co-pur
 NO_PAIRS_NOTE = f"Goes with: this catalog has no co-purchase pairs; {IMPORT_PAIRS}"
 
 
-def train_goes_with(engine, *, emit, cancelled):
+def train_goes_with(engine, group_by: str | None = None, *, emit, cancelled):
     """Learn the complement model from the catalog's co-purchase pairs and save it beside the catalog
-    (not when cancelled); returns the number of pairs it learned from."""
+    (not when cancelled); the products that share a ``group_by`` value (a design's variants) stay in one
+    split. Returns the model (None when cancelled)."""
+    from core.catalog import Catalog
     from core.complements import model_path, train_complements
     from core.errors import AppError, Cancelled
-    from core.progress import Progress
+    from core.progress import Progress, TimeLeft
 
     if not engine.catalog.has_copurchases():
         raise AppError(f"This catalog has no co-purchase pairs to learn from: {IMPORT_PAIRS}")
-    emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs (about three and a half minutes on 12,000 products)…"))
-    try:
-        model = train_complements(engine.catalog, on_progress=emit, cancelled=cancelled)
+    emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs…"))
+    try:  # on a connection of its own: the GUI goes on searching on the engine's meanwhile
+        with Catalog.open(engine.catalog.path) as catalog:
+            model = train_complements(catalog, group_by, on_progress=TimeLeft(emit), cancelled=cancelled)
     except Cancelled:
         return None
     if cancelled():
         return None
     model.save(model_path(engine.catalog))
-    return model.info["pairs"]
+    return model
 
 
 def insights(engine, method: str = "kmeans", map_method: str = "pca"):

@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
         self._workers: set[TaskWorker] = set()
         self._latest: dict[str, TaskWorker] = {}
         self._selected_pk: int | None = None
+        self.goes_with_dialog = None  # kept while it learns, closed or not
 
         self.query = QueryPanel()
         self.filters = FiltersPanel()
@@ -132,6 +133,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("details/method", self.details.method.currentText())
         self.settings.setValue("details/opacity", self.details.opacity.value())
         self.cancel_all()
+        if self.goes_with_dialog is not None:
+            self.goes_with_dialog.cancel()
         self.pool.waitForDone(5000)
         super().closeEvent(event)
 
@@ -231,14 +234,31 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def train_goes_with(self) -> None:
-        if self.engine is not None:
-            self._run("train-goes-with", backend.train_goes_with, self.engine, streams=True,
-                      on_result=self._goes_with_trained)
+        from gui.goes_with_dialog import GoesWithDialog
 
-    def _goes_with_trained(self, pairs: int | None) -> None:
-        if pairs is None:
-            return  # cancelled: nothing was saved
-        self.statusBar().showMessage(self.tr("\"Goes with\" learned from %d co-purchase pairs") % pairs, 10000)
+        if self.engine is None:
+            return
+        if not self.engine.catalog.has_copurchases():
+            box = QMessageBox(QMessageBox.Information, self.tr("Vitrina"), self.tr(
+                "This catalog has no co-purchase pairs to learn from: %s") % backend.IMPORT_PAIRS, parent=self)
+            box.open()
+            return
+        dialog = self.goes_with_dialog
+        if dialog is None or dialog.engine is not self.engine:  # one per catalog; a running one is kept
+            if dialog is not None and dialog.running:
+                dialog.show()
+                dialog.raise_()
+                return
+            dialog = self.goes_with_dialog = GoesWithDialog(self.engine, self)
+            dialog.learned.connect(self._goes_with_trained)
+        dialog.show()
+        dialog.raise_()
+
+    def _goes_with_trained(self, model) -> None:
+        if self.goes_with_dialog is None or self.goes_with_dialog.engine is not self.engine:
+            return  # learned for a catalog that is no longer open
+        self.statusBar().showMessage(self.tr("\"Goes with\" learned from %d co-purchase pairs") % model.info["pairs"],
+                                     10000)
         if self._selected_pk is not None:  # the selected product's list, with the model's picks now
             self._run("goes-with", backend.goes_with, self.engine, self._selected_pk, on_result=self._show_goes_with)
 

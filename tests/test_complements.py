@@ -403,3 +403,51 @@ def test_with_enough_pairs_the_ranker_is_cross_fitted_trees(tmp_path):
     assert again.trees is not None and again.bias == model.bias
     assert [(r.pk, r.score, r.evidence) for r in recommend(cat, again, top, k=10)] == \
            [(r.pk, r.score, r.evidence) for r in recommend(cat, model, top, k=10)]
+
+
+def test_the_column_a_designs_variants_share_is_found(tmp_path):
+    from core.complements import design_column
+
+    cat, kinds = shop(tmp_path, n=40)
+    pks = sorted(kinds)
+    assert design_column(cat) is None  # "kind" is a category field; nothing else to find
+
+    def column(key, value_of, pks=pks):
+        with cat.transaction():
+            cat.execute("DELETE FROM attributes WHERE key=?", (key,))
+            for i, pk in enumerate(pks):
+                cat.execute("INSERT INTO attributes (pk, key, value) VALUES (?,?,?)", (pk, key, value_of(i)))
+
+    column("brand", lambda i: f"b{i % 4}")  # ten products a value: a brand, not a design
+    column("sku_copy", lambda i: f"s{i}")  # every value alone: no variants
+    assert design_column(cat) is None
+    column("model_no", lambda i: f"m{i // 2}")  # pairs of variants
+    assert design_column(cat) == "model_no"
+    column("article_set", lambda i: f"a{i // 3}")  # more products a value, and no design-like name
+    assert design_column(cat) == "model_no"
+    column("model_no", lambda i: f"m{i // 2}", pks[:30])  # a quarter of the products lack it
+    assert design_column(cat) == "article_set"
+    cat.close()
+
+
+def test_cli_keeps_a_designs_variants_together_unless_told_not_to(tmp_path, capsys):
+    from core import cli
+
+    cat, kinds = shop(tmp_path)
+    with cat.transaction():
+        for pk in kinds:
+            cat.execute("INSERT INTO attributes (pk, key, value) VALUES (?,?,?)", (pk, "product_code", f"c{pk // 2}"))
+    path = str(cat.path)
+    cat.close()
+    assert cli.run(["goes-with", path, "--eval", "--json", str(tmp_path / "auto.json")]) == 0
+    assert "variants that share product_code are kept in one split" in capsys.readouterr().out
+    auto = json.loads((tmp_path / "auto.json").read_text())
+    assert cli.run(["goes-with", path, "--eval", "--group-by", "none", "--json", str(tmp_path / "none.json")]) == 0
+    assert "each product is split on its own" in capsys.readouterr().out
+    alone = json.loads((tmp_path / "none.json").read_text())
+    # only a split by design can say what the same design's other variants were bought with
+    assert "reference: co-purchases of the same group" in auto and "reference: co-purchases of the same group" \
+        not in alone
+    assert cli.run(["goes-with", path, "--eval", "--group-by", "style"]) == 2
+    err = capsys.readouterr().err
+    assert "has no column 'style'" in err and "product_code" in err

@@ -305,8 +305,8 @@ def test_goes_with_is_learned_in_the_app_and_says_what_is_missing(qtbot, tmp_pat
     assert backend.train_goes_with(engine, emit=shown.append, cancelled=lambda: len(shown) >= 3) is None
     assert not model_path(cat).exists()  # cancelled: nothing saved
     assert [p.done for p in shown] == [0, 0, 1] and "epoch 1 of 30" in shown[-1].message  # stopped there
-    pairs = backend.train_goes_with(engine, emit=lambda p: None, cancelled=lambda: False)
-    assert pairs > 50 and model_path(cat).exists()
+    model = backend.train_goes_with(engine, emit=lambda p: None, cancelled=lambda: False)
+    assert model.info["pairs"] > 50 and model_path(cat).exists()
     new = [pk for pk in kinds if not cat.copurchased(pk)]
     pk = new[0] if new else sorted(kinds)[0]
     rows, note = backend.goes_with(engine, pk)

@@ -1,0 +1,70 @@
+"""Learning "Goes with" from the app: which column names a design, progress, Cancel, what was learned."""
+from types import SimpleNamespace
+
+from PySide6.QtWidgets import QMessageBox
+
+from core.complements import ComplementModel, model_path
+from gui.goes_with_dialog import GoesWithDialog
+from tests.test_complements import shop
+from tests.test_gui import open_window, settings, wait_idle  # noqa: F401  (fixture)
+
+
+def designs(tmp_path):
+    cat, kinds = shop(tmp_path)
+    with cat.transaction():
+        for pk in kinds:  # two colours a design
+            cat.execute("INSERT INTO attributes (pk, key, value) VALUES (?,?,?)", (pk, "product_code", f"c{pk // 2}"))
+    return cat
+
+
+def test_learns_with_a_designs_variants_kept_together_and_says_what_it_learned(qtbot, tmp_path):
+    cat = designs(tmp_path)
+    dialog = GoesWithDialog(SimpleNamespace(catalog=cat))
+    qtbot.addWidget(dialog)
+    assert dialog.design.currentData() == "product_code"  # found in the catalog, and changeable
+    assert dialog.current.text() == "" and f"{cat.copurchase_count():,} co-purchase pairs" in dialog.text.text()
+    with qtbot.waitSignal(dialog.learned, timeout=120000) as learned:
+        dialog.start()
+        assert not dialog.design.isEnabled() and dialog.cancel_button.isEnabled()
+    model = learned.args[0]
+    assert model.info["split"] == {"group_by": "product_code", "seed": 0}
+    assert ComplementModel.load(model_path(cat)).info["split"]["group_by"] == "product_code"
+    assert dialog.status.text().startswith(f"Learned from {model.info['pairs']:,} co-purchase pairs in 0 min")
+    # the same count as it announced: a pair stored both ways is one pair
+    assert f"{model.info['pairs']:,} co-purchase pairs" in dialog.text.text()
+    assert len(cat.copurchase_pairs()) > model.info["pairs"]
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled() and not dialog.running, timeout=5000)
+    assert dialog.design.isEnabled() and not dialog.cancel_button.isEnabled()
+
+    again = GoesWithDialog(SimpleNamespace(catalog=cat))  # a model is in use: it says since when, and
+    qtbot.addWidget(again)  # a cancelled learning keeps it
+    assert again.current.text().startswith("The model learned on ")
+    saved = model_path(cat).read_bytes()
+    again.design.setCurrentIndex(again.design.findData(None))
+    again.start()
+    again.cancel()
+    qtbot.waitUntil(lambda: not again.running, timeout=60000)
+    assert again.status.text() == "Cancelled: nothing was saved; the model learned before (if any) stays."
+    assert model_path(cat).read_bytes() == saved
+    cat.close()
+
+
+def test_the_window_opens_it_only_where_there_are_pairs_to_learn_from(qtbot, engine, settings):  # noqa: F811
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    action = next(a for a in window.menuBar().actions()[0].menu().actions() if "Goes with" in a.text())
+    action.trigger()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=5000)
+    assert "no co-purchase pairs to learn from" in window.findChild(QMessageBox).text()
+    assert window.goes_with_dialog is None
+    cat = window.engine.catalog
+    a, b = cat.all_pks()[:2]
+    with cat.transaction():
+        cat.add_copurchases([(a, b, 1.0)])
+    action.trigger()
+    dialog = window.goes_with_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.engine is window.engine
+    assert dialog.design.currentData() is None  # the fixture has no column that names a design
+    dialog.close()
+    action.trigger()  # the same dialog again
+    assert window.goes_with_dialog is dialog and dialog.isVisible()
