@@ -104,6 +104,7 @@ def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
 
 IMPORT_PAIRS = "import them with the products (File > Import Products…, Co-purchase pairs)."
 NO_PAIRS_NOTE = f"Goes with: this catalog has no co-purchase pairs; {IMPORT_PAIRS}"
+NOTHING_TO_LEARN = f"This catalog has no co-purchase pairs to learn from: {IMPORT_PAIRS}"
 
 
 def train_goes_with(engine, group_by: str | None = None, *, emit, cancelled):
@@ -116,7 +117,7 @@ def train_goes_with(engine, group_by: str | None = None, *, emit, cancelled):
     from core.progress import Progress, TimeLeft
 
     if not engine.catalog.has_copurchases():
-        raise AppError(f"This catalog has no co-purchase pairs to learn from: {IMPORT_PAIRS}")
+        raise AppError(NOTHING_TO_LEARN)
     emit(Progress(0, None, "Learning what goes with what from the co-purchase pairs…"))
     try:  # on a connection of its own: the GUI goes on searching on the engine's meanwhile
         with Catalog.open(engine.catalog.path) as catalog:

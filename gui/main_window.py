@@ -239,16 +239,12 @@ class MainWindow(QMainWindow):
         if self.engine is None:
             return
         if not self.engine.catalog.has_copurchases():
-            box = QMessageBox(QMessageBox.Information, self.tr("Vitrina"), self.tr(
-                "This catalog has no co-purchase pairs to learn from: %s") % backend.IMPORT_PAIRS, parent=self)
-            box.open()
+            QMessageBox(QMessageBox.Information, self.tr("Vitrina"), backend.NOTHING_TO_LEARN, parent=self).open()
             return
         dialog = self.goes_with_dialog
-        if dialog is None or dialog.engine is not self.engine:  # one per catalog; a running one is kept
-            if dialog is not None and dialog.running:
-                dialog.show()
-                dialog.raise_()
-                return
+        if dialog is None or (dialog.engine is not self.engine and not dialog.running):  # one per catalog, and
+            if dialog is not None:  # one that still learns for the catalog before is shown until it is done
+                dialog.deleteLater()
             dialog = self.goes_with_dialog = GoesWithDialog(self.engine, self)
             dialog.learned.connect(self._goes_with_trained)
         dialog.show()
