@@ -749,11 +749,31 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
     if group_by:
         out["reference: co-purchases of the same group"] = _group_reference(catalog, group_by, queries, rel,
                                                                             scores["complement model"], k)
-    plain = [v[f"R@{k}"] for name, v in out.items() if name.startswith("plain similarity")]
+    plain = {name: v[f"R@{k}"] for name, v in out.items() if name.startswith("plain similarity")}
     if plain:
-        out["best plain similarity R@k"] = max(plain)
-        out["ratio to best plain similarity"] = out["complement model"][f"R@{k}"] / max(max(plain), 1e-9)
+        best = max(plain, key=plain.get)
+        out["best plain similarity R@k"] = plain[best]
+        out["ratio to best plain similarity"] = out["complement model"][f"R@{k}"] / max(plain[best], 1e-9)
+        if len(queries) >= 2:
+            out |= _intervals(scores["complement model"], scores[best], seed)
     return out
+
+
+def _intervals(model: list[tuple[float, float]], base: list[tuple[float, float]], seed: int) -> dict:
+    """95 % bootstrap intervals (BCa, queries resampled; for the ratio, both methods on the same queries)
+    of the model's Recall@k and of its ratio to the best plain similarity: how far the test products'
+    sample lets the figures move."""
+    from scipy.stats import bootstrap
+
+    m, b = np.array([r for r, _ in model]), np.array([r for r, _ in base])
+    if m.std() == 0 or b.std() == 0:  # a degenerate sample: nothing to resample
+        return {}
+    common = {"n_resamples": 2000, "vectorized": True, "random_state": np.random.default_rng(seed)}
+    recall = bootstrap((m,), np.mean, **common).confidence_interval
+    ratio = bootstrap((m, b), lambda m, b, axis=-1: m.mean(axis) / np.maximum(b.mean(axis), 1e-9), paired=True,
+                      **common).confidence_interval
+    return {"complement model R@k, 95 % interval": [round(float(recall.low), 4), round(float(recall.high), 4)],
+            "ratio to best plain similarity, 95 % interval": [round(float(ratio.low), 3), round(float(ratio.high), 3)]}
 
 
 def _mean_metrics(results: list[tuple[float, float]], k: int) -> dict[str, float]:

@@ -44,6 +44,10 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     assert result["queries"] > 10 and model.info["ranker_fit_on"] == "validation"
     assert {"plain similarity (vit)", "plain similarity (text)", "plain similarity (fused)", "popularity"} <= set(result)
     assert result["complement model"]["R@10"] >= 2 * result["best plain similarity R@k"]
+    low, high = result["complement model R@k, 95 % interval"]
+    assert low < result["complement model"]["R@10"] < high
+    low, high = result["ratio to best plain similarity, 95 % interval"]
+    assert 1 < low < result["ratio to best plain similarity"] < high  # sure to beat similarity on this shop
     assert model.info["weights"]["category pairing (kind)"] > 0  # the ranker learned that tops go with bottoms
     pk = sorted(kinds)[0]  # a top with known pairs: those come first
     recs = recommend(cat, model, pk, k=10)
