@@ -176,21 +176,28 @@ DESIGN_WORDS = ("product_code", "design", "style", "model", "parent", "family", 
 MAX_VARIANTS = 5.0  # products per design value, on average, at most: more is a brand or a kind, not a design
 
 
+def variant_columns(catalog: Catalog) -> list[str]:
+    """The attributes that could name a design its variants share: not a category field, and each
+    value shared by a few products (at most ``MAX_VARIANTS`` on average), not one value per product."""
+    categories = set(catalog.category_fields())
+    return [key for key, count, distinct in catalog.execute(
+                "SELECT key, COUNT(*), COUNT(DISTINCT value) FROM attributes GROUP BY key ORDER BY key")
+            if key not in categories and 1 < count / distinct <= MAX_VARIANTS]
+
+
 def design_column(catalog: Catalog) -> str | None:
     """The attribute that names the design a product's variants (other colours, sizes) share, if the
-    catalog has one, e.g. H&M's product_code: nearly every product has a value, a value is shared by
-    a few products (at most ``MAX_VARIANTS`` on average), and at least a tenth of the products share
-    theirs. Among several, a name like "product_code" or "style" first, then the most values.
+    catalog has one, e.g. H&M's product_code: among ``variant_columns``, one that nearly every product
+    has and whose value at least a tenth of the products share with another; a name like
+    "product_code" or "style" first, then the most values.
     Learning "Goes with" keeps a design's variants in one split, so that its ranker learns what a new
     design's complements are, as the evaluation tests it, not a new colour of a known design's."""
-    n, categories, found = len(catalog), set(catalog.category_fields()), []
-    for key, count, distinct in catalog.execute(
-            "SELECT key, COUNT(*), COUNT(DISTINCT value) FROM attributes GROUP BY key"):
-        if key in categories or count < 0.9 * n or not 1 < count / distinct <= MAX_VARIANTS:
-            continue
-        shared = sum(c for c in Counter(catalog.attribute_column(key).values()).values() if c > 1)
-        if shared >= 0.1 * count:
-            found.append((any(w in key.lower() for w in DESIGN_WORDS), distinct, key))
+    n, found = len(catalog), []
+    for key in variant_columns(catalog):
+        counts = Counter(catalog.attribute_column(key).values())
+        have = sum(counts.values())
+        if have >= 0.9 * n and sum(c for c in counts.values() if c > 1) >= 0.1 * have:
+            found.append((any(w in key.lower() for w in DESIGN_WORDS), len(counts), key))
     return max(found)[2] if found else None
 
 

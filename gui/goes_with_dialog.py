@@ -19,7 +19,7 @@ class GoesWithDialog(QDialog):
     learned = Signal(object)  # the saved model
 
     def __init__(self, engine, parent=None):
-        from core.complements import design_column, model_path
+        from core.complements import design_column, model_path, variant_columns
 
         super().__init__(parent)
         self.setWindowTitle(self.tr("Learn \"Goes with\" · %s") % engine.catalog.name)
@@ -35,7 +35,7 @@ class GoesWithDialog(QDialog):
             % f"{pairs:,}", wordWrap=True)
         self.design = QComboBox()
         self.design.addItem(self.tr("(none: every product is a design of its own)"), None)
-        for key in cat.attribute_keys():
+        for key in variant_columns(cat):  # not a brand's or a section's: those group far more products
             self.design.addItem(key, key)
         found = design_column(cat)
         if found is not None:

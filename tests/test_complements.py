@@ -410,7 +410,7 @@ def test_with_enough_pairs_the_ranker_is_cross_fitted_trees(tmp_path):
 
 
 def test_the_column_a_designs_variants_share_is_found(tmp_path):
-    from core.complements import design_column
+    from core.complements import design_column, variant_columns
 
     cat, kinds = shop(tmp_path, n=40)
     pks = sorted(kinds)
@@ -431,6 +431,7 @@ def test_the_column_a_designs_variants_share_is_found(tmp_path):
     assert design_column(cat) == "model_no"
     column("model_no", lambda i: f"m{i // 2}", pks[:30])  # a quarter of the products lack it
     assert design_column(cat) == "article_set"
+    assert variant_columns(cat) == ["article_set", "model_no"]  # those a user may choose instead
     cat.close()
 
 

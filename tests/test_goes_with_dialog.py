@@ -19,9 +19,14 @@ def designs(tmp_path):
 
 def test_learns_with_a_designs_variants_kept_together_and_says_what_it_learned(qtbot, tmp_path):
     cat = designs(tmp_path)
+    with cat.transaction():
+        for pk in cat.all_pks():
+            cat.execute("INSERT INTO attributes (pk, key, value) VALUES (?,?,?)", (int(pk), "section", f"s{pk % 3}"))
     dialog = GoesWithDialog(SimpleNamespace(catalog=cat))
     qtbot.addWidget(dialog)
     assert dialog.design.currentData() == "product_code"  # found in the catalog, and changeable
+    # not offered: a column of a few values (a section) and a category field
+    assert [dialog.design.itemData(i) for i in range(dialog.design.count())] == [None, "product_code"]
     assert dialog.current.text() == "" and f"{cat.copurchase_count():,} co-purchase pairs" in dialog.text.text()
     with qtbot.waitSignal(dialog.learned, timeout=120000) as learned:
         dialog.start()
