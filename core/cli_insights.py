@@ -50,15 +50,15 @@ def cmd_goes_with(args) -> int:
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
         model = None
-        group_by = None if args.group_by == "none" else args.group_by or design_column(catalog)
-        if group_by is not None and group_by not in catalog.attribute_keys():
-            raise AppError(f"{catalog.name} has no column '{group_by}'; its columns: "
-                           f"{', '.join(catalog.attribute_keys()) or 'none'} (or --group-by none).")
         # the evaluation's model never sees the test products' pairs (the saved one learns from all); with
         # both, they are learned together: the same split fits the same ranker
         wanted = ([ALL_SPLITS] if args.train else []) + ([EVALUATION_SPLITS] if args.eval else [])
         models = []
         if wanted:
+            group_by = None if args.group_by == "none" else args.group_by or design_column(catalog)
+            if group_by is not None and group_by not in catalog.attribute_keys():
+                raise AppError(f"{catalog.name} has no column '{group_by}'; its columns: "
+                               f"{', '.join(catalog.attribute_keys()) or 'none'} (or --group-by none).")
             print(f"variants that share {group_by} are kept in one split" if group_by else
                   "each product is split on its own (no column names a design's variants)")
             if args.eval:

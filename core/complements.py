@@ -185,15 +185,16 @@ def variant_columns(catalog: Catalog) -> list[str]:
             if key not in categories and 1 < count / distinct <= MAX_VARIANTS]
 
 
-def design_column(catalog: Catalog) -> str | None:
+def design_column(catalog: Catalog, among: list[str] | None = None) -> str | None:
     """The attribute that names the design a product's variants (other colours, sizes) share, if the
     catalog has one, e.g. H&M's product_code: among ``variant_columns``, one that nearly every product
     has and whose value at least a tenth of the products share with another; a name like
-    "product_code" or "style" first, then the most values.
+    "product_code" or "style" first, then the most values (``among``: those columns, when the caller
+    has them already).
     Learning "Goes with" keeps a design's variants in one split, so that its ranker learns what a new
     design's complements are, as the evaluation tests it, not a new colour of a known design's."""
     n, found = len(catalog), []
-    for key in variant_columns(catalog):
+    for key in variant_columns(catalog) if among is None else among:
         counts = Counter(catalog.attribute_column(key).values())
         have = sum(counts.values())
         if have >= 0.9 * n and sum(c for c in counts.values() if c > 1) >= 0.1 * have:

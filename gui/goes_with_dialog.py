@@ -35,9 +35,10 @@ class GoesWithDialog(QDialog):
             % f"{pairs:,}", wordWrap=True)
         self.design = QComboBox()
         self.design.addItem(self.tr("(none: every product is a design of its own)"), None)
-        for key in variant_columns(cat):  # not a brand's or a section's: those group far more products
+        columns = variant_columns(cat)  # not a brand's or a section's: those group far more products
+        for key in columns:
             self.design.addItem(key, key)
-        found = design_column(cat)
+        found = design_column(cat, columns)
         if found is not None:
             self.design.setCurrentIndex(self.design.findData(found))
         self.design.setToolTip(self.tr(
