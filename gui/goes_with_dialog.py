@@ -17,6 +17,7 @@ from gui.workers import TaskWorker, show_progress, stop_busy
 
 class GoesWithDialog(QDialog):
     learned = Signal(object)  # the saved model
+    percent = Signal(int)  # how far the learning is, 0..100; -1 once it has stopped
 
     def __init__(self, engine, parent=None):
         from core.complements import design_column, model_path, variant_columns
@@ -83,11 +84,16 @@ class GoesWithDialog(QDialog):
         self.progress.setRange(0, 0)
         self._started = time.monotonic()
         self.worker = TaskWorker(backend.train_goes_with, self.engine, self.design.currentData(), streams=True)
-        self.worker.signals.progress.connect(lambda p: show_progress(self.progress, self.status, p))
+        self.worker.signals.progress.connect(self._progress)
         self.worker.signals.result.connect(self._done)
         self.worker.signals.error.connect(lambda msg, _tb: self.status.setText(msg))
         self.worker.signals.finished.connect(self._idle)
         self.pool.start(self.worker)
+
+    def _progress(self, p) -> None:
+        show_progress(self.progress, self.status, p)
+        if p.total:
+            self.percent.emit(100 * p.done // p.total)
 
     def cancel(self) -> None:
         if self.worker:
@@ -102,6 +108,7 @@ class GoesWithDialog(QDialog):
         self.start_button.setEnabled(True)
         self.design.setEnabled(True)
         stop_busy(self.progress)
+        self.percent.emit(-1)
 
     def _done(self, model) -> None:
         if model is None:  # cancelled between the last step and the end

@@ -77,11 +77,15 @@ class MainWindow(QMainWindow):
     # ---- chrome -------------------------------------------------------------------------
     def _status_widgets(self) -> None:
         self.catalog_label = QLabel()
+        # learning "Goes with" goes on with its dialog closed: this says so, and a click shows the dialog
+        self.learning_label = QLabel(textFormat=Qt.RichText)
+        self.learning_label.linkActivated.connect(lambda _: self.goes_with_dialog and self.goes_with_dialog.show())
         self.busy = QProgressBar(maximum=0, maximumWidth=140, textVisible=False)
         self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.clicked.connect(self.cancel_all)
-        for w in (self.catalog_label, self.busy, self.cancel_button):
+        for w in (self.learning_label, self.catalog_label, self.busy, self.cancel_button):
             self.statusBar().addPermanentWidget(w)
+        self.learning_label.hide()
         self._set_busy(False)
 
     def _menus(self) -> None:
@@ -247,8 +251,13 @@ class MainWindow(QMainWindow):
                 dialog.deleteLater()
             dialog = self.goes_with_dialog = GoesWithDialog(self.engine, self)
             dialog.learned.connect(self._goes_with_trained)
+            dialog.percent.connect(self._learning)
         dialog.show()
         dialog.raise_()
+
+    def _learning(self, percent: int) -> None:
+        self.learning_label.setVisible(percent >= 0)
+        self.learning_label.setText(self.tr("<a href=\"#\">Learning \"Goes with\": %d %%</a>") % max(percent, 0))
 
     def _goes_with_trained(self, model) -> None:
         if self.goes_with_dialog is None or self.goes_with_dialog.engine is not self.engine:

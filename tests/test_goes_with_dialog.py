@@ -28,6 +28,8 @@ def test_learns_with_a_designs_variants_kept_together_and_says_what_it_learned(q
     # not offered: a column of a few values (a section) and a category field
     assert [dialog.design.itemData(i) for i in range(dialog.design.count())] == [None, "product_code"]
     assert dialog.current.text() == "" and f"{cat.copurchase_count():,} co-purchase pairs" in dialog.text.text()
+    seen = []
+    dialog.percent.connect(seen.append)
     with qtbot.waitSignal(dialog.learned, timeout=120000) as learned:
         dialog.start()
         assert not dialog.design.isEnabled() and dialog.cancel_button.isEnabled()
@@ -40,6 +42,7 @@ def test_learns_with_a_designs_variants_kept_together_and_says_what_it_learned(q
     assert len(cat.copurchase_pairs()) > model.info["pairs"]
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled() and not dialog.running, timeout=5000)
     assert dialog.design.isEnabled() and not dialog.cancel_button.isEnabled()
+    assert seen[-2:] == [100, -1] and seen[:-1] == sorted(seen[:-1]) and len(set(seen)) > 10  # then: stopped
 
     again = GoesWithDialog(SimpleNamespace(catalog=cat))  # a model is in use: it says since when, and
     qtbot.addWidget(again)  # a cancelled learning keeps it
@@ -73,3 +76,12 @@ def test_the_window_opens_it_only_where_there_are_pairs_to_learn_from(qtbot, eng
     dialog.close()
     action.trigger()  # the same dialog again
     assert window.goes_with_dialog is dialog and dialog.isVisible()
+    # closed while it learns, the status bar says how far it is, and a click shows it again
+    assert window.learning_label.isHidden()
+    dialog.close()
+    dialog.percent.emit(40)
+    assert not window.learning_label.isHidden() and "Learning \"Goes with\": 40 %" in window.learning_label.text()
+    window.learning_label.linkActivated.emit("#")
+    assert dialog.isVisible()
+    dialog.percent.emit(-1)
+    assert window.learning_label.isHidden()
