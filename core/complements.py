@@ -420,12 +420,15 @@ def _group_fields(catalog: Catalog) -> tuple[str, ...]:
 
 
 def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500,
-                 sample: np.random.Generator | None = None):
+                 sample: np.random.Generator | None = None, check=lambda: None):
     """Features of each query's first-stage candidates, labelled by whether they were bought with it;
     with ``sample``, every bought candidate and NEGATIVE_RATE of the others, drawn query by query (the
-    tree ranker's rows: all of them would be millions on H&M)."""
+    tree ranker's rows: all of them would be millions on H&M). ``check()`` is called every 100 queries
+    (a fold's rows take half a minute on H&M: Cancel should not wait for them)."""
     xs, ys = [], []
-    for pk in sorted(queries)[:limit]:
+    for n, pk in enumerate(sorted(queries)[:limit]):
+        if n % 100 == 0:
+            check()
         i = ev.row.get(pk)
         pos = [ev.row[q] for q in queries[pk] if q in ev.row and q != pk]
         if i is None or not pos:
@@ -493,10 +496,13 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
     total = epochs * fits + 1
     done = 0
 
-    def step(message: str) -> None:
-        nonlocal done
+    def check() -> None:
         if cancelled():
             raise Cancelled("Learning \"Goes with\" was cancelled; the model saved before (if any) stays.")
+
+    def step(message: str) -> None:
+        nonlocal done
+        check()
         done += 1
         on_progress(Progress(done, total, message))
 
@@ -528,10 +534,10 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
     ev = Evidence(catalog, model, base_pks, x)
     fit_on = "validation"
     sample = np.random.default_rng(seed) if crossfit else None
-    xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "val", stored), sample=sample)
+    xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "val", stored), sample=sample, check=check)
     if xs is None or ys.sum() < 20:  # a small catalog: fit on training products' pairs instead
         fit_on = "training"
-        xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train", stored), sample=sample)
+        xs, ys = _ranker_rows(ev, _held_out_queries(catalog, split, "train", stored), sample=sample, check=check)
     if crossfit:
         rows = [(xs, ys)] if xs is not None else []
         fold = {pk: fold_of(g, folds, seed) for pk, g in product_groups(catalog, group_by).items()
@@ -543,7 +549,7 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
             fmodel, fx = stage_one(fpairs, _train_pairs(stored, row, fsplit, directed=True),
                                    f"pairs of training products outside fold {f + 1} of {folds}")
             fx_, fy = _ranker_rows(Evidence(catalog, fmodel, base_pks, fx),
-                                   _held_out_queries(catalog, fsplit, "fold", stored), FOLD_QUERIES, sample)
+                                   _held_out_queries(catalog, fsplit, "fold", stored), FOLD_QUERIES, sample, check)
             if fx_ is not None:
                 rows.append((fx_, fy))
         xs, ys = (np.concatenate(r) for r in zip(*rows))

@@ -110,9 +110,7 @@ class GoesWithDialog(QDialog):
         stop_busy(self.progress)
         self.percent.emit(-1)
 
-    def _done(self, model) -> None:
-        if model is None:  # cancelled between the last step and the end
-            return
+    def _done(self, model) -> None:  # not called when cancelled: the worker emits no result then
         minutes, seconds = divmod(round(time.monotonic() - self._started), 60)
         info = model.info
         self.status.setText(self.tr(

@@ -329,6 +329,22 @@ def test_learning_reports_each_epoch_and_stops_when_cancelled(tmp_path):
     assert [p.done for p in seen] == [0, 1]  # stopped after the first epoch
 
 
+def test_cancel_does_not_wait_for_the_ranker_rows(tmp_path, monkeypatch):
+    """Between the first stage's last epoch and the ranker's step lie the rows of every held-out query
+    (half a minute a fold on H&M): a Cancel there stops them too."""
+    from core import complements
+    from core.errors import Cancelled
+
+    cat, kinds = shop(tmp_path)
+    seen, rows = [], []
+    features = complements.Evidence.features
+    monkeypatch.setattr(complements.Evidence, "features", lambda self, i, cand=None: rows.append(i) or
+                        features(self, i, cand))
+    with pytest.raises(Cancelled, match="cancelled"):
+        train_complements(cat, rank=8, epochs=3, on_progress=seen.append, cancelled=lambda: len(seen) >= 4)
+    assert seen[-1].message.endswith("(epoch 3 of 3)") and rows == []  # no query's rows after the Cancel
+
+
 def test_badges_and_reasons_of_single_recommendations():
     from core.complements import Complement
 
