@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.cli_insights import add_cluster_options, chosen_cluster
 from core.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--price-max", type=float)
     p.add_argument("--rating-min", type=float)
     p.add_argument("--min-score", type=float, help="relevance threshold")
+    add_cluster_options(p, "search")
     p.add_argument("-k", type=int, default=10, help="number of results")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_search)
@@ -229,10 +231,14 @@ def cmd_search(args) -> int:
         if not sep:
             raise AppError(f"Write filters as FIELD=VALUE (got '{item}').")
         categories[key] = categories.get(key, ()) + (value,)
+    members = None
+    if args.cluster:
+        clustering, chosen = chosen_cluster(cat, args.cluster, args.cluster_method)
+        members = clustering.members(chosen.label)
     q = Query(text=args.text, image=load_image(args.image).image if args.image else None, like=pks(args.like),
               unlike=pks(args.unlike), unlike_text=tuple(args.unlike_text), image_weight=args.image_weight,
               negative_weight=args.negative_weight,
-              filters=Filters(categories, args.price_min, args.price_max, args.rating_min),
+              filters=Filters(categories, args.price_min, args.price_max, args.rating_min, members),
               min_score=args.min_score, k=args.k)
     hits = search(engine, q)
     products = {p.pk: p for p in cat.products([h.pk for h in hits])}

@@ -13,7 +13,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("catalog", type=Path)
     p.add_argument("--method", choices=("kmeans", "hdbscan"), default="kmeans")
     p.add_argument("-k", type=int, help="number of KMeans clusters (default: from the catalog size)")
-    p.add_argument("--space", default="vit")
+    p.add_argument("--space", help="vector space (default: vit, else image)")
     p.set_defaults(func=cmd_clusters)
 
     p = sub.add_parser("goes-with", help="train, evaluate or ask the complementary-products model")
@@ -27,15 +27,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_goes_with)
 
 
+def add_cluster_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``--cluster`` and ``--cluster-method``, shared by the commands that can keep to one cluster."""
+    p.add_argument("--cluster", metavar="NUMBER|NAME",
+                   help=f"{what} only among this cluster's products (as `vitrina clusters` lists them)")
+    p.add_argument("--cluster-method", choices=("kmeans", "hdbscan"), default="kmeans",
+                   help="the clustering --cluster refers to (its default settings, as `vitrina clusters`)")
+
+
+def chosen_cluster(catalog, ref: str, method: str):
+    """(clustering, cluster) that ``--cluster REF`` names; computed and cached when the catalog has none yet."""
+    from core.insights import cluster, default_space
+
+    clustering = cluster(catalog, default_space(catalog), method)
+    return clustering, clustering.find(ref)
+
+
 def cmd_clusters(args) -> int:
     from core.catalog import Catalog
-    from core.insights import cluster
+    from core.insights import cluster, default_space
 
     with Catalog.open(args.catalog) as catalog:
-        c = cluster(catalog, args.space, args.method, args.k)
-    quality = (f"silhouette {c.silhouette:.3f}, Davies-Bouldin {c.davies_bouldin:.3f}" if c.silhouette is not None
-               else "too few clusters for quality scores")
-    print(f"{len(c.clusters)} clusters ({args.method}, {args.space} space): {quality}")
+        c = cluster(catalog, args.space or default_space(catalog), args.method, args.k)
+    print(c.summary())
     for x in sorted(c.clusters, key=lambda x: -x.size):
         print(f"  {x.label:>3}  {x.size:>6}  {x.name}   [{', '.join(x.words)}]")
     return 0

@@ -49,6 +49,38 @@ class Clustering:
     def members(self, label: int) -> tuple[int, ...]:
         return tuple(int(p) for p in self.pks[self.labels == label])
 
+    def names(self) -> dict[int, str]:
+        """pk -> the name of its cluster (products HDBSCAN left as noise are not listed)."""
+        by_label = {c.label: c.name for c in self.clusters}
+        return {int(p): by_label[int(label)] for p, label in zip(self.pks, self.labels) if int(label) in by_label}
+
+    def summary(self) -> str:
+        """One line: the method, how many clusters and their quality scores."""
+        quality = (f"silhouette {self.silhouette:.3f}, Davies-Bouldin {self.davies_bouldin:.3f}"
+                   if self.silhouette is not None else "too few clusters for quality scores")
+        noise = int((self.labels < 0).sum())
+        unclustered = f", {noise} unclustered" if noise else ""
+        return f"{len(self.clusters)} clusters ({self.method}, {self.space} space{unclustered}): {quality}"
+
+    def find(self, ref: str) -> Cluster:
+        """The cluster that ``ref`` names: its number as ``vitrina clusters`` lists it, or its name (any case)."""
+        ref = ref.strip()
+        for c in self.clusters:
+            if ref == str(c.label) or ref.casefold() == c.name.casefold():
+                return c
+        listed = "; ".join(f"{c.label}: {c.name}" for c in sorted(self.clusters, key=lambda c: c.label))
+        raise AppError(f"No cluster '{ref}' among the {len(self.clusters)} {self.method} clusters: "
+                       f"give its number or name ({listed}).")
+
+
+def default_space(catalog: Catalog) -> str:
+    """The space insights are computed in: the ViT's (photos and texts together), else the photos'."""
+    spaces = catalog.spaces()
+    for space in ("vit", "image", "text"):
+        if space in spaces:
+            return space
+    raise AppError(f"{catalog.name} has no product vectors yet: import products or run `vitrina index`.")
+
 
 def cluster(catalog: Catalog, space: str, method: str = "kmeans", k: int | None = None,
             min_cluster_size: int = 10, seed: int = 0, cache: bool = True) -> Clustering:

@@ -36,6 +36,7 @@ class ReportResult:
     query_image: Image.Image | None = None
     explanation: object = None  # explain.explainer.MatchExplanation
     rationale: object = None  # explain.rationale.Rationale
+    cluster: str = ""  # the name of the product's cluster, when the report has a clustering
 
 
 @dataclass
@@ -45,6 +46,7 @@ class ReportQuery:
     image: Image.Image | None = None
     image_name: str = ""
     results: list[ReportResult] = field(default_factory=list)
+    scope: str = ""  # what the results were limited to (a cluster), said under the query
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class ReportMeta:
     products: int
     models: tuple[str, ...]
     method: str = "gradient-weighted attention"
+    clustering: str = ""  # the clustering whose names the results carry (``Clustering.summary``)
     date: str = field(default_factory=lambda: datetime.now().strftime("%Y-%m-%d %H:%M"))
 
 
@@ -121,6 +124,7 @@ def _result_view(r: ReportResult, method: str) -> dict:
     kind = getattr(r.rationale, "kind", None)
     return {
         "rank": r.rank, "sku": r.sku, "title": r.title, "score": r.score, "attributes": r.attributes,
+        "cluster": r.cluster,
         "result_overlay": data_uri(overlay(r.result_image, res_map, max_side=OVERLAY_SIDE) if res_map is not None
                                    else r.result_image) if r.result_image is not None else None,
         "query_overlay": data_uri(overlay(r.query_image, qry_map, max_side=OVERLAY_SIDE) if qry_map is not None
@@ -139,26 +143,37 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    views = [{"number": q.number, "text": q.text, "image_name": q.image_name,
+    views = [{"number": q.number, "text": q.text, "image_name": q.image_name, "scope": q.scope,
               "image": data_uri(q.image, 200) if q.image is not None else None,
               "results": [_result_view(r, meta.method) for r in q.results]} for q in queries]
     return env.get_template("report.html.j2").render(queries=views, meta=meta)
 
 
+def cluster_scope(cluster) -> str:
+    """What a report says of results kept to ``cluster`` (None: nothing)."""
+    return f"results only from the cluster “{cluster.name}” ({cluster.size} products)" if cluster is not None else ""
+
+
 def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image | None, str]], k: int,
-            method: str, cancelled: Callable[[], bool] = lambda: False) -> Generator[Progress, None, list[ReportQuery]]:
-    """Search, explain and write a rationale for the top ``k`` results of each (text, image, name) request."""
+            method: str, cancelled: Callable[[], bool] = lambda: False, clustering=None,
+            cluster=None) -> Generator[Progress, None, list[ReportQuery]]:
+    """Search, explain and write a rationale for the top ``k`` results of each (text, image, name) request.
+    ``clustering`` (``core.insights.Clustering``): each result carries its cluster's name; ``cluster`` (one of
+    its clusters): the searches keep to that cluster's products, and each query says so."""
     from core.images import fit_within, load_image
-    from core.search import Query, search
+    from core.search import Filters, Query, search
     from explain.explainer import ALL_IMAGE_METHODS
     from explain.facts import gather_facts
 
+    names = clustering.names() if clustering is not None else {}
+    filters = Filters(pks=clustering.members(cluster.label)) if cluster is not None else Filters()
+    scope = cluster_scope(cluster)
     queries, total, done = [], len(requests) * k, 0
     for n, (text, image, name) in enumerate(requests, 1):
         # The report keeps the photos it draws, at a size it can draw: 50 camera photos at full size hold gigabytes.
         shown = fit_within(image, VIEW_SIDE) if image is not None else None
-        q = ReportQuery(n, text, shown, name)
-        for rank, hit in enumerate(search(engine, Query(text=text, image=image, k=k)), 1):
+        q = ReportQuery(n, text, shown, name, scope=scope)
+        for rank, hit in enumerate(search(engine, Query(text=text, image=image, k=k, filters=filters)), 1):
             if cancelled():
                 return queries
             p = engine.catalog.product(hit.pk)
@@ -172,7 +187,7 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
             rationale = writer.write(facts) if writer is not None else None
             q.results.append(ReportResult(rank, p.sku, p.title, hit.score, p.attributes,
                                           fit_within(photo, VIEW_SIDE) if photo is not None else None, shown, m,
-                                          rationale))
+                                          rationale, names.get(hit.pk, "")))
             done += 1
             yield Progress(done, total, f"query {n}: result {rank}/{k}")
         queries.append(q)

@@ -130,15 +130,33 @@ def train_goes_with(engine, group_by: str | None = None, *, emit, cancelled):
     return model
 
 
-def insights(engine, method: str = "kmeans", map_method: str = "pca"):
-    """(clustering, pks, 2-D coordinates, thumbnails) for the catalog's joint space (or its image space)."""
-    from core.insights import cluster, embedding_map
+MAP_THUMBNAILS = 3000  # products drawn as thumbnails on the map; the others as dots only
 
-    space = "vit" if "vit" in engine.spaces else "image"
-    clustering = cluster(engine.catalog, space, method)
-    pks, xy = embedding_map(engine.catalog, space, map_method)
-    thumbs = {int(pk): engine.catalog.thumbnail(int(pk)) for pk in pks[:3000]}
-    return clustering, pks, xy, thumbs
+
+@dataclass(frozen=True)
+class Insights:
+    """What the Insights tab shows: a clustering and a map of the same space, with what the map labels."""
+
+    clustering: object  # core.insights.Clustering
+    pks: object  # (n,) int64 numpy array: the mapped products
+    xy: object  # (n, 2) their map coordinates
+    thumbnails: dict[int, bytes]
+    titles: dict[int, str]
+    categories: dict[str, dict[int, str]]  # category field -> pk -> value, to colour the map by
+    map_method: str = "pca"
+
+
+def insights(engine, method: str = "kmeans", map_method: str = "pca") -> Insights:
+    """Clusters and a map of the catalog's joint space (or its image space), cached in the catalog."""
+    from core.insights import cluster, default_space, embedding_map
+
+    catalog = engine.catalog
+    space = default_space(catalog)
+    clustering = cluster(catalog, space, method)
+    pks, xy = embedding_map(catalog, space, map_method)
+    thumbs = {int(pk): catalog.thumbnail(int(pk)) for pk in pks[:MAP_THUMBNAILS]}
+    return Insights(clustering, pks, xy, thumbs, catalog.titles(),
+                    {f: catalog.attribute_column(f) for f in catalog.category_fields()}, map_method)
 
 
 def classify(engine, image_path: str) -> tuple[str, float] | None:
@@ -229,12 +247,16 @@ def adapt(engine, *, emit, cancelled):
     return drain(adapt_to_catalog(engine.catalog, cancelled=cancelled), emit)
 
 
-def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, *, emit, cancelled) -> str:
-    """Explain and write a rationale for each product of the current results; returns the report HTML."""
+def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering=None, cluster=None,
+                *, emit, cancelled) -> str:
+    """Explain and write a rationale for each product of the current results; returns the report HTML.
+    ``clustering``: the Insights tab's, whose names the results carry; ``cluster``: the one they were limited to."""
     from core.progress import Progress
-    from explain.report import ReportMeta, ReportQuery, ReportResult, render_html
+    from explain.report import ReportMeta, ReportQuery, ReportResult, cluster_scope, render_html
 
-    q = ReportQuery(1, query.text, _image(query.image_path), Path(query.image_path).name if query.image_path else "")
+    names = clustering.names() if clustering is not None else {}
+    q = ReportQuery(1, query.text, _image(query.image_path), Path(query.image_path).name if query.image_path else "",
+                    scope=cluster_scope(cluster))
     for rank, pk in enumerate(pks, 1):
         if cancelled():
             break
@@ -242,8 +264,9 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
         rationale = write_rationale(engine, holder, match.facts, emit=lambda _piece: None, cancelled=cancelled)
         product = engine.catalog.product(pk)
         q.results.append(ReportResult(rank, product.sku, product.title, match.explanation.score, product.attributes,
-                                      match.result_image, match.query_image, match.explanation, rationale))
+                                      match.result_image, match.query_image, match.explanation, rationale,
+                                      names.get(pk, "")))
         emit(Progress(rank, len(pks), f"Report: {rank}/{len(pks)} results explained"))
     meta = ReportMeta(engine.catalog.name, len(engine.catalog), tuple(s.encoder_id for s in engine.spaces.values()),
-                      method)
+                      method, clustering.summary() if clustering is not None else "")
     return render_html([q], meta)

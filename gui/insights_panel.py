@@ -1,19 +1,48 @@
 """Insights: a cluster browser and a zoomable embedding map of thumbnails.
 
 Clicking a cluster filters the results to it; clicking a point on the map selects that product;
-the current results are outlined on the map. Clusters and maps are computed in a worker and
-cached in the catalog.
+the map is coloured by cluster or by a category field, outlines the current results and marks
+where the query falls among them. Clusters and maps are computed in a worker and cached in the
+catalog.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from collections import Counter
+from html import escape
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QComboBox, QGraphicsEllipseItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView,
-                               QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QGraphicsEllipseItem, QGraphicsItem, QGraphicsItemGroup, QGraphicsLineItem,
+                               QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 PALETTE = [QColor.fromHsv(int(h * 360 / 12), 170, 220) for h in range(12)]
+OTHER = QColor("lightgray")  # HDBSCAN's noise, and the values past the palette when colouring by a field
 SCALE = 600.0
+QUERY_NEIGHBOURS = 5  # the query is placed among this many of its best results
+OUTLINED = 20  # the best results outlined on the map (all 200 would hide the map under rings)
+CLUSTER = "cluster"  # the "colour by" entry that colours by cluster
+
+
+def query_position(positions: dict[int, QPointF], results: list[tuple[int, float]]) -> QPointF | None:
+    """Where the query falls on the map: the mean of its best results' positions, weighted by their scores
+    (a map has no place of its own for a text or a photo that is not in the catalog; a t-SNE map cannot
+    place new points at all). None when no result is on the map."""
+    placed = [(positions[pk], max(score, 0.0) + 1e-6) for pk, score in results if pk in positions][:QUERY_NEIGHBOURS]
+    if not placed:
+        return None
+    total = sum(w for _, w in placed)
+    return QPointF(sum(p.x() * w for p, w in placed) / total, sum(p.y() * w for p, w in placed) / total)
+
+
+def value_colours(values: dict[int, str]) -> tuple[dict[int, QColor], list[tuple[str, QColor]]]:
+    """(pk -> colour, legend): the most common values get the palette's colours, the rest grey."""
+    common = [v for v, _ in Counter(values.values()).most_common(len(PALETTE))]
+    colour_of = {v: PALETTE[i] for i, v in enumerate(common)}
+    legend = [(v, colour_of[v]) for v in common]
+    if len(set(values.values())) > len(common):
+        legend.append(("other", OTHER))
+    return {pk: colour_of.get(v, OTHER) for pk, v in values.items()}, legend
 
 
 class MapView(QGraphicsView):
@@ -23,22 +52,28 @@ class MapView(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.SmoothPixmapTransform)
+        self.setRenderHint(QPainter.Antialiasing)
         self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.items: dict[int, QGraphicsEllipseItem] = {}
+        self.positions: dict[int, QPointF] = {}
+        self.query_marker: QGraphicsItemGroup | None = None
 
     def wheelEvent(self, event) -> None:
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
         self.scale(factor, factor)
 
-    def show_points(self, pks, xy, colours: dict[int, QColor], thumbnails: dict[int, bytes]) -> None:
+    def show_points(self, pks, xy, colours: dict[int, QColor], thumbnails: dict[int, bytes],
+                    titles: dict[int, str] | None = None) -> None:
         scene = self.scene()
         scene.clear()
-        self.items = {}
+        self.items, self.positions, self.query_marker = {}, {}, None
+        titles = titles or {}
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         span = (hi - lo).max() or 1.0
         for pk, (x, y) in zip(pks, (xy - lo) / span * SCALE):
-            pk = int(pk)
+            pk, x, y = int(pk), float(x), float(y)
+            tip = titles.get(pk) or str(pk)
             thumb = thumbnails.get(pk)
             if thumb:
                 pm = QPixmap()
@@ -46,19 +81,45 @@ class MapView(QGraphicsView):
                 item = QGraphicsPixmapItem(pm.scaled(28, 28, Qt.KeepAspectRatio, Qt.SmoothTransformation))
                 item.setOffset(x - 14, y - 14)
                 item.setData(0, pk)
+                item.setToolTip(tip)
                 scene.addItem(item)
-            dot = scene.addEllipse(QRectF(x - 4, y - 4, 8, 8), QPen(Qt.NoPen),
-                                   QBrush(colours.get(pk, QColor("gray"))))
+            dot = scene.addEllipse(QRectF(x - 4, y - 4, 8, 8), QPen(Qt.NoPen), QBrush(colours.get(pk, OTHER)))
             dot.setData(0, pk)
-            dot.setToolTip(str(pk))
+            dot.setToolTip(tip)
+            dot.setZValue(1)
             self.items[pk] = dot
+            self.positions[pk] = QPointF(x, y)
         self.fitInView(scene.itemsBoundingRect(), Qt.KeepAspectRatio)
+
+    def recolour(self, colours: dict[int, QColor]) -> None:
+        for pk, dot in self.items.items():
+            dot.setBrush(QBrush(colours.get(pk, OTHER)))
 
     def highlight(self, pks) -> None:
         wanted = set(int(p) for p in pks)
         for pk, dot in self.items.items():
             dot.setPen(QPen(QColor("black"), 3) if pk in wanted else QPen(Qt.NoPen))
             dot.setZValue(2 if pk in wanted else 1)
+
+    def mark_query(self, at: QPointF | None) -> None:
+        """A red ring with a cross where the query falls (None: no marker)."""
+        if self.query_marker is not None:
+            self.scene().removeItem(self.query_marker)
+            self.query_marker = None
+        if at is None:
+            return
+        pen = QPen(QColor(220, 30, 30), 3)
+        ring = QGraphicsEllipseItem(QRectF(-11, -11, 22, 22))
+        ring.setPen(pen)
+        parts = [ring, QGraphicsLineItem(-16, 0, 16, 0), QGraphicsLineItem(0, -16, 0, 16)]
+        for line in parts[1:]:
+            line.setPen(pen)
+        group = self.scene().createItemGroup(parts)
+        group.setPos(at)
+        group.setFlag(QGraphicsItem.ItemIgnoresTransformations)  # the same size on screen at any zoom
+        group.setZValue(3)
+        group.setToolTip(self.tr("Your query, placed among its %d best results") % QUERY_NEIGHBOURS)
+        self.query_marker = group
 
     def mousePressEvent(self, event) -> None:
         item = self.itemAt(event.position().toPoint())
@@ -81,52 +142,110 @@ class InsightsPanel(QWidget):
         self.run_button = QPushButton(self.tr("Compute"))
         self.run_button.clicked.connect(lambda: self.compute.emit(self.method.currentText(),
                                                                   self.map_method.currentText()))
+        self.colour_by = QComboBox()
+        self.colour_by.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.colour_by.addItem(self.tr("cluster"), CLUSTER)
+        self.colour_by.currentIndexChanged.connect(self._recolour)
         self.quality = QLabel(wordWrap=True)
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._chosen)
         self.map = MapView()
         self.map.clicked.connect(self.product_clicked)
+        self.legend = QLabel(wordWrap=True)
+        self.legend.setTextFormat(Qt.RichText)
         controls = QHBoxLayout()
-        for w in (QLabel(self.tr("Clusters")), self.method, QLabel(self.tr("Map")), self.map_method, self.run_button):
+        for w in (QLabel(self.tr("Clusters")), self.method, QLabel(self.tr("Map")), self.map_method, self.run_button,
+                  QLabel(self.tr("Colour by")), self.colour_by):
             controls.addWidget(w)
+        controls.addStretch(1)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addWidget(self.quality)
         lv.addWidget(self.list)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.map, 1)
+        rv.addWidget(self.legend)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
-        split.addWidget(self.map)
+        split.addWidget(right)
         split.setStretchFactor(1, 3)
+        split.setSizes([230, 600])
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(split, 1)
         self.clustering = None
+        self.categories: dict[str, dict[int, str]] = {}
+        self.chosen_cluster = None  # the Cluster the results are limited to, or None
 
-    def show_insights(self, clustering, pks, xy, thumbnails: dict[int, bytes]) -> None:
-        self.clustering = clustering
+    def show_insights(self, data) -> None:
+        """``data``: a ``gui.backend.Insights``."""
+        q = self.clustering = data.clustering
+        self.categories = data.categories
+        limited, self.chosen_cluster = self.chosen_cluster is not None, None
         self.list.blockSignals(True)
         self.list.clear()
         all_item = QListWidgetItem(self.tr("All products"))
         all_item.setData(Qt.UserRole, None)
         self.list.addItem(all_item)
-        for c in sorted(clustering.clusters, key=lambda c: -c.size):
+        for c in sorted(q.clusters, key=lambda c: -c.size):
             item = QListWidgetItem(f"{c.name}  ({c.size})")
             item.setToolTip(", ".join(f"{f}={v} ×{lift}" for f, v, lift in c.attributes) + "\n" + ", ".join(c.words))
             item.setData(Qt.UserRole, c.label)
             item.setForeground(PALETTE[c.label % len(PALETTE)].darker(130))
             self.list.addItem(item)
+        self.list.setCurrentRow(0)
         self.list.blockSignals(False)
-        q = clustering
+        noise = int((q.labels < 0).sum())  # HDBSCAN leaves the products of no dense region out
         self.quality.setText(self.tr("%d clusters · silhouette %s · Davies-Bouldin %s") % (
             len(q.clusters), f"{q.silhouette:.3f}" if q.silhouette is not None else "—",
-            f"{q.davies_bouldin:.3f}" if q.davies_bouldin is not None else "—"))
-        labels = dict(zip((int(p) for p in q.pks), (int(label) for label in q.labels)))
-        colours = {pk: (PALETTE[label % len(PALETTE)] if label >= 0 else QColor("lightgray"))
-                   for pk, label in labels.items()}
-        self.map.show_points(pks, xy, colours, thumbnails)
+            f"{q.davies_bouldin:.3f}" if q.davies_bouldin is not None else "—")
+            + (self.tr(" · %d products in no cluster (grey)") % noise if noise else ""))
+        self.method.setCurrentText(q.method)  # what is shown, when it was asked for elsewhere (a script)
+        self.map_method.setCurrentText(data.map_method)
+        chosen = self.colour_by.currentData()
+        self.colour_by.blockSignals(True)
+        self.colour_by.clear()
+        self.colour_by.addItem(self.tr("cluster"), CLUSTER)
+        for f in self.categories:
+            self.colour_by.addItem(f, f)
+        self.colour_by.setCurrentIndex(max(self.colour_by.findData(chosen), 0))
+        self.colour_by.blockSignals(False)
+        colours, legend = self._colours()
+        self.map.show_points(data.pks, data.xy, colours, data.thumbnails, data.titles)
+        self._show_legend(legend)
+        if limited:  # the old clusters are gone: so is the limit to one of them
+            self.cluster_chosen.emit(None)
+
+    def _colours(self) -> tuple[dict[int, QColor], list[tuple[str, QColor]]]:
+        by = self.colour_by.currentData()
+        if by in self.categories:
+            return value_colours(self.categories[by])
+        q = self.clustering
+        colours = {int(p): (PALETTE[int(label) % len(PALETTE)] if label >= 0 else OTHER)
+                   for p, label in zip(q.pks, q.labels)}
+        return colours, []  # the cluster list, in the same colours, is the legend
+
+    def _recolour(self) -> None:
+        if self.clustering is None:
+            return
+        colours, legend = self._colours()
+        self.map.recolour(colours)
+        self._show_legend(legend)
+
+    def _show_legend(self, legend: list[tuple[str, QColor]]) -> None:
+        self.legend.setText(" ".join(f'<span style="color:{c.name()}">■</span>&nbsp;{escape(v)}' for v, c in legend))
+        self.legend.setVisible(bool(legend))
+
+    def show_results(self, results: list[tuple[int, float]]) -> None:
+        """Outline the best results on the map and mark the query among them ((pk, score), best first)."""
+        self.map.highlight([pk for pk, _ in results[:OUTLINED]])
+        self.map.mark_query(query_position(self.map.positions, results))
 
     def _chosen(self, current, _previous) -> None:
         if current is None or self.clustering is None:
             return
         label = current.data(Qt.UserRole)
+        self.chosen_cluster = None if label is None else next(c for c in self.clustering.clusters if c.label == label)
         self.cluster_chosen.emit(None if label is None else self.clustering.members(label))

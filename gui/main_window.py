@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
     def compute_insights(self, method: str, map_method: str) -> None:
         if self.engine is not None:
             self._run("insights", backend.insights, self.engine, method, map_method,
-                      on_result=lambda r: self.insights.show_insights(*r) or self._highlight_results())
+                      on_result=lambda r: self.insights.show_insights(r) or self._highlight_results())
 
     def choose_cluster(self, pks) -> None:
         self.cluster_pks = pks
@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
 
     def _highlight_results(self) -> None:
         model = self.results.similar_model
-        self.insights.map.highlight([model.row_at(i).pk for i in range(model.rowCount())])
+        self.insights.show_results([(row.pk, row.score) for row in map(model.row_at, range(model.rowCount()))])
 
     @Slot(object)
     def _show_results(self, rows) -> None:
@@ -411,8 +411,10 @@ class MainWindow(QMainWindow):
             self.last_report = Path(folder) / name
             self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)") % (name, pages), 8000)
 
+        # the clusters, once computed, name each result's; a chosen one is what the results were limited to
+        chosen = self.insights.chosen_cluster if self.cluster_pks is not None else None
         self._run("report", backend.report_html, self.engine, self.holder, self.query.state(), pks,
-                  self.details.method.currentText(), streams=True, on_result=write)
+                  self.details.method.currentText(), self.insights.clustering, chosen, streams=True, on_result=write)
 
     def copy_result(self) -> None:
         row = self.results.current_row()

@@ -7,6 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
+from core.cli_insights import add_cluster_options
+
 _APP = None  # the application the command line makes, kept alive
 
 
@@ -44,6 +46,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="grad-cam vit", help="the heatmap shown (e.g. perturbation, match map)")
     p.add_argument("--name", default="report")
     p.add_argument("--no-rationale", action="store_true")
+    p.add_argument("--clusters", action="store_true", help="name each result's cluster (--cluster-method's clustering)")
+    add_cluster_options(p, "report results")
     p.set_defaults(func=cmd_report)
 
 
@@ -76,8 +80,11 @@ def read_requests(path: Path):
 
 
 def cmd_report(args) -> int:
+    from core.catalog import Catalog
     from core.cli import _drive, open_engine_cli, out_folder
+    from core.cli_insights import chosen_cluster
     from core.errors import AppError
+    from core.insights import cluster, default_space
     from explain.explainer import VIEWS, MatchExplainer
     from explain.facts import words_of
     from explain.rationale import LlamaRationale, RationaleWriter, Verifier
@@ -87,6 +94,13 @@ def cmd_report(args) -> int:
     if args.method not in methods:
         raise AppError(f"Unknown heatmap '{args.method}'; choose one of: {', '.join(methods)}.")
     requests = read_requests(args.queries)
+    clustering = chosen = None
+    if args.cluster or args.clusters:  # an unknown cluster is said before any work starts
+        with Catalog.open(args.catalog) as catalog:
+            if args.cluster:
+                clustering, chosen = chosen_cluster(catalog, args.cluster, args.cluster_method)
+            else:
+                clustering = cluster(catalog, default_space(catalog), args.cluster_method)
     out = out_folder(args.out, "report")
     engine = open_engine_cli(args.catalog)
     explainer = MatchExplainer(engine.space("vit").encoder.load())
@@ -95,9 +109,10 @@ def cmd_report(args) -> int:
         fields = engine.catalog.category_fields()
         terms = {w for f in fields for v, _ in engine.catalog.field_values(f) for w in words_of(v)}
         writer = RationaleWriter(LlamaRationale(), Verifier(terms))
-    queries = _drive(collect(engine, explainer, writer, requests, args.k, args.method), "report")
+    queries = _drive(collect(engine, explainer, writer, requests, args.k, args.method, clustering=clustering,
+                             cluster=chosen), "report")
     meta = ReportMeta(engine.catalog.name, len(engine.catalog), tuple(s.encoder_id for s in engine.spaces.values()),
-                      args.method)
+                      args.method, clustering.summary() if clustering is not None else "")
     html = render_html(queries, meta)
     name = safe_filename(args.name)
     try:

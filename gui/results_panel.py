@@ -53,7 +53,7 @@ class ResultsPanel(QWidget):
         self.empty = QLabel(self.tr("Nothing yet: drop a photo or type what you are looking for."))
         self._counts = {self.similar: self.empty.text(),  # the label's text per tab
                         self.goes_with: self.tr("Select a result to see what goes with it.")}
-        self.tabs.currentChanged.connect(lambda _: self.empty.setText(self._counts[self.current_grid()]))
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.up = QPushButton(self.tr("More like this  (+)"))
         self.down = QPushButton(self.tr("Less like this  (−)"))
         for button, up in ((self.up, True), (self.down, False)):
@@ -75,8 +75,14 @@ class ResultsPanel(QWidget):
         layout.addLayout(buttons)
         self._update_buttons()
 
-    def current_grid(self) -> ResultsGrid:
-        return self.tabs.currentWidget()
+    def current_grid(self) -> ResultsGrid | None:
+        """The shown tab's grid; None on a tab that is not a list of results (Insights)."""
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, ResultsGrid) else None
+
+    def _tab_changed(self, _index: int) -> None:
+        self.empty.setText(self._counts.get(self.tabs.currentWidget(), ""))
+        self._update_buttons()
 
     def set_similar(self, rows) -> None:
         self.similar_model.set_rows(rows)
@@ -98,8 +104,9 @@ class ResultsPanel(QWidget):
             self.empty.setText(text)
 
     def current_row(self):
-        index = self.current_grid().currentIndex()
-        return index.model().row_at(index.row()) if index.isValid() else None
+        grid = self.current_grid()
+        index = grid.currentIndex() if grid is not None else None
+        return index.model().row_at(index.row()) if index is not None and index.isValid() else None
 
     def _current_changed(self, current, _previous) -> None:
         self._update_buttons()

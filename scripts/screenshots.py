@@ -25,6 +25,9 @@ def main() -> int:
     ap.add_argument("--method", help="the heatmap to show (e.g. perturbation); default: the app's default")
     ap.add_argument("--catalog", type=Path, help="a catalog to open instead of the bundled demo")
     ap.add_argument("--goes-with", action="store_true", help="show the result's \"Goes with\" tab")
+    ap.add_argument("--insights", metavar="METHOD", help="show the Insights tab with this clustering (kmeans, hdbscan)")
+    ap.add_argument("--map", default="pca", choices=("pca", "tsne"), help="the Insights tab's map")
+    ap.add_argument("--colour-by", help="colour the Insights map by this category field (default: by cluster)")
     args = ap.parse_args()
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtGui import QGuiApplication
@@ -63,9 +66,19 @@ def main() -> int:
             if args.goes_with and window.results.goes_with_model.rowCount():
                 window.results.tabs.setCurrentWidget(window.results.goes_with)
                 args.goes_with = False  # let the tab paint, then grab
+            elif args.insights:
+                window.results.tabs.setCurrentWidget(window.insights)
+                window.compute_insights(args.insights, args.map)
+                state["suffix"], args.insights = f"-insights-{args.insights}-{args.map}", None
+            elif args.colour_by:
+                colour_by = window.insights.colour_by
+                colour_by.setCurrentIndex(colour_by.findData(args.colour_by))
+                state["suffix"] += f"-{args.colour_by}"
+                args.colour_by = None
             else:
                 g = window.frameGeometry()
                 suffix = "".join(f"-{x.replace(' ', '-')}" for x in (args.method, shown_goes_with() and "goes-with") if x)
+                suffix += state.get("suffix", "")
                 QGuiApplication.primaryScreen().grabWindow(0, g.x(), g.y(), g.width(), g.height()).save(
                     str(args.out / f"window-{args.theme}{suffix}.png"))
                 app.quit()

@@ -74,3 +74,26 @@ def test_files_that_cannot_be_written_are_messages_too(tmp_path, mini_dir, capsy
         cli.out_folder(tmp_path / "a-file" / "sub", "report")
     assert cli.out_folder(tmp_path / "new" / "sub", "report").is_dir()
     assert list((tmp_path / "new" / "sub").iterdir()) == []  # the write test leaves nothing behind
+
+
+def test_clusters_then_search_and_report_within_one(tmp_path, mini_dir, capsys):
+    from core.catalog import Catalog
+    from core.insights import cluster
+
+    cat = str(tmp_path / "shop.vitrina")
+    assert cli.run(["import", cat, str(mini_dir / "products.csv"), "--category", "articleType"]) == 0
+    capsys.readouterr()
+    assert cli.run(["clusters", cat, "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 clusters (kmeans, image space): silhouette")
+    with Catalog.open(tmp_path / "shop.vitrina") as catalog:
+        c = cluster(catalog, "image", "kmeans")  # the default clustering, which --cluster refers to
+        biggest = max(c.clusters, key=lambda x: x.size)
+        members = {catalog.product(pk).sku for pk in c.members(biggest.label)}
+    assert cli.run(["search", cat, "--text", "shoe", "-k", "12", "--json", "--cluster", str(biggest.label)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {r["id"] for r in rows} <= members and len(rows) == len(members) < 12
+    assert cli.run(["search", cat, "--text", "shoe", "--cluster", biggest.name.upper(), "--json"]) == 0
+    assert {r["id"] for r in json.loads(capsys.readouterr().out)} == {r["id"] for r in rows}
+    assert cli.run(["search", cat, "--text", "shoe", "--cluster", "no such thing"]) == 2
+    assert "No cluster 'no such thing'" in capsys.readouterr().err

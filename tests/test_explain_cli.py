@@ -53,7 +53,10 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
              (["--queries", str(tmp_path / "cols.csv"), "--out", str(tmp_path / "r")], "a column named text"),
              (["--queries", str(tmp_path / "a-file"), "--out", str(tmp_path / "r")], "unsupported file type"),
              (["--queries", str(mini_dir / "products.csv"), "--out", str(tmp_path / "r"), "--method", "x"],
-              "Unknown heatmap 'x'")]
+              "Unknown heatmap 'x'"),
+             (["--queries", str(queries.with_name("ok.csv")), "--out", str(tmp_path / "r"), "--cluster", "shoes?"],
+              "No cluster 'shoes?' among the ")]
+    queries.with_name("ok.csv").write_text("text\nred dress\n")
     for args, message in cases:
         assert main.main(["report", cat, *args, "--no-rationale"]) == 2
         assert message in capsys.readouterr().err
@@ -69,3 +72,21 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
     assert done.returncode == 0, done.stderr
     assert "(3 pages)" in done.stdout  # a summary page and one per result
     assert (tmp_path / "r" / "report.html").read_text().count('class="result"') == 2
+
+    from core.catalog import Catalog
+    from core.insights import cluster
+
+    with Catalog.open(tmp_path / "shop.vitrina") as catalog:
+        clustering = cluster(catalog, "vit", "kmeans")
+        chosen = min(clustering.clusters, key=lambda c: c.size)
+        titles = {catalog.product(pk).title for pk in clustering.members(chosen.label)}
+    assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "c"), "-k", "5",
+                      "--no-rationale", "--cluster", chosen.name]) == 0
+    html = (tmp_path / "c" / "report.html").read_text()
+    assert f"results only from the cluster “{chosen.name}” ({chosen.size} products)" in html
+    assert html.count('class="result"') == min(5, chosen.size) == html.count(f"· cluster {chosen.name}</p>")
+    import re
+    from html import unescape
+
+    shown = [unescape(t) for t in re.findall(r"<h2[^>]*>\d+\. (.*?)</h2>", html)]
+    assert shown and set(shown) <= titles

@@ -210,6 +210,20 @@ def test_export_report_from_the_window(qtbot, engine, settings, tmp_path, monkey
     html = Path(f"{window.last_report}.html").read_text()
     assert html.count('class="result"') == 3
     assert pdf_page_count(Path(f"{window.last_report}.pdf")) == 4
+    assert "Clusters:" not in html and "cluster" not in html.split("<body>")[1]  # none computed: none named
+
+    window.compute_insights("kmeans", "pca")  # with clusters, and the results kept to one of them
+    wait_idle(qtbot, window)
+    window.insights.list.setCurrentRow(1)
+    wait_idle(qtbot, window)
+    chosen = window.insights.chosen_cluster
+    del window.last_report
+    window.export_report(False, folder=str(tmp_path), limit=3)
+    qtbot.waitUntil(lambda: hasattr(window, "last_report"), timeout=120000)
+    html = Path(f"{window.last_report}.html").read_text()
+    assert f"Clusters: {window.insights.clustering.summary()}" in html
+    assert f"results only from the cluster “{chosen.name}” ({chosen.size} products)" in html
+    assert html.count(f"· cluster {chosen.name}</p>") == html.count('class="result"') > 0
 
 
 def test_insights_clusters_filter_results_and_the_map_selects(qtbot, engine, settings):
@@ -227,6 +241,62 @@ def test_insights_clusters_filter_results_and_the_map_selects(qtbot, engine, set
     window.insights.list.setCurrentRow(0)  # all products again
     wait_idle(qtbot, window)
     assert window.cluster_pks is None
+
+
+def test_the_map_colours_by_a_field_marks_the_query_and_a_new_clustering_drops_the_old_limit(qtbot, engine, settings):
+    from gui.insights_panel import OTHER, PALETTE, QUERY_NEIGHBOURS, query_position
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.query.text.setText("green shoe")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    window.results.tabs.setCurrentWidget(window.insights)  # not a list of results: no row, no count, no +/-
+    assert window.results.current_row() is None and not window.results.up.isEnabled()
+    assert window.results.empty.text() == ""
+    window.compute_insights("kmeans", "pca")
+    wait_idle(qtbot, window)
+    panel = window.insights
+    assert [panel.colour_by.itemData(i) for i in range(panel.colour_by.count())] == ["cluster", "articleType",
+                                                                                     "baseColour"]
+    assert panel.legend.isHidden()  # clusters: the list is the legend
+    panel.colour_by.setCurrentIndex(panel.colour_by.findData("articleType"))
+    types = engine.catalog.attribute_column("articleType")
+    brush = {types[pk]: dot.brush().color().name() for pk, dot in panel.map.items.items()}
+    for pk, dot in panel.map.items.items():
+        assert dot.brush().color().name() == brush[types[pk]]
+    assert len(set(brush.values())) == len(brush) and OTHER.name() not in brush.values()
+    assert set(brush.values()) <= {c.name() for c in PALETTE}
+    assert not panel.legend.isHidden() and all(t in panel.legend.text() for t in brush)
+    model = window.results.similar_model
+    results = [(model.row_at(i).pk, model.row_at(i).score) for i in range(model.rowCount())]
+    assert panel.map.query_marker is not None
+    assert panel.map.query_marker.pos() == query_position(panel.map.positions, results)
+    outlined = {pk for pk, dot in panel.map.items.items() if dot.pen().style() != Qt.NoPen}
+    assert outlined == {pk for pk, _ in results[:20]}
+    window.insights.list.setCurrentRow(1)
+    wait_idle(qtbot, window)
+    assert window.cluster_pks is not None and panel.chosen_cluster is not None
+    window.compute_insights("kmeans", "tsne")  # new clusters: the results are no longer kept to an old one
+    wait_idle(qtbot, window)
+    assert window.cluster_pks is None and panel.chosen_cluster is None and panel.list.currentRow() == 0
+    assert panel.colour_by.currentData() == "articleType"  # the choice of colouring stays
+    assert len(results) >= QUERY_NEIGHBOURS
+
+
+def test_the_query_sits_among_its_best_results_weighted_by_score():
+    from PySide6.QtCore import QPointF
+
+    from gui.insights_panel import query_position
+
+    positions = {1: QPointF(0, 0), 2: QPointF(10, 0), 3: QPointF(0, 10), 9: QPointF(20, 20), 10: QPointF(0, 0),
+                 8: QPointF(1000, 1000)}
+    at = query_position(positions, [(1, 0.75), (2, 0.25)])
+    assert (at.x(), at.y()) == (pytest.approx(2.5, abs=1e-4), 0)
+    # the five best results that are on the map (7 has no vectors there), the sixth (8) not
+    at = query_position(positions, [(7, 0.9), (1, 0.5), (2, 0.5), (3, 0.5), (9, 0.5), (10, 0.5), (8, 0.5)])
+    assert (at.x(), at.y()) == (pytest.approx(6, abs=1e-4), pytest.approx(6, abs=1e-4))
+    assert query_position(positions, [(7, 0.9)]) is None
 
 
 def test_goes_with_falls_back_to_known_pairs_and_says_why(engine):
@@ -331,3 +401,24 @@ def test_status_bar_progress_fills_for_a_task_that_counts_its_steps(qtbot, engin
     window._show_progress(Progress(5, 10, "half"))
     window._set_busy(False)
     assert window.busy.maximum() == 0 and window.busy.isHidden()  # the next task starts busy
+
+
+def test_the_insights_tab_says_how_many_products_hdbscan_left_out(qtbot):
+    import numpy as np
+
+    from core.insights import Cluster, Clustering
+    from gui.backend import Insights
+    from gui.insights_panel import OTHER, InsightsPanel
+
+    panel = InsightsPanel()
+    qtbot.addWidget(panel)
+    clustering = Clustering("hdbscan", "vit", np.array([1, 2, 3]), np.array([0, 0, -1]),
+                            (Cluster(0, 2, "Dresses", (("type", "Dress", 3.0),), ("dress",)),), 0.5, 0.7)
+    panel.show_insights(Insights(clustering, np.array([1, 2, 3]), np.array([[0, 0], [1, 0], [0, 1]], np.float32),
+                                 {}, {1: "Red dress", 3: "Blue shoe"}, {"type": {1: "Dress", 2: "Dress", 3: "Shoe"}},
+                                 "tsne"))
+    assert panel.quality.text() == ("1 clusters · silhouette 0.500 · Davies-Bouldin 0.700 · "
+                                    "1 products in no cluster (grey)")
+    assert (panel.method.currentText(), panel.map_method.currentText()) == ("hdbscan", "tsne")
+    assert panel.map.items[3].brush().color() == OTHER and panel.map.items[1].toolTip() == "Red dress"
+    assert panel.map.items[2].toolTip() == "2"  # no title: its number

@@ -70,3 +70,39 @@ def test_maps_are_cached_until_vectors_change(engine):
         engine.catalog.delete_embeddings("image", [int(pks[0])])
     pks4, _ = embedding_map(engine.catalog, "image", "pca")
     assert len(pks4) == 11
+
+
+def test_clusters_name_their_products_and_are_found_by_number_or_name(engine):
+    from core.insights import default_space
+
+    c = cluster(engine.catalog, colour_space(engine), "kmeans", k=4)
+    names = c.names()
+    colours = engine.catalog.attribute_column("baseColour")
+    assert set(names) == set(int(p) for p in c.pks)
+    for x in c.clusters:
+        assert {names[p] for p in c.members(x.label)} == {x.name}
+    first = c.clusters[0]
+    assert c.find(str(first.label)) == first and c.find(f"  {first.name.upper()} ") == first
+    with pytest.raises(AppError, match=r"No cluster 'nope' among the 4 kmeans clusters: give its number or name \(0: "):
+        c.find("nope")
+    assert c.summary().startswith("4 clusters (kmeans, toy space): silhouette ")
+    assert len({colours[p] for p in c.members(first.label)}) == 1
+    assert default_space(engine.catalog) == "image"  # the fixture has no ViT vectors: its photos' space
+
+
+def test_noise_is_named_in_the_summary_and_has_no_cluster_name(engine):
+    from core.insights import Cluster, Clustering
+
+    pks = np.array([1, 2, 3, 4])
+    c = Clustering("hdbscan", "vit", pks, np.array([0, 0, -1, 1]),
+                   (Cluster(0, 2, "Dresses", (), ()), Cluster(1, 1, "Shoes", (), ())), None, None)
+    assert c.names() == {1: "Dresses", 2: "Dresses", 4: "Shoes"}
+    assert c.summary() == "2 clusters (hdbscan, vit space, 1 unclustered): too few clusters for quality scores"
+
+
+def test_a_catalog_without_vectors_has_no_space_for_insights(tmp_path):
+    from core.catalog import Catalog
+    from core.insights import default_space
+
+    with pytest.raises(AppError, match="has no product vectors yet"):
+        default_space(Catalog.create(tmp_path / "empty.vitrina"))

@@ -73,3 +73,15 @@ def test_safe_file_names():
     assert safe_filename("CON") == "_CON" and safe_filename("  ..  ") == "report"
     assert safe_filename("платье 👗") == "платье 👗"
     assert len(safe_filename("x" * 500)) == 120
+
+
+def test_a_clustered_report_names_each_results_cluster_and_the_limit():
+    queries, meta = report(2)
+    queries[0].results[0].cluster = "Shirts · <Navy>"
+    queries[0].scope = "results only from the cluster “Shirts · <Navy>” (40 products)"
+    html = render_html(queries, ReportMeta("demo", 468, ("vit-x",), clustering="12 clusters (kmeans, vit space)"))
+    assert "Clusters: 12 clusters (kmeans, vit space)" in html and "<th>cluster</th>" in html
+    assert html.count("Shirts · &lt;Navy&gt;") == 3  # the summary row, the result's page, the query's limit
+    assert "<td>—</td>" in html  # the second result has no cluster (HDBSCAN's noise)
+    plain = render_html(*report(2))
+    assert "<th>cluster</th>" not in plain and "Clusters:" not in plain
