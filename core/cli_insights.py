@@ -58,8 +58,11 @@ def cmd_clusters(args) -> int:
 def cmd_goes_with(args) -> int:
     from core.catalog import Catalog
     from core.cli import progress_shown
-    from core.complements import (ALL_SPLITS, EVALUATION_SPLITS, ComplementModel, badge, design_column,
-                                  evaluate_complements, model_path, recommend, train_complement_models, why)
+    from core.complement_eval import evaluate_complements
+    from core.complement_model import ComplementModel, model_path
+    from core.complement_splits import ALL_SPLITS, EVALUATION_SPLITS, design_column
+    from core.complement_training import train_complement_models
+    from core.complements import badge, recommend, why
 
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)

@@ -112,7 +112,8 @@ def train_goes_with(engine, group_by: str | None = None, *, emit, cancelled):
     (not when cancelled); the products that share a ``group_by`` value (a design's variants) stay in one
     split. Returns the model (None when cancelled)."""
     from core.catalog import Catalog
-    from core.complements import model_path, train_complements
+    from core.complement_model import model_path
+    from core.complement_training import train_complements
     from core.errors import AppError, Cancelled
     from core.progress import Progress, TimeLeft
 

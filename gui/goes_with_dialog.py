@@ -20,7 +20,8 @@ class GoesWithDialog(QDialog):
     percent = Signal(int)  # how far the learning is, 0..100; -1 once it has stopped
 
     def __init__(self, engine, parent=None):
-        from core.complements import design_column, model_path, variant_columns
+        from core.complement_model import model_path
+        from core.complement_splits import design_column, variant_columns
 
         super().__init__(parent)
         self.setWindowTitle(self.tr("Learn \"Goes with\" · %s") % engine.catalog.name)

@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 from core.catalog import Catalog, ProductRecord
-from core.complements import (ALL_SPLITS, EVALUATION_SPLITS, ComplementModel, badge, evaluate_complements, recommend,
-                              train_complement_models, train_complements, why)
+from core.complement_eval import evaluate_complements
+from core.complement_model import ComplementModel
+from core.complement_splits import ALL_SPLITS, EVALUATION_SPLITS
+from core.complement_training import train_complement_models, train_complements
+from core.complements import badge, recommend, why
 from core.errors import AppError
 
 KINDS = ("top", "bottom", "shoes", "bag")
@@ -130,7 +133,7 @@ def test_a_model_learned_on_other_vectors_is_refused(tmp_path):
 
 
 def test_a_pair_stored_both_ways_is_one_partner_and_one_training_pair(tmp_path):
-    from core.complements import _train_pairs
+    from core.complement_splits import train_pairs
 
     cat, kinds = shop(tmp_path)
     pk = sorted(kinds)[0]
@@ -143,7 +146,7 @@ def test_a_pair_stored_both_ways_is_one_partner_and_one_training_pair(tmp_path):
     recs = [r.pk for r in recommend(cat, model, pk, k=30)]
     assert len(recs) == len(set(recs)) == 30 and recs[0] == partner
     row = {p: i for i, p in enumerate(sorted(kinds))}
-    pairs = _train_pairs(cat.copurchase_pairs(), row, {p: "train" for p in kinds})
+    pairs = train_pairs(cat.copurchase_pairs(), row, {p: "train" for p in kinds})
     assert len(pairs) == len({frozenset(p) for p in pairs}) == len({frozenset(r) for r in
                                                                      [(a, b) for a, b, _ in cat.copurchase_pairs()]})
 
@@ -216,7 +219,7 @@ def test_cli_train_eval_and_ask(tmp_path, capsys):
 
 
 def test_content_has_one_column_per_known_attribute_value(tmp_path):
-    from core.complements import ATTRIBUTE_WEIGHT, content_vectors
+    from core.complement_evidence import ATTRIBUTE_WEIGHT, content_vectors
 
     cat, kinds = shop(tmp_path, n=16)
     pks, plain = content_vectors(cat)
@@ -234,7 +237,7 @@ def test_content_has_one_column_per_known_attribute_value(tmp_path):
 
 
 def test_propagation_moves_a_bought_product_towards_its_partners():
-    from core.complements import _propagate
+    from core.complement_training import _propagate
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(5, 4)).astype(np.float32)
@@ -255,7 +258,7 @@ def test_propagation_moves_a_bought_product_towards_its_partners():
 
 def test_the_group_reference_ranks_group_mates_then_their_partners(tmp_path):
     """The yardstick: a product's own group (the same design in another colour) and what it was bought with."""
-    from core.complements import _group_reference
+    from core.complement_eval import _group_reference
 
     cat = Catalog.create(tmp_path / "g.vitrina")
     with cat.transaction():
@@ -286,7 +289,7 @@ def test_an_attribute_value_no_training_pair_shows_gets_no_content_column(tmp_pa
 def test_the_application_model_learns_every_pair_and_an_evaluation_refuses_it(tmp_path):
     """The ranker is fitted on validation products' pairs that stage 1 did not see; then the model learns
     again from every pair (the application's) or from all but the test products' (an evaluation's)."""
-    from core.complements import product_split
+    from core.complement_splits import product_split
 
     cat, kinds = shop(tmp_path)
     split = product_split(cat, None)
@@ -332,13 +335,13 @@ def test_learning_reports_each_epoch_and_stops_when_cancelled(tmp_path):
 def test_cancel_does_not_wait_for_the_ranker_rows(tmp_path, monkeypatch):
     """Between the first stage's last epoch and the ranker's step lie the rows of every held-out query
     (half a minute a fold on H&M): a Cancel there stops them too."""
-    from core import complements
+    from core.complement_evidence import Evidence
     from core.errors import Cancelled
 
     cat, kinds = shop(tmp_path)
     seen, rows = [], []
-    features = complements.Evidence.features
-    monkeypatch.setattr(complements.Evidence, "features", lambda self, i, cand=None: rows.append(i) or
+    features = Evidence.features
+    monkeypatch.setattr(Evidence, "features", lambda self, i, cand=None: rows.append(i) or
                         features(self, i, cand))
     with pytest.raises(Cancelled, match="cancelled"):
         train_complements(cat, rank=8, epochs=3, on_progress=seen.append, cancelled=lambda: len(seen) >= 4)
@@ -374,7 +377,7 @@ def test_popularity_counts_how_often_a_product_is_listed_as_a_partner(tmp_path):
     makes a product popular among buyers; listing many says nothing."""
     from collections import Counter
 
-    from core.complements import _train_pairs
+    from core.complement_splits import train_pairs
 
     cat, kinds = shop(tmp_path)
     pks = sorted(kinds)
@@ -387,9 +390,9 @@ def test_popularity_counts_how_often_a_product_is_listed_as_a_partner(tmp_path):
     assert model.degree[star] == sum(1 for _, b, _ in rows if b == star) >= 10
     row = {p: i for i, p in enumerate(pks)}
     everywhere = {p: "train" for p in pks}
-    listed = _train_pairs(rows, row, everywhere, directed=True)
+    listed = train_pairs(rows, row, everywhere, directed=True)
     assert (row[star], row[fan]) in listed and (row[fan], row[star]) in listed  # stored both ways: both kept
-    assert len(listed) == len(rows) and len(_train_pairs(rows, row, everywhere)) < len(rows)
+    assert len(listed) == len(rows) and len(train_pairs(rows, row, everywhere)) < len(rows)
 
 
 def test_with_enough_pairs_the_ranker_is_cross_fitted_trees(tmp_path):
@@ -426,7 +429,7 @@ def test_with_enough_pairs_the_ranker_is_cross_fitted_trees(tmp_path):
 
 
 def test_the_column_a_designs_variants_share_is_found(tmp_path):
-    from core.complements import design_column, variant_columns
+    from core.complement_splits import design_column, variant_columns
 
     cat, kinds = shop(tmp_path, n=40)
     pks = sorted(kinds)

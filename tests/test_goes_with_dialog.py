@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 from PySide6.QtWidgets import QMessageBox
 
-from core.complements import ComplementModel, model_path
+from core.complement_model import ComplementModel, model_path
 from gui.goes_with_dialog import GoesWithDialog
 from tests.test_complements import shop
 from tests.test_gui import open_window, settings, wait_idle  # noqa: F401  (fixture)
