@@ -139,7 +139,12 @@ def _describe(catalog: Catalog, pks: np.ndarray, labels: np.ndarray) -> list[Clu
         words = Counter(w for p in members for w in set(_words(titles.get(int(p), ""))))
         lift = {w: (n / len(members)) / (all_words[w] / len(pks)) for w, n in words.items() if n >= max(2, 0.2 * len(members))}
         top_words = tuple(sorted(lift, key=lambda w: -lift[w])[:4])
-        name = " · ".join([v for _, v, _ in attrs[:2]] or list(top_words[:3])) or f"cluster {label}"
+        # the two most typical values, each once ("Belts" is often both the sub-category and the type)
+        values: dict[str, str] = {}
+        for _, v, _ in attrs:
+            values.setdefault(v.casefold(), v)
+        values = list(values.values())
+        name = " · ".join(values[:2] or list(top_words[:3])) or f"cluster {label}"
         out.append(Cluster(int(label), int(len(members)), name, tuple(attrs[:5]), top_words))
     return out
 
@@ -149,7 +154,7 @@ def _words(title: str) -> list[str]:
 
 
 def _key(catalog: Catalog, space: str, method: str, k, mcs) -> str:
-    return f"insights2:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"  # 2: HDBSCAN on principal components
+    return f"insights3:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"  # 2: HDBSCAN on PCs, 3: names
 
 
 def _save(catalog: Catalog, c: Clustering, k, mcs) -> None:

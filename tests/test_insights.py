@@ -106,3 +106,20 @@ def test_a_catalog_without_vectors_has_no_space_for_insights(tmp_path):
 
     with pytest.raises(AppError, match="has no product vectors yet"):
         default_space(Catalog.create(tmp_path / "empty.vitrina"))
+
+
+def test_a_value_two_fields_share_names_a_cluster_once(tmp_path):
+    from core.catalog import Catalog, ProductRecord
+
+    cat = Catalog.create(tmp_path / "belts.vitrina")
+    rng = np.random.default_rng(0)
+    kinds = ["Belts", "Shoes"] * 10
+    with cat.transaction():
+        cat.set_fields({"subCategory": "category", "articleType": "category", "gender": "category"})
+        pks = [cat.upsert_product(ProductRecord(f"p{i}", f"{k} {i}", "", None, None, None,
+                                                {"subCategory": k, "articleType": k, "gender": "Men"}, "h"))
+               for i, k in enumerate(kinds)]
+        vecs = np.stack([np.eye(4)[int(kinds[i] == "Belts")] + rng.normal(0, 0.05, 4) for i in range(len(pks))])
+        cat.put_embeddings("vit", "toy", pks, ["h"] * len(pks), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    c = cluster(cat, "vit", "kmeans", k=2)
+    assert sorted(x.name for x in c.clusters) == ["Belts · Men", "Shoes · Men"]
