@@ -74,9 +74,9 @@ class Clustering:
 
 
 def default_space(catalog: Catalog) -> str:
-    """The space insights are computed in: the ViT's (photos and texts together), else the photos'."""
+    """The space insights are computed in: the ViT's (photos and texts together), else the photos', else any."""
     spaces = catalog.spaces()
-    for space in ("vit", "image", "text"):
+    for space in ("vit", "image", *sorted(spaces)):
         if space in spaces:
             return space
     raise AppError(f"{catalog.name} has no product vectors yet: import products or run `vitrina index`.")
