@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -71,6 +71,21 @@ class Clustering:
         listed = "; ".join(f"{c.label}: {c.name}" for c in sorted(self.clusters, key=lambda c: c.label))
         raise AppError(f"No cluster '{ref}' among the {len(self.clusters)} {self.method} clusters: "
                        f"give its number or name ({listed}).")
+
+
+MAP_COLOUR_VALUES = 60  # an attribute with more values than this, not a category field, is not offered to colour by
+
+
+def colour_fields(catalog: Catalog) -> list[str]:
+    """The attributes a map can be coloured by: the category fields, then the other attributes with a few values
+    (H&M's index_group_name: Ladieswear, Menswear...), each with at least two values."""
+    categories = catalog.category_fields()
+    out = []
+    for key in dict.fromkeys([*categories, *catalog.attribute_keys()]):
+        n = len(catalog.field_values(key))
+        if n >= 2 and (key in categories or n <= MAP_COLOUR_VALUES):
+            out.append(key)
+    return out
 
 
 def default_space(catalog: Catalog) -> str:
@@ -146,7 +161,20 @@ def _describe(catalog: Catalog, pks: np.ndarray, labels: np.ndarray) -> list[Clu
         values = list(values.values())
         name = " · ".join(values[:2] or list(top_words[:3])) or f"cluster {label}"
         out.append(Cluster(int(label), int(len(members)), name, tuple(attrs[:5]), top_words))
-    return out
+    return _distinct_names(out)
+
+
+def _distinct_names(clusters: list[Cluster]) -> list[Cluster]:
+    """Clusters that would share a name (two groups of blouses) are told apart by their most typical title
+    word that the name lacks, else by their number: a name picks one cluster (``Clustering.find``)."""
+    counts = Counter(c.name.casefold() for c in clusters)
+    names = {}
+    for c in clusters:
+        extra = next((w for w in c.words if w not in c.name.casefold()), None)
+        names[c.label] = f"{c.name} · {extra}" if counts[c.name.casefold()] > 1 and extra else c.name
+    again = Counter(n.casefold() for n in names.values())  # still shared (no word, or the same one): numbers decide
+    return [replace(c, name=names[c.label] if again[names[c.label].casefold()] == 1 else f"{c.name} #{c.label}")
+            for c in clusters]
 
 
 def _words(title: str) -> list[str]:
@@ -154,7 +182,7 @@ def _words(title: str) -> list[str]:
 
 
 def _key(catalog: Catalog, space: str, method: str, k, mcs) -> str:
-    return f"insights3:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"  # 2: HDBSCAN on PCs, 3: names
+    return f"insights5:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"  # 2: HDBSCAN on PCs, 3-5: names
 
 
 def _save(catalog: Catalog, c: Clustering, k, mcs) -> None:

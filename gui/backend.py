@@ -143,13 +143,13 @@ class Insights:
     xy: object  # (n, 2) their map coordinates
     thumbnails: dict[int, bytes]
     titles: dict[int, str]
-    categories: dict[str, dict[int, str]]  # category field -> pk -> value, to colour the map by
+    attributes: dict[str, dict[int, str]]  # attribute -> pk -> value, to colour the map by (``colour_fields``)
     map_method: str = "pca"
 
 
 def insights(engine, method: str = "kmeans", map_method: str = "pca") -> Insights:
     """Clusters and a map of the catalog's joint space (or its image space), cached in the catalog."""
-    from core.insights import cluster, default_space, embedding_map
+    from core.insights import cluster, colour_fields, default_space, embedding_map
 
     catalog = engine.catalog
     space = default_space(catalog)
@@ -157,7 +157,7 @@ def insights(engine, method: str = "kmeans", map_method: str = "pca") -> Insight
     pks, xy = embedding_map(catalog, space, map_method)
     thumbs = {int(pk): catalog.thumbnail(int(pk)) for pk in pks[:MAP_THUMBNAILS]}
     return Insights(clustering, pks, xy, thumbs, catalog.titles(),
-                    {f: catalog.attribute_column(f) for f in catalog.category_fields()}, map_method)
+                    {f: catalog.attribute_column(f) for f in colour_fields(catalog)}, map_method)
 
 
 def classify(engine, image_path: str) -> tuple[str, float] | None:

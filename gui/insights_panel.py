@@ -1,9 +1,9 @@
 """Insights: a cluster browser and a zoomable embedding map of thumbnails.
 
 Clicking a cluster filters the results to it; clicking a point on the map selects that product;
-the map is coloured by cluster or by a category field, outlines the current results and marks
-where the query falls among them. Clusters and maps are computed in a worker and cached in the
-catalog.
+the map is coloured by cluster or by an attribute (a category field, or one with a few values),
+outlines the best results and marks where the query falls among them. Clusters and maps are
+computed in a worker and cached in the catalog.
 """
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsEllipseItem, QGraphicsItem, Q
                                QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
-PALETTE = [QColor.fromHsv(int(h * 360 / 12), 170, 220) for h in range(12)]
+# Tableau 10 and two more: neighbouring entries differ in hue and lightness (evenly spaced hues did not:
+# the fourth and fifth values of a field were two greens)
+PALETTE = [QColor(c) for c in ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+                               "#9c755f", "#499894", "#d37295", "#a0cbe8")]
 OTHER = QColor("lightgray")  # HDBSCAN's noise, and the values past the palette when colouring by a field
 SCALE = 600.0
 QUERY_NEIGHBOURS = 5  # the query is placed among this many of its best results
@@ -171,18 +174,18 @@ class InsightsPanel(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
-        split.setSizes([230, 600])
+        split.setSizes([270, 600])
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(split, 1)
         self.clustering = None
-        self.categories: dict[str, dict[int, str]] = {}
+        self.attributes: dict[str, dict[int, str]] = {}
         self.chosen_cluster = None  # the Cluster the results are limited to, or None
 
     def show_insights(self, data) -> None:
         """``data``: a ``gui.backend.Insights``."""
         q = self.clustering = data.clustering
-        self.categories = data.categories
+        self.attributes = data.attributes
         limited, self.chosen_cluster = self.chosen_cluster is not None, None
         self.list.blockSignals(True)
         self.list.clear()
@@ -208,7 +211,7 @@ class InsightsPanel(QWidget):
         self.colour_by.blockSignals(True)
         self.colour_by.clear()
         self.colour_by.addItem(self.tr("cluster"), CLUSTER)
-        for f in self.categories:
+        for f in self.attributes:
             self.colour_by.addItem(f, f)
         self.colour_by.setCurrentIndex(max(self.colour_by.findData(chosen), 0))
         self.colour_by.blockSignals(False)
@@ -220,8 +223,8 @@ class InsightsPanel(QWidget):
 
     def _colours(self) -> tuple[dict[int, QColor], list[tuple[str, QColor]]]:
         by = self.colour_by.currentData()
-        if by in self.categories:
-            return value_colours(self.categories[by])
+        if by in self.attributes:
+            return value_colours(self.attributes[by])
         q = self.clustering
         colours = {int(p): (PALETTE[int(label) % len(PALETTE)] if label >= 0 else OTHER)
                    for p, label in zip(q.pks, q.labels)}

@@ -123,3 +123,27 @@ def test_a_value_two_fields_share_names_a_cluster_once(tmp_path):
         cat.put_embeddings("vit", "toy", pks, ["h"] * len(pks), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
     c = cluster(cat, "vit", "kmeans", k=2)
     assert sorted(x.name for x in c.clusters) == ["Belts · Men", "Shoes · Men"]
+
+
+def test_a_map_is_coloured_by_category_fields_and_attributes_with_few_values(tmp_path):
+    from core.catalog import Catalog, ProductRecord
+    from core.insights import MAP_COLOUR_VALUES, colour_fields
+
+    cat = Catalog.create(tmp_path / "attrs.vitrina")
+    with cat.transaction():
+        cat.set_fields({"type": "category"})
+        for i in range(MAP_COLOUR_VALUES + 5):
+            cat.upsert_product(ProductRecord(f"p{i}", f"item {i}", "", None, None, None,
+                                             {"type": f"t{i}", "index": "Ladies" if i % 2 else "Men",
+                                              "code": f"c{i}", "brand": "Acme"}, "h"))
+    # a category field whatever its number of values; another attribute only with 2 to MAP_COLOUR_VALUES values
+    assert colour_fields(cat) == ["type", "index"]
+
+
+def test_clusters_that_would_share_a_name_are_told_apart():
+    from core.insights import Cluster, _distinct_names
+
+    named = _distinct_names([Cluster(0, 5, "Blouse", (), ("blouse", "lace")), Cluster(1, 4, "Blouse", (), ("silk",)),
+                             Cluster(2, 3, "Dress", (), ()), Cluster(3, 2, "Blouse", (), ("silk",)),
+                             Cluster(4, 2, "Shoes", (), ()), Cluster(5, 2, "shoes", (), ())])
+    assert [c.name for c in named] == ["Blouse · lace", "Blouse #1", "Dress", "Blouse #3", "Shoes #4", "shoes #5"]
