@@ -73,6 +73,26 @@ class Clustering:
                        f"give its number or name ({listed}).")
 
 
+def typical_members(catalog: Catalog, clustering: Clustering, label: int,
+                    allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """(pk, cosine to the cluster's mean direction) of a cluster's products, the most typical first: what the
+    cluster browser lists when there is no query. ``allowed``: only these of them (the filters); the centre is
+    the whole cluster's either way."""
+    members = np.asarray(clustering.members(label), np.int64)
+    if not len(members):
+        return []
+    pks, vectors = catalog.embeddings(clustering.space)
+    keep = np.isin(pks, members)
+    pks, vectors = pks[keep], vectors[keep]
+    centre = vectors.mean(axis=0)
+    scores = vectors @ (centre / (np.linalg.norm(centre) or 1.0))
+    if allowed is not None:
+        shown = np.isin(pks, allowed)
+        pks, scores = pks[shown], scores[shown]
+    order = np.argsort(-scores, kind="stable")
+    return [(int(pks[i]), float(scores[i])) for i in order]
+
+
 MAP_COLOUR_VALUES = 60  # an attribute with more values than this, not a category field, is not offered to colour by
 
 

@@ -67,6 +67,23 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
     return rows_for(engine, search(engine, q))
 
 
+def browse_cluster(engine, clustering, label: int, filters: FilterState = FilterState(),
+                   k: int = 200) -> list[ResultRow]:
+    """A cluster's products that pass the filters, the most typical first (the results when there is no query)."""
+    from core.insights import typical_members
+
+    catalog = engine.catalog
+    allowed = None
+    if filters.categories or any(v is not None for v in (filters.price_min, filters.price_max, filters.rating_min)):
+        allowed = catalog.filter_pks(categories=filters.categories, price_min=filters.price_min,
+                                     price_max=filters.price_max, rating_min=filters.rating_min)
+    ranked = typical_members(catalog, clustering, label, allowed)[:k]
+    products = {p.pk: p for p in catalog.products([pk for pk, _ in ranked])}
+    return [ResultRow(pk, products[pk].sku, products[pk].title, score, {}, catalog.thumbnail(pk),
+                      why=f"typical of the cluster: {score:.3f} (cosine to its centre)")
+            for pk, score in ranked if pk in products]
+
+
 _goes_with: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # catalog -> core.complements.GoesWith
 
 

@@ -241,10 +241,10 @@ class InsightsPanel(QWidget):
         self.legend.setText(" ".join(f'<span style="color:{c.name()}">■</span>&nbsp;{escape(v)}' for v, c in legend))
         self.legend.setVisible(bool(legend))
 
-    def show_results(self, results: list[tuple[int, float]]) -> None:
+    def show_results(self, results: list[tuple[int, float]], mark_query: bool = True) -> None:
         """Outline the best results on the map and mark the query among them ((pk, score), best first)."""
         self.map.highlight([pk for pk, _ in results[:OUTLINED]])
-        self.map.mark_query(query_position(self.map.positions, results))
+        self.map.mark_query(query_position(self.map.positions, results) if mark_query else None)
 
     def _chosen(self, current, _previous) -> None:
         if current is None or self.clustering is None:

@@ -310,7 +310,13 @@ class MainWindow(QMainWindow):
         self.query.text.selectAll()
 
     def search(self) -> None:
-        if self.engine is None or self.query.is_empty():
+        if self.engine is None:
+            return
+        chosen = self.insights.chosen_cluster if self.cluster_pks is not None else None
+        if self.query.is_empty():
+            if chosen is not None:  # browsing a cluster: its products, the most typical first
+                self._run("search", backend.browse_cluster, self.engine, self.insights.clustering, chosen.label,
+                          self.filters.state(), on_result=self._show_results)
             return
         state = self.query.state()
         filters = replace(self.filters.state(), pks=self.cluster_pks)
@@ -331,7 +337,8 @@ class MainWindow(QMainWindow):
 
     def _highlight_results(self) -> None:
         model = self.results.similar_model
-        self.insights.show_results([(row.pk, row.score) for row in map(model.row_at, range(model.rowCount()))])
+        self.insights.show_results([(row.pk, row.score) for row in map(model.row_at, range(model.rowCount()))],
+                                   mark_query=not self.query.is_empty())  # browsing a cluster: no query to mark
 
     @Slot(object)
     def _show_results(self, rows) -> None:

@@ -284,6 +284,38 @@ def test_the_map_colours_by_a_field_marks_the_query_and_a_new_clustering_drops_t
     assert len(results) >= QUERY_NEIGHBOURS
 
 
+def test_a_cluster_chosen_without_a_query_lists_its_products_most_typical_first(qtbot, engine, settings):
+    import numpy as np
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.compute_insights("kmeans", "pca")
+    wait_idle(qtbot, window)
+    window.query.text.clear()  # no query: the cluster browser shows the cluster itself
+    wait_idle(qtbot, window)
+    window.insights.list.setCurrentRow(1)
+    wait_idle(qtbot, window)
+    chosen = window.insights.chosen_cluster
+    model = window.results.similar_model
+    rows = [model.row_at(i) for i in range(model.rowCount())]
+    assert {r.pk for r in rows} == set(window.insights.clustering.members(chosen.label))
+    pks, vectors = engine.catalog.embeddings("image")
+    members = np.isin(pks, [r.pk for r in rows])
+    centre = vectors[members].mean(axis=0)
+    expected = {int(p): float(v @ centre / np.linalg.norm(centre)) for p, v in zip(pks[members], vectors[members])}
+    assert [r.score for r in rows] == sorted(r.score for r in rows)[::-1]
+    assert all(r.score == pytest.approx(expected[r.pk], abs=1e-5) for r in rows)
+    assert "typical of the cluster" in model.data(model.index(0, 0), Qt.ToolTipRole)
+    assert window.insights.map.query_marker is None  # nothing to mark: there is no query
+    window.filters.combos["articleType"].setCurrentIndex(
+        window.filters.combos["articleType"].findData(engine.catalog.attribute_column("articleType")[rows[-1].pk]))
+    wait_idle(qtbot, window)
+    kept = {model.row_at(i).pk for i in range(model.rowCount())}
+    types = engine.catalog.attribute_column("articleType")
+    assert rows[-1].pk in kept and kept <= {r.pk for r in rows}  # the filters narrow the cluster, nothing else
+    assert {types[pk] for pk in kept} == {types[rows[-1].pk]}
+
+
 def test_the_query_sits_among_its_best_results_weighted_by_score():
     from PySide6.QtCore import QPointF
 

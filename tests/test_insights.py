@@ -147,3 +147,15 @@ def test_clusters_that_would_share_a_name_are_told_apart():
                              Cluster(2, 3, "Dress", (), ()), Cluster(3, 2, "Blouse", (), ("silk",)),
                              Cluster(4, 2, "Shoes", (), ()), Cluster(5, 2, "shoes", (), ())])
     assert [c.name for c in named] == ["Blouse · lace", "Blouse #1", "Dress", "Blouse #3", "Shoes #4", "shoes #5"]
+
+
+def test_typical_members_rank_a_cluster_by_closeness_to_its_centre(engine):
+    from core.insights import typical_members
+
+    c = cluster(engine.catalog, colour_space(engine), "kmeans", k=4)
+    label = max(c.clusters, key=lambda x: x.size).label
+    ranked = typical_members(engine.catalog, c, label)
+    assert {pk for pk, _ in ranked} == set(c.members(label))
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True) and ranked[0][1] <= 1.0 + 1e-6
+    allowed = np.array([ranked[-1][0]])
+    assert typical_members(engine.catalog, c, label, allowed) == [ranked[-1]]  # the centre stays the cluster's
