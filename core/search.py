@@ -139,7 +139,7 @@ class Searcher:
         if not positives:
             raise QueryError("None of the query's inputs can be searched in this catalog "
                              "(for example an image query in a catalog without images).")
-        allowed = self._allowed(q.filters)
+        allowed = allowed_pks(self.engine.catalog, q.filters)
         if allowed is not None and not len(allowed):
             return []
         exclude = set(q.like) | set(q.unlike) | set(q.exclude)
@@ -159,23 +159,6 @@ class Searcher:
             if len(hits) == q.k:
                 break
         return hits
-
-    def _allowed(self, f: Filters) -> np.ndarray | None:
-        if not f.active():
-            return None
-        known = set(self.engine.catalog.attribute_keys())
-        unknown = [k for k in f.categories if k not in known]
-        if unknown:
-            raise QueryError(f"Unknown filter field(s): {', '.join(unknown)}. Fields: {', '.join(sorted(known))}.")
-        cat = self.engine.catalog
-        allowed = None
-        if f.categories or any(v is not None for v in (f.price_min, f.price_max, f.rating_min)):
-            allowed = cat.filter_pks(categories=f.categories, price_min=f.price_min, price_max=f.price_max,
-                                     rating_min=f.rating_min)
-        if f.pks is not None:
-            mine = np.unique(np.asarray(f.pks, np.int64))
-            allowed = mine if allowed is None else np.intersect1d(allowed, mine)
-        return allowed
 
     def _candidates(self, positives: list[Evidence], n: int, allowed) -> list[int]:
         seen: dict[int, None] = {}
@@ -214,6 +197,24 @@ class Searcher:
                 neg[rows] = np.maximum(neg[rows], np.max([wt * sim for wt, sim in sims_neg], axis=0))
         score = np.where(pos_w > 0, pos_sum / np.maximum(pos_w, 1e-12), -1.0) - beta * neg
         return score, parts
+
+
+def allowed_pks(catalog, f: Filters) -> np.ndarray | None:
+    """The products that pass the filters (sorted pks), or None when no filter is set."""
+    if not f.active():
+        return None
+    known = set(catalog.attribute_keys())
+    unknown = [k for k in f.categories if k not in known]
+    if unknown:
+        raise QueryError(f"Unknown filter field(s): {', '.join(unknown)}. Fields: {', '.join(sorted(known))}.")
+    allowed = None
+    if f.categories or any(v is not None for v in (f.price_min, f.price_max, f.rating_min)):
+        allowed = catalog.filter_pks(categories=f.categories, price_min=f.price_min, price_max=f.price_max,
+                                     rating_min=f.rating_min)
+    if f.pks is not None:
+        mine = np.unique(np.asarray(f.pks, np.int64))
+        allowed = mine if allowed is None else np.intersect1d(allowed, mine)
+    return allowed
 
 
 def _share_weights(evidence: list[Evidence]) -> list[Evidence]:

@@ -71,12 +71,11 @@ def browse_cluster(engine, clustering, label: int, filters: FilterState = Filter
                    k: int = 200) -> list[ResultRow]:
     """A cluster's products that pass the filters, the most typical first (the results when there is no query)."""
     from core.insights import typical_members
+    from core.search import Filters, allowed_pks
 
     catalog = engine.catalog
-    allowed = None
-    if filters.categories or any(v is not None for v in (filters.price_min, filters.price_max, filters.rating_min)):
-        allowed = catalog.filter_pks(categories=filters.categories, price_min=filters.price_min,
-                                     price_max=filters.price_max, rating_min=filters.rating_min)
+    allowed = allowed_pks(catalog, Filters(filters.categories, filters.price_min, filters.price_max,
+                                           filters.rating_min))
     ranked = typical_members(catalog, clustering, label, allowed)[:k]
     products = {p.pk: p for p in catalog.products([pk for pk, _ in ranked])}
     return [ResultRow(pk, products[pk].sku, products[pk].title, score, {}, catalog.thumbnail(pk),
