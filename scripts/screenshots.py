@@ -2,6 +2,8 @@
 
     xvfb-run -s "-screen 0 1500x950x24" .venv/bin/python scripts/screenshots.py docs/img --theme light
     xvfb-run -s "-screen 0 1500x950x24" .venv/bin/python scripts/screenshots.py docs/img --theme dark
+    xvfb-run -s "-screen 0 1500x950x24" .venv/bin/python scripts/screenshots.py docs/img --insights kmeans \
+        --colour-by masterCategory   # then renamed docs/img/window-insights.png
 
 Opens the demo catalog, queries with a demo photo and a text, selects the first result, waits for
 its explanation and rationale, then grabs the X screen.
