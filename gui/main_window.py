@@ -369,7 +369,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(note, 20000)
 
     def _explain_selected(self) -> None:
-        if self.engine is None or self._selected_pk is None or "vit" not in self.engine.spaces:
+        if self.engine is None or self._selected_pk is None:
+            return
+        if self.query.is_empty():  # a cluster's product or a point of the map, chosen with no query to match
+            self.details.clear(self.tr("%s — type a description or drop a photo to see why it matches them.")
+                               % self.engine.catalog.product(self._selected_pk).title)
+            return
+        if "vit" not in self.engine.spaces:
             return
         method = self.details.method.currentText()
         slow = method == PERTURBATION
