@@ -393,7 +393,13 @@ class MainWindow(QMainWindow):
                   on_result=self.details.finish_rationale, on_progress=self.details.add_rationale_text)
 
     def export_report(self, selected_only: bool, folder: str | None = None, limit: int = 50) -> None:
-        if self.engine is None or "vit" not in self.engine.spaces:
+        if self.engine is None:
+            return
+        if self.query.is_empty():  # browsing a cluster: a report explains results against a query
+            self.statusBar().showMessage(self.tr("A report explains the results of a query: type a description or "
+                                                 "drop a photo first"), 8000)
+            return
+        if "vit" not in self.engine.spaces:
             return
         model = self.results.similar_model
         row = self.results.current_row()

@@ -312,6 +312,8 @@ def test_a_cluster_chosen_without_a_query_lists_its_products_most_typical_first(
     assert window.details.title.text().startswith(rows[0].title) and window.details.explanation is None
     window.insights.map.clicked.emit(rows[1].pk)  # a point of the map, the same
     qtbot.waitUntil(lambda: window.details.title.text().startswith(rows[1].title), timeout=5000)
+    window.export_report(False, folder=str(engine.catalog.path.parent))  # no query to explain the results against
+    assert not window._workers and "drop a photo first" in window.statusBar().currentMessage()
     window.filters.combos["articleType"].setCurrentIndex(
         window.filters.combos["articleType"].findData(engine.catalog.attribute_column("articleType")[rows[-1].pk]))
     wait_idle(qtbot, window)
