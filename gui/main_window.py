@@ -48,7 +48,6 @@ class MainWindow(QMainWindow):
         self.details = DetailsPanel()
         self.insights = InsightsPanel()
         self.results.tabs.addTab(self.insights, self.tr("Insights"))
-        self.cluster_pks: tuple[int, ...] | None = None
         left = QTabWidget()
         left.addTab(self.query, self.tr("Query"))
         left.addTab(self.filters, self.tr("Filters"))
@@ -312,7 +311,7 @@ class MainWindow(QMainWindow):
     def search(self) -> None:
         if self.engine is None:
             return
-        chosen = self.insights.chosen_cluster if self.cluster_pks is not None else None
+        chosen = self.insights.chosen_cluster
         if self.query.is_empty():
             if chosen is not None:  # browsing a cluster: its products, the most typical first
                 self._run("search", backend.browse_cluster, self.engine, self.insights.clustering, chosen.label,
@@ -329,8 +328,13 @@ class MainWindow(QMainWindow):
             self._run("insights", backend.insights, self.engine, method, map_method,
                       on_result=lambda r: self.insights.show_insights(r) or self._highlight_results())
 
+    @property
+    def cluster_pks(self) -> tuple[int, ...] | None:
+        """The products of the cluster chosen in the Insights tab (None: all products)."""
+        chosen = self.insights.chosen_cluster
+        return None if chosen is None else self.insights.clustering.members(chosen.label)
+
     def choose_cluster(self, pks) -> None:
-        self.cluster_pks = pks
         self.statusBar().showMessage(self.tr("Results limited to a cluster of %d products") % len(pks) if pks
                                      else self.tr("Results from all products"), 4000)
         self.search()
@@ -431,7 +435,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)") % (name, pages), 8000)
 
         # the clusters, once computed, name each result's; a chosen one is what the results were limited to
-        chosen = self.insights.chosen_cluster if self.cluster_pks is not None else None
+        chosen = self.insights.chosen_cluster
         self._run("report", backend.report_html, self.engine, self.holder, self.query.state(), pks,
                   self.details.method.currentText(), self.insights.clustering, chosen, streams=True, on_result=write)
 
