@@ -287,6 +287,17 @@ class Catalog:
             "SELECT value, count(*) n FROM attributes WHERE key=? GROUP BY value ORDER BY n DESC, value", (key,)
         ))
 
+    def value_counts(self) -> dict[str, int]:
+        """attribute -> how many distinct values the products have of it (one query for every attribute)."""
+        return dict(self._conn.execute("SELECT key, COUNT(DISTINCT value) FROM attributes GROUP BY key"))
+
+    def grouping_attributes(self, most: int, categories_any: bool = False) -> list[str]:
+        """The attributes that group products, category fields first, then the others in name order: at least two
+        values and at most ``most`` (``categories_any``: a category field whatever its number of values)."""
+        counts, categories = self.value_counts(), self.category_fields()
+        return [k for k in dict.fromkeys([*categories, *sorted(counts)])
+                if 2 <= counts.get(k, 0) and (counts[k] <= most or categories_any and k in categories)]
+
     def delete_products(self, pks: Iterable[int]) -> int:
         pks = list(pks)
         for space in self.spaces():

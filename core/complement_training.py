@@ -109,9 +109,7 @@ def _usable_fields(catalog: Catalog) -> tuple[str, ...]:
 
 def _group_fields(catalog: Catalog) -> tuple[str, ...]:
     """Every attribute that groups products (category fields first, then the others the import kept)."""
-    keys = list(dict.fromkeys([*catalog.category_fields(), *catalog.attribute_keys()]))
-    return tuple(f for f in keys if f not in INTERNAL_ATTRIBUTES
-                 and 2 <= len(catalog.field_values(f)) <= MAX_FIELD_VALUES)
+    return tuple(f for f in catalog.grouping_attributes(MAX_FIELD_VALUES) if f not in INTERNAL_ATTRIBUTES)
 
 
 def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500,

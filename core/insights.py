@@ -99,13 +99,7 @@ MAP_COLOUR_VALUES = 60  # an attribute with more values than this, not a categor
 def colour_fields(catalog: Catalog) -> list[str]:
     """The attributes a map can be coloured by: the category fields, then the other attributes with a few values
     (H&M's index_group_name: Ladieswear, Menswear...), each with at least two values."""
-    categories = catalog.category_fields()
-    out = []
-    for key in dict.fromkeys([*categories, *catalog.attribute_keys()]):
-        n = len(catalog.field_values(key))
-        if n >= 2 and (key in categories or n <= MAP_COLOUR_VALUES):
-            out.append(key)
-    return out
+    return catalog.grouping_attributes(MAP_COLOUR_VALUES, categories_any=True)
 
 
 def default_space(catalog: Catalog) -> str:
@@ -175,11 +169,10 @@ def _describe(catalog: Catalog, pks: np.ndarray, labels: np.ndarray) -> list[Clu
         lift = {w: (n / len(members)) / (all_words[w] / len(pks)) for w, n in words.items() if n >= max(2, 0.2 * len(members))}
         top_words = tuple(sorted(lift, key=lambda w: -lift[w])[:4])
         # the two most typical values, each once ("Belts" is often both the sub-category and the type)
-        values: dict[str, str] = {}
+        once: dict[str, str] = {}
         for _, v, _ in attrs:
-            values.setdefault(v.casefold(), v)
-        values = list(values.values())
-        name = " · ".join(values[:2] or list(top_words[:3])) or f"cluster {label}"
+            once.setdefault(v.casefold(), v)
+        name = " · ".join(list(once.values())[:2] or list(top_words[:3])) or f"cluster {label}"
         out.append(Cluster(int(label), int(len(members)), name, tuple(attrs[:5]), top_words))
     return _distinct_names(out)
 
