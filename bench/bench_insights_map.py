@@ -24,20 +24,13 @@ def main() -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from core.catalog import Catalog
+    from core.progress import drain
     from gui import backend
     from gui.insights_panel import InsightsPanel
 
     app = QApplication([])
-    catalog = Catalog.open(args.catalog)
-
-    class Engine:  # what backend.insights reads of an engine
-        pass
-
-    engine = Engine()
-    engine.catalog = catalog
     t = time.perf_counter()
-    data = backend.insights(engine, args.method, args.map)
+    data = drain(backend.insights(args.catalog, args.method, args.map))
     prepare = time.perf_counter() - t
     panel = InsightsPanel()
     panel.resize(900, 700)

@@ -163,17 +163,24 @@ class Insights:
     map_method: str = "pca"
 
 
-def insights(engine, method: str = "kmeans", map_method: str = "pca") -> Insights:
-    """Clusters and a map of the catalog's joint space (or its image space), cached in the catalog."""
+def insights(catalog_path: Path, method: str = "kmeans", map_method: str = "pca"):
+    """Generator: clusters and a map of the catalog's joint space (or its image space), cached in the catalog;
+    returns ``Insights``. It opens a connection of its own: the window runs it beside its searches."""
+    from core.catalog import Catalog
     from core.insights import cluster, colour_fields, default_space, embedding_map
+    from core.progress import Progress
 
-    catalog = engine.catalog
-    space = default_space(catalog)
-    clustering = cluster(catalog, space, method)
-    pks, xy = embedding_map(catalog, space, map_method)
-    thumbs = {int(pk): catalog.thumbnail(int(pk)) for pk in pks[:MAP_THUMBNAILS]}
-    return Insights(clustering, pks, xy, thumbs, catalog.titles(),
-                    {f: catalog.attribute_column(f) for f in colour_fields(catalog)}, map_method)
+    with Catalog.open(catalog_path) as catalog:
+        space = default_space(catalog)
+        yield Progress(0, 3, f"Insights: clustering {catalog.embedding_count(space):,} products ({method})…")
+        clustering = cluster(catalog, space, method)
+        yield Progress(1, 3, f"Insights: mapping them ({map_method}"
+                       + (": about a minute for 12,000 products)…" if map_method == "tsne" else ")…"))
+        pks, xy = embedding_map(catalog, space, map_method)
+        yield Progress(2, 3, "Insights: reading thumbnails…")
+        thumbs = {int(pk): catalog.thumbnail(int(pk)) for pk in pks[:MAP_THUMBNAILS]}
+        return Insights(clustering, pks, xy, thumbs, catalog.titles(),
+                        {f: catalog.attribute_column(f) for f in colour_fields(catalog)}, map_method)
 
 
 def classify(engine, image_path: str) -> tuple[str, float] | None:

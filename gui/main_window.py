@@ -2,7 +2,9 @@
 
 It composes the panels and routes their signals to engine work in workers. Engine work runs on
 one single-thread pool so the catalog, indexes and models are never used concurrently; a newer
-request cancels the queued older one (typing fast never piles up searches).
+request cancels the queued older one (typing fast never piles up searches). The insights (clusters
+and maps: a minute for a t-SNE of a large catalog) run on a thread and catalog connection of their
+own, as learning "Goes with" does, so searching goes on meanwhile.
 """
 from __future__ import annotations
 
@@ -37,6 +39,10 @@ class MainWindow(QMainWindow):
         self.holder: dict = {}  # explainer and rationale writer, created on first use
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
+        # insights (a t-SNE map takes a minute on 10,000 products) on a thread and catalog connection of their own:
+        # searching goes on meanwhile
+        self.insights_pool = QThreadPool(self)
+        self.insights_pool.setMaxThreadCount(1)
         self._workers: set[TaskWorker] = set()
         self._latest: dict[str, TaskWorker] = {}
         self._selected_pk: int | None = None
@@ -139,10 +145,12 @@ class MainWindow(QMainWindow):
         if self.goes_with_dialog is not None:
             self.goes_with_dialog.cancel()
         self.pool.waitForDone(5000)
+        self.insights_pool.waitForDone(5000)
         super().closeEvent(event)
 
     # ---- running work -------------------------------------------------------------------
-    def _run(self, kind: str, task, *args, on_result, on_progress=None, streams: bool = False) -> TaskWorker:
+    def _run(self, kind: str, task, *args, on_result, on_progress=None, streams: bool = False,
+             pool: QThreadPool | None = None) -> TaskWorker:
         older = self._latest.get(kind)
         if older is not None:
             older.cancel()  # a newer request of the same kind supersedes it
@@ -154,7 +162,7 @@ class MainWindow(QMainWindow):
         self._workers.add(worker)
         self._latest[kind] = worker
         self._set_busy(True)
-        self.pool.start(worker)
+        (pool or self.pool).start(worker)
         return worker
 
     def _finished(self, kind: str, worker: TaskWorker) -> None:
@@ -325,8 +333,9 @@ class MainWindow(QMainWindow):
 
     def compute_insights(self, method: str, map_method: str) -> None:
         if self.engine is not None:
-            self._run("insights", backend.insights, self.engine, method, map_method,
-                      on_result=lambda r: self.insights.show_insights(r) or self._highlight_results())
+            self._run("insights", backend.insights, self.engine.catalog.path, method, map_method,
+                      on_result=lambda r: self.insights.show_insights(r) or self._highlight_results(),
+                      pool=self.insights_pool)
 
     @property
     def cluster_pks(self) -> tuple[int, ...] | None:

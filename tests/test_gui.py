@@ -323,6 +323,35 @@ def test_a_cluster_chosen_without_a_query_lists_its_products_most_typical_first(
     assert {types[pk] for pk in kept} == {types[rows[-1].pk]}
 
 
+def test_searching_goes_on_while_the_insights_compute(qtbot, engine, settings, monkeypatch):
+    import threading
+
+    import core.insights
+
+    release, started = threading.Event(), threading.Event()
+    real_map = core.insights.embedding_map
+
+    def slow_map(*args, **kwargs):  # a t-SNE of a large catalog: a minute
+        started.set()
+        release.wait(20)
+        return real_map(*args, **kwargs)
+
+    monkeypatch.setattr(core.insights, "embedding_map", slow_map)
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.compute_insights("kmeans", "tsne")
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    qtbot.waitUntil(lambda: "mapping them (tsne" in window.statusBar().currentMessage(), timeout=5000)
+    window.query.text.setText("green shoe")
+    window.query.text.returnPressed.emit()
+    qtbot.waitUntil(lambda: window.results.similar_model.rowCount() and
+                    window.results.similar_model.row_at(0).sku == "P011", timeout=10000)
+    assert window.insights.clustering is None  # the search did not wait for the map
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.insights.clustering is not None and len(window.insights.map.items) == 12
+
+
 def test_the_query_sits_among_its_best_results_weighted_by_score():
     from PySide6.QtCore import QPointF
 
