@@ -10,7 +10,11 @@ import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
 from gui.filters_panel import FilterState
+from gui.insights_panel import THUMB_SIDE
 from gui.query_panel import QueryState
 from gui.results_model import ResultRow
 
@@ -157,7 +161,7 @@ class Insights:
     clustering: object  # core.insights.Clustering
     pks: object  # (n,) int64 numpy array: the mapped products
     xy: object  # (n, 2) their map coordinates
-    thumbnails: dict[int, bytes]
+    thumbnails: dict[int, object]  # pk -> QImage, decoded and scaled for the map
     titles: dict[int, str]
     attributes: dict[str, dict[int, str]]  # attribute -> pk -> value, to colour the map by (``colour_fields``)
     map_method: str = "pca"
@@ -178,7 +182,11 @@ def insights(catalog_path: Path, method: str = "kmeans", map_method: str = "pca"
                        + (": about a minute for 12,000 products)…" if map_method == "tsne" else ")…"))
         pks, xy = embedding_map(catalog, space, map_method)
         yield Progress(2, 3, "Insights: reading thumbnails…")
-        thumbs = {int(pk): catalog.thumbnail(int(pk)) for pk in pks[:MAP_THUMBNAILS]}
+        thumbs = {}
+        for pk in pks[:MAP_THUMBNAILS]:
+            image = QImage.fromData(catalog.thumbnail(int(pk)) or b"")
+            if not image.isNull():  # QImage may be made off the GUI thread; QPixmap may not
+                thumbs[int(pk)] = image.scaled(THUMB_SIDE, THUMB_SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation)
         return Insights(clustering, pks, xy, thumbs, catalog.titles(),
                         {f: catalog.attribute_column(f) for f in colour_fields(catalog)}, map_method)
 

@@ -350,6 +350,10 @@ def test_searching_goes_on_while_the_insights_compute(qtbot, engine, settings, m
     release.set()
     wait_idle(qtbot, window)
     assert window.insights.clustering is not None and len(window.insights.map.items) == 12
+    from PySide6.QtWidgets import QGraphicsPixmapItem
+
+    thumbs = [i for i in window.insights.map.scene().items() if isinstance(i, QGraphicsPixmapItem)]
+    assert len(thumbs) == 12 and all(max(t.pixmap().width(), t.pixmap().height()) == 28 for t in thumbs)
 
 
 def test_the_query_sits_among_its_best_results_weighted_by_score():
