@@ -334,8 +334,14 @@ class MainWindow(QMainWindow):
     def compute_insights(self, method: str, map_method: str) -> None:
         if self.engine is not None:
             self._run("insights", backend.insights, self.engine.catalog.path, method, map_method,
-                      on_result=lambda r: self.insights.show_insights(r) or self._highlight_results(),
-                      pool=self.insights_pool)
+                      on_result=self._show_insights, pool=self.insights_pool)
+
+    def _show_insights(self, data) -> None:
+        self.insights.show_insights(data)
+        self._highlight_results()
+        self.statusBar().showMessage(self.tr("Insights: %s; a %s map of %d products") % (
+            data.clustering.summary(), {"pca": "PCA", "tsne": "t-SNE"}.get(data.map_method, data.map_method),
+            len(data.pks)), 8000)
 
     @property
     def cluster_pks(self) -> tuple[int, ...] | None:

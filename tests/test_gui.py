@@ -350,6 +350,8 @@ def test_searching_goes_on_while_the_insights_compute(qtbot, engine, settings, m
     release.set()
     wait_idle(qtbot, window)
     assert window.insights.clustering is not None and len(window.insights.map.items) == 12
+    assert window.statusBar().currentMessage() == (f"Insights: {window.insights.clustering.summary()}; "
+                                                   "a t-SNE map of 12 products")  # not the last step's message
     from PySide6.QtWidgets import QGraphicsPixmapItem
 
     thumbs = [i for i in window.insights.map.scene().items() if isinstance(i, QGraphicsPixmapItem)]
