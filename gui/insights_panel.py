@@ -11,7 +11,7 @@ from collections import Counter
 from html import escape
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QComboBox, QGraphicsEllipseItem, QGraphicsItem, QGraphicsItemGroup, QGraphicsLineItem,
                                QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
@@ -37,6 +37,11 @@ def query_position(positions: dict[int, QPointF], results: list[tuple[int, float
         return None
     total = sum(w for _, w in placed)
     return QPointF(sum(p.x() * w for p, w in placed) / total, sum(p.y() * w for p, w in placed) / total)
+
+
+def readable(colour: QColor, background: QColor) -> QColor:
+    """The palette colour as text on ``background``: darker on a light one, lighter on a dark one (dark mode)."""
+    return colour.lighter(135) if background.lightness() < 128 else colour.darker(130)
 
 
 def value_colours(values: dict[int, str]) -> tuple[dict[int, QColor], list[tuple[str, QColor]]]:
@@ -101,8 +106,9 @@ class MapView(QGraphicsView):
 
     def highlight(self, pks) -> None:
         wanted = set(int(p) for p in pks)
+        ring = QPen(self.palette().color(QPalette.Text), 3)  # black on a light map, white on a dark one
         for pk, dot in self.items.items():
-            dot.setPen(QPen(QColor("black"), 3) if pk in wanted else QPen(Qt.NoPen))
+            dot.setPen(ring if pk in wanted else QPen(Qt.NoPen))
             dot.setZValue(2 if pk in wanted else 1)
 
     def mark_query(self, at: QPointF | None) -> None:
@@ -197,7 +203,7 @@ class InsightsPanel(QWidget):
             item = QListWidgetItem(f"{c.name}  ({c.size})")
             item.setToolTip(", ".join(f"{f}={v} ×{lift}" for f, v, lift in c.attributes) + "\n" + ", ".join(c.words))
             item.setData(Qt.UserRole, c.label)
-            item.setForeground(PALETTE[c.label % len(PALETTE)].darker(130))
+            item.setForeground(readable(PALETTE[c.label % len(PALETTE)], self.list.palette().color(QPalette.Base)))
             self.list.addItem(item)
         self.list.setCurrentRow(0)
         self.list.blockSignals(False)

@@ -339,9 +339,9 @@ class MainWindow(QMainWindow):
     def _show_insights(self, data) -> None:
         self.insights.show_insights(data)
         self._highlight_results()
-        self.statusBar().showMessage(self.tr("Insights: %s; a %s map of %d products") % (
-            data.clustering.summary(), {"pca": "PCA", "tsne": "t-SNE"}.get(data.map_method, data.map_method),
-            len(data.pks)), 8000)
+        self.statusBar().showMessage(self.tr("Insights: %d clusters (%s), a %s map of %d products") % (
+            len(data.clustering.clusters), data.clustering.method,
+            {"pca": "PCA", "tsne": "t-SNE"}.get(data.map_method, data.map_method), len(data.pks)), 8000)
 
     @property
     def cluster_pks(self) -> tuple[int, ...] | None:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPalette
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QMessageBox
 
@@ -350,8 +350,8 @@ def test_searching_goes_on_while_the_insights_compute(qtbot, engine, settings, m
     release.set()
     wait_idle(qtbot, window)
     assert window.insights.clustering is not None and len(window.insights.map.items) == 12
-    assert window.statusBar().currentMessage() == (f"Insights: {window.insights.clustering.summary()}; "
-                                                   "a t-SNE map of 12 products")  # not the last step's message
+    assert window.statusBar().currentMessage() == (f"Insights: {len(window.insights.clustering.clusters)} clusters "
+                                                   "(kmeans), a t-SNE map of 12 products")  # not the last step's
     from PySide6.QtWidgets import QGraphicsPixmapItem
 
     thumbs = [i for i in window.insights.map.scene().items() if isinstance(i, QGraphicsPixmapItem)]
@@ -488,11 +488,24 @@ def test_the_insights_tab_says_how_many_products_hdbscan_left_out(qtbot):
     qtbot.addWidget(panel)
     clustering = Clustering("hdbscan", "vit", np.array([1, 2, 3]), np.array([0, 0, -1]),
                             (Cluster(0, 2, "Dresses", (("type", "Dress", 3.0),), ("dress",)),), 0.5, 0.7)
-    panel.show_insights(Insights(clustering, np.array([1, 2, 3]), np.array([[0, 0], [1, 0], [0, 1]], np.float32),
-                                 {}, {1: "Red dress", 3: "Blue shoe"}, {"type": {1: "Dress", 2: "Dress", 3: "Shoe"}},
-                                 "tsne"))
+    panel_data = Insights(clustering, np.array([1, 2, 3]), np.array([[0, 0], [1, 0], [0, 1]], np.float32),
+                          {}, {1: "Red dress", 3: "Blue shoe"}, {"type": {1: "Dress", 2: "Dress", 3: "Shoe"}}, "tsne")
+    panel.show_insights(panel_data)
+    assert panel.list.item(1).foreground().color().lightness() < 128  # a light theme: darker than the palette
     assert panel.quality.text() == ("1 clusters · silhouette 0.500 · Davies-Bouldin 0.700 · "
                                     "1 products in no cluster (grey)")
     assert (panel.method.currentText(), panel.map_method.currentText()) == ("hdbscan", "tsne")
     assert panel.map.items[3].brush().color() == OTHER and panel.map.items[1].toolTip() == "Red dress"
     assert panel.map.items[2].toolTip() == "2"  # no title: its number
+    panel.show_results([(1, 0.9)], mark_query=False)
+    assert panel.map.items[1].pen().color() == panel.map.palette().color(QPalette.Text)
+
+    dark = QPalette(panel.palette())  # dark mode: the cluster names and the results' rings stay readable
+    for role, colour in ((QPalette.Base, QColor(30, 30, 30)), (QPalette.Text, QColor(235, 235, 235))):
+        dark.setColor(role, colour)
+    for widget in (panel.list, panel.map):
+        widget.setPalette(dark)
+    panel.show_insights(panel_data)
+    panel.show_results([(1, 0.9)], mark_query=False)
+    assert panel.list.item(1).foreground().color().lightness() > 128
+    assert panel.map.items[1].pen().color() == QColor(235, 235, 235)
