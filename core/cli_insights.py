@@ -37,18 +37,18 @@ def add_cluster_options(p: argparse.ArgumentParser, what: str) -> None:
 
 def chosen_cluster(catalog, ref: str, method: str):
     """(clustering, cluster) that ``--cluster REF`` names; computed and cached when the catalog has none yet."""
-    from core.insights import cluster, default_space
+    from core.insights import cluster
 
-    clustering = cluster(catalog, default_space(catalog), method)
+    clustering = cluster(catalog, None, method)
     return clustering, clustering.find(ref)
 
 
 def cmd_clusters(args) -> int:
     from core.catalog import Catalog
-    from core.insights import cluster, default_space
+    from core.insights import cluster
 
     with Catalog.open(args.catalog) as catalog:
-        c = cluster(catalog, args.space or default_space(catalog), args.method, args.k)
+        c = cluster(catalog, args.space, args.method, args.k)
     print(c.summary())
     for x in sorted(c.clusters, key=lambda x: -x.size):
         print(f"  {x.label:>3}  {x.size:>6}  {x.name}   [{', '.join(x.words)}]")

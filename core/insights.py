@@ -111,11 +111,14 @@ def default_space(catalog: Catalog) -> str:
     raise AppError(f"{catalog.name} has no product vectors yet: import products or run `vitrina index`.")
 
 
-def cluster(catalog: Catalog, space: str, method: str = "kmeans", k: int | None = None,
+def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int | None = None,
             min_cluster_size: int = 10, seed: int = 0, cache: bool = True) -> Clustering:
-    """``cache``: read and write the result kept in the catalog (off: compute it, e.g. to time it)."""
+    """``space``: None for ``default_space``; ``cache``: read and write the result kept in the catalog (off:
+    compute it, e.g. to time it)."""
     from sklearn.cluster import HDBSCAN, KMeans
     from sklearn.metrics import davies_bouldin_score, silhouette_score
+
+    space = space or default_space(catalog)
 
     cached = _load(catalog, space, method, k, min_cluster_size) if cache else None
     if cached is not None:

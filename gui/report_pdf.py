@@ -84,7 +84,7 @@ def cmd_report(args) -> int:
     from core.cli import _drive, open_engine_cli, out_folder
     from core.cli_insights import chosen_cluster
     from core.errors import AppError
-    from core.insights import cluster, default_space
+    from core.insights import cluster
     from explain.explainer import VIEWS, MatchExplainer
     from explain.facts import words_of
     from explain.rationale import LlamaRationale, RationaleWriter, Verifier
@@ -100,7 +100,7 @@ def cmd_report(args) -> int:
             if args.cluster:
                 clustering, chosen = chosen_cluster(catalog, args.cluster, args.cluster_method)
             else:
-                clustering = cluster(catalog, default_space(catalog), args.cluster_method)
+                clustering = cluster(catalog, None, args.cluster_method)
     out = out_folder(args.out, "report")
     engine = open_engine_cli(args.catalog)
     explainer = MatchExplainer(engine.space("vit").encoder.load())
