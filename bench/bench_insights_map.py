@@ -24,13 +24,12 @@ def main() -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from core.progress import drain
     from gui import backend
     from gui.insights_panel import InsightsPanel
 
     app = QApplication([])
     t = time.perf_counter()
-    data = drain(backend.insights(args.catalog, args.method, args.map))
+    data = backend.insights(args.catalog, args.method, args.map, emit=lambda p: None, cancelled=lambda: False)
     prepare = time.perf_counter() - t
     panel = InsightsPanel()
     panel.resize(900, 700)

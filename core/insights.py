@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from core.catalog import Catalog
-from core.errors import AppError
+from core.errors import AppError, Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,10 @@ def _load(catalog: Catalog, space: str, method: str, k, mcs) -> Clustering | Non
 
 
 def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int = 0,
-                  cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(pks, (n, 2) coordinates) of a PCA or t-SNE map of the space; cached by the space's revision."""
+                  cache: bool = True, cancelled=None) -> tuple[np.ndarray, np.ndarray]:
+    """(pks, (n, 2) coordinates) of a PCA or t-SNE map of the space; cached by the space's revision.
+    ``cancelled``: a callable polled while a t-SNE runs (in a process of its own, ended when it says so:
+    raises ``Cancelled``)."""
     key = f"map:{space}:{method}:{catalog.revision(space)}"
     raw = catalog.meta(key) if cache else None
     if raw:
@@ -235,11 +237,8 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
     if method == "pca":
         xy = PCA(n_components=2, random_state=seed).fit_transform(vectors)
     elif method == "tsne":
-        from sklearn.manifold import TSNE
-
         reduced = PCA(n_components=min(50, vectors.shape[1], len(pks) - 1), random_state=seed).fit_transform(vectors)
-        xy = TSNE(n_components=2, perplexity=min(30.0, (len(pks) - 1) / 3), init="pca", random_state=seed,
-                  metric="cosine").fit_transform(reduced)
+        xy = _tsne(reduced, seed) if cancelled is None else _tsne_cancellable(reduced, seed, cancelled)
     else:
         raise AppError(f"Unknown map method '{method}': use pca or tsne.")
     xy = xy.astype(np.float32).round(4)  # what is cached is what is returned, first time too
@@ -247,3 +246,51 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
         with catalog.transaction():
             catalog.set_meta(key, json.dumps({"pks": pks.tolist(), "xy": xy.tolist()}))
     return pks, xy
+
+
+def _tsne(reduced: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    return TSNE(n_components=2, perplexity=min(30.0, (len(reduced) - 1) / 3), init="pca", random_state=seed,
+                metric="cosine").fit_transform(reduced)
+
+
+def _tsne_cancellable(reduced: np.ndarray, seed: int, cancelled, poll_s: float = 0.2) -> np.ndarray:
+    """``_tsne`` in a child Python process: scikit-learn's t-SNE cannot be stopped (a minute on 12,000
+    products), a process can. A plain subprocess rather than multiprocessing, whose spawned child would
+    run the parent's main script again."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
+    with tempfile.TemporaryDirectory(prefix="vitrina-tsne-") as tmp:
+        src, out, err = (Path(tmp, name) for name in ("in.npy", "out.npy", "stderr.txt"))
+        np.save(src, reduced)
+        with err.open("wb") as errors:
+            child = subprocess.Popen([sys.executable, "-c", _TSNE_CHILD, str(src), str(out), str(seed)],
+                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+            try:
+                while True:
+                    if cancelled():
+                        raise Cancelled("The map was cancelled.")
+                    try:
+                        code = child.wait(timeout=poll_s)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+        if code != 0:
+            last = (err.read_text(errors="replace").strip().splitlines() or [f"exit status {code}"])[-1]
+            raise AppError(f"The t-SNE map failed: {last}")
+        return np.load(out)
+
+
+_TSNE_CHILD = ("import sys, numpy as np; from core.insights import _tsne; "
+               "np.save(sys.argv[2], _tsne(np.load(sys.argv[1]), int(sys.argv[3])))")

@@ -167,23 +167,32 @@ class Insights:
     map_method: str = "pca"
 
 
-def insights(catalog_path: Path, method: str = "kmeans", map_method: str = "pca"):
-    """Generator: clusters and a map of the catalog's joint space (or its image space), cached in the catalog;
-    returns ``Insights``. It opens a connection of its own: the window runs it beside its searches."""
+def insights(catalog_path: Path, method: str = "kmeans", map_method: str = "pca", *, emit, cancelled):
+    """Clusters and a map of the catalog's joint space (or its image space), cached in the catalog; returns
+    ``Insights`` (None when cancelled: a t-SNE stops at once). It opens a connection of its own: the window
+    runs it beside its searches."""
     from core.catalog import Catalog
+    from core.errors import Cancelled
     from core.insights import cluster, colour_fields, default_space, embedding_map
     from core.progress import Progress
 
     with Catalog.open(catalog_path) as catalog:
         space = default_space(catalog)
-        yield Progress(0, 3, f"Insights: clustering {catalog.embedding_count(space):,} products ({method})…")
+        emit(Progress(0, 3, f"Insights: clustering {catalog.embedding_count(space):,} products ({method})…"))
         clustering = cluster(catalog, space, method)
-        yield Progress(1, 3, f"Insights: mapping them ({map_method}"
-                       + (": about a minute for 12,000 products)…" if map_method == "tsne" else ")…"))
-        pks, xy = embedding_map(catalog, space, map_method)
-        yield Progress(2, 3, "Insights: reading thumbnails…")
+        if cancelled():
+            return None
+        emit(Progress(1, 3, f"Insights: mapping them ({map_method}"
+                      + (": about a minute for 12,000 products)…" if map_method == "tsne" else ")…")))
+        try:
+            pks, xy = embedding_map(catalog, space, map_method, cancelled=cancelled)
+        except Cancelled:
+            return None
+        emit(Progress(2, 3, "Insights: reading thumbnails…"))
         thumbs = {}
         for pk in pks[:MAP_THUMBNAILS]:
+            if cancelled():
+                return None
             image = QImage.fromData(catalog.thumbnail(int(pk)) or b"")
             if not image.isNull():  # QImage may be made off the GUI thread; QPixmap may not
                 thumbs[int(pk)] = image.scaled(THUMB_SIDE, THUMB_SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation)

@@ -334,7 +334,7 @@ class MainWindow(QMainWindow):
     def compute_insights(self, method: str, map_method: str) -> None:
         if self.engine is not None:
             self._run("insights", backend.insights, self.engine.catalog.path, method, map_method,
-                      on_result=self._show_insights, pool=self.insights_pool)
+                      on_result=self._show_insights, pool=self.insights_pool, streams=True)
 
     def _show_insights(self, data) -> None:
         self.insights.show_insights(data)

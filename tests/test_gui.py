@@ -358,6 +358,38 @@ def test_searching_goes_on_while_the_insights_compute(qtbot, engine, settings, m
     assert len(thumbs) == 12 and all(max(t.pixmap().width(), t.pixmap().height()) == 28 for t in thumbs)
 
 
+def test_cancelling_a_map_stops_it_quietly_and_the_next_one_runs(qtbot, engine, settings, monkeypatch):
+    import threading
+
+    import core.insights
+    from core.errors import Cancelled
+
+    started, stopped = threading.Event(), threading.Event()
+    real_map = core.insights.embedding_map
+
+    def endless_tsne(catalog, space, method="pca", *args, cancelled=None, **kwargs):
+        if method != "tsne":
+            return real_map(catalog, space, method, *args, cancelled=cancelled, **kwargs)
+        started.set()
+        while not cancelled():  # as the real one polls its child process
+            threading.Event().wait(0.05)
+        stopped.set()
+        raise Cancelled("The map was cancelled.")
+
+    monkeypatch.setattr(core.insights, "embedding_map", endless_tsne)
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.compute_insights("kmeans", "tsne")
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    window.cancel_button.click()
+    qtbot.waitUntil(stopped.is_set, timeout=5000)
+    wait_idle(qtbot, window)
+    assert window.insights.clustering is None and not window.findChildren(QMessageBox)  # no error, nothing shown
+    window.compute_insights("kmeans", "pca")  # not queued behind a t-SNE still computing
+    wait_idle(qtbot, window)
+    assert window.insights.clustering is not None and len(window.insights.map.items) == 12
+
+
 def test_the_query_sits_among_its_best_results_weighted_by_score():
     from PySide6.QtCore import QPointF
 

@@ -159,3 +159,39 @@ def test_typical_members_rank_a_cluster_by_closeness_to_its_centre(engine):
     assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True) and ranked[0][1] <= 1.0 + 1e-6
     allowed = np.array([ranked[-1][0]])
     assert typical_members(engine.catalog, c, label, allowed) == [ranked[-1]]  # the centre stays the cluster's
+
+
+def test_a_cancelled_tsne_stops_its_process_at_once(monkeypatch):
+    import subprocess
+
+    from core.errors import Cancelled
+    from core.insights import _tsne_cancellable
+
+    children = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: children.append(real_popen(*a, **k)) or children[-1])
+    reduced = np.random.default_rng(0).normal(size=(3000, 16))  # a t-SNE of several seconds
+    polls = []
+
+    def cancelled():  # first poll: go on; second (0.2 s later): the child is computing, stop it
+        polls.append(children[0].poll())
+        return len(polls) > 1
+
+    with pytest.raises(Cancelled):
+        _tsne_cancellable(reduced, 0, cancelled)
+    assert polls == [None, None]  # the t-SNE ran in a child process, still computing when cancelled
+    assert children[0].poll() is not None  # which is gone: nothing left computing
+
+
+def test_a_failing_tsne_child_says_why(monkeypatch):
+    import core.insights
+
+    monkeypatch.setattr(core.insights, "_TSNE_CHILD", "raise SystemExit('no memory left')")
+    with pytest.raises(AppError, match="t-SNE map failed: no memory left"):
+        core.insights._tsne_cancellable(np.zeros((10, 3)), 0, lambda: False)
+
+
+def test_a_tsne_in_a_child_process_is_the_same_map(engine):
+    in_process = embedding_map(engine.catalog, "image", "tsne", cache=False)
+    child = embedding_map(engine.catalog, "image", "tsne", cache=False, cancelled=lambda: False)
+    assert np.array_equal(in_process[0], child[0]) and np.allclose(in_process[1], child[1], atol=1e-3)
