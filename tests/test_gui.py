@@ -541,3 +541,45 @@ def test_the_insights_tab_says_how_many_products_hdbscan_left_out(qtbot):
     panel.show_results([(1, 0.9)], mark_query=False)
     assert panel.list.item(1).foreground().color().lightness() > 128
     assert panel.map.items[1].pen().color() == QColor(235, 235, 235)
+
+
+def test_the_map_paints_each_dot_in_its_colour_and_a_click_finds_its_product(qtbot):
+    import numpy as np
+    from PySide6.QtCore import QPointF
+    from PySide6.QtTest import QTest
+
+    from core.insights import Cluster, Clustering
+    from gui.backend import Insights
+    from gui.insights_panel import InsightsPanel
+
+    panel = InsightsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    pks = np.array([1, 2, 3, 4])
+    clustering = Clustering("kmeans", "vit", pks, np.array([0, 0, 1, 1]),
+                            (Cluster(0, 2, "Dresses", (), ()), Cluster(1, 2, "Shoes", (), ())), 0.5, 0.7)
+    xy = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], np.float32)
+    panel.show_insights(Insights(clustering, pks, xy, {}, {1: "Red dress", 4: "Blue shoe"}, {}, "pca"))
+    panel.show_results([(4, 0.9)], mark_query=False)
+    view = panel.map
+    shot = view.viewport().grab().toImage()
+    for pk in map(int, pks):
+        assert shot.pixelColor(view.mapFromScene(view.positions[pk])) == view.items[pk].brush().color()
+    view.scale(8, 8)
+    view.centerOn(view.positions[4])
+    shot = view.viewport().grab().toImage()
+    ringed = view.mapFromScene(view.positions[4] + QPointF(4, 0))  # the edge of the outlined dot: its ring
+    assert shot.pixelColor(ringed) == view.palette().color(QPalette.Text)
+    view.centerOn(view.positions[3])
+    unringed = view.mapFromScene(view.positions[3] + QPointF(3.5, 0))  # no ring: its own colour to the edge
+    assert view.viewport().grab().toImage().pixelColor(unringed) == view.items[3].brush().color()
+    view.resetTransform()
+    view.fitInView(view.scene().itemsBoundingRect(), Qt.KeepAspectRatio)
+    clicks = []
+    view.clicked.connect(clicks.append)
+    for pk in (3, 1):
+        QTest.mouseClick(view.viewport(), Qt.LeftButton, Qt.NoModifier, view.mapFromScene(view.positions[pk]))
+    QTest.mouseClick(view.viewport(), Qt.LeftButton, Qt.NoModifier,
+                     view.mapFromScene(view.positions[1] + QPointF(300, 300)))
+    assert clicks == [3, 1]  # nothing under the last click
