@@ -86,6 +86,7 @@ CREATE TABLE import_runs (
 MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
 
 CORE_COLUMNS = ("sku", "title", "description", "brand", "price", "rating")
+INTERNAL_ATTRIBUTES = ("image_quality",)  # set by the import (core.ingest), not a property of the product
 
 
 def now_iso() -> str:
@@ -305,6 +306,14 @@ class Catalog:
         for chunk in _chunks(pks, 500):
             self._conn.execute(f"DELETE FROM products WHERE pk IN ({','.join('?' * len(chunk))})", chunk)
         return len(pks)
+
+    def skus_of(self, pks: Iterable[int]) -> dict[int, str]:
+        """pk -> sku of those of ``pks`` that exist."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(sorted({int(p) for p in pks}), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(self._conn.execute(f"SELECT pk, sku FROM products WHERE pk IN ({marks})", chunk))
+        return out
 
     def pk_for_sku(self, sku: str) -> int | None:
         row = self._conn.execute("SELECT pk FROM products WHERE sku=?", (sku,)).fetchone()

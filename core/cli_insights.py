@@ -57,13 +57,17 @@ def cmd_clusters(args) -> int:
 
 def cmd_goes_with(args) -> int:
     from core.catalog import Catalog
-    from core.cli import progress_shown
+    from core.cli import check_output, progress_shown
     from core.complement_eval import evaluate_complements
     from core.complement_model import ComplementModel, model_path
     from core.complement_splits import ALL_SPLITS, EVALUATION_SPLITS, design_column
     from core.complement_training import train_complement_models
     from core.complements import badge, recommend, why
 
+    if not (args.train or args.eval or args.product is not None):
+        raise AppError("Say what to do: --train (learn from the co-purchase pairs), --eval (measure it) or "
+                       "--product ID (what goes with that product).")
+    check_output(args.json)
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
         model = None
@@ -103,13 +107,17 @@ def cmd_goes_with(args) -> int:
                 print(f"  {name}: {v}")
             if args.json:
                 args.json.write_text(json.dumps(result, indent=2))
-        if args.product:
+        if args.product is not None:
             if model is None and path.exists():  # not just trained: the saved one
-                model = ComplementModel.load(path)
+                model = ComplementModel.load(path).named(catalog)
             pk = catalog.pk_for_sku(args.product)
             if pk is None:
                 raise AppError(f"No product with id '{args.product}'.")
-            recs = recommend(catalog, model, pk, 10)
+            try:
+                recs = recommend(catalog, model, pk, 10)
+            except AppError as exc:  # the model cannot score this product: its known pairs, and why
+                recs = recommend(catalog, None, pk, 10)
+                print(f"Known co-purchases only. {exc}")
             if not recs:
                 print(f"Nothing known to go with {args.product}: it has no co-purchase pairs"
                       + ("." if model is not None else ", and no model was trained (goes-with --train)."))

@@ -37,6 +37,11 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
     split = product_split(catalog, group_by, seed)
     rel = held_out_queries(catalog, split, "test")
     queries = [p for p in sorted(rel) if p in ev.row][:max_queries]
+    if not queries:
+        why = (f"{len(rel)} test products have pairs, none of them vectors in every content space" if rel
+               else "the test products have none")
+        raise AppError(f"No test product of {catalog.name} has co-purchase pairs to hide and find again ({why}): "
+                       "the catalog needs more pairs to be evaluated.")
     popular = pks[np.argsort(-ev.logdeg, kind="stable")[:200]]
     scores: dict[str, list] = defaultdict(list)
     for p in queries:

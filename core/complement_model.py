@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,9 @@ class ComplementModel:
     item_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (items, r)
     attribute_values: dict[str, list[str]] = field(default_factory=dict)  # stage 1's one-hot attribute columns
     trees: TreeEnsemble | None = None  # the ranker when set (mean, scale and coef then unused)
+    # pk -> sku of every product the model names (pairs, item_pks) when it learned: a catalog reuses the pk of a
+    # product removed since for the next one added (None: a model saved before it kept them)
+    skus: dict[int, str] | None = None
 
     @property
     def degree(self) -> dict[int, int]:
@@ -54,7 +57,9 @@ class ComplementModel:
                                   "compat": self.compat, "features": self.features, "bias": self.bias,
                                   "group_fields": self.group_fields, "info": self.info,
                                   "attribute_values": self.attribute_values}),
-                 **(self.trees.arrays("trees_") if self.trees is not None else {}))
+                 **(self.trees.arrays("trees_") if self.trees is not None else {}),
+                 **({"sku_pks": np.fromiter(self.skus, np.int64, len(self.skus)),
+                     "sku_names": np.array(list(self.skus.values()), dtype=str)} if self.skus else {}))
         os.replace(tmp, path)
 
     @classmethod
@@ -66,10 +71,30 @@ class ComplementModel:
                            tuple(meta["fields"]), meta["compat"], z["pairs"], tuple(meta["features"]),
                            z["mean"], z["scale"], z["coef"], float(meta["bias"]), meta["info"],
                            tuple(meta["group_fields"]), z["item_pks"], z["item_vectors"], meta["attribute_values"],
-                           TreeEnsemble.from_arrays(z, "trees_") if "trees_roots" in z.files else None)
+                           TreeEnsemble.from_arrays(z, "trees_") if "trees_roots" in z.files else None,
+                           dict(zip(z["sku_pks"].tolist(), z["sku_names"].tolist())) if "sku_pks" in z.files else None)
         except (KeyError, ValueError, OSError) as exc:
             raise AppError(f"{path} is not a complement model of this version ({exc}); train it again "
                            "with `vitrina goes-with CATALOG --train`.") from exc
+
+    def named(self, catalog: Catalog) -> ComplementModel:
+        """The model with the pks it learned (``skus``) that are in ``catalog``, under their pks there now (the
+        same unless products were removed and others added). Products removed since drop out: a new product
+        given an old one's pk must not inherit what the old one was bought with."""
+        if self.skus is None:  # saved before models kept their products' skus: taken as it is
+            return self
+        current = catalog.row_hashes(list(self.skus.values()))
+        now = {pk: current[sku][0] if sku in current else -1 for pk, sku in self.skus.items()}
+        if all(now[pk] == pk for pk in now):
+            return self
+        remap = np.vectorize(lambda pk: now.get(int(pk), -1), otypes=[np.int64])
+        pairs = remap(self.pairs) if self.pairs.size else self.pairs
+        keep_pairs = (pairs >= 0).all(axis=1) if pairs.size else np.zeros(0, bool)
+        items = remap(self.item_pks) if self.item_pks.size else self.item_pks
+        keep_items = items >= 0
+        return replace(self, pairs=pairs[keep_pairs].reshape(-1, 2), item_pks=items[keep_items],
+                       item_vectors=self.item_vectors[keep_items],
+                       skus={int(now[pk]): sku for pk, sku in self.skus.items() if now[pk] >= 0})
 
     def contributions(self, feats: np.ndarray) -> np.ndarray:
         """Per candidate and feature, its share of the ranker's score: weight x standardised value, or

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from core.catalog import Catalog
+from core.catalog import INTERNAL_ATTRIBUTES, Catalog
 from core.splits import split_of
 
 ALL_SPLITS = ("train", "val", "test")
@@ -27,7 +27,7 @@ def variant_columns(catalog: Catalog) -> list[str]:
     categories = set(catalog.category_fields())
     return [key for key, count, distinct in catalog.execute(
                 "SELECT key, COUNT(*), COUNT(DISTINCT value) FROM attributes GROUP BY key ORDER BY key")
-            if key not in categories and 1 < count / distinct <= MAX_VARIANTS]
+            if key not in categories and key not in INTERNAL_ATTRIBUTES and 1 < count / distinct <= MAX_VARIANTS]
 
 
 def design_column(catalog: Catalog, among: list[str] | None = None) -> str | None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from core.catalog import Catalog
+from core.catalog import INTERNAL_ATTRIBUTES, Catalog
 from core.complement_evidence import (CONTENT_SPACES, SIMILARITY_SPACES, Evidence, attribute_onehots,
                                       content_vectors, feature_names)
 from core.complement_model import ComplementModel, encoders_of
@@ -29,7 +29,6 @@ NEGATIVE_RATE = 0.25  # of the candidates that were not bought, the share the tr
 TREE_PARAMS = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 200,
                "early_stopping": False}  # a fixed number of trees: early stopping's random hold-out moved R@10 by 5 %
 PROPAGATION = 1.0  # weight of its partners' vectors (degree-normalised) in a bought product's candidate vector
-INTERNAL_ATTRIBUTES = ("image_quality",)  # set by the import, not a property of the product
 MIN_PAIRS = 50  # between training products, for stage 1
 
 
@@ -269,5 +268,6 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
             model.coef, model.bias = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
             model.info |= {"ranker": "logistic regression",
                            "weights": {n: round(float(c), 3) for n, c in zip(names, model.coef)}}
+        model.skus = catalog.skus_of(np.concatenate([model.pairs.ravel(), model.item_pks]))
         models.append(model)
     return models

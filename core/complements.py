@@ -90,6 +90,9 @@ def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int =
         evidence = Evidence(catalog, model, pks, x)
     i = evidence.row.get(int(pk))
     if i is None:
+        if catalog.product(pk).image_path is None:
+            raise AppError("This product has no photo: the learned model places a product by its photo and text, "
+                           "so it cannot pick complements for it. Add a photo (re-import it with one).")
         raise AppError("This product has no content vectors yet: run `vitrina index`.")
     cand = evidence.candidates(i, max(CANDIDATES, k))
     feats = evidence.features(i, cand)
@@ -142,7 +145,7 @@ class GoesWith:
             path, key = self._state()
             if key != self._key:
                 self._model, self._evidence, self._key = None, None, None
-                model = ComplementModel.load(path) if key[0] is not None else None
+                model = ComplementModel.load(path).named(self.catalog) if key[0] is not None else None
                 if model is not None:
                     check_encoders(self.catalog, model)
                     pks, x = content_vectors(self.catalog, model.spaces, model.attribute_values)

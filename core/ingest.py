@@ -344,6 +344,10 @@ def import_copurchases(catalog: Catalog, source: str | Path, a_column: str | Non
             report.skipped.append(Skipped(raw.line, raw.data.get(a_column), "unknown_id",
                                           f"line {raw.line}: id not in the catalog"))
             continue
+        if a == b:
+            report.skipped.append(Skipped(raw.line, raw.data.get(a_column), "same_product",
+                                          f"line {raw.line}: a product paired with itself"))
+            continue
         try:
             w = _number(raw.data.get(weight_column, ""), "weight") if weight_column else None
         except _RowError as exc:

@@ -76,6 +76,7 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     assert again.group_fields == model.group_fields and np.array_equal(again.pairs, model.pairs)
     assert np.array_equal(again.item_pks, model.item_pks) and np.array_equal(again.item_vectors, model.item_vectors)
     assert again.attribute_values == model.attribute_values == {"kind": sorted(KINDS)}
+    assert again.skus == model.skus and again.skus[pk] == "p0"
     assert [r.pk for r in recommend(cat, again, pk, k=10)] == [r.pk for r in recs]
     path.write_bytes(b"not a model")
     with pytest.raises(AppError, match="train it again"):
@@ -475,3 +476,74 @@ def test_cli_keeps_a_designs_variants_together_unless_told_not_to(tmp_path, caps
     assert cli.run(["goes-with", path, "--eval", "--group-by", "style"]) == 2
     err = capsys.readouterr().err
     assert "has no column 'style'" in err and "product_code" in err
+
+
+def test_a_new_product_given_a_removed_ones_pk_inherits_none_of_its_purchases(tmp_path):
+    from core.complements import GoesWith, model_path
+
+    cat, kinds = shop(tmp_path)
+    model = train_complements(cat, rank=8, epochs=5)
+    model.save(model_path(cat))
+    loaded = ComplementModel.load(model_path(cat))
+    assert loaded.named(cat) is loaded  # nothing changed in the catalog: the model as it is
+    gone = max(kinds)  # the last product added: SQLite gives its pk to the next product added
+    assert model.degree.get(gone, 0) > 0 and gone in set(model.item_pks.tolist())
+    with cat.transaction():
+        cat.delete_products([gone])
+        new = cat.upsert_product(ProductRecord("brand-new", "bag 999", "", None, None, None, {"kind": "bag"}, "h"))
+        cat.put_embeddings("vit", "toy", [new], ["h"], np.eye(8)[:1])
+        cat.put_embeddings("text", "toy", [new], ["h"], np.eye(8)[:1])
+    assert new == gone  # the pk is reused
+    named = ComplementModel.load(model_path(cat)).named(cat)
+    assert new not in named.degree and new not in set(named.item_pks.tolist())  # nobody bought the new one
+    assert len(named.item_pks) == len(model.item_pks) - 1 == len(named.item_vectors)
+    kept = model.pairs[(model.pairs != gone).all(axis=1)]  # its pairs, either way, are gone with it
+    assert np.array_equal(named.pairs, kept) and len(kept) < len(model.pairs)
+    query = sorted(kinds)[0]
+    picks = GoesWith(cat).recommend(query, k=30)
+    assert all("often bought" not in why(r) for r in picks if r.pk == new)
+
+
+def test_goes_with_cli_says_what_it_cannot_do(tmp_path, capsys):
+    from core import cli
+    from core.complements import model_path
+
+    cat, kinds = shop(tmp_path)
+    path = str(cat.path)
+    assert cli.run(["goes-with", path]) == 2
+    assert "Say what to do: --train" in capsys.readouterr().err
+    assert cli.run(["goes-with", path, "--product", ""]) == 2
+    assert "No product with id ''" in capsys.readouterr().err
+    assert cli.run(["goes-with", path, "--eval", "--json", str(tmp_path / "no" / "e.json")]) == 2
+    assert "the folder" in capsys.readouterr().err  # said before a model is learned, not after
+    train_complements(cat, rank=8, epochs=5).save(model_path(cat))
+    pk = cat.pk_for_sku("p0")  # a product whose vectors are gone (no photo): its known pairs, and why no more
+    with cat.transaction():
+        cat.delete_embeddings("vit", [pk])
+    known = {cat.product(b).sku for b, _ in cat.copurchased(pk)}
+    assert known
+    cat.close()
+    assert cli.run(["goes-with", path, "--product", "p0"]) == 0
+    out = capsys.readouterr().out
+    assert "Known co-purchases only. This product has no photo" in out
+    assert {line.split()[1] for line in out.splitlines() if line.strip().startswith("bought")} == known
+
+
+def test_an_evaluation_without_test_queries_says_so(tmp_path):
+    cat, kinds = shop(tmp_path)
+    model = train_complements(cat, rank=8, epochs=5, learn_from=EVALUATION_SPLITS)
+    with cat.transaction():
+        cat.execute("DELETE FROM copurchase")
+    with pytest.raises(AppError, match="No test product .* has co-purchase pairs .*the test products have none"):
+        evaluate_complements(cat, model)
+
+
+def test_the_import_s_image_quality_is_no_design_column(tmp_path):
+    from core.complement_splits import variant_columns
+
+    cat, kinds = shop(tmp_path)
+    with cat.transaction():
+        for pk in sorted(kinds)[::2]:
+            cat.execute("INSERT INTO attributes VALUES (?, 'image_quality', 'tiny')", (pk,))
+            cat.execute("INSERT INTO attributes VALUES (?, 'style', ?)", (pk, f"s{pk // 4}"))
+    assert variant_columns(cat) == ["style"]

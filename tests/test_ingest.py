@@ -139,9 +139,10 @@ def test_jsonl_source_and_copurchase_pairs(cat, mini_dir, spaces, tmp_path):
     assert report.added == 2 and [s.reason for s in report.skipped] == ["malformed_line", "malformed_line"]
     assert cat.product(cat.pk_for_sku("a")).attributes["tags"] == '["x", "y"]'
     pairs = tmp_path / "pairs.csv"
-    pairs.write_text("a,b,weight\na,b,0.5\na,zzz,1\n")
+    pairs.write_text("a,b,weight\na,b,0.5\na,zzz,1\nb,b,2\n")
     rep = import_copurchases(cat, pairs)
-    assert rep.pairs == 1 and rep.skipped[0].reason == "unknown_id"
+    assert rep.pairs == 1 and [s.reason for s in rep.skipped] == ["unknown_id", "same_product"]
+    assert rep.skipped[1].detail == "line 4: a product paired with itself"
     assert cat.copurchased(cat.pk_for_sku("b")) == [(cat.pk_for_sku("a"), 0.5)]
 
 
