@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -232,7 +233,7 @@ def cmd_search(args) -> int:
             raise AppError(f"Write filters as FIELD=VALUE (got '{item}').")
         categories[key] = categories.get(key, ()) + (value,)
     members = None
-    if args.cluster:
+    if args.cluster is not None:
         clustering, chosen = chosen_cluster(cat, args.cluster, args.cluster_method)
         members = clustering.members(chosen.label)
     q = Query(text=args.text, image=load_image(args.image).image if args.image else None, like=pks(args.like),
@@ -254,9 +255,21 @@ def cmd_search(args) -> int:
     return 0
 
 
+def check_output(path: Path | None) -> None:
+    """Says before a long run that its output file cannot be written (not after it)."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise AppError(f"Cannot write {path}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK) or path.is_dir():
+        raise AppError(f"Cannot write {path}: " + ("it is a folder." if path.is_dir() else f"{folder} is read-only."))
+
+
 def cmd_eval(args) -> int:
     from core.evaluate import evaluate
 
+    check_output(args.json)
     engine = open_engine_cli(args.catalog)
     from core.evaluate import split_pks
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 
@@ -63,11 +64,17 @@ class Clustering:
         return f"{len(self.clusters)} clusters ({self.method}, {self.space} space{unclustered}): {quality}"
 
     def find(self, ref: str) -> Cluster:
-        """The cluster that ``ref`` names: its number as ``vitrina clusters`` lists it, or its name (any case)."""
+        """The cluster that ``ref`` names: its number as ``vitrina clusters`` lists it, or its name (any case).
+        A number is a number first: a cluster named "1" (a category of numbers) must not hide cluster 1."""
         ref = ref.strip()
-        for c in self.clusters:
-            if ref == str(c.label) or ref.casefold() == c.name.casefold():
-                return c
+        if not self.clusters:
+            raise AppError(f"The {self.method} clustering found no cluster: every product is left unclustered"
+                           + (" (try kmeans, or a catalog with more products alike)." if self.method == "hdbscan"
+                              else "."))
+        for matches in (lambda c: ref == str(c.label), lambda c: ref.casefold() == c.name.casefold()):
+            for c in self.clusters:
+                if ref and matches(c):
+                    return c
         listed = "; ".join(f"{c.label}: {c.name}" for c in sorted(self.clusters, key=lambda c: c.label))
         raise AppError(f"No cluster '{ref}' among the {len(self.clusters)} {self.method} clusters: "
                        f"give its number or name ({listed}).")
@@ -111,15 +118,27 @@ def default_space(catalog: Catalog) -> str:
     raise AppError(f"{catalog.name} has no product vectors yet: import products or run `vitrina index`.")
 
 
+def known_space(catalog: Catalog, space: str | None) -> str:
+    """``space``, checked against the catalog's; None: ``default_space``."""
+    if space is None:
+        return default_space(catalog)
+    spaces = catalog.spaces()
+    if space not in spaces:
+        raise AppError(f"{catalog.name} has no '{space}' vectors; its spaces: {', '.join(sorted(spaces)) or 'none'}.")
+    return space
+
+
 def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int | None = None,
             min_cluster_size: int = 10, seed: int = 0, cache: bool = True) -> Clustering:
     """``space``: None for ``default_space``; ``cache``: read and write the result kept in the catalog (off:
     compute it, e.g. to time it)."""
     from sklearn.cluster import HDBSCAN, KMeans
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import davies_bouldin_score, silhouette_score
 
-    space = space or default_space(catalog)
-
+    space = known_space(catalog, space)
+    if method not in ("kmeans", "hdbscan"):
+        raise AppError(f"Unknown clustering method '{method}': use kmeans or hdbscan.")
     cached = _load(catalog, space, method, k, min_cluster_size) if cache else None
     if cached is not None:
         return cached
@@ -127,17 +146,23 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
     if len(pks) < 3:
         raise AppError(f"Clustering needs at least 3 products with '{space}' vectors; {catalog.name} has {len(pks)}.")
     if method == "kmeans":
+        if k is not None and not 2 <= k < len(pks):
+            raise AppError(f"The number of clusters must be from 2 to {len(pks) - 1} (one less than the "
+                           f"{len(pks)} products with '{space}' vectors); {k} was asked for.")
         k = k or int(np.clip(round(np.sqrt(len(pks) / 4)), 2, 40))
-        labels = KMeans(n_clusters=min(k, len(pks) - 1), n_init=4, random_state=seed).fit_predict(vectors)
-    elif method == "hdbscan":
+        with warnings.catch_warnings():  # identical products: fewer distinct clusters than asked; those found are listed
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = KMeans(n_clusters=min(k, len(pks) - 1), n_init=4, random_state=seed).fit_predict(vectors)
+    else:
+        if not 2 <= min_cluster_size <= len(pks):
+            raise AppError(f"HDBSCAN looks for clusters of at least {min_cluster_size} products; {catalog.name} has "
+                           f"{len(pks)} products with '{space}' vectors: use kmeans.")
         x = vectors
         if x.shape[1] > HDBSCAN_DIMS and len(x) > HDBSCAN_DIMS:
             from sklearn.decomposition import PCA
 
             x = PCA(n_components=HDBSCAN_DIMS, random_state=seed).fit_transform(x)
         labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", copy=True).fit_predict(x)
-    else:
-        raise AppError(f"Unknown clustering method '{method}': use kmeans or hdbscan.")
     kept = labels >= 0
     n_labels = len(set(labels[kept].tolist()))
     sil = dbi = None
@@ -224,6 +249,9 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
     """(pks, (n, 2) coordinates) of a PCA or t-SNE map of the space; cached by the space's revision.
     ``cancelled``: a callable polled while a t-SNE runs (in a process of its own, ended when it says so:
     raises ``Cancelled``)."""
+    space = known_space(catalog, space)
+    if method not in ("pca", "tsne"):
+        raise AppError(f"Unknown map method '{method}': use pca or tsne.")
     key = f"map:{space}:{method}:{catalog.revision(space)}"
     raw = catalog.meta(key) if cache else None
     if raw:

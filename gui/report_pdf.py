@@ -95,9 +95,9 @@ def cmd_report(args) -> int:
         raise AppError(f"Unknown heatmap '{args.method}'; choose one of: {', '.join(methods)}.")
     requests = read_requests(args.queries)
     clustering = chosen = None
-    if args.cluster or args.clusters:  # an unknown cluster is said before any work starts
+    if args.cluster is not None or args.clusters:  # an unknown cluster is said before any work starts
         with Catalog.open(args.catalog) as catalog:
-            if args.cluster:
+            if args.cluster is not None:
                 clustering, chosen = chosen_cluster(catalog, args.cluster, args.cluster_method)
             else:
                 clustering = cluster(catalog, None, args.cluster_method)

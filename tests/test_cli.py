@@ -65,8 +65,11 @@ def test_files_that_cannot_be_written_are_messages_too(tmp_path, mini_dir, capsy
     cli.run(["import", cat, str(mini_dir / "products.csv"), "--category", "articleType"])
     capsys.readouterr()
     nowhere = tmp_path / "no-such-folder" / "e.json"
-    assert cli.run(["eval", cat, "--label", "articleType", "--queries", "3", "--json", str(nowhere)]) == 1
-    assert capsys.readouterr().err.splitlines()[-1] == f"vitrina: No such file or directory ({nowhere})."
+    assert cli.run(["eval", cat, "--label", "articleType", "--queries", "3", "--json", str(nowhere)]) == 2
+    assert capsys.readouterr().err.splitlines() == [  # before the evaluation, not after it
+        f"vitrina: Cannot write {nowhere}: the folder {nowhere.parent} does not exist."]
+    assert cli.run(["eval", cat, "--label", "articleType", "--queries", "3", "--json", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"vitrina: Cannot write {tmp_path}: it is a folder."]
     (tmp_path / "a-file").write_text("")
     with pytest.raises(cli.AppError, match="is a file; give a folder for the report"):
         cli.out_folder(tmp_path / "a-file", "report")

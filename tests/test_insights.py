@@ -195,3 +195,40 @@ def test_a_tsne_in_a_child_process_is_the_same_map(engine):
     in_process = embedding_map(engine.catalog, "image", "tsne", cache=False)
     child = embedding_map(engine.catalog, "image", "tsne", cache=False, cancelled=lambda: False)
     assert np.array_equal(in_process[0], child[0]) and np.allclose(in_process[1], child[1], atol=1e-3)
+
+
+def test_impossible_clusterings_and_unknown_spaces_say_why(engine):
+    import warnings
+
+    from core.insights import Clustering
+
+    cat = engine.catalog
+    for k in (-1, 0, 1, 12, 99):
+        with pytest.raises(AppError, match=f"from 2 to 11 .*; {k} was asked for"):
+            cluster(cat, "image", "kmeans", k=k, cache=False)
+    assert len(cluster(cat, "image", "kmeans", k=11, cache=False).clusters) == 11
+    with pytest.raises(AppError, match="clusters of at least 20 products; .* has 12 .*use kmeans"):
+        cluster(cat, "image", "hdbscan", min_cluster_size=20, cache=False)
+    for call in (lambda: cluster(cat, "nope"), lambda: embedding_map(cat, "nope")):
+        with pytest.raises(AppError, match="has no 'nope' vectors; its spaces: image, text"):
+            call()
+    pks = np.array(cat.all_pks())
+    with cat.transaction():  # every product alike: fewer clusters than asked, without a warning
+        cat.put_embeddings("same", "toy", pks.tolist(), ["h"] * len(pks), np.ones((len(pks), 4)) / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(cluster(cat, "same", "kmeans", k=4, cache=False).clusters) == 1
+    noise = Clustering("hdbscan", "image", pks, -np.ones(len(pks), int), (), None, None)
+    with pytest.raises(AppError, match="found no cluster: every product is left unclustered .*try kmeans"):
+        noise.find("0")
+
+
+def test_a_number_names_the_cluster_of_that_number_before_one_named_so():
+    from core.insights import Cluster, Clustering
+
+    # a category of numbers: cluster 0 is named "1", cluster 1 "0"
+    c = Clustering("kmeans", "image", np.arange(4), np.array([0, 0, 1, 1]),
+                   (Cluster(0, 2, "1", (), ()), Cluster(1, 2, "0", (), ()), Cluster(2, 0, "Shirts", (), ())), 0.5, 0.5)
+    assert c.find("1").label == 1 and c.find(" 0 ").label == 0 and c.find("shirts").label == 2
+    with pytest.raises(AppError, match="No cluster '' among the 3 kmeans clusters"):
+        c.find("")
