@@ -36,6 +36,9 @@ def region_of(heatmap: np.ndarray) -> str:
     return REGIONS[i][j]
 
 
+PHOTO_QUERY = "a photo"  # the query of a search by photo alone, as the facts (and the LLM) say it
+
+
 @dataclass(frozen=True)
 class Facts:
     product: str  # the recommended product's title (cleaned)
@@ -83,7 +86,7 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
     if word_attributions is not None and len(word_attributions.tokens):
         order = np.argsort(-np.asarray(word_attributions.values))
         top = tuple(word_attributions.tokens[i] for i in order[:3] if word_attributions.values[i] > 0)
-    return Facts(product=clean_text(product_title), query=clean_text(query_text) or "a photo", shared=shared,
+    return Facts(product=clean_text(product_title), query=clean_text(query_text) or PHOTO_QUERY, shared=shared,
                  differing=differing, product_attributes=attrs, top_words=top,
                  region=region_of(heatmap) if heatmap is not None else None, score=float(score),
                  faithfulness=faithfulness)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explain.facts import Facts, words_of
+from explain.facts import PHOTO_QUERY, Facts, words_of
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ def template_rationale(facts: Facts) -> str:
     if facts.shared:
         parts.append("Recommended because both share " + _join(f"{k} {v}" for k, v in facts.shared.items()) + ".")
     else:
-        parts.append(f"Recommended as close to {_quote(facts.query)} (similarity {facts.score:.2f}).")
+        what = "the query photo" if facts.query == PHOTO_QUERY else _quote(facts.query)
+        parts.append(f"Recommended as close to {what} (similarity {facts.score:.2f}).")
     if facts.region:
         parts.append(f"The heatmap centres on the {facts.region} of the photo.")
     if facts.top_words:

@@ -51,6 +51,10 @@ def test_template_is_grounded_for_every_kind_of_facts():
               Facts(product="Red dress", query="red", top_words=("red",), region="centre")):
         text = template_rationale(f)
         assert v.check(text, f).grounded, text
+    assert template_rationale(Facts(product="Watch", query="a photo", score=0.3)).startswith(
+        "Recommended as close to the query photo (similarity 0.30).")
+    assert template_rationale(Facts(product="Watch", query="steel watch", score=0.3)).startswith(
+        "Recommended as close to “steel watch” (similarity 0.30).")
 
 
 INJECTIONS = [
