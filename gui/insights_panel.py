@@ -177,7 +177,7 @@ class InsightsPanel(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.map, 1)
         rv.addWidget(self.legend)
-        split = QSplitter(Qt.Horizontal)
+        self.split = split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
@@ -188,6 +188,17 @@ class InsightsPanel(QWidget):
         self.clustering = None
         self.attributes: dict[str, dict[int, str]] = {}
         self.chosen_cluster = None  # the Cluster the results are limited to, or None
+
+    def resizeEvent(self, event) -> None:
+        """The cluster list beside the map when the tab is wide, above it when it is tall (the window's middle
+        column): the map, about square, then gets the whole width instead of a narrow strip."""
+        super().resizeEvent(event)
+        wanted = Qt.Horizontal if self.width() >= self.height() else Qt.Vertical
+        if self.split.orientation() != wanted:
+            self.split.setOrientation(wanted)
+            whole = self.width() if wanted == Qt.Horizontal else self.height()
+            first = min(300, whole // 3) if wanted == Qt.Horizontal else min(220, whole // 3)
+            self.split.setSizes([first, whole - first])
 
     def show_insights(self, data) -> None:
         """``data``: a ``gui.backend.Insights``."""

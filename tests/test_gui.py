@@ -583,3 +583,17 @@ def test_the_map_paints_each_dot_in_its_colour_and_a_click_finds_its_product(qtb
     QTest.mouseClick(view.viewport(), Qt.LeftButton, Qt.NoModifier,
                      view.mapFromScene(view.positions[1] + QPointF(300, 300)))
     assert clicks == [3, 1]  # nothing under the last click
+
+
+def test_the_cluster_list_goes_above_the_map_when_the_tab_is_tall(qtbot):
+    from gui.insights_panel import InsightsPanel
+
+    panel = InsightsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.resize(500, 800)  # the window's middle column: the map gets the whole width
+    qtbot.waitUntil(lambda: panel.split.orientation() == Qt.Vertical)
+    assert panel.map.width() > 400 and panel.map.height() > panel.list.height()
+    panel.resize(1300, 700)  # a wide tab: the list beside the map
+    qtbot.waitUntil(lambda: panel.split.orientation() == Qt.Horizontal)
+    assert panel.map.width() > panel.list.width() and panel.map.height() > 500
