@@ -189,6 +189,21 @@ class InsightsPanel(QWidget):
         self.attributes: dict[str, dict[int, str]] = {}
         self.chosen_cluster = None  # the Cluster the results are limited to, or None
 
+    def clear(self) -> None:
+        """Nothing shown: another catalog was opened (or this one imported again), whose products the clusters
+        and the map do not describe."""
+        limited = self.chosen_cluster is not None
+        self.clustering, self.attributes, self.chosen_cluster = None, {}, None
+        self.list.blockSignals(True)
+        self.list.clear()
+        self.list.blockSignals(False)
+        self.quality.clear()
+        self.map.scene().clear()
+        self.map.items, self.map.positions, self.map.query_marker = {}, {}, None
+        self._show_legend([])
+        if limited:
+            self.cluster_chosen.emit(None)
+
     def resizeEvent(self, event) -> None:
         """The cluster list beside the map when the tab is wide, above it when it is tall (the window's middle
         column): the map, about square, then gets the whole width instead of a narrow strip."""

@@ -199,6 +199,10 @@ class MainWindow(QMainWindow):
     def open_catalog(self, path: Path, demo: bool = False) -> None:
         self.engine = None
         self.holder = {}
+        insights = self._latest.get("insights")
+        if insights is not None:  # clusters of the catalog before: not to be shown on this one
+            insights.cancel()
+        self.insights.clear()
         self.query.setEnabled(False)
         self.catalog_label.setText(self.tr("Opening %s…") % Path(path).name)
         self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened)

@@ -597,3 +597,41 @@ def test_the_cluster_list_goes_above_the_map_when_the_tab_is_tall(qtbot):
     panel.resize(1300, 700)  # a wide tab: the list beside the map
     qtbot.waitUntil(lambda: panel.split.orientation() == Qt.Horizontal)
     assert panel.map.width() > panel.list.width() and panel.map.height() > 500
+
+
+def test_opening_another_catalog_drops_the_clusters_and_the_limit_of_the_one_before(qtbot, engine, settings,
+                                                                                      monkeypatch):
+    import threading
+
+    import core.insights
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.compute_insights("kmeans", "pca")
+    wait_idle(qtbot, window)
+    window.insights.list.setCurrentRow(1)
+    wait_idle(qtbot, window)
+    assert window.cluster_pks is not None and window.insights.map.items
+    window.open_catalog(engine.catalog.path)  # e.g. imported again: other products, other pks
+    assert window.insights.clustering is None and window.cluster_pks is None
+    assert window.insights.list.count() == 0 and not window.insights.map.items
+    assert not window.insights.map.scene().items()
+    wait_idle(qtbot, window)
+    shown = {window.results.similar_model.row_at(i).pk for i in range(window.results.similar_model.rowCount())}
+    assert len(shown) == 12  # the search is no longer kept to the old cluster
+
+    release, started = threading.Event(), threading.Event()
+    real_map = core.insights.embedding_map
+
+    def slow_map(*args, **kwargs):
+        started.set()
+        release.wait(20)
+        return real_map(*args, **kwargs)
+
+    monkeypatch.setattr(core.insights, "embedding_map", slow_map)
+    window.compute_insights("kmeans", "pca")
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    window.open_catalog(engine.catalog.path)  # the map of the catalog before arrives after this: not shown
+    release.set()
+    wait_idle(qtbot, window)
+    assert window.insights.clustering is None and not window.insights.map.items
