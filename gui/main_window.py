@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         if insights is not None:  # clusters of the catalog before: not to be shown on this one
             insights.cancel()
         self.insights.clear()
+        self.query.forget_products()
         self.query.setEnabled(False)
         self.catalog_label.setText(self.tr("Opening %s…") % Path(path).name)
         self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened)

@@ -162,8 +162,17 @@ class QueryPanel(QWidget):
 
     def add_like(self, pk: int, title: str) -> None:
         self.like[pk] = title
-        self.unlike.pop(pk, None)
+        if self.unlike.pop(pk, None) is not None:  # no longer "less like this": nor in its list
+            for row in reversed(range(self.unlike_list.count())):
+                if self.unlike_list.item(row).data(Qt.UserRole) == pk:
+                    self.unlike_list.takeItem(row)
         self.changed.emit()
+
+    def forget_products(self) -> None:
+        """No "more / less like this" products: another catalog was opened, whose products they are not."""
+        self.like.clear()
+        self.unlike.clear()
+        self.unlike_list.clear()
 
     def _remove_unlike(self, item: QListWidgetItem) -> None:
         self.unlike.pop(item.data(Qt.UserRole), None)

@@ -612,8 +612,10 @@ def test_opening_another_catalog_drops_the_clusters_and_the_limit_of_the_one_bef
     window.insights.list.setCurrentRow(1)
     wait_idle(qtbot, window)
     assert window.cluster_pks is not None and window.insights.map.items
+    window.query.add_unlike(window.results.similar_model.row_at(0).pk, "a product")
     window.open_catalog(engine.catalog.path)  # e.g. imported again: other products, other pks
     assert window.insights.clustering is None and window.cluster_pks is None
+    assert window.query.state().unlike == ()  # "less like this" named products of the catalog before
     assert window.insights.list.count() == 0 and not window.insights.map.items
     assert not window.insights.map.scene().items()
     wait_idle(qtbot, window)

@@ -65,3 +65,15 @@ def test_state_collects_text_weight_and_negatives(qtbot):
     panel.set_category("Shirts", 0.8)
     panel.same_category.setChecked(True)
     assert panel.state().same_category == "Shirts"
+
+
+def test_more_like_a_product_takes_it_off_the_less_list_and_another_catalog_forgets_both(qtbot):
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    panel.add_unlike(7, "Red shirt")
+    panel.add_unlike(8, "Blue shirt")
+    panel.add_like(7, "Red shirt")
+    assert panel.state().unlike == (8,) and panel.state().like == (7,)
+    assert [panel.unlike_list.item(i).text() for i in range(panel.unlike_list.count())] == ["Blue shirt"]
+    panel.forget_products()
+    assert (panel.state().unlike, panel.state().like, panel.unlike_list.count()) == ((), (), 0)
