@@ -150,13 +150,21 @@ class MainWindow(QMainWindow):
 
     # ---- running work -------------------------------------------------------------------
     def _run(self, kind: str, task, *args, on_result, on_progress=None, streams: bool = False,
-             pool: QThreadPool | None = None) -> TaskWorker:
+             pool: QThreadPool | None = None, any_catalog: bool = False) -> TaskWorker:
+        """Runs ``task`` on a pool; its result (and its own progress) reach the window only while the catalog
+        it was asked for is still the one open (``any_catalog``: whatever is open then, e.g. opening one)."""
         older = self._latest.get(kind)
         if older is not None:
             older.cancel()  # a newer request of the same kind supersedes it
         worker = TaskWorker(task, *args, streams=streams)
-        worker.signals.progress.connect(on_progress or self._show_progress)
-        worker.signals.result.connect(on_result)
+        engine = self.engine
+
+        def current(apply):  # what a worker sent before it was cancelled arrives after: dropped then
+            return lambda value: None if worker.cancelled or not (any_catalog or self.engine is engine is not None) \
+                else apply(value)
+
+        worker.signals.progress.connect(current(on_progress or self._show_progress))
+        worker.signals.result.connect(current(on_result))
         worker.signals.error.connect(self._error)
         worker.signals.finished.connect(lambda: self._finished(kind, worker))
         self._workers.add(worker)
@@ -199,14 +207,17 @@ class MainWindow(QMainWindow):
     def open_catalog(self, path: Path, demo: bool = False) -> None:
         self.engine = None
         self.holder = {}
-        insights = self._latest.get("insights")
-        if insights is not None:  # clusters of the catalog before: not to be shown on this one
-            insights.cancel()
+        self._stop("search", "classify", "goes-with", "explain", "rationale", "insights")  # the catalog before's
+        self._selected_pk = None
+        self.results.set_similar([])
+        self.results.set_goes_with([])
+        self.details.clear()
         self.insights.clear()
         self.query.forget_products()
+        self.query.set_category(None)  # "only this category": a category of the catalog before
         self.query.setEnabled(False)
         self.catalog_label.setText(self.tr("Opening %s…") % Path(path).name)
-        self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened)
+        self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened, any_catalog=True)
 
     @Slot(object)
     def _catalog_opened(self, engine) -> None:
@@ -246,7 +257,8 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, self.tr("Vitrina"), self.tr("Open a catalog with photos first."))
             return
         dialog = AdaptDialog(self.engine, self.pool, self)
-        dialog.adapted.connect(lambda kept: kept and self.open_catalog(self.engine.catalog.path))
+        adapted = self.engine.catalog.path  # the catalog it adapts, whatever is open when it is done
+        dialog.adapted.connect(lambda kept: kept and self.open_catalog(adapted))
         dialog.open()
 
     def train_goes_with(self) -> None:
@@ -334,7 +346,8 @@ class MainWindow(QMainWindow):
         filters = replace(self.filters.state(), pks=self.cluster_pks)
         self._run("search", backend.run_search, self.engine, state, filters, on_result=self._show_results)
         if state.image_path and not state.same_category and "vit" in self.engine.spaces:
-            self._run("classify", backend.classify, self.engine, state.image_path, on_result=self._show_category)
+            self._run("classify", backend.classify, self.engine, state.image_path,
+                      on_result=lambda guess, photo=state.image_path: self._show_category(guess, photo))
 
     def compute_insights(self, method: str, map_method: str) -> None:
         if self.engine is not None:
@@ -366,21 +379,30 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_results(self, rows) -> None:
+        self._stop("explain", "rationale")  # of a result of the search before
+        self._selected_pk = None
         self.results.set_similar(rows)
         self._highlight_results()
         self.details.clear(self.tr("Select a result to see why it matches."))
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
 
-    @Slot(object)
-    def _show_category(self, guess) -> None:
-        if guess:
+    def _show_category(self, guess, photo: str) -> None:
+        if guess and self.query.state().image_path == photo:  # not a photo cleared or replaced since
             self.query.set_category(*guess)
 
     def thumb(self, pk: int, title: str, up: bool) -> None:
         (self.query.add_like if up else self.query.add_unlike)(pk, title)
 
+    def _stop(self, *kinds: str) -> None:
+        for kind in kinds:
+            worker = self._latest.get(kind)
+            if worker is not None:
+                worker.cancel()
+
     # ---- details --------------------------------------------------------------------------
     def select_result(self, pk: int) -> None:
+        if self.engine is None:  # a catalog is opening
+            return
         self._selected_pk = pk
         if self.results.tabs.currentWidget() is self.results.similar:
             self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self._show_goes_with)
@@ -401,6 +423,7 @@ class MainWindow(QMainWindow):
             return
         if "vit" not in self.engine.spaces:
             return
+        self._stop("rationale")  # the product before's: its text must not land beside this one
         method = self.details.method.currentText()
         slow = method == PERTURBATION
         self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if slow
@@ -439,11 +462,13 @@ class MainWindow(QMainWindow):
             self._error(self.tr("The report cannot be written to %s: choose a folder you can write to.") % folder, "")
             return
 
-        def write(html: str) -> None:
-            from explain.report import safe_filename
+        from explain.report import safe_filename
+
+        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{self.query.state().text or 'photo'}")
+
+        def write(html: str) -> None:  # the report of the catalog and query asked for, even if others are open now
             from gui.report_pdf import html_to_pdf
 
-            name = safe_filename(f"vitrina-{self.engine.catalog.name}-{self.query.state().text or 'photo'}")
             try:
                 (Path(folder) / f"{name}.html").write_text(html, encoding="utf-8")
                 pages = html_to_pdf(html, Path(folder) / f"{name}.pdf")
@@ -457,7 +482,8 @@ class MainWindow(QMainWindow):
         # the clusters, once computed, name each result's; a chosen one is what the results were limited to
         chosen = self.insights.chosen_cluster
         self._run("report", backend.report_html, self.engine, self.holder, self.query.state(), pks,
-                  self.details.method.currentText(), self.insights.clustering, chosen, streams=True, on_result=write)
+                  self.details.method.currentText(), self.insights.clustering, chosen, streams=True, on_result=write,
+                  any_catalog=True)
 
     def copy_result(self) -> None:
         row = self.results.current_row()

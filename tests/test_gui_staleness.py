@@ -1,0 +1,187 @@
+"""The window never shows, for the catalog or the product now chosen, what was computed for another: results of
+work asked for before a catalog was opened, a product selected or a photo cleared are dropped (pytest-qt)."""
+import threading
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture(autouse=True)
+def vit_models(monkeypatch, tmp_path):
+    import torch
+
+    from core.spaces import vit_space
+    from core.vit import HybridViT, VitConfig, save_vit
+    from tests.fakes import fake_spaces
+
+    torch.manual_seed(0)
+    weights = save_vit(HybridViT(VitConfig(dim=32, depth=1, heads=2)), tmp_path / "vit")
+    monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(weights)])
+
+
+@pytest.fixture
+def slow(monkeypatch):
+    """Explanations and rationales that say which product they are of, each held until its gate opens."""
+    from gui import backend
+
+    gates = {"explain": threading.Event(), "rationale": threading.Event()}
+    for gate in gates.values():
+        gate.set()
+
+    def explain(engine, holder, query, pk, method="grad-cam vit"):
+        gates["explain"].wait(10)
+        title = engine.catalog.product(pk).title
+        m = SimpleNamespace(words={}, result_maps={}, query_maps={}, faithfulness={}, match=None, score=0.5)
+        return backend.ExplainedMatch(title, None, None, m, title)
+
+    def write_rationale(engine, holder, facts, model_path=None, *, emit, cancelled):
+        emit(f"why {facts}")
+        gates["rationale"].wait(10)
+        return SimpleNamespace(text=f"why {facts}", kind="template", reason="fake", rejected=[])
+
+    monkeypatch.setattr(backend, "explain", explain)
+    monkeypatch.setattr(backend, "write_rationale", write_rationale)
+    return gates
+
+
+def reversed_catalog(tmp_path, mini_dir, spaces):
+    """The same products imported in reverse order: the same pks name other products."""
+    from core.catalog import Catalog
+    from core.ingest import ColumnMapping, import_catalog
+
+    lines = (mini_dir / "products.csv").read_text().splitlines()
+    (mini_dir / "reversed.csv").write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    cat = Catalog.create(tmp_path / "other.vitrina")
+    mapping = ColumnMapping.guess(["id", "title", "description", "brand", "price", "rating", "image"]) \
+        .with_overrides(categories=("articleType", "baseColour"))
+    list(import_catalog(cat, mini_dir / "reversed.csv", mapping, spaces))
+    cat.close()
+    return tmp_path / "other.vitrina"
+
+
+def open_window(qtbot, path, settings):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(path, demo=False, settings=settings)
+    qtbot.addWidget(window)
+    wait_idle(qtbot, window)
+    return window
+
+
+def wait_idle(qtbot, window):
+    qtbot.waitUntil(lambda: not window._workers, timeout=30000)
+
+
+def goes_with_rows(window):
+    model = window.results.goes_with_model
+    return [model.row_at(i).pk for i in range(model.rowCount())]
+
+
+def test_opening_another_catalog_drops_the_selection_and_what_was_computed_for_it(qtbot, engine, settings, tmp_path,
+                                                                                   mini_dir, spaces, slow):
+    from core.ingest import import_copurchases
+
+    import_copurchases(engine.catalog, mini_dir / "copurchase.csv")
+    other = reversed_catalog(tmp_path, mini_dir, spaces)
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    wait_idle(qtbot, window)
+    assert goes_with_rows(window) and window.details.title.text()
+    window.open_catalog(other)
+    assert window._selected_pk is None and goes_with_rows(window) == [] and window.details.title.text() == ""
+    assert window.results.similar_model.rowCount() == 0  # the results of the catalog before are gone
+    window.select_result(3)  # a click that gets through while it opens: nothing, no error
+    wait_idle(qtbot, window)
+    window.details.method.setCurrentIndex(1)  # a heatmap chosen: nothing selected in this catalog to explain
+    wait_idle(qtbot, window)
+    assert window.details.title.text() == "Select a result to see why it matches." and window._selected_pk is None
+    assert not window.findChildren(QMessageBox)
+
+    slow["explain"].clear()  # an explanation still computing when the catalog before comes back
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    qtbot.waitUntil(lambda: "explain" in window._latest, timeout=5000)
+    window.open_catalog(engine.catalog.path)
+    slow["explain"].set()
+    wait_idle(qtbot, window)
+    assert window.details.title.text() == "Select a result to see why it matches."
+    assert window.details.rationale.text() == "" and not window.findChildren(QMessageBox)
+
+
+def test_a_rationale_is_shown_only_beside_its_own_product(qtbot, engine, settings, slow):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    slow["rationale"].clear()
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    qtbot.waitUntil(lambda: window.details.rationale.text().startswith("why"), timeout=10000)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(1, 0))  # while the first one writes
+    slow["rationale"].set()
+    wait_idle(qtbot, window)
+    second = window.results.current_row()
+    assert window.details.title.text() == second.title and window.details.rationale.text() == f"why {second.title}"
+    window.copy_result()
+    assert QGuiApplication.clipboard().text() == f"{second.sku}\t{second.title}\nwhy {second.title}"
+
+    slow["explain"].clear()  # a new search while a result is explained: its explanation and rationale are dropped
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(2, 0))
+    qtbot.waitUntil(lambda: "explain" in window._latest, timeout=5000)
+    window.query.text.setText("green shoe")
+    window.query.text.returnPressed.emit()
+    slow["explain"].set()
+    wait_idle(qtbot, window)
+    assert window.details.title.text() == "Select a result to see why it matches."
+    assert (window.details.rationale.text(), window.details.badge.text(), window._selected_pk) == ("", "", None)
+
+
+def test_a_category_guessed_for_a_photo_cleared_since_is_dropped(qtbot, engine, settings, mini_dir, monkeypatch):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    guessing = threading.Event()
+    monkeypatch.setattr(backend, "classify", lambda engine, path: guessing.wait(10) and ("Dresses", 0.9))
+    window.query.set_image_file(str(mini_dir / "images" / "P005.png"))
+    qtbot.waitUntil(lambda: "classify" in window._latest, timeout=5000)
+    window.query.set_image_file(None)
+    guessing.set()
+    wait_idle(qtbot, window)
+    assert window.query.category.text() == "" and not window.query.same_category.isEnabled()
+
+
+def test_a_report_and_an_adaptation_end_well_after_another_catalog_is_opened(qtbot, engine, settings, tmp_path,
+                                                                               mini_dir, spaces, monkeypatch):
+    from gui import backend
+    from gui.adapt_dialog import AdaptDialog
+
+    other = reversed_catalog(tmp_path, mini_dir, spaces)
+    window = open_window(qtbot, engine.catalog.path, settings)
+    writing = threading.Event()
+    monkeypatch.setattr(backend, "report_html", lambda *a, emit, cancelled, **k: writing.wait(10) and "<p>r</p>")
+    (tmp_path / "rep").mkdir()
+    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
+    window.open_catalog(other)
+    writing.set()
+    wait_idle(qtbot, window)
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["vitrina-mini-red summer dress.html",
+                                                                    "vitrina-mini-red summer dress.pdf"]
+
+    window.open_catalog(engine.catalog.path)
+    wait_idle(qtbot, window)
+    adapting = threading.Event()
+    monkeypatch.setattr(backend, "adapt", lambda engine, *, emit, cancelled: adapting.wait(10) and SimpleNamespace(
+        kept=True, held_out=3, before=0.1, after=0.2))
+    dialogs = []
+    monkeypatch.setattr(AdaptDialog, "open", lambda self: dialogs.append(self))
+    window.adapt_model()
+    dialogs[0].start()
+    dialogs[0].reject()  # closed while it learns: it goes on
+    window.open_catalog(other)  # waits behind the adaptation (one pool runs the engine's work)
+    with qtbot.waitSignal(dialogs[0].adapted, timeout=10000):
+        adapting.set()
+    wait_idle(qtbot, window)  # then the adapted catalog is opened again, with its new vectors
+    assert window.engine.catalog.path == engine.catalog.path and not window.findChildren(QMessageBox)
