@@ -264,11 +264,9 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
 
     if method == "pca":
         xy = PCA(n_components=2, random_state=seed).fit_transform(vectors)
-    elif method == "tsne":
+    else:  # t-SNE, on the leading principal components
         reduced = PCA(n_components=min(50, vectors.shape[1], len(pks) - 1), random_state=seed).fit_transform(vectors)
         xy = _tsne(reduced, seed) if cancelled is None else _tsne_cancellable(reduced, seed, cancelled)
-    else:
-        raise AppError(f"Unknown map method '{method}': use pca or tsne.")
     xy = xy.astype(np.float32).round(4)  # what is cached is what is returned, first time too
     if cache:
         with catalog.transaction():
