@@ -58,7 +58,7 @@ def cmd_clusters(args) -> int:
 def cmd_goes_with(args) -> int:
     from core.catalog import Catalog
     from core.cli import check_output, progress_shown
-    from core.complement_eval import evaluate_complements
+    from core.complement_eval import evaluate_complements, evaluation_queries
     from core.complement_model import ComplementModel, model_path
     from core.complement_splits import ALL_SPLITS, EVALUATION_SPLITS, design_column
     from core.complement_training import train_complement_models
@@ -83,6 +83,7 @@ def cmd_goes_with(args) -> int:
             print(f"variants that share {group_by} are kept in one split" if group_by else
                   "each product is split on its own (no column names a design's variants)")
             if args.eval:
+                evaluation_queries(catalog, group_by)  # none: said now, not after minutes of learning
                 print("evaluating: a model learned without the test products' pairs"
                       + (" (and the application's, which learns from all)" if args.train else "") + " ...")
             with progress_shown("goes-with") as show:

@@ -21,6 +21,16 @@ def _ranked_metrics(ranked: np.ndarray, relevant: set[int], k: int) -> tuple[flo
     return recall_at_k(top, relevant, k), ndcg_at_k(top, relevant, k)
 
 
+def evaluation_queries(catalog: Catalog, group_by: str | None = None, seed: int = 0, split=None) -> dict[int, set[int]]:
+    """The test products' held-out pairs (what an evaluation finds again); says so when there are none, which
+    ``goes-with --eval`` asks before it learns anything."""
+    rel = held_out_queries(catalog, product_split(catalog, group_by, seed) if split is None else split, "test")
+    if not rel:
+        raise AppError(f"No test product of {catalog.name} has co-purchase pairs to hide and find again: the "
+                       "catalog needs more pairs to be evaluated.")
+    return rel
+
+
 def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str | None = None, seed: int = 0,
                          k: int = 10, max_queries: int = 1000) -> dict:
     """Recall@k and NDCG@k of held-out co-purchases of test products: the model, popularity, and plain
@@ -35,13 +45,11 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
     pks, x = content_vectors(catalog, model.spaces, model.attribute_values)
     ev = Evidence(catalog, model, pks, x)
     split = product_split(catalog, group_by, seed)
-    rel = held_out_queries(catalog, split, "test")
+    rel = evaluation_queries(catalog, group_by, seed, split)
     queries = [p for p in sorted(rel) if p in ev.row][:max_queries]
     if not queries:
-        why = (f"{len(rel)} test products have pairs, none of them vectors in every content space" if rel
-               else "the test products have none")
-        raise AppError(f"No test product of {catalog.name} has co-purchase pairs to hide and find again ({why}): "
-                       "the catalog needs more pairs to be evaluated.")
+        raise AppError(f"No test product of {catalog.name} that has co-purchase pairs to hide and find again has "
+                       f"vectors in every content space ({len(rel)} test products have pairs).")
     popular = pks[np.argsort(-ev.logdeg, kind="stable")[:200]]
     scores: dict[str, list] = defaultdict(list)
     for p in queries:

@@ -529,13 +529,19 @@ def test_goes_with_cli_says_what_it_cannot_do(tmp_path, capsys):
     assert {line.split()[1] for line in out.splitlines() if line.strip().startswith("bought")} == known
 
 
-def test_an_evaluation_without_test_queries_says_so(tmp_path):
+def test_an_evaluation_without_test_queries_says_so(tmp_path, monkeypatch):
     cat, kinds = shop(tmp_path)
     model = train_complements(cat, rank=8, epochs=5, learn_from=EVALUATION_SPLITS)
     with cat.transaction():
         cat.execute("DELETE FROM copurchase")
-    with pytest.raises(AppError, match="No test product .* has co-purchase pairs .*the test products have none"):
+    with pytest.raises(AppError, match="No test product of shop has co-purchase pairs to hide and find again"):
         evaluate_complements(cat, model)
+    cat.close()
+    from core import cli
+
+    learned = []
+    monkeypatch.setattr("core.complement_training.train_complement_models", lambda *a, **k: learned.append(1))
+    assert cli.run(["goes-with", str(tmp_path / "shop.vitrina"), "--eval"]) == 2 and not learned  # said first
 
 
 def test_the_import_s_image_quality_is_no_design_column(tmp_path):
