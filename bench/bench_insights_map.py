@@ -41,7 +41,8 @@ def main() -> None:
                       ("outline 200 results, mark the query",
                        lambda: panel.show_results([(int(p), 1.0 - i / 200) for i, p in enumerate(data.pks[:200])])),
                       ("repaint the whole map", lambda: panel.map.viewport().repaint()),
-                      ("zoom in 1.25 x, repaint", lambda: (panel.map.scale(1.25, 1.25), panel.map.viewport().repaint())),
+                      ("zoom in 1.25 x, repaint",
+                       lambda: (panel.map.scale(1.25, 1.25), panel.map.viewport().repaint())),
                       ("zoom out, repaint", lambda: (panel.map.scale(0.8, 0.8), panel.map.viewport().repaint()))):
         t = time.perf_counter()
         run()

@@ -21,7 +21,8 @@ def _ranked_metrics(ranked: np.ndarray, relevant: set[int], k: int) -> tuple[flo
     return recall_at_k(top, relevant, k), ndcg_at_k(top, relevant, k)
 
 
-def evaluation_queries(catalog: Catalog, group_by: str | None = None, seed: int = 0, split=None) -> dict[int, set[int]]:
+def evaluation_queries(catalog: Catalog, group_by: str | None = None, seed: int = 0,
+                       split=None) -> dict[int, set[int]]:
     """The test products' held-out pairs (what an evaluation finds again); says so when there are none, which
     ``goes-with --eval`` asks before it learns anything."""
     rel = held_out_queries(catalog, product_split(catalog, group_by, seed) if split is None else split, "test")

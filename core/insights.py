@@ -150,7 +150,7 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
             raise AppError(f"The number of clusters must be from 2 to {len(pks) - 1} (one less than the "
                            f"{len(pks)} products with '{space}' vectors); {k} was asked for.")
         k = k or int(np.clip(round(np.sqrt(len(pks) / 4)), 2, 40))
-        with warnings.catch_warnings():  # identical products: fewer distinct clusters than asked; those found are listed
+        with warnings.catch_warnings():  # identical products: fewer clusters than asked; those found are listed
             warnings.simplefilter("ignore", ConvergenceWarning)
             labels = KMeans(n_clusters=min(k, len(pks) - 1), n_init=4, random_state=seed).fit_predict(vectors)
     else:

@@ -499,7 +499,7 @@ def test_a_new_product_given_a_removed_ones_pk_inherits_none_of_its_purchases(tm
     assert len(named.item_pks) == len(model.item_pks) - 1 == len(named.item_vectors)
     kept = model.pairs[(model.pairs != gone).all(axis=1)]  # its pairs, either way, are gone with it
     assert np.array_equal(named.pairs, kept) and len(kept) < len(model.pairs)
-    query = sorted(kinds)[0]
+    query = min(kinds)
     picks = GoesWith(cat).recommend(query, k=30)
     assert all("often bought" not in why(r) for r in picks if r.pk == new)
 
@@ -508,7 +508,7 @@ def test_goes_with_cli_says_what_it_cannot_do(tmp_path, capsys):
     from core import cli
     from core.complements import model_path
 
-    cat, kinds = shop(tmp_path)
+    cat, _ = shop(tmp_path)
     path = str(cat.path)
     assert cli.run(["goes-with", path]) == 2
     assert "Say what to do: --train" in capsys.readouterr().err
@@ -530,7 +530,7 @@ def test_goes_with_cli_says_what_it_cannot_do(tmp_path, capsys):
 
 
 def test_an_evaluation_without_test_queries_says_so(tmp_path, monkeypatch):
-    cat, kinds = shop(tmp_path)
+    cat, _ = shop(tmp_path)
     model = train_complements(cat, rank=8, epochs=5, learn_from=EVALUATION_SPLITS)
     with cat.transaction():
         cat.execute("DELETE FROM copurchase")
