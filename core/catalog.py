@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -148,9 +149,16 @@ class Catalog:
     @classmethod
     def create(cls, path: str | Path, name: str | None = None) -> "Catalog":
         path = Path(path)
+        if not path.name or path.is_dir():
+            raise CatalogError(f"'{path}' is a folder: give the catalog a file name, e.g. shop.vitrina.")
         if path.exists():
             raise CatalogError(f"{path} already exists. Open it instead, or choose another name.")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(f"A catalog cannot be created in {path.parent} ({exc.strerror or exc}).") from exc
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise CatalogError(f"A catalog cannot be created in {path.parent}: the folder is read-only.")
         cat = cls._connect(path)
         with cat.transaction():
             cat._conn.execute("INSERT OR REPLACE INTO meta VALUES ('name', ?)", (name or path.stem,))
@@ -163,17 +171,24 @@ class Catalog:
         if not path.exists():
             if create:
                 return cls.create(path)
-            raise CatalogError(f"No catalog at {path}. Create one with `vitrina import` or File > New Catalog.")
+            raise CatalogError(f"No catalog at {path}. Create one with `vitrina import` or File > Import Products….")
         return cls._connect(path)
 
     @classmethod
     def _connect(cls, path: Path) -> "Catalog":
+        if path.is_dir():
+            raise CatalogError(f"{path} is a folder, not a catalog file.")
+        if path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+            raise CatalogError(f"{path} cannot be opened for writing: the file or its folder is read-only "
+                               "(Vitrina keeps its indexes and notes in the catalog). Copy it somewhere writable.")
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError as exc:  # not the file's content: a lock, a full disk, a lost drive
+            raise CatalogError(f"{path} cannot be opened ({exc}).") from exc
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{path} is not a Vitrina catalog or is damaged ({exc}).") from exc
         if version > SCHEMA_VERSION:

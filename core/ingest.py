@@ -146,8 +146,9 @@ def _record(data: dict[str, str], m: ColumnMapping) -> ProductRecord:
     if not sku:
         raise _RowError("missing_id", "the id column is empty")
     title = data.get(m.title, "") if m.title else ""
-    attributes = {k: v for k, v in data.items() if k not in (m.id, m.title, m.description, m.brand, m.price,
-                                                            m.rating, m.image) and v != ""}
+    roles = (m.id, m.title, m.description, m.brand, m.price, m.rating, m.image)
+    # a column with a role is no attribute, unless it is also a filter (brand as a filter: its values are needed)
+    attributes = {k: v for k, v in data.items() if (k not in roles or k in m.categories) and v != ""}
     rec = dict(sku=sku, title=title or sku, description=data.get(m.description, "") if m.description else "",
                brand=(data.get(m.brand) or None) if m.brand else None,
                price=_number(data.get(m.price, ""), "price") if m.price else None,

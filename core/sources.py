@@ -55,7 +55,10 @@ def _read_text(path: Path) -> tuple[str, str]:
         raise ImportFailed(f"{path} does not exist or is not a file.")
     if path.stat().st_size > MAX_SOURCE_BYTES:
         raise ImportFailed(f"{path.name} is larger than 2 GB; split it into several files.")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # no permission to read it, a file on a disconnected drive
+        raise ImportFailed(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ImportFailed(f"{path.name} looks like a binary file, not CSV or JSON Lines text.")
     encodings = ("utf-16",) if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",)

@@ -213,3 +213,38 @@ def test_import_killed_half_way_leaves_usable_catalog_and_resumes(tmp_path, spac
     assert len(cat) == 100 and cat.embedding_count("text") == 100
     assert cat.interrupted_imports() == []
     cat.close()
+
+
+def test_files_and_folders_that_cannot_be_read_or_written_are_named(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "folder.vitrina").mkdir()
+    with pytest.raises(CatalogError, match="is a folder, not a catalog file"):
+        Catalog.open(tmp_path / "folder.vitrina")
+    with pytest.raises(CatalogError, match="is a folder: give the catalog a file name"):
+        Catalog.create(tmp_path / "folder.vitrina")
+    Catalog.create(tmp_path / "ro.vitrina").close()
+    real_access = os.access  # tests may run as root, who may write anything: the permission is what is faked
+    monkeypatch.setattr(os, "access", lambda p, mode: not (mode & os.W_OK) and real_access(p, mode))
+    with pytest.raises(CatalogError, match="ro.vitrina cannot be opened for writing: the file or its folder is "
+                                           "read-only .* Copy it somewhere writable"):
+        Catalog.open(tmp_path / "ro.vitrina")
+    with pytest.raises(CatalogError, match="cannot be created in .*: the folder is read-only"):
+        Catalog.create(tmp_path / "new.vitrina")
+    monkeypatch.undo()
+    secret = tmp_path / "secret.csv"
+    secret.write_text("id,title\n1,a\n")
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission "
+                                                                                                  "denied")))
+    with pytest.raises(ImportFailed, match=r"secret.csv cannot be read \(Permission denied\)"):
+        inspect_source(secret)
+
+
+def test_a_column_with_a_role_can_be_a_filter_too(cat, mini_dir, spaces):
+    mapping = ColumnMapping.guess(["id", "title", "description", "brand", "price", "rating", "image"]) \
+        .with_overrides(categories=("brand",))
+    report, _ = run(cat, mini_dir / "products.csv", spaces, mapping=mapping)
+    assert report.added == 12 and cat.category_fields() == ["brand"]
+    values = dict(cat.field_values("brand"))
+    assert values and sum(values.values()) == 12  # the filter offers the brands (it had no value at all)
+    assert cat.product(cat.pk_for_sku("P001")).brand in values
