@@ -20,21 +20,33 @@ NONE = "—"
 def run_import(catalog_path: str, source: str, image_root: str | None, mapping_kw: dict, pairs: str | None = None,
                *, emit, cancelled):
     """Worker task: import the products, then the co-purchase pairs (if a file is given and the import was not
-    cancelled); returns (products report, pairs report or None). The engine's indexes are updated on next open."""
+    cancelled); returns (products report, pairs report or None, why the pairs were not imported or "").
+    The engine's indexes are updated on next open."""
     from core.catalog import Catalog
+    from core.errors import AppError
     from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
     from core.progress import Progress, drain
     from core.spaces import spaces_for
 
+    new = not Path(catalog_path).exists()
     catalog = Catalog.open(catalog_path, create=True)
     try:
         task = import_catalog(catalog, source, ColumnMapping(**mapping_kw), spaces_for(catalog),
                               ImportOptions(image_root=Path(image_root) if image_root else None), cancelled)
         report = drain(task, emit)
         if not pairs or report.cancelled:
-            return report, None
+            return report, None, ""
         emit(Progress(0, None, f"Importing the co-purchase pairs of {Path(pairs).name}…"))
-        return report, import_copurchases(catalog, pairs)
+        try:
+            return report, import_copurchases(catalog, pairs), ""
+        except AppError as exc:  # the products are in: say so, and why the pairs are not
+            return report, None, str(exc)
+    except BaseException:
+        if new and not len(catalog):  # a catalog made for an import that failed before its first product
+            catalog.close()
+            for leftover in (Path(catalog_path), *(Path(catalog_path + end) for end in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
+        raise
     finally:
         catalog.close()
 
@@ -77,6 +89,10 @@ class ImportDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(False)
+        self.target = ""  # the catalog the running (or last) import writes
+        # what cannot change while an import runs (it would not change what is imported, only what is said)
+        self.inputs = [browse, self.images, browse_pairs, clear_pairs, self.catalog, *self.maps.values(),
+                       self.categories]
         top = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.source, 1)
@@ -175,16 +191,30 @@ class ImportDialog(QDialog):
                 if self.categories.item(i).checkState() == Qt.Checked]
         return {**kw, "categories": tuple(cats)}
 
+    @property
+    def running(self) -> bool:
+        return self.cancel_button.isEnabled()
+
     def start(self) -> None:
         kw = self.mapping()
         if not kw["id"]:
             self.report.setText(self.tr("Choose which column holds the product id."))
             return
+        if not self.catalog.text().strip():
+            self.report.setText(self.tr("Choose the catalog file to import into (e.g. shop.vitrina)."))
+            return
+        images = self.images.text().strip()
+        if images and not Path(images).is_dir():  # said now, before a catalog file is made for nothing
+            self.report.setText(self.tr("The image folder %s does not exist.") % images)
+            return
+        self.target = self.catalog.text().strip()
         self.progress.setRange(0, 0)
         self.skipped.setRowCount(0)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.worker = TaskWorker(run_import, self.catalog.text(), self.source.text(), self.images.text() or None, kw,
+        for w in self.inputs:
+            w.setEnabled(False)
+        self.worker = TaskWorker(run_import, self.target, self.source.text(), images or None, kw,
                                  self.pairs.text() or None, streams=True)
         self.worker.signals.progress.connect(self._progress)
         self.worker.signals.result.connect(self._done)
@@ -195,12 +225,26 @@ class ImportDialog(QDialog):
     def _idle(self) -> None:
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        for w in self.inputs:
+            w.setEnabled(True)
         stop_busy(self.progress)
+        if self.worker is not None and self.worker.cancelled:
+            if Path(self.target).is_file():
+                self.report.setText(self.tr("Import cancelled: what was imported before stays in %s; importing "
+                                            "the same file again goes on from there.") % Path(self.target).name)
+                self.imported.emit(self.target)  # the window shows what is in the catalog now
+            else:
+                self.report.setText(self.tr("Import cancelled before anything was imported."))
 
     def cancel(self) -> None:
-        if self.worker is not None:
+        if self.worker is not None and self.running:
             self.worker.cancel()
             self.report.setText(self.tr("Cancelling… what was imported so far is kept."))
+
+    def reject(self) -> None:
+        """Closing the dialog during an import cancels it (it would go on unseen, holding up the window's work)."""
+        self.cancel()
+        super().reject()
 
     def _progress(self, p) -> None:
         show_progress(self.progress, self.report, p)
@@ -209,7 +253,7 @@ class ImportDialog(QDialog):
         self.report.setText(message)
 
     def _done(self, result) -> None:
-        report, pairs = result
+        report, pairs, pairs_error = result
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]))
@@ -219,9 +263,11 @@ class ImportDialog(QDialog):
             text += "\n" + self.tr("Co-purchase pairs: %d imported, %d skipped") % (pairs.pairs, len(pairs.skipped))
             name = Path(pairs.source).name
             rows += [(str(s.line), s.reason, f"{name}: {s.detail}") for s in pairs.skipped]
+        if pairs_error:
+            text += "\n" + self.tr("Co-purchase pairs not imported: %s") % pairs_error
         self.report.setText(text)
         self.skipped.setRowCount(len(rows))
         for i, row in enumerate(rows):
             for j, v in enumerate(row):
                 self.skipped.setItem(i, j, QTableWidgetItem(v))
-        self.imported.emit(self.catalog.text())
+        self.imported.emit(self.target)

@@ -61,3 +61,80 @@ def test_co_purchase_pairs_are_imported_after_the_products(qtbot, mini_dir, tmp_
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
     with Catalog.open(tmp_path / "new.vitrina") as cat:
         assert len(cat.copurchase_pairs()) == known
+
+
+def test_what_cannot_change_during_an_import_is_locked_and_a_vanished_pairs_file_keeps_the_report(
+        qtbot, mini_dir, tmp_path):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text((mini_dir / "copurchase.csv").read_text())
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(mini_dir / "products.csv"))
+    dialog.set_pairs(str(pairs))
+    pairs.unlink()  # gone between choosing it and importing
+    with qtbot.waitSignal(dialog.imported, timeout=20000) as signal:
+        dialog.start()
+        assert not dialog.catalog.isEnabled() and not dialog.maps["id"].isEnabled()
+        dialog.catalog.setText(str(tmp_path / "elsewhere.vitrina"))  # cannot happen in the window; changes nothing
+    assert signal.args == [str(tmp_path / "new.vitrina")]
+    assert "12 added" in dialog.report.text()  # the products are in, and said so
+    assert "Co-purchase pairs not imported: " in dialog.report.text() and "pairs.csv" in dialog.report.text()
+    qtbot.waitUntil(dialog.catalog.isEnabled, timeout=5000)
+
+
+def test_what_is_missing_is_said_before_a_catalog_is_made_and_a_failed_import_leaves_none(qtbot, mini_dir, tmp_path):
+    dialog = ImportDialog("", pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(mini_dir / "products.csv"))
+    dialog.catalog.setText("  ")
+    dialog.start()
+    assert "Choose the catalog file" in dialog.report.text() and dialog.worker is None
+    dialog.catalog.setText(str(tmp_path / "new.vitrina"))
+    dialog.images.setText(str(tmp_path / "no-such-folder"))
+    dialog.start()
+    assert "The image folder" in dialog.report.text() and dialog.worker is None
+    dialog.images.setText("")
+    (mini_dir / "products.csv").write_text("id,title\n")  # changed since its preview: the mapped columns are gone
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    assert "names columns that the file does not have" in dialog.report.text()
+    assert not (tmp_path / "new.vitrina").exists()  # no empty catalog left behind
+
+
+def test_cancelling_or_closing_shows_what_was_kept(qtbot, mini_dir, tmp_path, monkeypatch):
+    import threading
+
+    import core.ingest
+
+    gate, started = threading.Event(), threading.Event()
+    real = core.ingest.import_catalog
+
+    def slow(*args, **kwargs):  # an import held after its first step until it is cancelled
+        inner = real(*args, **kwargs)
+        yield next(inner)
+        started.set()
+        gate.wait(10)
+        return (yield from inner)
+
+    monkeypatch.setattr(core.ingest, "import_catalog", slow)
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(mini_dir / "products.csv"))
+    with qtbot.waitSignal(dialog.imported, timeout=20000) as signal:  # the window shows what was kept
+        dialog.start()
+        assert started.wait(10)
+        dialog.reject()  # closing the dialog cancels the import
+        gate.set()
+    assert signal.args == [str(tmp_path / "new.vitrina")] and dialog.worker.cancelled
+    assert dialog.report.text().startswith("Import cancelled: what was imported before stays in new.vitrina")
+    (tmp_path / "new.vitrina").unlink()
+    dialog.catalog.setText(str(tmp_path / "other.vitrina"))
+    busy = threading.Event()  # the pool's one thread busy: the import waits in the queue
+    dialog.pool.setMaxThreadCount(1)
+    dialog.pool.start(lambda: busy.wait(10))
+    dialog.start()
+    dialog.cancel()  # before it began: nothing was made, nothing to show
+    busy.set()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=10000)
+    assert dialog.report.text() == "Import cancelled before anything was imported."
+    assert not (tmp_path / "other.vitrina").exists()
