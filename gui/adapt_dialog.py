@@ -18,7 +18,7 @@ class AdaptDialog(QDialog):
         self.text = QLabel(self.tr(
             "Fine-tunes Vitrina's vision transformer on this catalog's photos and titles. The new model "
             "replaces the current one only if it finds products from their titles better on a held-out "
-            "slice of the catalog."), wordWrap=True)
+            "slice of the catalog. Closing this window stops it."), wordWrap=True)
         self.progress = QProgressBar()
         self.status = QLabel(textFormat=Qt.PlainText, wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
@@ -45,9 +45,14 @@ class AdaptDialog(QDialog):
         self.pool.start(self.worker)
 
     def cancel(self) -> None:
-        if self.worker:
+        if self.worker and self.cancel_button.isEnabled():
             self.worker.cancel()
             self.status.setText(self.tr("Cancelling… the current model stays."))
+
+    def reject(self) -> None:
+        """Closing the dialog stops the training (it would go on unseen, holding up the window's searches)."""
+        self.cancel()
+        super().reject()
 
     def _progress(self, p) -> None:
         show_progress(self.progress, self.status, p)

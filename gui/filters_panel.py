@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QWidget
 
 ANY = "—"
+SETTLE_MS = 400
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class FiltersPanel(QWidget):
         super().__init__(parent)
         self.form = QFormLayout(self)
         self.combos: dict[str, QComboBox] = {}
+        # a number changed by its arrows, the wheel or typing searches once it rests (a search per step or
+        # keystroke would pile up); leaving the box searches at once
+        self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._settle.timeout.connect(self.changed)
         self.price_min = self._spin(0, 1e6, self.tr("any"))
         self.price_max = self._spin(0, 1e6, self.tr("any"))
         self.rating_min = self._spin(0, 5, self.tr("any"), step=0.5)
@@ -39,8 +44,14 @@ class FiltersPanel(QWidget):
         box = QDoubleSpinBox(minimum=lo, maximum=hi, singleStep=step, decimals=2)
         box.setSpecialValueText(off_text)  # the minimum shows as "any": the filter is off
         box.setValue(lo)
-        box.editingFinished.connect(self.changed)
+        box.valueChanged.connect(lambda _value: self._settle.start())
+        box.editingFinished.connect(self._flush)
         return box
+
+    def _flush(self) -> None:
+        if self._settle.isActive():
+            self._settle.stop()
+            self.changed.emit()
 
     def set_fields(self, fields: dict[str, list[tuple[str, int]]]) -> None:
         """Category field -> its (value, count) list, most common first."""
@@ -70,4 +81,5 @@ class FiltersPanel(QWidget):
             box.setValue(box.minimum())
         for combo in self.combos.values():
             combo.setCurrentIndex(0)
+        self._settle.stop()
         self.changed.emit()

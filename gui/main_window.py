@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self._latest: dict[str, TaskWorker] = {}
         self._selected_pk: int | None = None
         self.goes_with_dialog = None  # kept while it learns, closed or not
+        self.import_dialog = self.adapt_dialog = None  # closing them cancels their work; so does closing the window
 
         self.query = QueryPanel()
         self.filters = FiltersPanel()
@@ -142,8 +143,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("details/method", self.details.method.currentText())
         self.settings.setValue("details/opacity", self.details.opacity.value())
         self.cancel_all()
-        if self.goes_with_dialog is not None:
-            self.goes_with_dialog.cancel()
+        for dialog in (self.goes_with_dialog, self.import_dialog, self.adapt_dialog):
+            if dialog is not None:  # their work stops too: a window closed mid-import must not wait for it
+                dialog.cancel()
         self.pool.waitForDone(5000)
         self.insights_pool.waitForDone(5000)
         super().closeEvent(event)
@@ -242,7 +244,7 @@ class MainWindow(QMainWindow):
         from gui.import_dialog import ImportDialog
 
         current = str(self.engine.catalog.path) if self.engine else None
-        dialog = ImportDialog(current, self, self.pool)
+        dialog = self.import_dialog = ImportDialog(current, self, self.pool)
         dialog.imported.connect(lambda path: self.open_catalog(Path(path)))
         dialog.open()
 
@@ -256,7 +258,7 @@ class MainWindow(QMainWindow):
         if self.engine is None or "vit" not in self.engine.spaces:
             QMessageBox.information(self, self.tr("Vitrina"), self.tr("Open a catalog with photos first."))
             return
-        dialog = AdaptDialog(self.engine, self.pool, self)
+        dialog = self.adapt_dialog = AdaptDialog(self.engine, self.pool, self)
         adapted = self.engine.catalog.path  # the catalog it adapts, whatever is open when it is done
         dialog.adapted.connect(lambda kept: kept and self.open_catalog(adapted))
         dialog.open()

@@ -17,3 +17,20 @@ def test_filters_state_and_reset(qtbot):
     with qtbot.waitSignal(panel.changed):
         panel.reset()
     assert panel.state().price_max is None and panel.state().min_score is None
+
+
+def test_arrows_search_once_the_number_rests_and_leaving_the_box_at_once(qtbot):
+    panel = FiltersPanel()
+    qtbot.addWidget(panel)
+    changes = []
+    panel.changed.connect(lambda: changes.append((panel.state().rating_min, panel.state().price_max)))
+    for _ in range(3):  # three clicks on the up arrow
+        panel.rating_min.stepBy(1)
+    assert changes == []  # not one search per step
+    qtbot.waitUntil(lambda: changes == [(1.5, None)], timeout=2000)
+    panel.price_max.stepBy(5)
+    panel.price_max.editingFinished.emit()  # focus leaves the box: at once, and once
+    assert changes == [(1.5, None), (1.5, 5)]
+    qtbot.wait(600)
+    panel.price_max.editingFinished.emit()  # leaving a box that did not change: nothing
+    assert len(changes) == 2

@@ -153,7 +153,7 @@ def test_a_category_guessed_for_a_photo_cleared_since_is_dropped(qtbot, engine, 
     assert window.query.category.text() == "" and not window.query.same_category.isEnabled()
 
 
-def test_a_report_and_an_adaptation_end_well_after_another_catalog_is_opened(qtbot, engine, settings, tmp_path,
+def test_a_report_ends_well_after_another_catalog_is_opened_and_closing_adapt_stops_it(qtbot, engine, settings, tmp_path,
                                                                                mini_dir, spaces, monkeypatch):
     from gui import backend
     from gui.adapt_dialog import AdaptDialog
@@ -179,9 +179,12 @@ def test_a_report_and_an_adaptation_end_well_after_another_catalog_is_opened(qtb
     monkeypatch.setattr(AdaptDialog, "open", lambda self: dialogs.append(self))
     window.adapt_model()
     dialogs[0].start()
-    dialogs[0].reject()  # closed while it learns: it goes on
-    window.open_catalog(other)  # waits behind the adaptation (one pool runs the engine's work)
-    with qtbot.waitSignal(dialogs[0].adapted, timeout=10000):
-        adapting.set()
-    wait_idle(qtbot, window)  # then the adapted catalog is opened again, with its new vectors
-    assert window.engine.catalog.path == engine.catalog.path and not window.findChildren(QMessageBox)
+    adapted = []
+    dialogs[0].adapted.connect(adapted.append)
+    dialogs[0].reject()  # closed while it learns: the training stops (unseen, it held up every search)
+    assert dialogs[0].worker.cancelled
+    window.open_catalog(other)
+    adapting.set()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: not dialogs[0].cancel_button.isEnabled(), timeout=10000)
+    assert adapted == [] and window.engine.catalog.path == other and not window.findChildren(QMessageBox)
