@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 csv.field_size_limit(1 << 24)  # long descriptions are fine; a 16 MB field is not a product
 MAX_SOURCE_BYTES = 2 << 30
+HEAD_BYTES = 1 << 20  # what is read to inspect a file and preview it
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,19 @@ def source_kind(path: Path) -> str:
 _WARNED_CP1252: set[tuple[str, int, int]] = set()
 
 
-def _read_text(path: Path) -> tuple[str, str]:
+def _read_text(path: Path, head: bool = False) -> tuple[str, str]:
+    """The file's text and encoding; ``head``: only its first HEAD_BYTES, up to the last whole line (what the
+    header, the delimiter and a preview need, without reading a file of a gigabyte)."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist or is not a file.")
     if path.stat().st_size > MAX_SOURCE_BYTES:
         raise ImportFailed(f"{path.name} is larger than 2 GB; split it into several files.")
     try:
-        raw = path.read_bytes()
+        if head:
+            with path.open("rb") as f:
+                raw = _whole_lines(f.read(HEAD_BYTES + 1))
+        else:
+            raw = path.read_bytes()
     except OSError as exc:  # no permission to read it, a file on a disconnected drive
         raise ImportFailed(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -69,18 +77,32 @@ def _read_text(path: Path) -> tuple[str, str]:
             continue
     # Spreadsheet exports on Windows are often cp1252; every byte decodes, so say what we assumed (once per
     # version of the file: an import reads it to inspect, count and read its rows).
-    key = (str(path.resolve()), path.stat().st_mtime_ns, len(raw))
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _WARNED_CP1252:
         _WARNED_CP1252.add(key)
         log.warning("%s is not UTF-8; reading it as Windows-1252", path.name)
     return raw.decode("cp1252", errors="replace"), "cp1252"
 
 
+def _whole_lines(raw: bytes) -> bytes:
+    """``raw`` (HEAD_BYTES + 1 read) cut after its last whole line when the file goes on (UTF-16 two bytes a unit)."""
+    if len(raw) <= HEAD_BYTES:
+        return raw
+    raw = raw[:HEAD_BYTES]
+    if raw.startswith(b"\xff\xfe"):
+        end = raw.rfind(b"\n\x00") + 2
+    elif raw.startswith(b"\xfe\xff"):
+        end = raw.rfind(b"\x00\n") + 2
+    else:
+        end = raw.rfind(b"\n") + 1
+    return raw[:end] if end > 1 else raw
+
+
 def inspect_source(path: str | Path) -> SourceInfo:
-    """Columns, encoding and delimiter of a source file (for the mapping step and the wizard)."""
+    """Columns, encoding and delimiter of a source file (for the mapping step and the wizard), from its head."""
     path = Path(path)
     kind = source_kind(path)
-    text, encoding = _read_text(path)
+    text, encoding = _read_text(path, head=True)
     if kind == "csv":
         delimiter = _sniff_delimiter(text, path)
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
@@ -114,6 +136,15 @@ def read_rows(path: str | Path) -> tuple[SourceInfo, Iterator[RawRow]]:
     text, _ = _read_text(path)
     rows = _csv_rows(text, info) if info.kind == "csv" else _jsonl_rows(text)
     return info, rows
+
+
+def preview_rows(path: str | Path, n: int = 30) -> tuple[SourceInfo, list[RawRow]]:
+    """The file's description and its first ``n`` rows, read from its head only (the import dialog's preview)."""
+    path = Path(path)
+    info = inspect_source(path)
+    text, _ = _read_text(path, head=True)
+    rows = _csv_rows(text, info) if info.kind == "csv" else _jsonl_rows(text)
+    return info, list(itertools.islice(rows, n))
 
 
 def count_rows(path: str | Path) -> int:

@@ -3,7 +3,6 @@ file of co-purchase pairs, run with progress and Cancel, then read the report of
 and why."""
 from __future__ import annotations
 
-from itertools import islice
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
@@ -150,11 +149,11 @@ class ImportDialog(QDialog):
     def load_source(self, path: str) -> None:
         from core.errors import AppError
         from core.ingest import ColumnMapping
-        from core.sources import read_rows
+        from core.sources import preview_rows
 
         try:
-            info, rows = read_rows(path)
-            sample = [r for r in islice(rows, 30) if r.data]
+            info, rows = preview_rows(path, 30)
+            sample = [r for r in rows if r.data]
         except AppError as exc:
             self.report.setText(str(exc))
             return

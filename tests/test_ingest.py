@@ -13,7 +13,7 @@ from core.catalog import Catalog
 from core.errors import CatalogError, ImportFailed
 from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
 from core.progress import drain
-from core.sources import inspect_source
+from core.sources import inspect_source, preview_rows, read_rows
 
 MAP = ColumnMapping(id="id", title="title", description="description", brand="brand", price="price",
                     rating="rating", image="image", categories=("articleType",))
@@ -234,10 +234,14 @@ def test_files_and_folders_that_cannot_be_read_or_written_are_named(tmp_path, mo
     monkeypatch.undo()
     secret = tmp_path / "secret.csv"
     secret.write_text("id,title\n1,a\n")
-    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission "
-                                                                                                  "denied")))
-    with pytest.raises(ImportFailed, match=r"secret.csv cannot be read \(Permission denied\)"):
-        inspect_source(secret)
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(Path, "open", denied)
+    for read in (inspect_source, read_rows):
+        with pytest.raises(ImportFailed, match=r"secret.csv cannot be read \(Permission denied\)"):
+            read(secret)
 
 
 def test_a_column_with_a_role_can_be_a_filter_too(cat, mini_dir, spaces):
@@ -248,3 +252,17 @@ def test_a_column_with_a_role_can_be_a_filter_too(cat, mini_dir, spaces):
     values = dict(cat.field_values("brand"))
     assert values and sum(values.values()) == 12  # the filter offers the brands (it had no value at all)
     assert cat.product(cat.pk_for_sku("P001")).brand in values
+
+
+def test_inspecting_and_previewing_read_only_the_head_of_a_big_file(tmp_path, monkeypatch):
+    import core.sources
+
+    monkeypatch.setattr(core.sources, "HEAD_BYTES", 96)
+    rows = "".join(f"{i},Caf\xe9 {i}\n" for i in range(100))
+    for name, encoding in (("utf8.csv", "utf-8"), ("utf16.csv", "utf-16"), ("latin.csv", "cp1252")):
+        path = tmp_path / name
+        path.write_bytes(("id,title\n" + rows).encode(encoding))
+        info, head = preview_rows(path, 30)
+        assert info.columns == ("id", "title") and 3 <= len(head) < 10, name  # whole lines of the first 96 bytes
+        assert [r.data for r in head] == [{"id": str(i), "title": f"Café {i}"} for i in range(len(head))], name
+        assert len(list(read_rows(path)[1])) == 100  # the import reads it all
