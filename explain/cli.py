@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from core.errors import AppError
@@ -28,12 +29,12 @@ def cmd_explain(args) -> int:
 
     if args.image is None and not args.text.strip():
         raise AppError("Give the query: --image PHOTO and/or --text WORDS.")
-    if args.out:
-        out_folder(args.out, "overlays")
     engine = open_engine_cli(args.catalog)
     pk = engine.catalog.pk_for_sku(args.result)
     if pk is None:
         raise AppError(f"No product with id '{args.result}' in {engine.catalog.name}.")
+    if args.out:  # made once the catalog and the product are known to be there
+        out_folder(args.out, "overlays")
     product = engine.catalog.product(pk)
     result_image = load_image(Path(product.image_path)).image if product.image_path else None
     query_image = load_image(args.image).image if args.image else None
@@ -41,7 +42,8 @@ def cmd_explain(args) -> int:
     slow = SLOW_METHODS if args.perturbation else ()
     m = explainer.explain(result_image, product.title, product.description, query_image, args.text,
                           faithfulness=IMAGE_METHODS + slow)
-    print(f"{product.sku}  {product.title}\nsimilarity to the query (ViT space): {m.score:.3f}")
+    similarity = f"{m.score:.3f}" if math.isfinite(m.score) else "n/a (the product has no photo)"
+    print(f"{product.sku}  {product.title}\nsimilarity to the query (ViT space): {similarity}")
     for method, c in m.faithfulness.items():
         faith = f"{c.faithfulness:+.2f}" if c.measurable else "not measurable"
         print(f"  {method:<28} faithfulness {faith}  deletion AUC {c.deletion_auc:.3f} "
@@ -58,7 +60,7 @@ def cmd_explain(args) -> int:
         if m.match is not None:
             overlay(result_image, m.match, max_side=VIEW_SIDE).save(args.out / "result-match-map.png")
         (args.out / "explanation.json").write_text(json.dumps({
-            "product": product.sku, "score": m.score, "seconds": m.seconds,
+            "product": product.sku, "score": m.score if math.isfinite(m.score) else None, "seconds": m.seconds,
             "faithfulness": {k: {n: None if isinstance(v, float) and v != v else v for n, v in c.to_dict().items()}
                              for k, c in m.faithfulness.items()},  # NaN (not measurable) -> null
             "words": {k: dict(zip(w.tokens, map(float, w.values))) for k, w in m.words.items()}}, indent=2))

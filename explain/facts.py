@@ -6,6 +6,7 @@ before it is quoted.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -48,7 +49,7 @@ class Facts:
     product_attributes: dict[str, str] = field(default_factory=dict)
     top_words: tuple[str, ...] = ()  # words that drove the similarity, most first
     region: str | None = None  # where the result's heatmap concentrates
-    score: float = 0.0
+    score: float | None = None  # the similarity the user sees for this result (None: none to state)
     faithfulness: float | None = None
 
     def vocabulary(self) -> set[str]:
@@ -56,7 +57,8 @@ class Facts:
         texts = [self.product, self.query, *self.shared.values(), *self.product_attributes.values(),
                  *self.shared, *self.differing, *self.product_attributes,  # field names too
                  *(v for pair in self.differing.values() for v in pair), *self.top_words, self.region or "",
-                 f"{self.score:.2f}", "" if self.faithfulness is None else f"{self.faithfulness:.2f}"]
+                 "" if self.score is None else f"{self.score:.2f}",
+                 "" if self.faithfulness is None else f"{self.faithfulness:.2f}"]
         return {w for t in texts for w in words_of(t)}
 
 
@@ -66,9 +68,11 @@ def words_of(text: str) -> list[str]:
 
 def gather_facts(product_title: str, product_attributes: dict[str, str], query_text: str = "",
                  query_attributes: dict[str, str] | None = None, word_attributions=None, heatmap=None,
-                 score: float = 0.0, faithfulness: float | None = None, fields: tuple[str, ...] = ()) -> Facts:
+                 score: float | None = None, faithfulness: float | None = None,
+                 fields: tuple[str, ...] = ()) -> Facts:
     """Facts for one match. ``query_attributes`` exist when the query is a catalog product (more like
-    this); for a text query, the product's attribute values that the text mentions count as shared."""
+    this); for a text query, the product's attribute values that the text mentions count as shared. ``score``:
+    the similarity shown beside the result (a NaN, e.g. of a product without a photo, is none)."""
     attrs = {k: clean_text(v, 40) for k, v in product_attributes.items() if (not fields or k in fields) and v}
     shared: dict[str, str] = {}
     differing: dict[str, tuple[str, str]] = {}
@@ -88,5 +92,6 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
         top = tuple(word_attributions.tokens[i] for i in order[:3] if word_attributions.values[i] > 0)
     return Facts(product=clean_text(product_title), query=clean_text(query_text) or PHOTO_QUERY, shared=shared,
                  differing=differing, product_attributes=attrs, top_words=top,
-                 region=region_of(heatmap) if heatmap is not None else None, score=float(score),
+                 region=region_of(heatmap) if heatmap is not None else None,
+                 score=float(score) if score is not None and math.isfinite(score) else None,
                  faithfulness=faithfulness)

@@ -117,7 +117,8 @@ def template_rationale(facts: Facts) -> str:
         parts.append("Recommended because both share " + _join(f"{k} {v}" for k, v in facts.shared.items()) + ".")
     else:
         what = "the query photo" if facts.query == PHOTO_QUERY else _quote(facts.query)
-        parts.append(f"Recommended as close to {what} (similarity {facts.score:.2f}).")
+        parts.append(f"Recommended as close to {what}"
+                     + (f" (similarity {facts.score:.2f})." if facts.score is not None else "."))
     if facts.region:
         parts.append(f"The heatmap centres on the {facts.region} of the photo.")
     if facts.top_words:
@@ -145,7 +146,7 @@ def build_prompt(facts: Facts) -> list[dict[str, str]]:
     data = {"recommended product": facts.product, "query": facts.query, "shared attributes": facts.shared,
             "different attributes": {k: {"query": a, "product": b} for k, (a, b) in facts.differing.items()},
             "words that mattered most": list(facts.top_words), "heatmap centre": facts.region,
-            "similarity": round(facts.score, 2)}
+            "similarity": None if facts.score is None else round(facts.score, 2)}
     data = {k: v for k, v in data.items() if v not in (None, {}, [])}
     return [{"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": "FACTS = " + json.dumps(data, ensure_ascii=False) +

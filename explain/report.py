@@ -182,7 +182,7 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
             m = explainer.explain(photo, p.title, p.description, image, text, faithfulness=faith)
             heat = m.result_maps.get(method)
             facts = gather_facts(p.title, p.attributes, text, word_attributions=m.words.get("title"),
-                                 heatmap=heat.values if heat is not None else None, score=m.score,
+                                 heatmap=heat.values if heat is not None else None, score=hit.score,
                                  fields=tuple(engine.catalog.category_fields()))
             rationale = writer.write(facts) if writer is not None else None
             q.results.append(ReportResult(rank, p.sku, p.title, hit.score, p.attributes,

@@ -219,8 +219,10 @@ class ExplainedMatch:
     facts: object
 
 
-def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "grad-cam vit"):
-    """The explanation of one result (the explainer is created once and kept in ``holder``)."""
+def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "grad-cam vit",
+            score: float | None = None):
+    """The explanation of one result (the explainer is created once and kept in ``holder``); ``score``: its
+    similarity as the results list shows it, which its rationale states (None: none to state)."""
     from core.images import fit_within
     from explain.explainer import ALL_IMAGE_METHODS, MatchExplainer
     from explain.facts import gather_facts
@@ -240,7 +242,7 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     fields = tuple(engine.catalog.category_fields())
     heat = m.result_maps.get(method) or m.result_maps.get("grad-cam vit")
     facts = gather_facts(product.title, product.attributes, text, word_attributions=m.words.get("title"),
-                         heatmap=heat.values if heat is not None else None, score=m.score,
+                         heatmap=heat.values if heat is not None else None, score=score,
                          faithfulness=m.faithfulness[method].faithfulness
                          if method in m.faithfulness and m.faithfulness[method].measurable else None,
                          fields=fields)

@@ -430,8 +430,11 @@ class MainWindow(QMainWindow):
         slow = method == PERTURBATION
         self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if slow
                            else self.tr("Explaining…"))
+        row = self.results.current_row()  # the similarity its card shows (a "Goes with" card shows no similarity)
+        score = row.score if row is not None and row.pk == self._selected_pk and \
+            self.results.tabs.currentWidget() is self.results.similar else None
         self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,
-                  method, on_result=self._show_explanation)
+                  method, score, on_result=self._show_explanation)
 
     @Slot(object)
     def _show_explanation(self, match) -> None:

@@ -101,8 +101,10 @@ def cmd_report(args) -> int:
                 clustering, chosen = chosen_cluster(catalog, args.cluster, args.cluster_method)
             else:
                 clustering = cluster(catalog, None, args.cluster_method)
-    out = out_folder(args.out, "report")
+    if args.k < 1:
+        raise AppError(f"Ask for at least one result per query (got -k {args.k}).")
     engine = open_engine_cli(args.catalog)
+    out = out_folder(args.out, "report")  # made once the inputs are known to be good
     explainer = MatchExplainer(engine.space("vit").encoder.load())
     writer = None
     if not args.no_rationale:

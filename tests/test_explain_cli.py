@@ -31,8 +31,16 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
         assert (c["faithfulness"] is None) == (not c["measurable"])
     assert Image.open(out / "query-attention-rollout.png").size == (60, 120)
     assert Image.open(out / "result-grad-cam-cnn.png").size == (48, 48)
-    assert main.main(["explain", cat, "--result", "NOPE", "--text", "x"]) == 2
+    assert main.main(["explain", cat, "--result", "NOPE", "--text", "x", "--out", str(tmp_path / "ex")]) == 2
     assert "No product with id 'NOPE'" in capsys.readouterr().err
+    assert not (tmp_path / "ex").exists()  # no folder made for nothing
+    (tmp_path / "more.csv").write_text("id,title\nP099,Plain tee\n")  # a product without a photo
+    assert main.main(["import", cat, str(tmp_path / "more.csv")]) == 0
+    capsys.readouterr()
+    assert main.main(["explain", cat, "--result", "P099", "--text", "tee", "--out", str(tmp_path / "ex")]) == 0
+    assert "similarity to the query (ViT space): n/a (the product has no photo)" in capsys.readouterr().out
+    data = json.loads((tmp_path / "ex" / "explanation.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert data["score"] is None
 
 
 def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_path, mini_dir, capsys):
@@ -63,7 +71,11 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
     queries.write_text("text,image\nred dress,\n")
     assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "a-file")]) == 2
     assert "is a file" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()  # nothing was started
+    for catalog, more, message in ((cat, ["-k", "0"], "at least one result per query (got -k 0)"),
+                                   (str(tmp_path / "nope.vitrina"), [], "No catalog at")):
+        assert main.main(["report", catalog, "--queries", str(queries), "--out", str(tmp_path / "r"), *more]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing was started, no folder made
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     root = Path(main.__file__).resolve().parent
     done = subprocess.run([sys.executable, str(root / "main.py"), "report", cat, "--queries", str(queries),

@@ -637,3 +637,26 @@ def test_opening_another_catalog_drops_the_clusters_and_the_limit_of_the_one_bef
     release.set()
     wait_idle(qtbot, window)
     assert window.insights.clustering is None and not window.insights.map.items
+
+
+def test_a_rationale_states_the_similarity_its_card_shows(qtbot, engine, settings, tmp_path, monkeypatch):
+    import torch
+
+    from core.spaces import vit_space
+    from core.vit import HybridViT, VitConfig, save_vit
+    from gui import backend
+    from tests.fakes import fake_spaces
+
+    torch.manual_seed(0)
+    weights = save_vit(HybridViT(VitConfig(dim=32, depth=1, heads=2)), tmp_path / "vit")
+    monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(weights)])
+    explained = []
+    real = backend.explain
+    monkeypatch.setattr(backend, "explain", lambda *a, **k: explained.append(real(*a, **k)) or explained[-1])
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(1, 0))
+    qtbot.waitUntil(lambda: bool(explained), timeout=60000)
+    assert explained[-1].facts.score == pytest.approx(window.results.similar_model.row_at(1).score)
+    assert explained[-1].facts.score != pytest.approx(explained[-1].explanation.score)  # not the ViT space's own
+    wait_idle(qtbot, window)

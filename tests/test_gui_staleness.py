@@ -36,7 +36,7 @@ def slow(monkeypatch):
     for gate in gates.values():
         gate.set()
 
-    def explain(engine, holder, query, pk, method="grad-cam vit"):
+    def explain(engine, holder, query, pk, method="grad-cam vit", score=None):
         gates["explain"].wait(10)
         title = engine.catalog.product(pk).title
         m = SimpleNamespace(words={}, result_maps={}, query_maps={}, faithfulness={}, match=None, score=0.5)

@@ -55,6 +55,9 @@ def test_template_is_grounded_for_every_kind_of_facts():
         "Recommended as close to the query photo (similarity 0.30).")
     assert template_rationale(Facts(product="Watch", query="steel watch", score=0.3)).startswith(
         "Recommended as close to “steel watch” (similarity 0.30).")
+    no_photo = gather_facts("Watch", {}, "steel watch", score=float("nan"))  # a product without a photo
+    assert no_photo.score is None and template_rationale(no_photo) == "Recommended as close to “steel watch”."
+    assert "similarity" not in build_prompt(no_photo)[1]["content"]
 
 
 INJECTIONS = [
