@@ -7,7 +7,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("gui", "--demo", "--theme") or argv[0].startswith("--theme=") \
-            or argv[0].endswith(".vitrina"):
+            or argv[0].lower().rstrip("/\\").endswith(".vitrina"):  # a catalog: Shop.VITRINA, a path with a slash
         from gui.app import run_app
 
         return run_app(argv[1:] if argv and argv[0] == "gui" else argv)

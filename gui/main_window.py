@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
                                QTabWidget)
@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
 
         self.query.changed.connect(self.search)
         self.query.image_requested.connect(self.open_image)
+        self.query.refused.connect(lambda why: self._error(why, ""))
         self.query.drop.dropped_image.connect(self.set_query_qimage)
         self.filters.changed.connect(self.search)
         self.results.selected.connect(self.select_result)
@@ -127,15 +128,30 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         return action
 
+    def _setting(self, key: str, kind: type, default=None):
+        """A stored setting if it has the type it is written with, else ``default``: a settings file edited by
+        hand (or by another version) must not stop the window from opening."""
+        value = self.settings.value(key)
+        if kind is int:
+            try:
+                return int(value) if value is not None else default
+            except (TypeError, ValueError):
+                return default
+        if kind is list and isinstance(value, str):  # QSettings reads a one-item list back as that item
+            return [value]
+        return value if isinstance(value, kind) else default
+
     def _restore(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        geometry = self._setting("window/geometry", QByteArray)
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 860)
-        state = self.settings.value("window/splitter")
+        state = self._setting("window/splitter", QByteArray)
         if state is None or not self.splitter.restoreState(state):
             self.splitter.setSizes([300, 600, 500])
-        self.details.method.setCurrentText(self.settings.value("details/method", self.details.method.currentText()))
-        self.details.opacity.setValue(int(self.settings.value("details/opacity", 60)))
+        method = self._setting("details/method", str)
+        if method is not None and self.details.method.findText(method) >= 0:
+            self.details.method.setCurrentText(method)
+        self.details.opacity.setValue(self._setting("details/opacity", int, 60))
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -152,7 +168,7 @@ class MainWindow(QMainWindow):
 
     # ---- running work -------------------------------------------------------------------
     def _run(self, kind: str, task, *args, on_result, on_progress=None, streams: bool = False,
-             pool: QThreadPool | None = None, any_catalog: bool = False) -> TaskWorker:
+             pool: QThreadPool | None = None, any_catalog: bool = False, on_error=None) -> TaskWorker:
         """Runs ``task`` on a pool; its result (and its own progress) reach the window only while the catalog
         it was asked for is still the one open (``any_catalog``: whatever is open then, e.g. opening one)."""
         older = self._latest.get(kind)
@@ -168,6 +184,8 @@ class MainWindow(QMainWindow):
         worker.signals.progress.connect(current(on_progress or self._show_progress))
         worker.signals.result.connect(current(on_result))
         worker.signals.error.connect(self._error)
+        if on_error is not None:
+            worker.signals.error.connect(lambda *_: on_error())
         worker.signals.finished.connect(lambda: self._finished(kind, worker))
         self._workers.add(worker)
         self._latest[kind] = worker
@@ -207,6 +225,7 @@ class MainWindow(QMainWindow):
 
     # ---- catalog ------------------------------------------------------------------------
     def open_catalog(self, path: Path, demo: bool = False) -> None:
+        before = self.engine.catalog.path if self.engine is not None else None
         self.engine = None
         self.holder = {}
         self._stop("search", "classify", "goes-with", "explain", "rationale", "insights")  # the catalog before's
@@ -219,7 +238,19 @@ class MainWindow(QMainWindow):
         self.query.set_category(None)  # "only this category": a category of the catalog before
         self.query.setEnabled(False)
         self.catalog_label.setText(self.tr("Opening %s…") % Path(path).name)
-        self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened, any_catalog=True)
+        self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened, any_catalog=True,
+                  on_error=lambda: self._open_failed(Path(path), before))
+
+    def _open_failed(self, path: Path, before: Path | None) -> None:
+        """The error box says why; the catalog leaves the recent list if it is gone, and the one open before
+        comes back (the window stayed 'Opening…' with everything disabled)."""
+        if not path.exists():
+            self.settings.setValue("recent", [p for p in self._recent() if p != str(path)])
+            self._update_recent()
+        if before is not None and before != path and before.exists():
+            self.open_catalog(before)
+        else:
+            self.catalog_label.setText(self.tr("No catalog open: File > Open Catalog or Import Products…"))
 
     @Slot(object)
     def _catalog_opened(self, engine) -> None:
@@ -248,8 +279,15 @@ class MainWindow(QMainWindow):
         dialog.imported.connect(lambda path: self.open_catalog(Path(path)))
         dialog.open()
 
+    def _catalog_open(self) -> bool:
+        """Whether a catalog is open; if not, the status bar says so (a menu action did nothing, silently)."""
+        if self.engine is None:
+            self.statusBar().showMessage(self.tr("No catalog is open yet: wait for it to open, or File > Open "
+                                                 "Catalog or Import Products…"), 6000)
+        return self.engine is not None
+
     def reindex(self) -> None:
-        if self.engine is not None:
+        if self._catalog_open():
             self._run("reindex", backend.reindex, self.engine, streams=True, on_result=self._catalog_opened)
 
     def adapt_model(self) -> None:
@@ -266,7 +304,7 @@ class MainWindow(QMainWindow):
     def train_goes_with(self) -> None:
         from gui.goes_with_dialog import GoesWithDialog
 
-        if self.engine is None:
+        if not self._catalog_open():
             return
         if not self.engine.catalog.has_copurchases():
             QMessageBox(QMessageBox.Information, self.tr("Vitrina"), backend.NOTHING_TO_LEARN, parent=self).open()
@@ -294,13 +332,16 @@ class MainWindow(QMainWindow):
             self._run("goes-with", backend.goes_with, self.engine, self._selected_pk, on_result=self._show_goes_with)
 
     def _remember(self, path: Path) -> None:
-        recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
+        recent = [p for p in self._recent() if p != str(path)]
         self.settings.setValue("recent", [str(path), *recent][:MAX_RECENT])
         self._update_recent()
 
+    def _recent(self) -> list[str]:
+        return [p for p in self._setting("recent", list, []) if isinstance(p, str) and p]
+
     def _update_recent(self) -> None:
         self.recent_menu.clear()
-        for p in self.settings.value("recent", []) or []:
+        for p in self._recent():
             action = self.recent_menu.addAction(Path(p).name)
             action.setToolTip(p)
             action.triggered.connect(lambda _=False, p=p: self.open_catalog(Path(p)))
@@ -352,7 +393,7 @@ class MainWindow(QMainWindow):
                       on_result=lambda guess, photo=state.image_path: self._show_category(guess, photo))
 
     def compute_insights(self, method: str, map_method: str) -> None:
-        if self.engine is not None:
+        if self._catalog_open():
             self._run("insights", backend.insights, self.engine.catalog.path, method, map_method,
                       on_result=self._show_insights, pool=self.insights_pool, streams=True)
 
@@ -440,12 +481,12 @@ class MainWindow(QMainWindow):
     def _show_explanation(self, match) -> None:
         self.details.show_match(match.title, match.query_image, match.result_image, match.explanation)
         self.details.start_rationale()
-        model = self.settings.value("rationale/model") or None
+        model = self._setting("rationale/model", str) or None  # None: the bundled model
         self._run("rationale", backend.write_rationale, self.engine, self.holder, match.facts, model, streams=True,
                   on_result=self.details.finish_rationale, on_progress=self.details.add_rationale_text)
 
     def export_report(self, selected_only: bool, folder: str | None = None, limit: int = 50) -> None:
-        if self.engine is None:
+        if not self._catalog_open():
             return
         if self.query.is_empty():  # browsing a cluster: a report explains results against a query
             self.statusBar().showMessage(self.tr("A report explains the results of a query: type a description or "

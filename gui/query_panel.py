@@ -92,6 +92,7 @@ class DropZone(QLabel):
 class QueryPanel(QWidget):
     changed = Signal()
     image_requested = Signal()  # "Open image…"
+    refused = Signal(str)  # a photo that cannot be read: why (the query keeps the photo it had)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -135,10 +136,26 @@ class QueryPanel(QWidget):
         layout.addStretch(1)
 
     def set_image_file(self, path: str | None) -> None:
-        self.image_path = path
+        """The query's photo (None: none). One the search could not read is refused now, with why: kept, it
+        failed every search after it until the photo was cleared."""
         if path:
-            self.drop.show_photo(QPixmap(path))
+            from core.errors import BadImage
+            from core.images import load_image
+
+            try:
+                loaded = load_image(Path(path)).image
+            except BadImage as exc:
+                self.refused.emit(str(exc))
+                return
+            pixmap = QPixmap(path)
+            if pixmap.isNull():  # a format Pillow reads and Qt does not: show what Pillow decoded
+                rgb = loaded.convert("RGB")
+                pixmap = QPixmap.fromImage(QImage(rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width,
+                                                  QImage.Format_RGB888).copy())
+            self.image_path = path
+            self.drop.show_photo(pixmap)
         else:
+            self.image_path = None
             self.drop.clear_photo()
         self.set_category(None)
         self.changed.emit()

@@ -1,0 +1,83 @@
+"""What the window is given besides searches: a settings file edited by hand, the recent catalogs of the last
+session, a catalog that is gone, a photo that cannot be read, a catalog named on the command line (pytest-qt)."""
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+
+@pytest.fixture(autouse=True)
+def fake_models(monkeypatch):
+    from tests.fakes import fake_spaces
+
+    monkeypatch.setattr("core.spaces.default_spaces", fake_spaces)
+
+
+def open_window(qtbot, path, settings):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(path, demo=False, settings=settings)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    return window
+
+
+def test_a_settings_file_edited_by_hand_does_not_stop_the_window(qtbot, engine, tmp_path):
+    ini = tmp_path / "settings.ini"
+    ini.write_text("[details]\nopacity=abc\nmethod=a, b\n[window]\ngeometry=garbage\nsplitter=garbage\n"
+                   "[rationale]\nmodel=x, y\n")
+    window = open_window(qtbot, engine.catalog.path, QSettings(str(ini), QSettings.IniFormat))
+    assert window.details.opacity.value() == 60 and window.details.method.currentText() == "grad-cam vit"
+    assert window._setting("rationale/model", str) is None  # a list is no model path: the bundled model
+    assert sum(window.splitter.sizes()) > 0 and window.width() > 0
+
+
+def test_the_recent_catalogs_survive_a_restart_and_a_gone_one_leaves_the_list(qtbot, engine, tmp_path):
+    ini = str(tmp_path / "settings.ini")
+    window = open_window(qtbot, engine.catalog.path, QSettings(ini, QSettings.IniFormat))
+    window.settings.sync()
+    window.close()
+    again = open_window(qtbot, engine.catalog.path, QSettings(ini, QSettings.IniFormat))  # the next session
+    assert [a.text() for a in again.recent_menu.actions()] == [engine.catalog.path.name]  # not its letters
+    gone = tmp_path / "gone.vitrina"
+    again.settings.setValue("recent", [str(gone), str(engine.catalog.path)])
+    again.open_catalog(gone)  # a recent catalog deleted since
+    qtbot.waitUntil(lambda: again.engine is not None, timeout=20000)  # the one open before is back
+    assert again.engine.catalog.path == engine.catalog.path and again.query.isEnabled()
+    assert "No catalog at" in again.findChild(QMessageBox).text()
+    assert [a.text() for a in again.recent_menu.actions()] == [engine.catalog.path.name]
+
+
+def test_a_catalog_that_fails_to_open_first_says_none_is_open_and_menus_say_so(qtbot, tmp_path):
+    window = open_window(qtbot, tmp_path / "gone.vitrina", QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    assert window.engine is None and window.catalog_label.text().startswith("No catalog open")
+    window.export_report(False, folder=str(tmp_path))
+    assert window.statusBar().currentMessage().startswith("No catalog is open yet")
+
+
+def test_a_photo_that_cannot_be_read_is_refused_and_the_query_keeps_its_own(qtbot, engine, tmp_path, mini_dir):
+    window = open_window(qtbot, engine.catalog.path, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    good = str(mini_dir / "images" / "P005.png")
+    window.query.set_image_file(good)
+    (tmp_path / "fake.png").write_text("not a picture")
+    refused = []
+    window.query.refused.connect(refused.append)
+    window.query.set_image_file(str(tmp_path / "fake.png"))
+    assert refused and "fake.png" in refused[0] and window.query.image_path == good
+    assert not window.query.drop.pixmap().isNull()  # its photo still shown
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=5000)
+    window.findChild(QMessageBox).deleteLater()
+    window.query.text.setText("green shoe")  # searching goes on with the photo it had
+    window.query.text.returnPressed.emit()
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    assert window.results.similar_model.rowCount() > 0
+
+
+def test_a_catalog_named_on_the_command_line_opens_the_app_whatever_its_case(monkeypatch):
+    import gui.app
+    import main
+
+    opened = []
+    monkeypatch.setattr(gui.app, "run_app", lambda argv: opened.append(argv) or 0)
+    for name in ("Shop.VITRINA", "shop.vitrina/", "shop.vitrina"):
+        assert main.main([name]) == 0
+    assert opened == [["Shop.VITRINA"], ["shop.vitrina/"], ["shop.vitrina"]]
