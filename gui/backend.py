@@ -234,9 +234,13 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     product = engine.catalog.product(pk)
     query_image, result_image = _image(query.image_path), _image(product.image_path)
     text = query.text
-    if query_image is None and not text:  # "more like this" products stand in for the query
-        liked = engine.catalog.products(list(query.like))
-        query_image = _image(liked[0].image_path) if liked else None
+    if query_image is None and not text:  # "more like this" products stand in for the query: the first with a
+        liked = engine.catalog.products(list(query.like))  # photo, else the first one's title
+        with_photo = next((p for p in liked if p.image_path), None)
+        if with_photo is not None:
+            query_image = _image(with_photo.image_path)
+        elif liked:
+            text = liked[0].title
     faith = (method,) if method in ALL_IMAGE_METHODS else ()
     m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith)
     fields = tuple(engine.catalog.category_fields())

@@ -27,6 +27,7 @@ class DetailsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.explanation = None
+        self.pk: int | None = None  # the product explained
         self.query_image = self.result_image = None
         self.query_view, self.result_view = PhotoView(), PhotoView()
         self.title = QLabel(wordWrap=True, textFormat=Qt.PlainText)
@@ -40,7 +41,7 @@ class DetailsPanel(QWidget):
         self.opacity.valueChanged.connect(self._render)
         self.words = QLabel(wordWrap=True, textFormat=Qt.RichText)
         self.rationale = QLabel(wordWrap=True, textFormat=Qt.PlainText)
-        self.badge = QLabel()
+        self.badge = QLabel(wordWrap=True, textFormat=Qt.PlainText)  # a long reason wraps, not widens the window
         self.faithfulness = QLabel()
         self.curves = CurvesWidget()
         photos = QGridLayout()
@@ -70,6 +71,7 @@ class DetailsPanel(QWidget):
 
     def clear(self, message: str = "") -> None:
         self.explanation = None
+        self.pk = None
         self.title.setText(message)
         for view in (self.query_view, self.result_view):
             view.set_image(None)
@@ -77,7 +79,9 @@ class DetailsPanel(QWidget):
             label.clear()
         self.curves.set_curves(None)
 
-    def show_match(self, title: str, query_image, result_image, explanation) -> None:
+    def show_match(self, title: str, query_image, result_image, explanation, pk: int | None = None) -> None:
+        """``pk``: the product explained (what Copy copies with the rationale shown here)."""
+        self.pk = pk
         self.title.setText(title)
         self.query_image, self.result_image, self.explanation = query_image, result_image, explanation
         dark = self.palette().color(QPalette.Window).value() < 128
@@ -108,7 +112,9 @@ class DetailsPanel(QWidget):
         self.query_view.set_image(overlay(self.query_image, query_map, alpha) if query_map is not None
                                   and self.query_image is not None else self.query_image)
         curves = m.faithfulness.get(method)
-        self.curves.set_curves(curves)
+        self.curves.set_curves(curves, self.tr("No faithfulness test for the match map") if method == MATCH_MAP
+                               else self.tr("The result has no photo to test") if self.result_image is None
+                               else self.tr("No curves for this map"))
         if curves is None:
             self.faithfulness.setText("")
         elif not curves.measurable:

@@ -16,11 +16,14 @@ class CurvesWidget(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.curves = None
+        self.missing: str | None = None  # what the empty chart says
         self.setMinimumSize(QSize(220, 140))
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
 
-    def set_curves(self, curves) -> None:
+    def set_curves(self, curves, missing: str | None = None) -> None:
+        """``missing``: what the empty chart says when there are no curves (default: none yet)."""
         self.curves = curves
+        self.missing = missing
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -32,7 +35,7 @@ class CurvesWidget(QWidget):
         p.drawRect(area)
         p.setPen(pal.color(QPalette.Text))
         if self.curves is None:
-            p.drawText(area, Qt.AlignCenter, self.tr("No curves yet"))
+            p.drawText(area, Qt.AlignCenter, self.missing or self.tr("No curves yet"))
             return
         c = self.curves
         ys = [*c.deletion, *c.insertion, *c.random_deletion, *c.random_insertion]
@@ -64,6 +67,25 @@ class CurvesWidget(QWidget):
             p.drawText(box, Qt.AlignLeft, self.fontMetrics().elidedText(text, Qt.ElideRight, int(box.width())))
 
 
+DARK_BASE = (45, 45, 45)  # about the dark theme's base colour, under the words' highlights
+
+
+def _luminance(rgb) -> float:
+    """WCAG relative luminance of an sRGB colour."""
+    def linear(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (linear(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def readable_on(background) -> str:
+    """#111 or #f0f0f0, whichever contrasts more with ``background`` (an (r, g, b) a highlight blends to)."""
+    lum = _luminance(background)
+    dark, light = _luminance((17, 17, 17)), _luminance((240, 240, 240))
+    return "#111" if (lum + 0.05) / (dark + 0.05) >= (light + 0.05) / (lum + 0.05) else "#f0f0f0"
+
+
 def words_html(explanation, dark: bool = False) -> str:
     """Words with a background whose strength follows their attribution (red for, blue against).
     Catalog text is escaped: a title like <script> shows as text."""
@@ -75,7 +97,8 @@ def words_html(explanation, dark: bool = False) -> str:
     for word, v in zip(explanation.tokens, values):
         a = min(abs(v) / top, 1.0)
         rgb = (230, 80, 60) if v >= 0 else (70, 130, 230)
-        text_colour = "#f0f0f0" if dark and a < 0.5 else "#111"
+        text_colour = readable_on(tuple(round(b * (1 - a) + c * a) for b, c in zip(DARK_BASE if dark else
+                                                                                    (255, 255, 255), rgb)))
         spans.append(f'<span style="background: rgba({rgb[0]},{rgb[1]},{rgb[2]},{a:.2f}); color: {text_colour};'
                      f' padding: 1px 2px;" title="{v:+.3f}">{html.escape(word)}</span>')
     return " ".join(spans)

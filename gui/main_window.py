@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
-                               QTabWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QScrollArea, QSplitter, QTabWidget)
 
 from explain.types import PERTURBATION
 from gui import backend
@@ -58,8 +58,13 @@ class MainWindow(QMainWindow):
         left = QTabWidget()
         left.addTab(self.query, self.tr("Query"))
         left.addTab(self.filters, self.tr("Filters"))
+        details = QScrollArea()  # a long description's highlighted words scroll instead of crushing the photos
+        details.setWidget(self.details)
+        details.setWidgetResizable(True)
+        details.setFrameShape(QFrame.NoFrame)
+        details.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.splitter = QSplitter(Qt.Horizontal)
-        for w in (left, self.results, self.details):
+        for w in (left, self.results, details):
             self.splitter.addWidget(w)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setStretchFactor(2, 2)
@@ -213,8 +218,11 @@ class MainWindow(QMainWindow):
             self.busy.setValue(getattr(p, "done", 0))
 
     def cancel_all(self) -> None:
+        explaining = "explain" in self._latest
         for worker in list(self._workers):
             worker.cancel()
+        if explaining:  # its "Explaining…" would stay for good
+            self.details.clear(self.tr("Cancelled: select the result again, or choose a heatmap, to explain it."))
         self.statusBar().showMessage(self.tr("Cancelled"), 3000)
 
     @Slot(str, str)
@@ -231,7 +239,7 @@ class MainWindow(QMainWindow):
         self._stop("search", "classify", "goes-with", "explain", "rationale", "insights")  # the catalog before's
         self._selected_pk = None
         self.results.set_similar([])
-        self.results.set_goes_with([])
+        self.results.set_goes_with([], self.tr("Select a result to see what goes with it"))
         self.details.clear()
         self.insights.clear()
         self.query.forget_products()
@@ -422,9 +430,10 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_results(self, rows) -> None:
-        self._stop("explain", "rationale")  # of a result of the search before
+        self._stop("explain", "rationale", "goes-with")  # of a result of the search before
         self._selected_pk = None
         self.results.set_similar(rows)
+        self.results.set_goes_with([], self.tr("Select a result to see what goes with it"))
         self._highlight_results()
         self.details.clear(self.tr("Select a result to see why it matches."))
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
@@ -465,6 +474,9 @@ class MainWindow(QMainWindow):
                                % self.engine.catalog.product(self._selected_pk).title)
             return
         if "vit" not in self.engine.spaces:
+            self.details.clear(self.tr("%s — explanations need Vitrina's vision transformer, which this catalog "
+                                       "has no vectors of (File > Re-index once its weights are installed).")
+                               % self.engine.catalog.product(self._selected_pk).title)
             return
         self._stop("rationale")  # the product before's: its text must not land beside this one
         method = self.details.method.currentText()
@@ -475,11 +487,11 @@ class MainWindow(QMainWindow):
         score = row.score if row is not None and row.pk == self._selected_pk and \
             self.results.tabs.currentWidget() is self.results.similar else None
         self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,
-                  method, score, on_result=self._show_explanation)
+                  method, score, on_result=lambda match, pk=self._selected_pk: self._show_explanation(match, pk))
 
     @Slot(object)
-    def _show_explanation(self, match) -> None:
-        self.details.show_match(match.title, match.query_image, match.result_image, match.explanation)
+    def _show_explanation(self, match, pk: int | None = None) -> None:
+        self.details.show_match(match.title, match.query_image, match.result_image, match.explanation, pk)
         self.details.start_rationale()
         model = self._setting("rationale/model", str) or None  # None: the bundled model
         self._run("rationale", backend.write_rationale, self.engine, self.holder, match.facts, model, streams=True,
@@ -493,10 +505,15 @@ class MainWindow(QMainWindow):
                                                  "drop a photo first"), 8000)
             return
         if "vit" not in self.engine.spaces:
+            self.statusBar().showMessage(self.tr("A report explains each result with Vitrina's vision transformer, "
+                                                 "which this catalog has no vectors of"), 8000)
             return
         model = self.results.similar_model
-        row = self.results.current_row()
-        pks = [row.pk] if selected_only and row else [model.row_at(i).pk for i in range(min(model.rowCount(), limit))]
+        if selected_only and self._selected_pk is None:  # it exported every result
+            self.statusBar().showMessage(self.tr("Select a result first"), 6000)
+            return
+        pks = [self._selected_pk] if selected_only else [model.row_at(i).pk for i in range(min(model.rowCount(),
+                                                                                               limit))]
         if not pks:
             self.statusBar().showMessage(self.tr("No results to report"), 4000)
             return
@@ -532,9 +549,12 @@ class MainWindow(QMainWindow):
                   any_catalog=True)
 
     def copy_result(self) -> None:
-        row = self.results.current_row()
-        if row is not None:
-            QGuiApplication.clipboard().setText(f"{row.sku}\t{row.title}\n{self.details.rationale.text()}".strip())
+        """The explained product's id and title, and its rationale: the product the details show, whichever tab is
+        in front (the current card of another tab, or one selected a moment ago, is not the one explained)."""
+        if self.engine is None or self.details.pk is None:
+            return
+        product = self.engine.catalog.product(self.details.pk)
+        QGuiApplication.clipboard().setText(f"{product.sku}\t{product.title}\n{self.details.rationale.text()}".strip())
 
     def about(self) -> None:
         from gui.about import about_text

@@ -90,13 +90,15 @@ class ResultsPanel(QWidget):
                         self.tr("No results: loosen the filters or the relevance threshold."))
         self._update_buttons()
 
-    def set_goes_with(self, rows) -> None:
+    def set_goes_with(self, rows, empty: str | None = None) -> None:
+        """``empty``: what the tab says without rows (default: that nothing goes with the selected product)."""
         from core.complements import KNOWN
 
         self.goes_with_model.set_rows(rows)
         known = sum(KNOWN in r.parts for r in rows)
         self._set_count(self.goes_with, self.tr("%n bought with it", "", known) + ", "
-                        + self.tr("%n predicted", "", len(rows) - known) if rows else self.tr("Nothing goes with it yet"))
+                        + self.tr("%n predicted", "", len(rows) - known) if rows
+                        else empty or self.tr("Nothing goes with it yet"))
 
     def _set_count(self, grid, text: str) -> None:
         self._counts[grid] = text

@@ -54,3 +54,32 @@ def test_curve_captions_are_two_coloured_lines_below_the_plot_even_when_narrow(q
     first, second = (plot_bottom + 2, plot_bottom + line), (plot_bottom + line + 1, 150)
     assert rows_with(reddish, *first) >= 4 and rows_with(bluish, *first) == 0  # deletion, in its colour
     assert rows_with(bluish, *second) >= 4 and rows_with(reddish, *second) == 0  # insertion below it
+
+
+def test_highlighted_words_are_written_in_the_colour_that_reads_best_on_their_highlight():
+    from gui.explanation_views import DARK_BASE, _luminance, readable_on
+
+    def contrast(a, b):
+        hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+        return (hi + 0.05) / (lo + 0.05)
+
+    ink = {"#111": (17, 17, 17), "#f0f0f0": (240, 240, 240)}
+    assert readable_on((255, 255, 255)) == "#111" and readable_on(DARK_BASE) == "#f0f0f0"
+    for base in ((255, 255, 255), DARK_BASE):
+        for rgb in ((230, 80, 60), (70, 130, 230)):
+            for a in np.linspace(0, 1, 21):
+                bg = tuple(round(b * (1 - a) + c * a) for b, c in zip(base, rgb))
+                chosen, other = ink[readable_on(bg)], ink["#f0f0f0" if readable_on(bg) == "#111" else "#111"]
+                assert contrast(chosen, bg) >= contrast(other, bg) and contrast(chosen, bg) > 3.5, (base, rgb, a)
+    exp = Explanation("ig", "m", "t", np.array([1.0, 0.6]), tokens=("red", "dress"))
+    assert "color: #111" in words_html(exp, dark=True)  # a strong red highlight: dark ink, in dark mode too
+
+
+def test_an_empty_chart_says_why_it_has_no_curves(qtbot):
+    w = CurvesWidget()
+    qtbot.addWidget(w)
+    w.resize(300, 150)
+    w.set_curves(None, "No faithfulness test for the match map")
+    shown = w.grab().toImage()
+    w.set_curves(None)
+    assert w.grab().toImage() != shown and w.missing is None

@@ -188,3 +188,53 @@ def test_a_report_ends_well_after_another_catalog_is_opened_and_closing_adapt_st
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: not dialogs[0].cancel_button.isEnabled(), timeout=10000)
     assert adapted == [] and window.engine.catalog.path == other and not window.findChildren(QMessageBox)
+
+
+def test_copy_takes_the_explained_product_and_a_new_search_empties_goes_with(qtbot, engine, settings, mini_dir,
+                                                                               slow):
+    from core.ingest import import_copurchases
+
+    import_copurchases(engine.catalog, mini_dir / "copurchase.csv")
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.export_report(True, folder=".")  # nothing selected: it exported every result
+    assert window.statusBar().currentMessage() == "Select a result first" and not window._workers
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    wait_idle(qtbot, window)
+    window.results.tabs.setCurrentWidget(window.results.goes_with)
+    window.results.goes_with.setCurrentIndex(window.results.goes_with_model.index(0, 0))
+    explained = window.results.goes_with_model.row_at(0)
+    qtbot.waitUntil(lambda: window.details.rationale.text() == f"why {explained.title}", timeout=10000)
+    window.results.tabs.setCurrentWidget(window.results.similar)  # its current card is another product
+    window.copy_result()
+    assert QGuiApplication.clipboard().text() == f"{explained.sku}\t{explained.title}\nwhy {explained.title}"
+    window.query.text.setText("green shoe")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    assert window.results.goes_with_model.rowCount() == 0  # not the complements of a product no longer selected
+
+
+def test_cancel_says_the_explanation_stopped(qtbot, engine, settings, slow):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    slow["explain"].clear()
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    qtbot.waitUntil(lambda: "explain" in window._latest, timeout=5000)
+    window.cancel_button.click()
+    slow["explain"].set()
+    wait_idle(qtbot, window)
+    assert window.details.title.text().startswith("Cancelled: select the result again")
+
+
+def test_liked_products_without_a_photo_stand_in_for_the_query_by_their_title(engine):
+    from core.engine import Engine
+    from core.spaces import spaces_for
+    from explain.facts import clean_text
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    liked = engine.catalog.pk_for_sku("P001")
+    with engine.catalog.transaction():
+        engine.catalog.set_image(liked, None)
+    with_vit = Engine(engine.catalog, spaces_for(engine.catalog))  # the tiny ViT of this module's fixture
+    assert "vit" in with_vit.spaces
+    match = backend.explain(with_vit, {}, QueryState(like=(liked,)), engine.catalog.pk_for_sku("P002"))
+    assert match.query_image is None and match.facts.query == clean_text(engine.catalog.product(liked).title)
