@@ -37,9 +37,11 @@ MAX_WORDS = 70
 # Catalog values such as "Bath and Body" must not turn everyday words into claims.
 STOPWORDS = {"and", "or", "the", "for", "with", "of", "in", "on", "to", "by", "at", "from", "as", "an", "a", "is",
              "are", "both", "this", "that", "its", "it", "not", "all", "one", "set"}
+# Words by which a clause says it speaks of the query, not of the recommended product.
+QUERY_CUES = {"query", "queried", "searched", "search", "asked", "you", "your"}
 # Words a rationale may use to frame the facts without asserting anything about the product.
 # Any other word must come from the facts: "a popular, high-end cap" is a claim the facts lack.
-FRAMING = STOPWORDS | {
+FRAMING = STOPWORDS | QUERY_CUES | {
     "recommended", "recommend", "recommendation", "because", "share", "shares", "shared", "sharing", "same",
     "similar", "similarity", "close", "closely", "match", "matches", "matched", "matching", "query", "product",
     "products", "item", "items", "photo", "photos", "picture", "image", "images", "heatmap", "map", "centres",
@@ -90,8 +92,34 @@ class Verifier:
                 continue
             if w.isdigit() or w in self.claims or _singular(w) in self.claims or w not in FRAMING:
                 unsupported.append(w)
-        return Verdict(not unsupported, tuple(dict.fromkeys(unsupported)),
-                       "unsupported: " + ", ".join(dict.fromkeys(unsupported)) if unsupported else "")
+        if unsupported:
+            return Verdict(False, tuple(dict.fromkeys(unsupported)),
+                           "unsupported: " + ", ".join(dict.fromkeys(unsupported)))
+        misplaced = self._said_of_the_product(stripped, facts)
+        if misplaced:  # "the recommended product is a black dress": black is the query's, not the product's
+            return Verdict(False, misplaced, "said of the product, but only the query has: " + ", ".join(misplaced))
+        return Verdict(True)
+
+    def _said_of_the_product(self, text: str, facts: Facts) -> tuple[str, ...]:
+        """Claim words (colours, materials, catalog values) only the query has, in a clause that does not say it
+        speaks of the query: every word of the facts is known, but not every word is true of the product."""
+        product = {w for t in (facts.product, *facts.product_attributes.values(), *facts.shared.values(),
+                               *(b for _, b in facts.differing.values())) for w in words_of(t)}
+        product |= _singulars(product)
+        query_only = {w for w in words_of(facts.query) if (w in self.claims or _singular(w) in self.claims)
+                      and w not in product and _singular(w) not in product}
+        if not query_only:
+            return ()
+        query = set(words_of(facts.query))
+        # the query quoted (as the template quotes it) names the query
+        text = re.sub(r"[“\"]([^”\"]*)[”\"]",
+                      lambda m: " the query " if set(words_of(m.group(1))) <= query else m.group(0), text)
+        found = []
+        for clause in re.split(r"[,;:.!?()]|\b(?:and|but|while|whereas)\b", text):
+            said = set(words_of(clause))
+            if said & query_only and not said & QUERY_CUES:
+                found += sorted(said & query_only)
+        return tuple(dict.fromkeys(found))
 
 
 def _salient(facts: Facts) -> set[str]:

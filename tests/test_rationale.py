@@ -45,6 +45,25 @@ def test_verifier(text, grounded):
     assert Verifier(CATALOG_TERMS).check(text, FACTS).grounded is grounded
 
 
+# The query asks for black; the recommended dress is pink: "black" is a word of the facts, but not of the product.
+BLACK_QUERY = gather_facts("Rosalie dress", {"colour": "Pink", "type": "Dress"}, "black jersey dress",
+                           fields=("colour", "type"), score=0.41)
+
+
+@pytest.mark.parametrize("text,grounded", [
+    ("The recommended product is a black dress, and the query is a dress.", False),  # SmolLM2 wrote this
+    ("Recommended because the dress is black.", False),
+    ("The query is a black jersey dress; the recommended Rosalie dress is pink.", True),
+    ("Recommended as close to “black jersey dress” (similarity 0.41).", True),  # the query quoted
+    ("You searched for a black dress; this pink dress shares the type.", True),
+])
+def test_a_query_word_said_of_the_product_is_caught(text, grounded):
+    verdict = Verifier({"black", "pink", "dress"}).check(text, BLACK_QUERY)
+    assert verdict.grounded is grounded, verdict
+    if not grounded:
+        assert verdict.problem == "said of the product, but only the query has: black"
+
+
 def test_template_is_grounded_for_every_kind_of_facts():
     v = Verifier(CATALOG_TERMS)
     for f in (FACTS, Facts(product="Watch", query="a photo", score=0.3),
