@@ -101,6 +101,7 @@ class ImportReport:
     notes: list[tuple[int, str, str]] = field(default_factory=list)  # (line, sku, note)
     embedded: dict[str, list[int]] = field(default_factory=dict)
     cancelled: bool = False
+    not_pruned: str = ""  # why --prune removed nothing, when it could not tell which products the file lists
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged",
@@ -109,7 +110,8 @@ class ImportReport:
             parts.append(f"{self.removed} removed")
         if self.pairs:
             parts.append(f"{self.pairs} co-purchase pairs")
-        return ("Import cancelled: " if self.cancelled else "Import finished: ") + ", ".join(parts)
+        return (("Import cancelled: " if self.cancelled else "Import finished: ") + ", ".join(parts)
+                + (f"; nothing removed: {self.not_pruned}" if self.not_pruned else ""))
 
     def reasons(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -202,7 +204,16 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
     if batch and not report.cancelled:
         _write_batch(catalog, batch, root, spaces, options, report)
     if options.prune and not report.cancelled:
-        report.removed = _prune(catalog, set(seen))
+        # every product the file lists stays, its row imported or skipped (a bad price is no reason to delete
+        # it); a line that could not be read may list any product, and a file that lists none is a mistake
+        listed = set(seen) | {s.sku for s in report.skipped if s.sku}
+        malformed = sum(s.reason == "malformed_line" for s in report.skipped)
+        if malformed:
+            report.not_pruned = f"{malformed} lines of the file could not be read, and may list products"
+        elif not listed:
+            report.not_pruned = "the file lists no product"
+        else:
+            report.removed = _prune(catalog, listed)
     catalog.finish_import_run(run_id, "cancelled" if report.cancelled else "done", report.to_dict())
     yield Progress(done, done, report.summary())
     return report

@@ -266,3 +266,23 @@ def test_inspecting_and_previewing_read_only_the_head_of_a_big_file(tmp_path, mo
         assert info.columns == ("id", "title") and 3 <= len(head) < 10, name  # whole lines of the first 96 bytes
         assert [r.data for r in head] == [{"id": str(i), "title": f"Café {i}"} for i in range(len(head))], name
         assert len(list(read_rows(path)[1])) == 100  # the import reads it all
+
+
+def test_prune_keeps_every_product_the_file_lists_and_removes_nothing_when_it_cannot_tell(cat, mini_dir, spaces,
+                                                                                          tmp_path):
+    run(cat, mini_dir / "products.csv", spaces)
+    lines = (mini_dir / "products.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    bad_price = rows[0].split(",")
+    bad_price[4] = "n/a"  # P001's row is skipped, P001 is still in the file
+    (tmp_path / "some.csv").write_text("\n".join([header, ",".join(bad_price), *rows[1:6]]) + "\n")
+    report, _ = run(cat, tmp_path / "some.csv", spaces, prune=True, image_root=mini_dir)
+    assert [s.reason for s in report.skipped] == ["bad_price"] and report.removed == 6
+    assert cat.pk_for_sku("P001") is not None and cat.pk_for_sku("P007") is None and len(cat) == 6
+    (tmp_path / "empty.csv").write_text(header + "\n")
+    report, _ = run(cat, tmp_path / "empty.csv", spaces, prune=True, image_root=mini_dir)
+    assert report.removed == 0 and len(cat) == 6 and report.summary().endswith(
+        "nothing removed: the file lists no product")
+    (tmp_path / "broken.csv").write_text("\n".join([header, rows[1], '"P003,unterminated']) + "\n")
+    report, _ = run(cat, tmp_path / "broken.csv", spaces, prune=True, image_root=mini_dir)
+    assert report.removed == 0 and len(cat) == 6 and "could not be read, and may list products" in report.summary()
