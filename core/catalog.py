@@ -87,6 +87,7 @@ CREATE TABLE import_runs (
 MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
 
 CORE_COLUMNS = ("sku", "title", "description", "brand", "price", "rating")
+BUSY_TIMEOUT_S = 30  # how long a write waits for another process's (an import writes in batches of seconds)
 INTERNAL_ATTRIBUTES = ("image_quality",)  # set by the import (core.ingest), not a property of the product
 
 
@@ -182,7 +183,7 @@ class Catalog:
             raise CatalogError(f"{path} cannot be opened for writing: the file or its folder is read-only "
                                "(Vitrina keeps its indexes and notes in the catalog). Copy it somewhere writable.")
         try:
-            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -202,10 +203,15 @@ class Catalog:
         return cat
 
     def _migrate(self, version: int) -> None:
-        if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise CatalogError(f"{self.path} is an SQLite file but not a Vitrina catalog.")
         while version < SCHEMA_VERSION:
             with self.transaction():
+                # read again under the write lock: another process (a second import started at the same time)
+                # may have created or migrated the catalog since this one looked
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    break
+                if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    raise CatalogError(f"{self.path} is an SQLite file but not a Vitrina catalog.")
                 self._apply(MIGRATIONS[version])
                 version += 1
                 self._conn.execute(f"PRAGMA user_version={version}")
@@ -227,7 +233,14 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise CatalogError(f"{self.path.name} is busy: another Vitrina (an import, a re-index, learning) "
+                                   f"has been writing it for over {BUSY_TIMEOUT_S} s. Try again when it is "
+                                   "done.") from exc
+            raise
         try:
             yield self._conn
         except BaseException:

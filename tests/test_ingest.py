@@ -286,3 +286,28 @@ def test_prune_keeps_every_product_the_file_lists_and_removes_nothing_when_it_ca
     (tmp_path / "broken.csv").write_text("\n".join([header, rows[1], '"P003,unterminated']) + "\n")
     report, _ = run(cat, tmp_path / "broken.csv", spaces, prune=True, image_root=mini_dir)
     assert report.removed == 0 and len(cat) == 6 and "could not be read, and may list products" in report.summary()
+
+
+def test_two_processes_on_one_catalog_wait_for_each_other_or_say_it_is_busy(tmp_path, monkeypatch):
+    import sqlite3
+
+    import core.catalog
+
+    path = tmp_path / "race.vitrina"
+    late = Catalog(path, sqlite3.connect(str(path), isolation_level=None))  # saw no schema yet (version 0)
+    Catalog._connect(path).close()  # meanwhile another import made the schema
+    late._migrate(0)  # it raised "table meta already exists"
+    assert late.execute("PRAGMA user_version").fetchone()[0] == core.catalog.SCHEMA_VERSION
+    assert late.meta("name") is None and len(late) == 0
+    late.close()
+    monkeypatch.setattr(core.catalog, "BUSY_TIMEOUT_S", 0.2)
+    first, second = Catalog.open(path), Catalog.open(path)
+    with first.transaction():  # an import writing a batch
+        with pytest.raises(CatalogError, match="race.vitrina is busy: another Vitrina .* Try again when it is done"):
+            with second.transaction():
+                pass
+    with second.transaction():  # once it is done, the other one writes
+        second.set_meta("x", "1")
+    assert first.meta("x") == "1"
+    first.close()
+    second.close()
