@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -18,6 +19,21 @@ from core.cli_insights import add_cluster_options, chosen_cluster
 from core.errors import AppError
 
 log = logging.getLogger(__name__)
+
+
+def number(low: float | None = None, high: float | None = None, kind=float):
+    """An argparse type: a finite number within [low, high] (NaN compared false with every bound: a NaN price
+    filtered out every product, a NaN threshold was ignored)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+            span = (f"from {low:g}" if low is not None else "") + (f" to {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"{text}: give a number {span.strip() or 'that is finite'}")
+        return value
+    return parse
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -52,10 +68,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-weight", type=float, default=0.5, help="0 = text only .. 1 = image only (default 0.5)")
     p.add_argument("--negative-weight", type=float, default=0.5, help="strength of --unlike/--not (0..2)")
     p.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help="category filter (repeatable)")
-    p.add_argument("--price-min", type=float)
-    p.add_argument("--price-max", type=float)
-    p.add_argument("--rating-min", type=float)
-    p.add_argument("--min-score", type=float, help="relevance threshold")
+    p.add_argument("--price-min", type=number(0))
+    p.add_argument("--price-max", type=number(0))
+    p.add_argument("--rating-min", type=number(0))
+    p.add_argument("--min-score", type=number(-1, 1), help="relevance threshold (-1..1)")
     add_cluster_options(p, "search")
     p.add_argument("-k", type=int, default=10, help="number of results")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -64,8 +80,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="retrieval quality: P@K, R@K, NDCG@K, MRR")
     p.add_argument("catalog", type=Path)
     p.add_argument("--label", required=True, help="relevance: same value of this column, or 'copurchase'")
-    p.add_argument("--queries", type=int, default=500)
-    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--queries", type=number(1, kind=int), default=500)
+    p.add_argument("-k", type=number(1, kind=int), default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--modes", default="image,text,fused")
     p.add_argument("--spaces", help="only these embedding spaces, comma-separated (e.g. vit, or image)")
@@ -267,16 +283,25 @@ def check_output(path: Path | None) -> None:
 
 
 def cmd_eval(args) -> int:
-    from core.evaluate import evaluate
+    from core.evaluate import MODES, evaluate
 
     check_output(args.json)
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if not modes or set(modes) - set(MODES):
+        raise AppError(f"Unknown mode in --modes '{args.modes}': use {', '.join(MODES)} (comma-separated).")
     engine = open_engine_cli(args.catalog)
     from core.evaluate import split_pks
 
+    spaces = tuple(x.strip() for x in args.spaces.split(",") if x.strip()) if args.spaces else None
+    if spaces is not None and (not spaces or set(spaces) - set(engine.spaces)):
+        raise AppError(f"Unknown space in --spaces '{args.spaces}': {engine.catalog.name} has "
+                       f"{', '.join(engine.spaces)}.")
+    if args.group_by and args.group_by not in engine.catalog.attribute_keys():
+        raise AppError(f"{engine.catalog.name} has no column '{args.group_by}' to split by; its columns: "
+                       f"{', '.join(engine.catalog.attribute_keys()) or 'none'}.")
     within = split_pks(engine, args.split, args.split_seed, args.group_by) if args.split else None
-    result = _drive(evaluate(engine, args.label, args.queries, args.k, args.seed, tuple(args.modes.split(",")),
-                             query_pks=within, restrict_to=within,
-                             spaces=tuple(args.spaces.split(",")) if args.spaces else None), "eval")
+    result = _drive(evaluate(engine, args.label, args.queries, args.k, args.seed, modes,
+                             query_pks=within, restrict_to=within, spaces=spaces), "eval")
     print(result.table())
     if args.json:
         result.to_json(args.json)
@@ -307,5 +332,6 @@ def run(argv: list[str], add_more=None) -> int:
         print(f"vitrina: {exc.strerror or exc}{where}.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("vitrina: interrupted; an import can be resumed by running it again.", file=sys.stderr)
+        print("vitrina: interrupted" + ("; running the same import again goes on from where it stopped."
+                                        if args.command == "import" else "."), file=sys.stderr)
         return 130

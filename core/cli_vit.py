@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from core.cli import number
 from core.errors import AppError
 
 
@@ -14,7 +15,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--catalog", action="append", required=True, metavar="PATH[:GROUP_COLUMN]",
                    help="a catalog to train on; GROUP_COLUMN keeps variants in one split (repeatable)")
     p.add_argument("--work", type=Path, default=Path("out/vit-work"), help="feature cache and checkpoints")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=number(1, kind=int), default=12)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--dim", type=int, default=192)
@@ -35,7 +36,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("adapt", help="fine-tune the ViT on a catalog; kept only if it beats the current one")
     p.add_argument("catalog", type=Path)
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=number(1, kind=int), default=4)
     p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("zero-shot", help="the category of a photo, from the catalog's category names")

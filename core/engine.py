@@ -16,7 +16,7 @@ import numpy as np
 
 from core.catalog import Catalog
 from core.errors import IndexMismatch, QueryError
-from core.index import VectorIndex
+from core.index import REBUILD_HINT, VectorIndex
 from core.spaces import Space
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ class Engine:
                 first = not (self.folder / name).exists()
                 log.info("building the %s index: %s", name, exc)
                 index = self.rebuild(name)
-                yield f"{name}: built {len(index):,} vectors" if first else f"{name}: rebuilt ({exc})"
+                why = str(exc).replace(f" {REBUILD_HINT}", "")  # rebuilt already: no advice to rebuild it
+                yield f"{name}: built {len(index):,} vectors" if first else f"{name}: rebuilt ({why})"
 
     def rebuild(self, name: str) -> VectorIndex:
         space = self.space(name)

@@ -100,3 +100,24 @@ def test_clusters_then_search_and_report_within_one(tmp_path, mini_dir, capsys):
     assert {r["id"] for r in json.loads(capsys.readouterr().out)} == {r["id"] for r in rows}
     assert cli.run(["search", cat, "--text", "shoe", "--cluster", "no such thing"]) == 2
     assert "No cluster 'no such thing'" in capsys.readouterr().err
+
+
+def test_numbers_and_names_a_command_cannot_use_are_refused_before_it_runs(tmp_path, mini_dir, capsys):
+    cat = str(tmp_path / "shop.vitrina")
+    cli.run(["import", cat, str(mini_dir / "products.csv"), "--category", "articleType"])
+    capsys.readouterr()
+    for args in (["search", cat, "--text", "shoe", "--price-max", "nan"],
+                 ["search", cat, "--text", "shoe", "--price-min", "-5"],
+                 ["search", cat, "--text", "shoe", "--min-score", "nan"],
+                 ["eval", cat, "--label", "articleType", "--queries", "-3"],
+                 ["eval", cat, "--label", "articleType", "-k", "0"],
+                 ["adapt", cat, "--epochs", "0"]):
+        with pytest.raises(SystemExit) as stop:  # argparse: a usage line and the reason, exit 2
+            cli.run(args)
+        assert stop.value.code == 2 and "give a number" in capsys.readouterr().err, args
+    for more, message in ((["--modes", "image,bogus"], "Unknown mode in --modes 'image,bogus': use image, text, fused"),
+                          (["--spaces", "bogus"], "Unknown space in --spaces 'bogus': shop has "),
+                          (["--split", "train", "--group-by", "nope"], "shop has no column 'nope' to split by")):
+        assert cli.run(["eval", cat, "--label", "articleType", *more]) == 2
+        assert message in capsys.readouterr().err
+    assert cli.run(["search", cat, "--text", "shoe", "--price-max", "1e9", "--json"]) == 0  # a bound is a bound

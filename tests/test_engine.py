@@ -34,6 +34,7 @@ def test_index_from_another_encoder_or_stale_revision_is_rebuilt(engine, spaces)
     other = [spaces[0], Space("text", BagOfWordsEncoder("fake-v2"), "text")]
     eng2, messages = reopen(engine, other)
     assert "encoder" in messages[1] and len(eng2.indexes["text"]) == 0  # old vectors are not mixed in
+    assert "index --rebuild" not in messages[1]  # it was rebuilt: no advice to rebuild it
 
 
 def test_apply_changes_updates_index_in_place(engine, spaces, mini_dir):
