@@ -206,7 +206,9 @@ def allowed_pks(catalog, f: Filters) -> np.ndarray | None:
     known = set(catalog.attribute_keys())
     unknown = [k for k in f.categories if k not in known]
     if unknown:
-        raise QueryError(f"Unknown filter field(s): {', '.join(unknown)}. Fields: {', '.join(sorted(known))}.")
+        fields = (f"Fields: {', '.join(sorted(known))}." if known
+                  else "This catalog has no filter fields (import it with --category COLUMN).")
+        raise QueryError(f"Unknown filter field(s): {', '.join(unknown)}. {fields}")
     allowed = None
     if f.categories or any(v is not None for v in (f.price_min, f.price_max, f.rating_min)):
         allowed = catalog.filter_pks(categories=f.categories, price_min=f.price_min, price_max=f.price_max,

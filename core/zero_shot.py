@@ -21,7 +21,8 @@ def category_field(engine: Engine, field: str | None = None) -> str:
     fields = engine.catalog.category_fields()
     if field:
         if field not in fields:
-            raise QueryError(f"'{field}' is not a category field of {engine.catalog.name}: {', '.join(fields)}.")
+            raise QueryError(f"'{field}' is not a category field of {engine.catalog.name}: "
+                             + (f"{', '.join(fields)}." if fields else "it has none (import it with --category COLUMN)."))
         return field
     counts = {f: len(engine.catalog.field_values(f)) for f in fields}
     usable = [f for f, n in counts.items() if 3 <= n <= 1000]
