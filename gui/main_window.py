@@ -236,11 +236,9 @@ class MainWindow(QMainWindow):
         before = self.engine.catalog.path if self.engine is not None else None
         self.engine = None
         self.holder = {}
-        self._stop("search", "classify", "goes-with", "explain", "rationale", "insights")  # the catalog before's
-        self._selected_pk = None
+        self._stop("search", "classify", "insights")  # the catalog before's
+        self._forget_selection()
         self.results.set_similar([])
-        self.results.set_goes_with([], self.tr("Select a result to see what goes with it"))
-        self.details.clear()
         self.insights.clear()
         self.query.forget_products()
         self.query.set_category(None)  # "only this category": a category of the catalog before
@@ -430,12 +428,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_results(self, rows) -> None:
-        self._stop("explain", "rationale", "goes-with")  # of a result of the search before
-        self._selected_pk = None
+        self._forget_selection(self.tr("Select a result to see why it matches."))  # a result of the search before
         self.results.set_similar(rows)
-        self.results.set_goes_with([], self.tr("Select a result to see what goes with it"))
         self._highlight_results()
-        self.details.clear(self.tr("Select a result to see why it matches."))
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
 
     def _show_category(self, guess, photo: str) -> None:
@@ -444,6 +439,13 @@ class MainWindow(QMainWindow):
 
     def thumb(self, pk: int, title: str, up: bool) -> None:
         (self.query.add_like if up else self.query.add_unlike)(pk, title)
+
+    def _forget_selection(self, message: str = "") -> None:
+        """Nothing selected: the explanation, rationale and "Goes with" of the product before stop and go."""
+        self._stop("explain", "rationale", "goes-with")
+        self._selected_pk = None
+        self.results.set_goes_with([], self.tr("Select a result to see what goes with it"))
+        self.details.clear(message)
 
     def _stop(self, *kinds: str) -> None:
         for kind in kinds:
