@@ -169,10 +169,14 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
     stored = catalog.copurchase_pairs()  # read once: learning selects from them many times
     pairs, mores = train_pairs(stored, row, split), [train_pairs(stored, row, split, lf) for lf in learn_from]
     if len(pairs) < MIN_PAIRS:
+        usable = max(map(len, mores))
+        advice = (f"Only {usable:,} of its {len(stored):,} stored pairs are between products with vectors in all of "
+                  f"{', '.join(spaces)}: the others involve products without a photo (add their photos, or re-index "
+                  "if they have them)." if usable < len(stored) / 2 else "Import more co-purchase pairs.")
         raise AppError(f"Learning complements needs at least {MIN_PAIRS} co-purchase pairs among the products it "
                        f"learns from first (about 80 % of them; the pairs of the others fit its ranker); "
-                       f"{catalog.name} has {len(pairs)} there, and {max(map(len, mores))} pairs between products "
-                       "with vectors in all. Import more co-purchase pairs.")
+                       f"{catalog.name} has {len(pairs)} there, and {usable} pairs between products with vectors "
+                       f"in all. {advice}")
     fields, group_fields = _usable_fields(catalog), _group_fields(catalog)
     have = set(catalog.spaces())
     sim_spaces = tuple(s for s in SIMILARITY_SPACES if s in have)

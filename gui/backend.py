@@ -90,6 +90,17 @@ def browse_cluster(engine, clustering, label: int, filters: FilterState = Filter
 _goes_with: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # catalog -> core.complements.GoesWith
 
 
+CLI_TO_MENU = (("`vitrina goes-with CATALOG --train`", 'File > Learn "Goes with"'),
+               ("`vitrina index`", "File > Re-index"))
+
+
+def in_window_words(message: str) -> str:
+    """A core message with the window's menu paths in place of the commands it names for the command line."""
+    for command, menu in CLI_TO_MENU:
+        message = message.replace(command, menu)
+    return message
+
+
 def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
     """Complements of ``pk``: its co-purchases, then the learned complement model's picks (if trained).
 
@@ -107,8 +118,8 @@ def goes_with(engine, pk: int, k: int = 30) -> tuple[list[ResultRow], str]:
     note = ""
     try:
         recs = service.recommend(pk, k)
-    except AppError as exc:  # fall back to the pairs alone, and say why
-        note = f"Goes with: known co-purchases only. {exc}"
+    except AppError as exc:  # fall back to the pairs alone, and say why (with the window's words for commands)
+        note = f"Goes with: known co-purchases only. {in_window_words(str(exc))}"
     except Exception as exc:  # noqa: BLE001  (e.g. vectors of a product added since: re-index)
         note = f"Goes with: known co-purchases only; the learned model could not be applied ({exc!r}). " \
                "Re-index the catalog."

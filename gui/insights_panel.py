@@ -44,6 +44,13 @@ def readable(colour: QColor, background: QColor) -> QColor:
     return colour.lighter(135) if background.lightness() < 128 else colour.darker(130)
 
 
+def cluster_colours(clusters) -> dict[int, QColor]:
+    """label -> colour: the largest clusters get the palette's colours, the others grey, as the values of a field
+    past the palette (colouring by label modulo the palette gave 40 clusters 12 colours: 3 or 4 clusters each)."""
+    ranked = sorted(clusters, key=lambda c: (-c.size, c.label))
+    return {c.label: PALETTE[i] if i < len(PALETTE) else OTHER for i, c in enumerate(ranked)}
+
+
 def value_colours(values: dict[int, str]) -> tuple[dict[int, QColor], list[tuple[str, QColor]]]:
     """(pk -> colour, legend): the most common values get the palette's colours, the rest grey."""
     common = [v for v, _ in Counter(values.values()).most_common(len(PALETTE))]
@@ -225,11 +232,12 @@ class InsightsPanel(QWidget):
         all_item = QListWidgetItem(self.tr("All products"))
         all_item.setData(Qt.UserRole, None)
         self.list.addItem(all_item)
-        for c in sorted(q.clusters, key=lambda c: -c.size):
+        colour_of = cluster_colours(q.clusters)
+        for c in sorted(q.clusters, key=lambda c: (-c.size, c.label)):
             item = QListWidgetItem(f"{c.name}  ({c.size})")
             item.setToolTip(", ".join(f"{f}={v} ×{lift}" for f, v, lift in c.attributes) + "\n" + ", ".join(c.words))
             item.setData(Qt.UserRole, c.label)
-            item.setForeground(readable(PALETTE[c.label % len(PALETTE)], self.list.palette().color(QPalette.Base)))
+            item.setForeground(readable(colour_of[c.label], self.list.palette().color(QPalette.Base)))
             self.list.addItem(item)
         self.list.setCurrentRow(0)
         self.list.blockSignals(False)
@@ -259,8 +267,8 @@ class InsightsPanel(QWidget):
         if by in self.attributes:
             return value_colours(self.attributes[by])
         q = self.clustering
-        colours = {int(p): (PALETTE[int(label) % len(PALETTE)] if label >= 0 else OTHER)
-                   for p, label in zip(q.pks, q.labels)}
+        colour_of = cluster_colours(q.clusters)
+        colours = {int(p): colour_of.get(int(label), OTHER) for p, label in zip(q.pks, q.labels)}
         return colours, []  # the cluster list, in the same colours, is the legend
 
     def _recolour(self) -> None:

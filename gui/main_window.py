@@ -390,6 +390,12 @@ class MainWindow(QMainWindow):
             if chosen is not None:  # browsing a cluster: its products, the most typical first
                 self._run("search", backend.browse_cluster, self.engine, self.insights.clustering, chosen.label,
                           self.filters.state(), on_result=self._show_results)
+            else:  # nothing to search for: no list (a cluster's stayed, under "Results from all products")
+                self._stop("search")
+                self._forget_selection()
+                self.results.set_similar([], self.tr("Type a description, drop a photo, or choose a cluster in "
+                                                     "the Insights tab"))
+                self._highlight_results()
             return
         state = self.query.state()
         filters = replace(self.filters.state(), pks=self.cluster_pks)
@@ -458,8 +464,8 @@ class MainWindow(QMainWindow):
         if self.engine is None:  # a catalog is opening
             return
         self._selected_pk = pk
-        if self.results.tabs.currentWidget() is self.results.similar:
-            self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self._show_goes_with)
+        if self.results.tabs.currentWidget() is not self.results.goes_with:  # chosen in Similar or on the map:
+            self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self._show_goes_with)  # its list
         QTimer.singleShot(0, self._explain_selected)
 
     def _show_goes_with(self, result) -> None:

@@ -84,10 +84,11 @@ class ResultsPanel(QWidget):
         self.empty.setText(self._counts.get(self.tabs.currentWidget(), ""))
         self._update_buttons()
 
-    def set_similar(self, rows) -> None:
+    def set_similar(self, rows, empty: str | None = None) -> None:
+        """``empty``: what the tab says without rows (default: that the filters left nothing)."""
         self.similar_model.set_rows(rows)
         self._set_count(self.similar, self.tr("%n result(s)", "", len(rows)) if rows else
-                        self.tr("No results: loosen the filters or the relevance threshold."))
+                        empty or self.tr("No results: loosen the filters or the relevance threshold."))
         self._update_buttons()
 
     def set_goes_with(self, rows, empty: str | None = None) -> None:

@@ -553,3 +553,12 @@ def test_the_import_s_image_quality_is_no_design_column(tmp_path):
             cat.execute("INSERT INTO attributes VALUES (?, 'image_quality', 'tiny')", (pk,))
             cat.execute("INSERT INTO attributes VALUES (?, 'style', ?)", (pk, f"s{pk // 4}"))
     assert variant_columns(cat) == ["style"]
+
+
+def test_too_few_usable_pairs_because_of_missing_photos_says_so(tmp_path):
+    cat, kinds = shop(tmp_path)
+    with cat.transaction():
+        cat.delete_embeddings("vit", [pk for i, pk in enumerate(sorted(kinds)) if i % 8])  # 7 in 8 lack photos
+    with pytest.raises(AppError, match=r"Only \d+ of its 720 stored pairs are between products with vectors in all "
+                                       r"of vit, text: the others involve products without a photo"):
+        train_complements(cat, rank=8, epochs=5)

@@ -660,3 +660,48 @@ def test_a_rationale_states_the_similarity_its_card_shows(qtbot, engine, setting
     assert explained[-1].facts.score == pytest.approx(window.results.similar_model.row_at(1).score)
     assert explained[-1].facts.score != pytest.approx(explained[-1].explanation.score)  # not the ViT space's own
     wait_idle(qtbot, window)
+
+
+def test_all_products_without_a_query_lists_nothing_and_a_map_click_fills_goes_with(qtbot, engine, settings,
+                                                                                    mini_dir):
+    from core.ingest import import_copurchases
+
+    import_copurchases(engine.catalog, mini_dir / "copurchase.csv")
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.compute_insights("kmeans", "pca")
+    wait_idle(qtbot, window)
+    window.query.text.setText("")
+    window.insights.list.setCurrentRow(1)  # browsing a cluster without a query
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() == window.insights.chosen_cluster.size
+    window.insights.list.setCurrentRow(0)  # all products, and still no query: nothing to list
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() == 0
+    window.results.tabs.setCurrentWidget(window.results.similar)
+    assert window.results.empty.text() == "Type a description, drop a photo, or choose a cluster in the Insights tab"
+    window.results.tabs.setCurrentWidget(window.insights)
+    with_pairs = next(pk for pk in engine.catalog.all_pks() if engine.catalog.copurchased(int(pk)))
+    window.insights.map.clicked.emit(int(with_pairs))  # a product chosen on the map: its Goes with list
+    wait_idle(qtbot, window)
+    model = window.results.goes_with_model
+    known = {b for b, _ in engine.catalog.copurchased(int(with_pairs))}
+    assert {model.row_at(i).pk for i in range(model.rowCount())} >= known
+
+
+def test_the_largest_clusters_get_the_palette_the_others_grey():
+    from core.insights import Cluster
+    from gui.insights_panel import OTHER, PALETTE, cluster_colours
+
+    clusters = [Cluster(label, size, f"c{label}", (), ()) for label, size in enumerate(range(40, 0, -1))]
+    colours = cluster_colours(clusters)
+    assert [colours[c.label] for c in clusters[:12]] == PALETTE  # one colour each: none shared
+    assert all(colours[c.label] == OTHER for c in clusters[12:])
+
+
+def test_the_window_names_menus_where_core_names_commands():
+    from gui.backend import in_window_words
+
+    assert in_window_words("Train it again with `vitrina goes-with CATALOG --train`.") == \
+        'Train it again with File > Learn "Goes with".'
+    assert in_window_words("No vectors yet: run `vitrina index`.") == "No vectors yet: run File > Re-index."
