@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.errors import Cancelled
 from explain.attention import attention_rollout, gradient_attention, similarity_to
 from explain.faithfulness import FEATHER, Curves, RandomReference, blur_imputer, curves, curves_of_maps
 from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
@@ -73,6 +74,7 @@ class MatchExplainer:
         """``steps``: points of each deletion / insertion curve; ``ig_steps``: integrated-gradient steps of
         the word attributions; ``random_orders``: random patch orders averaged into the reference curves."""
         self.enc = vit_encoder
+        self.cancelled = lambda: False  # set by the caller for one explanation (the window's Cancel)
         self.vit = vit_encoder.model
         self.backbone = vit_encoder.backbone
         self.model_id = vit_encoder.model_id
@@ -125,7 +127,11 @@ class MatchExplainer:
         return {k: replace(e, values=photo_frame(e.values, image.size)) for k, e in out.items()}
 
     def scorer(self, target: np.ndarray):
+        """Scores batches of images against ``target``; checks ``self.cancelled`` before each, so that the maps
+        and curves of hundreds of model passes stop when the explanation is no longer wanted."""
         def score(images: list[Image.Image]) -> np.ndarray:
+            if self.cancelled():
+                raise Cancelled("The explanation was cancelled.")
             return self.embed(images) @ target
 
         return score

@@ -231,9 +231,12 @@ class ExplainedMatch:
 
 
 def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "grad-cam vit",
-            score: float | None = None):
+            score: float | None = None, *, emit=None, cancelled=lambda: False):
     """The explanation of one result (the explainer is created once and kept in ``holder``); ``score``: its
-    similarity as the results list shows it, which its rationale states (None: none to state)."""
+    similarity as the results list shows it, which its rationale states (None: none to state). None when
+    ``cancelled`` (a perturbation map of hundreds of model passes stops between them)."""
+    from core.errors import Cancelled
+
     from core.images import fit_within
     from explain.explainer import ALL_IMAGE_METHODS, MatchExplainer
     from explain.facts import gather_facts
@@ -253,7 +256,13 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
         elif liked:
             text = liked[0].title
     faith = (method,) if method in ALL_IMAGE_METHODS else ()
-    m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith)
+    x.cancelled = cancelled
+    try:
+        m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith)
+    except Cancelled:
+        return None
+    finally:
+        x.cancelled = lambda: False
     fields = tuple(engine.catalog.category_fields())
     heat = m.result_maps.get(method) or m.result_maps.get("grad-cam vit")
     facts = gather_facts(product.title, product.attributes, text, word_attributions=m.words.get("title"),

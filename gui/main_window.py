@@ -495,7 +495,8 @@ class MainWindow(QMainWindow):
         score = row.score if row is not None and row.pk == self._selected_pk and \
             self.results.tabs.currentWidget() is self.results.similar else None
         self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,
-                  method, score, on_result=lambda match, pk=self._selected_pk: self._show_explanation(match, pk))
+                  method, score, on_result=lambda match, pk=self._selected_pk: self._show_explanation(match, pk),
+                  streams=True)
 
     @Slot(object)
     def _show_explanation(self, match, pk: int | None = None) -> None:

@@ -36,7 +36,7 @@ def slow(monkeypatch):
     for gate in gates.values():
         gate.set()
 
-    def explain(engine, holder, query, pk, method="grad-cam vit", score=None):
+    def explain(engine, holder, query, pk, method="grad-cam vit", score=None, **_streams):
         gates["explain"].wait(10)
         title = engine.catalog.product(pk).title
         m = SimpleNamespace(words={}, result_maps={}, query_maps={}, faithfulness={}, match=None, score=0.5)
@@ -238,3 +238,24 @@ def test_liked_products_without_a_photo_stand_in_for_the_query_by_their_title(en
     assert "vit" in with_vit.spaces
     match = backend.explain(with_vit, {}, QueryState(like=(liked,)), engine.catalog.pk_for_sku("P002"))
     assert match.query_image is None and match.facts.query == clean_text(engine.catalog.product(liked).title)
+
+
+def test_a_superseded_explanation_stops_between_model_passes(engine):
+    from core.engine import Engine
+    from core.spaces import spaces_for
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    with_vit = Engine(engine.catalog, spaces_for(engine.catalog))
+    holder, passes = {}, []
+
+    def cancelled():  # the first batch of model passes is scored, then the request is superseded
+        passes.append(1)
+        return len(passes) > 1
+
+    pk = engine.catalog.pk_for_sku("P002")
+    assert backend.explain(with_vit, holder, QueryState(text="red dress"), pk, "perturbation",
+                           cancelled=cancelled) is None
+    assert len(passes) == 2  # it stopped at the second batch, not after hundreds of passes
+    again = backend.explain(with_vit, holder, QueryState(text="red dress"), pk, "grad-cam vit")
+    assert again is not None and again.explanation.faithfulness  # the kept explainer is not left cancelled
