@@ -13,6 +13,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QPushButton, QSlider, QVBoxLayout, QWidget)
 
+from gui.explanation_views import pil_to_pixmap
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
 
@@ -147,13 +149,8 @@ class QueryPanel(QWidget):
             except BadImage as exc:
                 self.refused.emit(str(exc))
                 return
-            pixmap = QPixmap(path)
-            if pixmap.isNull():  # a format Pillow reads and Qt does not: show what Pillow decoded
-                rgb = loaded.convert("RGB")
-                pixmap = QPixmap.fromImage(QImage(rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width,
-                                                  QImage.Format_RGB888).copy())
             self.image_path = path
-            self.drop.show_photo(pixmap)
+            self.drop.show_photo(pil_to_pixmap(loaded))  # what the search sees (EXIF-rotated), decoded once
         else:
             self.image_path = None
             self.drop.clear_photo()
