@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from core.errors import CatalogError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CATALOG_SUFFIX = ".vitrina"
 
 # Step-by-step migrations: MIGRATIONS[v] upgrades a schema at version v to v + 1.
@@ -84,11 +85,21 @@ CREATE TABLE import_runs (
     report TEXT
 );
 """
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+# v2: a random id, so that an index left by a deleted catalog of the same name is never taken for this one's
+_CATALOG_ID = "INSERT OR IGNORE INTO meta VALUES ('catalog_id', lower(hex(randomblob(16))))"
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _CATALOG_ID}
 
 CORE_COLUMNS = ("sku", "title", "description", "brand", "price", "rating")
 BUSY_TIMEOUT_S = 30  # how long a write waits for another process's (an import writes in batches of seconds)
 INTERNAL_ATTRIBUTES = ("image_quality",)  # set by the import (core.ingest), not a property of the product
+
+
+def field_label(name: str) -> str:
+    """A column name as people read it: "baseColour" -> "Base colour", "product_type_name" -> "Product type
+    name" (the filters and rationales showed the raw column names)."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name.replace("_", " ").replace("-", " ")).split()
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+    return text[:1].upper() + text[1:] if text else name
 
 
 def now_iso() -> str:
@@ -252,6 +263,11 @@ class Catalog:
     def name(self) -> str:
         return self.meta("name") or self.path.stem
 
+    @property
+    def uid(self) -> str | None:
+        """Random, made with the catalog: tells it from another catalog later created at the same path."""
+        return self.meta("catalog_id")
+
     def meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
@@ -303,6 +319,10 @@ class Catalog:
             (pk, img.path, img.sha256, img.width, img.height, img.blur, ",".join(img.flags),
              "; ".join(img.notes), img.thumbnail),
         )
+
+    def set_image_path(self, pk: int, path: str) -> None:
+        """The same image bytes found at another path (the file was renamed or moved)."""
+        self._conn.execute("UPDATE images SET path=? WHERE pk=?", (path, pk))
 
     def set_fields(self, roles: dict[str, str]) -> None:
         self._conn.executemany("INSERT OR REPLACE INTO fields VALUES (?,?)", list(roles.items()))
@@ -376,6 +396,9 @@ class Catalog:
         row = self._conn.execute("SELECT thumbnail FROM images WHERE pk=?", (pk,)).fetchone()
         return row[0] if row else None
 
+    def has_images(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM images LIMIT 1").fetchone() is not None
+
     def image_path(self, pk: int) -> str | None:
         row = self._conn.execute("SELECT path FROM images WHERE pk=?", (pk,)).fetchone()
         return row[0] if row else None
@@ -448,8 +471,10 @@ class Catalog:
         return pks, vecs
 
     def _bump_revision(self, space: str) -> None:
-        self._conn.execute("INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET"
-                           " value = CAST(value AS INTEGER) + 1", (f"rev:{space}",))
+        # a random step, not 1: a backup restored and then changed never reaches the revision of an index saved
+        # from the catalog it replaced
+        self._conn.execute("INSERT INTO meta VALUES (?, 1 + abs(random() % 1000000000)) ON CONFLICT(key) DO UPDATE"
+                           " SET value = CAST(value AS INTEGER) + 1 + abs(random() % 1000000000)", (f"rev:{space}",))
 
     def revision(self, space: str) -> int:
         """Grows with every write to ``space``'s vectors; an index built at another revision is stale."""

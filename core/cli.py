@@ -105,22 +105,27 @@ def cmd_import(args) -> int:
     from core.sources import inspect_source
     from core.spaces import add_clip_space, spaces_for
 
+    check_output(args.report)  # the files are checked before a catalog is made for them, not after the import
     info = inspect_source(args.source)
+    if args.pairs:
+        inspect_source(args.pairs)
     overrides = {f: getattr(args, f"map_{f}") for f in ("id", "title", "description", "brand", "price", "rating", "image")}
-    try:
-        mapping = ColumnMapping.guess(info.columns).with_overrides(**overrides)
-    except AppError:
-        if not overrides["id"]:
-            raise
-        mapping = ColumnMapping(**{k: v for k, v in overrides.items() if v})
-    mapping = mapping.with_overrides(categories=tuple(args.category) or None)
+    mapping = ColumnMapping.guess(info.columns, **overrides).with_overrides(categories=tuple(args.category) or None)
+    mapping.validate(info.columns)
+    created = not args.catalog.exists()
     catalog = Catalog.open(args.catalog, create=True)
-    if args.clip:
-        add_clip_space(catalog, str(args.clip))
-    spaces = spaces_for(catalog)
-    gen = import_catalog(catalog, args.source, mapping, spaces,
-                         ImportOptions(image_root=args.images, require_image=args.require_image, prune=args.prune))
-    report = _drive(gen, "import")
+    try:
+        if args.clip:
+            add_clip_space(catalog, str(args.clip))
+        spaces = spaces_for(catalog)
+        gen = import_catalog(catalog, args.source, mapping, spaces,
+                             ImportOptions(image_root=args.images, require_image=args.require_image, prune=args.prune))
+        report = _drive(gen, "import")
+    except BaseException:
+        if created and not len(catalog):  # a first import that failed (a bad --clip folder) leaves no empty catalog
+            catalog.close()
+            args.catalog.unlink(missing_ok=True)
+        raise
     print(report.summary())
     for reason, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]):
         print(f"  skipped {n:>6} x {reason}")

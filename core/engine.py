@@ -2,7 +2,8 @@
 
 Vectors live in the catalog (SQLite); each space's FAISS index is a cache in the folder
 ``<catalog>.index/<space>/``. On open, an index whose manifest disagrees with the catalog
-(encoder, dimension, count or revision) is rebuilt from the stored vectors, never re-encoded.
+(encoder, dimension, count, revision, or the catalog's id: a catalog deleted and made again at the
+same path left it) is rebuilt from the stored vectors, never re-encoded.
 After an import the changed vectors are applied to the index in place (add/remove), no rebuild.
 """
 from __future__ import annotations
@@ -54,8 +55,12 @@ class Engine:
             try:
                 index = VectorIndex.load(self.folder / name, encoder_id=space.encoder_id,
                                          dim=space.encoder.dim, count=count)
-                if self._saved_revision(name) != self.catalog.revision(name):
-                    raise IndexMismatch(f"the {name} index predates the latest catalog changes")
+                catalog_id, revision = self._saved_state(name)
+                if catalog_id != self.catalog.uid:
+                    raise IndexMismatch(f"the {name} index was built for another catalog at this path" if catalog_id
+                                        else f"the {name} index does not say which catalog it is of")
+                if revision != self.catalog.revision(name):
+                    raise IndexMismatch(f"the {name} index is of another version of the catalog")
                 self.indexes[name] = index
                 yield f"{name}: loaded {count:,} vectors"
             except IndexMismatch as exc:
@@ -108,14 +113,16 @@ class Engine:
         folder = self.folder / name
         self.indexes[name].save(folder)
         tmp = folder / (REVISION_FILE + ".tmp")
-        tmp.write_text(json.dumps({"revision": self.catalog.revision(name)}))
+        tmp.write_text(json.dumps({"catalog": self.catalog.uid, "revision": self.catalog.revision(name)}))
         tmp.replace(folder / REVISION_FILE)
 
-    def _saved_revision(self, name: str) -> int | None:
+    def _saved_state(self, name: str) -> tuple[str | None, int | None]:
+        """(catalog id, revision) the index was saved at; Nones when unknown (lost, or saved before ids)."""
         try:
-            return int(json.loads((self.folder / name / REVISION_FILE).read_text())["revision"])
-        except (OSError, ValueError, KeyError):
-            return None
+            doc = json.loads((self.folder / name / REVISION_FILE).read_text())
+            return doc.get("catalog"), int(doc["revision"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None, None
 
     def vectors_at(self, name: str, pks: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(positions in ``pks`` that have a vector in space ``name``, those vectors), from the index."""

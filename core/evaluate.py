@@ -118,6 +118,7 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
     searcher = Searcher(engine)
     sums = {m: {name: 0.0 for name in METRICS} for m in modes}
     counts = dict.fromkeys(modes, 0)
+    why_not: dict[str, str] = {}  # mode -> why a query of it could not run
     products = {p.pk: p for p in engine.catalog.products(queries)}
     for done, pk in enumerate(queries, 1):
         product = products[pk]
@@ -126,15 +127,22 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
             q = _mode_query(mode, product.title, image, k, () if label == EXACT else (pk,), within,
                             tuple(spaces) if spaces else None)
             if q is None:
+                why_not[mode] = "the query products have no photo that can be read."
                 continue
             try:
                 ranked = [h.pk for h in searcher.search(q)]
-            except QueryError:  # this mode cannot run in the chosen spaces (text in an image-only space)
+            except QueryError as exc:  # this mode cannot run in the chosen spaces (text in an image-only space)
+                why_not[mode] = str(exc)
                 continue
             counts[mode] += 1
             for name, fn in METRICS.items():
                 sums[mode][name] += fn(ranked, relevant[pk], k)
         yield Progress(done, len(queries), f"query {done}/{len(queries)}")
+    left_out = [f"{m}: {why_not[m]}" for m in modes if not counts[m]]
+    if len(left_out) == len(modes):  # an empty table would look like a result
+        raise AppError(f"No query could run in the modes asked for; {' '.join(left_out)}")
+    for line in left_out:
+        log.warning("left out of the evaluation: %s", line)
     result = EvalResult(engine.catalog.name, label, k, len(queries), seed,
                         {n: s.encoder_id for n, s in engine.spaces.items() if not spaces or n in spaces})
     result.scores = {m: {f"{name}@{k}": v / counts[m] for name, v in vals.items()}

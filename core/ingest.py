@@ -8,11 +8,13 @@ carries on where it stopped. Bad rows never stop an import: each is skipped with
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Generator, Sequence
+import re
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,8 +44,9 @@ class ColumnMapping:
     categories: tuple[str, ...] = ()
 
     @classmethod
-    def guess(cls, columns: Sequence[str]) -> "ColumnMapping":
-        """A first mapping from common column names (the wizard and the CLI start from it)."""
+    def guess(cls, columns: Sequence[str], **given: str | None) -> "ColumnMapping":
+        """A first mapping from common column names (the wizard and the CLI start from it); the ``given`` columns
+        (those not None) replace only the fields they name, so an id given by hand keeps the guessed title."""
         lower = {c.lower().replace("_", "").replace(" ", ""): c for c in columns}
         synonyms = {
             "id": ("id", "sku", "articleid", "productid", "itemid"),
@@ -55,6 +58,7 @@ class ColumnMapping:
             "image": ("image", "imagepath", "img", "picture", "photo", "image224"),
         }
         found = {f: next((lower[s] for s in names if s in lower), None) for f, names in synonyms.items()}
+        found |= {f: c for f, c in given.items() if c is not None}
         if not found["id"]:
             raise ImportFailed(f"No id column found among {', '.join(columns)}; say which column is the id.")
         return cls(**found)
@@ -131,9 +135,38 @@ class _RowError(Exception):
         self.reason, self.detail = reason, detail
 
 
-def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf) -> float | None:
+# "1,299" is 1299 with a thousands separator, or 1.299 with a decimal comma; a separator before other than three
+# digits can only be a decimal mark ("12,99", "0.0508"), and so can the last of two kinds ("1.299,95", "1,299.95")
+_AMBIGUOUS = re.compile(r"\d{1,3},\d{3}")
+_DECIMAL_COMMA = re.compile(r"\d*,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+")
+_DECIMAL_POINT = re.compile(r"\d*\.(\d{1,2}|\d{4,})|\d{1,3}(,\d{3})+\.\d+")
+
+
+def _comma_is_decimal(rows: Iterable[RawRow], column: str) -> bool | None:
+    """Whether the file writes decimals after a comma (True) or a point (False) in ``column``, as the first of its
+    numbers that tells says; None when none tells (whole numbers and "1,299"-like ones only)."""
+    for raw in rows:
+        text = (raw.data or {}).get(column, "")
+        if _DECIMAL_COMMA.fullmatch(text):
+            return True
+        if _DECIMAL_POINT.fullmatch(text):
+            return False
+    return None
+
+
+def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf,
+            comma: Callable[[], bool | None] = lambda: None) -> float | None:
+    """A single comma is a decimal comma ("12,99"). Before exactly three digits ("1,299") it may as well group
+    thousands: ``comma()`` (:func:`_comma_is_decimal`: how the file's other numbers write decimals) decides, and
+    when they do not tell, the row is refused as ambiguous rather than stored a thousand times off."""
     if text == "":
         return None
+    if _AMBIGUOUS.fullmatch(text):
+        decimal = comma()
+        if decimal is None:
+            raise _RowError(f"ambiguous_{what}", f"{what} '{text}' may be {text.replace(',', '')} (a thousands "
+                            f"separator) or {text.replace(',', '.')} (a decimal comma): write it as one of those")
+        text = text.replace(",", "." if decimal else "")
     try:
         value = float(text.replace(",", ".") if text.count(",") == 1 and "." not in text else text)
     except ValueError:
@@ -143,7 +176,7 @@ def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf) -> floa
     return value
 
 
-def _record(data: dict[str, str], m: ColumnMapping) -> ProductRecord:
+def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | None]) -> ProductRecord:
     sku = data.get(m.id, "").strip()
     if not sku:
         raise _RowError("missing_id", "the id column is empty")
@@ -153,7 +186,7 @@ def _record(data: dict[str, str], m: ColumnMapping) -> ProductRecord:
     attributes = {k: v for k, v in data.items() if (k not in roles or k in m.categories) and v != ""}
     rec = dict(sku=sku, title=title or sku, description=data.get(m.description, "") if m.description else "",
                brand=(data.get(m.brand) or None) if m.brand else None,
-               price=_number(data.get(m.price, ""), "price") if m.price else None,
+               price=_number(data.get(m.price, ""), "price", comma=comma) if m.price else None,
                rating=_number(data.get(m.rating, ""), "rating") if m.rating else None,
                attributes=attributes)
     digest = hashlib.sha256(json.dumps([rec, data.get(m.image or "", "")], sort_keys=True).encode()).hexdigest()
@@ -169,6 +202,7 @@ class _Row:
     image: ImageRecord | None = None
     pil: object = None
     image_changed: bool = False
+    image_moved: bool = False  # the same bytes as stored, at another path
 
 
 def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping, spaces: Sequence[Space],
@@ -183,6 +217,8 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
         raise ImportFailed(f"The image folder {root} does not exist.")
     report = ImportReport(str(source))
     total = count_rows(source)
+    # a second pass over the file, only for a file with a price like "1,299"
+    comma = functools.cache(lambda: _comma_is_decimal(read_rows(source)[1], mapping.price))
     run_id = catalog.start_import_run(str(source))
     with catalog.transaction():
         catalog.set_fields({**{c: "category" for c in mapping.categories}})
@@ -194,7 +230,7 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
             report.cancelled = True
             break
         done += 1
-        row = _validate(raw, mapping, seen, report, options)
+        row = _validate(raw, mapping, seen, report, options, comma)
         if row:
             batch.append(row)
         if len(batch) >= options.batch_size:
@@ -220,12 +256,12 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
 
 
 def _validate(raw: RawRow, m: ColumnMapping, seen: dict[str, int], report: ImportReport,
-              options: ImportOptions) -> _Row | None:
+              options: ImportOptions, comma: Callable[[], bool | None]) -> _Row | None:
     if raw.error:
         report.skipped.append(Skipped(raw.line, None, "malformed_line", f"line {raw.line} {raw.error}"))
         return None
     try:
-        rec = _record(raw.data, m)
+        rec = _record(raw.data, m, comma)
     except _RowError as exc:
         sku = raw.data.get(m.id) or None
         report.skipped.append(Skipped(raw.line, sku, exc.reason, f"line {raw.line}: {exc.detail}"))
@@ -242,15 +278,17 @@ def _validate(raw: RawRow, m: ColumnMapping, seen: dict[str, int], report: Impor
     return _Row(raw.line, rec, image_rel)
 
 
-def _load_row_image(row: _Row, root: Path, known_sha: str | None, fresh: Callable[[str], bool],
+def _load_row_image(row: _Row, root: Path, known: tuple[str, str] | None, fresh: Callable[[str], bool],
                     options: ImportOptions) -> None:
-    """Fill row.image, and row.pil unless the bytes are unchanged and every vector of them is current."""
+    """Fill row.image, and row.pil unless the bytes are unchanged and every vector of them is current.
+    ``known``: the stored (sha256, path) of the product's image."""
     path = resolve_image_path(root, row.image_rel)
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    row.image_changed = sha != known_sha
+    row.image_changed = known is None or sha != known[0]
+    row.image_moved = not row.image_changed and str(path) != known[1]
     if not row.image_changed and fresh(sha):
-        row.image = ImageRecord(row.image_rel, sha, 0, 0, 0.0, (), (), b"")  # stored record stays
+        row.image = ImageRecord(str(path), sha, 0, 0, 0.0, (), (), b"")  # stored record stays (its path follows)
         return
     loaded = load_image(data)
     row.pil = loaded.image
@@ -262,7 +300,7 @@ def _write_batch(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequen
                  options: ImportOptions, report: ImportReport) -> None:
     existing = catalog.row_hashes([r.rec.sku for r in batch])
     known_pks = [pk for pk, _ in existing.values()]
-    known_sha = _known_image_shas(catalog, known_pks)
+    known_images = _known_images(catalog, known_pks)
     stored = {s.name: catalog.embedding_hashes(s.name, known_pks) for s in spaces if s.source == "image"}
     ready: list[_Row] = []
     for row in batch:
@@ -274,7 +312,7 @@ def _write_batch(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequen
 
         if row.image_rel:
             try:
-                _load_row_image(row, root, known_sha.get(row.pk), fresh, options)
+                _load_row_image(row, root, known_images.get(row.pk), fresh, options)
             except BadImage as exc:
                 report.skipped.append(Skipped(row.line, row.rec.sku, exc.reason, f"line {row.line}: {exc}"))
                 continue
@@ -285,7 +323,7 @@ def _write_batch(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequen
         ready.append(row)
     with catalog.transaction():
         for row in ready:
-            _store_row(catalog, row, existing.get(row.rec.sku), row.pk in known_sha, spaces, report)
+            _store_row(catalog, row, existing.get(row.rec.sku), row.pk in known_images, spaces, report)
         for space, pks in embed_pending(catalog, spaces, [_pending(r) for r in ready]).items():
             report.embedded.setdefault(space, []).extend(pks)
 
@@ -293,7 +331,7 @@ def _write_batch(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequen
 def _store_row(catalog: Catalog, row: _Row, old: tuple[int, str] | None, had_image: bool,
                spaces: Sequence[Space], report: ImportReport) -> None:
     image_changed = row.image_changed or (old is not None and not row.image_rel and had_image)
-    if old and old[1] == row.rec.row_hash and not image_changed:
+    if old and old[1] == row.rec.row_hash and not image_changed and not row.image_moved:
         report.unchanged += 1
         return
     if old:
@@ -303,6 +341,8 @@ def _store_row(catalog: Catalog, row: _Row, old: tuple[int, str] | None, had_ima
     row.pk = catalog.upsert_product(row.rec)
     if row.image is None or row.image_changed:
         catalog.set_image(row.pk, row.image)
+    elif row.image_moved:  # no new vectors: the bytes are the same
+        catalog.set_image_path(row.pk, row.image.path)
     if row.image is None:
         for space in spaces:
             if space.source == "image":
@@ -322,11 +362,13 @@ def _pending(row: _Row) -> PendingEmbedding:
     return PendingEmbedding(row.pk, row.pil, sha, product_text(r.title, r.brand, r.description))
 
 
-def _known_image_shas(catalog: Catalog, pks: list[int]) -> dict[int, str]:
+def _known_images(catalog: Catalog, pks: list[int]) -> dict[int, tuple[str, str]]:
+    """pk -> (sha256, path) of the stored images."""
     if not pks:
         return {}
     marks = ",".join("?" * len(pks))
-    return dict(catalog.execute(f"SELECT pk, sha256 FROM images WHERE pk IN ({marks})", pks))
+    return {pk: (sha, path) for pk, sha, path in
+            catalog.execute(f"SELECT pk, sha256, path FROM images WHERE pk IN ({marks})", pks)}
 
 
 def _prune(catalog: Catalog, keep: set[str]) -> int:

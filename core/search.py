@@ -94,7 +94,11 @@ class Searcher:
             w_img, w_txt = 0.0, 1.0
         if not q.text.strip() and not q.like:
             w_img, w_txt = 1.0, 0.0
-        spaces = [(n, s) for n, s in self.engine.spaces.items() if q.spaces is None or n in q.spaces]
+        # the image spaces of a catalog without photos cannot answer: no evidence there, so that a photo query is
+        # refused (an empty index waiting for a new model's vectors takes part, and finds nothing until re-indexed)
+        photos = self.engine.catalog.has_images()
+        spaces = [(n, s) for n, s in self.engine.spaces.items()
+                  if (q.spaces is None or n in q.spaces) and (photos or s.source != "image")]
         out: list[Evidence] = []
         images = [q.image] if q.image is not None else []
         out += self._from_inputs(spaces, images, [q.text] if q.text.strip() else [], w_img, w_txt, False)

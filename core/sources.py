@@ -41,12 +41,15 @@ class SourceInfo:
 
 
 def source_kind(path: Path) -> str:
+    if path.is_dir():
+        raise ImportFailed(f"{path} is a folder: give the products file itself, a .csv, .tsv or .jsonl file.")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
     if suffix in (".csv", ".tsv", ".txt"):
         return "csv"
-    raise ImportFailed(f"{path.name}: unsupported file type '{suffix}'. Use a .csv, .tsv or .jsonl file.")
+    kind = f"unsupported file type '{suffix}'" if suffix else "no file type (extension)"
+    raise ImportFailed(f"{path.name}: {kind}. Use a .csv, .tsv or .jsonl file.")
 
 
 _WARNED_CP1252: set[tuple[str, int, int]] = set()
@@ -108,7 +111,15 @@ def inspect_source(path: str | Path) -> SourceInfo:
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
         if not header or not any(h.strip() for h in header):
             raise ImportFailed(f"{path.name} has no header line naming its columns.")
-        return SourceInfo(path, kind, tuple(h.strip() for h in header), encoding, delimiter)
+        columns = tuple(h.strip() for h in header)
+        first: dict[str, int] = {}
+        for number, column in enumerate(columns, 1):  # a row is a dict by column name: one value would be lost
+            if column in first:
+                raise ImportFailed(f"{path.name} has two columns named '{column}' (columns {first[column]} and "
+                                   f"{number}); rename one of them.")
+            if column:
+                first[column] = number
+        return SourceInfo(path, kind, columns, encoding, delimiter)
     columns: dict[str, None] = {}
     for row in _jsonl_rows(text):
         if row.data:
@@ -179,7 +190,8 @@ def _csv_rows(text: str, info: SourceInfo) -> Iterator[RawRow]:
 
 
 def _jsonl_rows(text: str) -> Iterator[RawRow]:
-    for n, line in enumerate(text.splitlines(), start=1):
+    # lines end at "\n" only (str.splitlines also breaks at U+2028, U+0085..., which JSON strings may hold)
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

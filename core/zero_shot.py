@@ -37,6 +37,9 @@ def classify(engine: Engine, image: Image.Image, field: str | None = None) -> li
         raise QueryError("Zero-shot categories need Vitrina's vision transformer, which is not installed.")
     field = category_field(engine, field)
     labels = [value for value, _ in engine.catalog.field_values(field)]
+    if not labels:
+        raise QueryError(f"No product of {engine.catalog.name} has a value in '{field}', so there are no "
+                         "categories to classify into: choose another field.")
     encoder = engine.space(JOINT_SPACE).encoder
     img = encoder.encode_images([image])[0]
     txt = encoder.encode_texts(labels)

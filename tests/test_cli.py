@@ -121,3 +121,39 @@ def test_numbers_and_names_a_command_cannot_use_are_refused_before_it_runs(tmp_p
         assert cli.run(["eval", cat, "--label", "articleType", *more]) == 2
         assert message in capsys.readouterr().err
     assert cli.run(["search", cat, "--text", "shoe", "--price-max", "1e9", "--json"]) == 0  # a bound is a bound
+
+
+def test_an_id_column_given_by_hand_keeps_the_guessed_columns(tmp_path, mini_dir):
+    lines = (mini_dir / "products.csv").read_text().splitlines()
+    (mini_dir / "codes.csv").write_text("\n".join(["code" + lines[0][2:], *lines[1:]]) + "\n")  # no column "id"
+    cat = tmp_path / "c.vitrina"
+    assert cli.run(["import", str(cat), str(mini_dir / "codes.csv"), "--id", "code"]) == 0
+    from core.catalog import Catalog
+
+    with Catalog.open(cat) as catalog:
+        p = catalog.product(catalog.pk_for_sku("P001"))
+        assert (p.title, p.price, p.brand, p.image_path) == ("Red shirt", 10.0, "Acme",
+                                                             str((mini_dir / "images" / "P001.png").resolve()))
+        assert catalog.embedding_count("image") == 12
+
+
+def test_an_import_that_cannot_start_leaves_no_catalog_and_says_why(tmp_path, mini_dir, capsys):
+    cat, src = tmp_path / "new.vitrina", str(mini_dir / "products.csv")
+    for args, message in (
+            (["--category", "nope"], "The mapping names columns that the file does not have: nope."),
+            (["--report", str(tmp_path / "nodir" / "r.json")], f"the folder {tmp_path / 'nodir'} does not exist."),
+            (["--clip", str(tmp_path / "nothing")], "no config.json"),
+            (["--pairs", str(tmp_path / "none.csv")], "none.csv does not exist or is not a file."),
+            (["--images", str(tmp_path / "nowhere")], "does not exist.")):
+        assert cli.run(["import", str(cat), src, *args]) == 2, args
+        assert message in capsys.readouterr().err, args
+        assert not cat.exists() and list(tmp_path.iterdir()) == [mini_dir], args
+    assert cli.run(["import", str(cat), str(mini_dir)]) == 2
+    assert capsys.readouterr().err == (f"vitrina: {mini_dir} is a folder: give the products file itself, a .csv, "
+                                       ".tsv or .jsonl file.\n")
+    assert cli.run(["import", str(cat), src]) == 0  # an existing catalog that a later import fails on stays
+    assert cli.run(["import", str(cat), src, "--images", str(tmp_path / "nowhere")]) == 2
+    from core.catalog import Catalog
+
+    with Catalog.open(cat) as catalog:
+        assert len(catalog) == 12

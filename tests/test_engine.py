@@ -56,3 +56,49 @@ def test_apply_changes_updates_index_in_place(engine, spaces, mini_dir):
     assert all("loaded" in m for m in messages)
     rev = json.loads((engine.folder / "text" / "catalog_revision.json").read_text())["revision"]
     assert rev == engine.catalog.revision("text")
+
+
+def test_an_index_left_by_a_deleted_catalog_of_the_same_name_is_not_used(tmp_path, mini_dir, spaces):
+    def import_into_new_catalog(csv):
+        cat = Catalog.create(tmp_path / "shop.vitrina")
+        drain(import_catalog(cat, csv, ColumnMapping(id="id", title="title", image="image"), spaces,
+                             ImportOptions(image_root=mini_dir)))
+        eng = Engine(cat, spaces)
+        return eng, list(eng.load_indexes())
+
+    eng, _ = import_into_new_catalog(mini_dir / "products.csv")
+    eng.catalog.close()
+    (tmp_path / "shop.vitrina").unlink()  # its index folder stays behind
+    lines = (mini_dir / "products.csv").read_text().splitlines()
+    (tmp_path / "reversed.csv").write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    eng, messages = import_into_new_catalog(tmp_path / "reversed.csv")  # the same pks name other products
+    assert messages == ["image: rebuilt (the image index was built for another catalog at this path)",
+                        "text: rebuilt (the text index was built for another catalog at this path)"]
+    hit = search(eng, Query(text="red shirt", k=1))[0]
+    assert eng.catalog.product(hit.pk).sku == "P001"
+    eng.catalog.close()
+
+
+def test_a_restored_backup_never_uses_the_index_of_the_catalog_it_replaced(engine, spaces, tmp_path):
+    import shutil
+
+    path, backup = engine.catalog.path, tmp_path / "backup.vitrina"
+    engine.catalog.execute("VACUUM INTO ?", (str(backup),))
+    first, second = engine.catalog.pk_for_sku("P001"), engine.catalog.pk_for_sku("P002")
+    with engine.catalog.transaction():
+        engine.catalog.delete_embeddings("text", [first])
+    eng, messages = reopen(engine, spaces)  # saves a text index without P001
+    assert messages[1].startswith("text: rebuilt")
+    eng.catalog.close()
+    engine.catalog.close()
+    shutil.copy(backup, path)  # the backup restored, then changed as much (a counter would be where the index is)
+    with Catalog.open(path) as restored, restored.transaction():
+        restored.delete_embeddings("text", [second])
+    eng, messages = reopen(engine, spaces)
+    assert messages[1] == "text: rebuilt (the text index is of another version of the catalog)"
+    assert eng.indexes["text"].contains(first) and not eng.indexes["text"].contains(second)
+    eng.catalog.close()
+    shutil.copy(backup, path)  # restored and opened at once: older than the index
+    eng, messages = reopen(engine, spaces)
+    assert messages[1].startswith("text: rebuilt") and len(eng.indexes["text"]) == 12
+    eng.catalog.close()

@@ -73,3 +73,24 @@ def test_copurchase_relevance_and_unknown_label(engine):
     assert rel == {}
     with pytest.raises(AppError, match="no 'colour' attribute"):
         relevance_sets(engine, "colour")
+
+
+def test_modes_that_cannot_run_are_named_not_shown_as_an_empty_table(tmp_path, spaces, caplog):
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.ingest import ColumnMapping, import_catalog
+
+    (tmp_path / "p.csv").write_text("id,title,group\n1,red thing,a\n2,red hat,a\n3,blue thing,b\n4,blue hat,b\n")
+    cat = Catalog.create(tmp_path / "t.vitrina")  # no images
+    drain(import_catalog(cat, tmp_path / "p.csv", ColumnMapping(id="id", title="title"), spaces))
+    engine = Engine(cat, spaces)
+    list(engine.load_indexes())
+    with pytest.raises(AppError, match="No query could run in the modes asked for; image: the query products have "
+                                       "no photo that can be read. fused: the query"):
+        drain(evaluate(engine, "group", modes=("image", "fused")))
+    with pytest.raises(AppError, match="text: None of the query's inputs can be searched in this catalog"):
+        drain(evaluate(engine, "group", modes=("text",), spaces=("image",)))
+    result = drain(evaluate(engine, "group", modes=("image", "text")))
+    assert list(result.scores) == ["text"]
+    assert "left out of the evaluation: image: the query products have no photo" in caplog.text
+    cat.close()

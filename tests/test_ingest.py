@@ -311,3 +311,86 @@ def test_two_processes_on_one_catalog_wait_for_each_other_or_say_it_is_busy(tmp_
     assert first.meta("x") == "1"
     first.close()
     second.close()
+
+
+def test_a_catalog_gets_an_id_of_its_own_and_an_older_one_is_given_one(tmp_path):
+    import sqlite3
+
+    a, b = Catalog.create(tmp_path / "a.vitrina"), Catalog.create(tmp_path / "b.vitrina")
+    assert a.uid and b.uid and a.uid != b.uid
+    a.close()
+    b.close()
+    old = sqlite3.connect(tmp_path / "a.vitrina")  # as schema 1 left it: no id
+    with old:
+        old.execute("DELETE FROM meta WHERE key='catalog_id'")
+        old.execute("PRAGMA user_version=1")
+    old.close()
+    with Catalog.open(tmp_path / "a.vitrina") as a:
+        uid = a.uid
+    with Catalog.open(tmp_path / "a.vitrina") as a:
+        assert uid and a.uid == uid  # given once, then kept
+
+
+def test_the_stored_image_path_follows_a_renamed_or_moved_image(cat, mini_dir, spaces, tmp_path):
+    run(cat, mini_dir / "products.csv", spaces)
+    calls = spaces[0].encoder.calls
+    (mini_dir / "images" / "P001.png").rename(mini_dir / "images" / "red-shirt.png")
+    csv = mini_dir / "products.csv"
+    csv.write_text(csv.read_text().replace("images/P001.png", "images/red-shirt.png"))
+    report, _ = run(cat, csv, spaces)
+    pk = cat.pk_for_sku("P001")
+    assert cat.image_path(pk) == str((mini_dir / "images" / "red-shirt.png").resolve())
+    assert (report.updated, report.unchanged, report.embedded) == (1, 11, {})  # the same bytes: no new vector
+    (tmp_path / "moved").mkdir()
+    (mini_dir / "images").rename(tmp_path / "moved" / "images")  # the whole image folder moved, the rows did not
+    report, _ = run(cat, csv, spaces, image_root=tmp_path / "moved")
+    assert (report.updated, report.embedded) == (12, {}) and spaces[0].encoder.calls == calls
+    assert cat.image_path(pk) == str((tmp_path / "moved" / "images" / "red-shirt.png").resolve())
+    assert all(Path(cat.image_path(int(p))).is_file() for p in cat.all_pks())
+    assert cat.product(pk).image_flags == ("tiny",)  # the rest of the image's record stays
+
+
+def test_jsonl_lines_end_at_newlines_only(cat, tmp_path, spaces):
+    src = tmp_path / "p.jsonl"
+    src.write_bytes('{"id": "a", "title": "Line\u2028separator"}\r\n{"id": "b", "title": "Para\u2029graph"}\r\n'
+                    '{"id": "c", "title": "Next\u0085line"}\r\nbroken\r\n'.encode())
+    report, _ = run(cat, src, spaces, mapping=ColumnMapping(id="id", title="title"))
+    assert report.added == 3 and cat.product(cat.pk_for_sku("b")).title == "Para\u2029graph"
+    assert [(s.line, s.reason) for s in report.skipped] == [(4, "malformed_line")]
+
+
+@pytest.mark.parametrize("text, prices", [
+    ('id,title,price\n1,A,12.99\n2,B,"1,299"\n', {"1": 12.99, "2": 1299.0}),  # a decimal point: "," groups thousands
+    ("id;title;price\n1;A;12,99\n2;B;1,299\n", {"1": 12.99, "2": 1.299}),  # decimal commas
+    ("id;title;price\n1;A;10\n2;B;1,299\n3;C;12,5\n", {"1": 10.0, "2": 1.299, "3": 12.5}),  # a later one tells
+])
+def test_a_comma_before_three_digits_is_read_as_the_file_writes_its_other_prices(cat, tmp_path, spaces, text, prices):
+    (tmp_path / "p.csv").write_text(text)
+    report, _ = run(cat, tmp_path / "p.csv", spaces, mapping=ColumnMapping(id="id", title="title", price="price"))
+    assert not report.skipped and {p.sku: p.price for p in cat.products(cat.all_pks())} == prices
+
+
+def test_a_price_that_may_have_a_thousands_separator_or_a_decimal_comma_is_refused(cat, tmp_path, spaces):
+    src = tmp_path / "p.csv"
+    src.write_text('id,title,price\n1,A,10\n2,B,"1,299"\n')
+    report, _ = run(cat, src, spaces, mapping=ColumnMapping(id="id", title="title", price="price"))
+    assert report.added == 1 and [(s.sku, s.reason, s.detail) for s in report.skipped] == [
+        ("2", "ambiguous_price", "line 3: price '1,299' may be 1299 (a thousands separator) or 1.299 "
+                                 "(a decimal comma): write it as one of those")]
+
+
+def test_a_csv_with_two_columns_of_one_name_is_refused(tmp_path):
+    (tmp_path / "p.csv").write_text("id,title,price,title\n1,A,10,B\n")
+    with pytest.raises(ImportFailed, match=r"p.csv has two columns named 'title' \(columns 2 and 4\); rename one"):
+        read_rows(tmp_path / "p.csv")
+    (tmp_path / "blank.csv").write_text("id,title,,\n1,A,,\n")  # unnamed columns (trailing commas) are no names
+    assert [r.data["title"] for r in read_rows(tmp_path / "blank.csv")[1]] == ["A"]
+
+
+def test_a_folder_or_a_file_without_a_type_is_named_as_such(tmp_path):
+    with pytest.raises(ImportFailed, match=f"{tmp_path} is a folder: give the products file itself, a .csv, .tsv "
+                                           "or .jsonl file"):
+        inspect_source(tmp_path)
+    (tmp_path / "products").write_text("id\n1\n")
+    with pytest.raises(ImportFailed, match=r"products: no file type \(extension\). Use a .csv"):
+        inspect_source(tmp_path / "products")

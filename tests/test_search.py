@@ -102,3 +102,20 @@ def test_spaces_sharing_a_text_model_encode_the_query_once(engine, spaces):
     before = text.calls
     search(eng, Query(text="red dress", k=3))
     assert text.calls - before == 1
+
+
+def test_a_photo_query_in_a_catalog_without_photos_says_so(tmp_path, mini_dir, spaces):
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.ingest import ColumnMapping, import_catalog
+    from core.progress import drain
+
+    cat = Catalog.create(tmp_path / "text-only.vitrina")
+    drain(import_catalog(cat, mini_dir / "products.csv", ColumnMapping(id="id", title="title"), spaces))
+    engine = Engine(cat, spaces)
+    list(engine.load_indexes())
+    photo = Image.open(mini_dir / "images" / "P001.png")
+    with pytest.raises(QueryError, match="None of the query's inputs can be searched in this catalog"):
+        search(engine, Query(image=photo))
+    assert sku_of(engine, search(engine, Query(image=photo, text="red shirt", k=1))) == ["P001"]  # by its text
+    cat.close()

@@ -44,3 +44,10 @@ def test_default_field_and_errors(joint_engine, engine):
         category_field(joint_engine, "price")
     with pytest.raises(QueryError, match="vision transformer"):
         classify(engine, Image.new("RGB", (8, 8)))
+
+
+def test_a_category_field_without_values_is_an_error_not_a_crash(joint_engine):
+    with joint_engine.catalog.transaction():
+        joint_engine.catalog.set_fields({"season": "category"})  # imported with --category season, every cell empty
+    with pytest.raises(QueryError, match="No product of mini has a value in 'season', so there are no categories"):
+        classify(joint_engine, Image.new("RGB", (8, 8)), "season")
