@@ -15,17 +15,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--result", required=True, metavar="ID", help="the recommended product to explain")
     p.add_argument("--image", type=Path, help="the query photo")
     p.add_argument("--text", default="", help="the query text")
-    p.add_argument("--out", type=Path, help="write overlay PNGs (at most 1024 pixels a side) and explanation.json here")
+    p.add_argument("--out", type=Path, help="write overlay PNGs (at most 1024 pixels a side) and explanation.json "
+                                            "(the query, the numbers, the words in text order, the files) here")
     p.add_argument("--perturbation", action="store_true",
                    help="also the perturbation map of the result's photo and its faithfulness (256 model passes)")
     p.set_defaults(func=cmd_explain)
 
 
+def overlay_name(side: str, method: str) -> str:
+    return f"{side}-{method.replace(' ', '-')}.png"
+
+
 def cmd_explain(args) -> int:
     from core.cli import open_engine_cli, out_folder
     from core.images import load_image
-    from explain.explainer import IMAGE_METHODS, SLOW_METHODS, MatchExplainer
+    from explain.explainer import IMAGE_METHODS, SLOW_METHODS, VIEWS, MatchExplainer
     from explain.overlay import VIEW_SIDE, overlay
+    from explain.report import text_note
+    from explain.tokens import coverage_note
+    from explain.types import MATCH_MAP
 
     if args.image is None and not args.text.strip():
         raise AppError("Give the query: --image PHOTO and/or --text WORDS.")
@@ -44,25 +52,34 @@ def cmd_explain(args) -> int:
                           faithfulness=IMAGE_METHODS + slow)
     similarity = f"{m.score:.3f}" if math.isfinite(m.score) else "n/a (the product has no photo)"
     print(f"{product.sku}  {product.title}\nsimilarity to the query (ViT space): {similarity}")
+    note = text_note(explainer, args.text)
+    if note:
+        print(f"note: {note}")
     for method, c in m.faithfulness.items():
         faith = f"{c.faithfulness:+.2f}" if c.measurable else "not measurable"
         print(f"  {method:<28} faithfulness {faith}  deletion AUC {c.deletion_auc:.3f} "
               f"(random {c.random_deletion_auc:.3f})  insertion AUC {c.insertion_auc:.3f}")
     for name, words in m.words.items():
         top = sorted(zip(words.tokens, words.values), key=lambda t: -t[1])[:5]
-        print(f"  words of the {name}: " + ", ".join(f"{w} {v:+.3f}" for w, v in top)
-              + f"  (IG delta {words.extras['delta']:+.4f})")
+        shown = ", ".join(f"{w} {v:+.3f}" for w, v in top) + f"  (IG delta {words.extras['delta']:+.4f})" if top else ""
+        print(f"  words of the {name}: " + "; ".join(part for part in (shown, coverage_note(words)) if part))
     if args.out:
-        for method, exp in m.result_maps.items():
-            overlay(result_image, exp, max_side=VIEW_SIDE).save(args.out / f"result-{method.replace(' ', '-')}.png")
-        for method, exp in m.query_maps.items():
-            overlay(query_image, exp, max_side=VIEW_SIDE).save(args.out / f"query-{method.replace(' ', '-')}.png")
+        # An earlier explanation's overlays would pass for this one's: each run leaves only its own.
+        for name in [overlay_name("result", k) for k in VIEWS] + [overlay_name("query", k) for k in IMAGE_METHODS]:
+            (args.out / name).unlink(missing_ok=True)
+        images = [(overlay_name("result", k), result_image, e) for k, e in m.result_maps.items()]
+        images += [(overlay_name("query", k), query_image, e) for k, e in m.query_maps.items()]
         if m.match is not None:
-            overlay(result_image, m.match, max_side=VIEW_SIDE).save(args.out / "result-match-map.png")
+            images.append((overlay_name("result", MATCH_MAP), result_image, m.match))
+        for name, image, exp in images:
+            overlay(image, exp, max_side=VIEW_SIDE).save(args.out / name)
         (args.out / "explanation.json").write_text(json.dumps({
             "product": product.sku, "score": m.score if math.isfinite(m.score) else None, "seconds": m.seconds,
+            "query": {"text": args.text, "photo": str(args.image.resolve()) if args.image else None},
             "faithfulness": {k: {n: None if isinstance(v, float) and v != v else v for n, v in c.to_dict().items()}
                              for k, c in m.faithfulness.items()},  # NaN (not measurable) -> null
-            "words": {k: dict(zip(w.tokens, map(float, w.values))) for k, w in m.words.items()}}, indent=2))
+            "words": {k: [[t, float(v)] for t, v in zip(w.tokens, w.values)] for k, w in m.words.items()},  # text order
+            "words_note": {k: coverage_note(w) for k, w in m.words.items() if coverage_note(w)},
+            "files": [name for name, _, _ in images]}, indent=2))
         print(f"overlays written to {args.out}")
     return 0

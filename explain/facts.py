@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.catalog import field_label
+
 MAX_TEXT = 160
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MARKUP = re.compile(r"<\|?/?[a-z_]+\|?>|\[/?INST\]|###", re.IGNORECASE)
@@ -54,8 +56,9 @@ class Facts:
 
     def vocabulary(self) -> set[str]:
         """Every word a grounded rationale may use to assert something."""
+        fields = {*self.shared, *self.differing, *self.product_attributes}
         texts = [self.product, self.query, *self.shared.values(), *self.product_attributes.values(),
-                 *self.shared, *self.differing, *self.product_attributes,  # field names too
+                 *fields, *map(field_label, fields),  # field names too, as written and as read ("base colour")
                  *(v for pair in self.differing.values() for v in pair), *self.top_words, self.region or "",
                  "" if self.score is None else f"{self.score:.2f}",
                  "" if self.faithfulness is None else f"{self.faithfulness:.2f}"]

@@ -151,11 +151,13 @@ def mean_imputer(image: Image.Image) -> Image.Image:
 
 
 def patch_order(heatmap: np.ndarray, grid: int) -> np.ndarray:
-    """Patch indices (row-major on a grid x grid split) from most to least relevant."""
+    """Patch indices (row-major on a grid x grid split) from most to least relevant. A map under ``grid``
+    cells a side (that of a photo under ``grid`` pixels) leaves some patches empty: they come last."""
     h = np.asarray(heatmap, np.float32)
     rows = np.array_split(np.arange(h.shape[0]), grid)
     cols = np.array_split(np.arange(h.shape[1]), grid)
-    means = np.array([[h[np.ix_(r, c)].mean() for c in cols] for r in rows]).ravel()
+    means = np.array([[h[np.ix_(r, c)].mean() if len(r) and len(c) else -np.inf for c in cols]
+                      for r in rows]).ravel()
     return np.argsort(-means, kind="stable")
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.catalog import field_label
 from explain.facts import PHOTO_QUERY, Facts, words_of
 
 log = logging.getLogger(__name__)
@@ -138,11 +139,17 @@ def _singulars(words: set[str]) -> set[str]:
     return {_singular(w) for w in words}
 
 
+def _in_sentence(label: str) -> str:
+    """"Base colour" -> "base colour" ("SKU" stays)."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
 def template_rationale(facts: Facts) -> str:
     """The deterministic rationale, written from the facts alone."""
     parts = []
     if facts.shared:
-        parts.append("Recommended because both share " + _join(f"{k} {v}" for k, v in facts.shared.items()) + ".")
+        parts.append("Recommended because both share " + _join(f"the {_in_sentence(field_label(k))} {v}"
+                                                               for k, v in facts.shared.items()) + ".")
     else:
         what = "the query photo" if facts.query == PHOTO_QUERY else _quote(facts.query)
         parts.append(f"Recommended as close to {what}"
@@ -260,7 +267,8 @@ class RationaleWriter:
                 out.rejected.append(f"{text.strip()!r}: {verdict.problem}")
                 on_token("\x00reset")  # tells a streaming view to clear what it showed
         out.text = template_rationale(facts)
-        out.reason = self.unavailable or ("cancelled" if cancelled() else "the model's text made claims beyond the facts")
+        out.reason = self.unavailable or ("cancelled" if cancelled()
+                                          else "the language model's draft said more than the facts")
         out.seconds = time.perf_counter() - t0
         return out
 

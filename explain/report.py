@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.catalog import INTERNAL_ATTRIBUTES, field_label
 from core.progress import Progress
 from explain.overlay import VIEW_SIDE, overlay
-from explain.types import MATCH_MAP
+from explain.types import MATCH_MAP, PERTURBATION
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -37,6 +38,7 @@ class ReportResult:
     explanation: object = None  # explain.explainer.MatchExplanation
     rationale: object = None  # explain.rationale.Rationale
     cluster: str = ""  # the name of the product's cluster, when the report has a clustering
+    note: str = ""  # what the result's page must say it lacks (a photo that could not be read)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class ReportQuery:
     image_name: str = ""
     results: list[ReportResult] = field(default_factory=list)
     scope: str = ""  # what the results were limited to (a cluster), said under the query
+    note: str = ""  # what the query lacks (a text without a word the text model reads)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def curves_uri(curves) -> str:
 
 def word_colours(explanation) -> list[dict]:
     values = np.asarray(explanation.values, np.float32)
-    top = float(np.abs(values).max()) or 1.0
+    top = float(np.abs(values).max(initial=0.0)) or 1.0  # a text of emoji only has no words
     out = []
     for word, v in zip(explanation.tokens, values):
         a = min(abs(float(v)) / top, 1.0)
@@ -112,6 +115,38 @@ def safe_filename(name: str, default: str = "report") -> str:
     return (name or default)[:120]
 
 
+def _unmapped(r: ReportResult, query_side: bool, method: str) -> str:
+    """Why a photo of the result's page is shown plain: it must not pass for a map that was not drawn."""
+    if r.explanation is None:
+        return "not explained"
+    absent = f"no {method}" if method == MATCH_MAP else f"no {method} map"
+    if query_side and r.result_image is None:
+        return f"{absent}: the result has no photo"
+    if not query_side and method == MATCH_MAP and r.query_image is None:
+        return f"{absent}: the query has no photo"
+    if query_side and method == PERTURBATION:
+        return f"{absent}: it covers the result's photo only"
+    return f"{absent} for this query"
+
+
+def _photo(r: ReportResult, image: Image.Image | None, heat, query_side: bool, method: str) -> dict | None:
+    """A photo of the result's page: its overlay, or the plain photo, captioned as such."""
+    if image is None:
+        return None
+    side = "Query" if query_side else "Result"
+    if heat is not None:
+        return {"src": data_uri(overlay(image, heat, max_side=OVERLAY_SIDE)), "alt": f"{side.lower()} heatmap",
+                "caption": f"{side} — {method}"}
+    return {"src": data_uri(image), "alt": f"{side.lower()} photo",
+            "caption": f"{side} photo ({_unmapped(r, query_side, method)})"}
+
+
+def _words_view(words) -> dict:
+    from explain.tokens import coverage_note  # not at the top: it loads torch, which rendering does not need
+
+    return {"words": word_colours(words), "note": coverage_note(words)}
+
+
 def _result_view(r: ReportResult, method: str) -> dict:
     m = r.explanation
     res_map = qry_map = curves = None
@@ -123,16 +158,15 @@ def _result_view(r: ReportResult, method: str) -> dict:
         curves = m.faithfulness.get(method)
     kind = getattr(r.rationale, "kind", None)
     return {
-        "rank": r.rank, "sku": r.sku, "title": r.title, "score": r.score, "attributes": r.attributes,
-        "cluster": r.cluster,
-        "result_overlay": data_uri(overlay(r.result_image, res_map, max_side=OVERLAY_SIDE) if res_map is not None
-                                   else r.result_image) if r.result_image is not None else None,
-        "query_overlay": data_uri(overlay(r.query_image, qry_map, max_side=OVERLAY_SIDE) if qry_map is not None
-                                  else r.query_image) if r.query_image is not None else None,
+        "rank": r.rank, "sku": r.sku, "title": r.title, "score": r.score,
+        "attributes": {field_label(k): v for k, v in r.attributes.items() if k not in INTERNAL_ATTRIBUTES},
+        "cluster": r.cluster, "note": r.note,
+        "result_photo": _photo(r, r.result_image, res_map, False, method),
+        "query_photo": _photo(r, r.query_image, qry_map, True, method),
         "curves": curves_uri(curves) if curves is not None else None,
         "faithfulness_text": ("—" if curves is None else f"{curves.faithfulness:+.2f}" if curves.measurable
                               else "not measurable"),
-        "words": {name: word_colours(w) for name, w in (m.words.items() if m is not None else [])},
+        "words": {name: _words_view(w) for name, w in (m.words.items() if m is not None else [])},
         "rationale": getattr(r.rationale, "text", ""),
         "rationale_kind": kind or "none",
         "rationale_label": {"model": "written by the language model, checked", "template": "template"}.get(kind, ""),
@@ -143,7 +177,7 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    views = [{"number": q.number, "text": q.text, "image_name": q.image_name, "scope": q.scope,
+    views = [{"number": q.number, "text": q.text, "image_name": q.image_name, "scope": q.scope, "note": q.note,
               "image": data_uri(q.image, 200) if q.image is not None else None,
               "results": [_result_view(r, meta.method) for r in q.results]} for q in queries]
     return env.get_template("report.html.j2").render(queries=views, meta=meta)
@@ -154,12 +188,20 @@ def cluster_scope(cluster) -> str:
     return f"results only from the cluster “{cluster.name}” ({cluster.size} products)" if cluster is not None else ""
 
 
+def text_note(explainer, text: str) -> str:
+    """What a query text that the text model reads nothing of must say (``explainer``: a ``MatchExplainer``)."""
+    if not text.strip() or explainer.words.readable_words(text):
+        return ""
+    return "the query text has no words the text model reads: the similarity is to an effectively empty text"
+
+
 def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image | None, str]], k: int,
             method: str, cancelled: Callable[[], bool] = lambda: False, clustering=None,
             cluster=None) -> Generator[Progress, None, list[ReportQuery]]:
     """Search, explain and write a rationale for the top ``k`` results of each (text, image, name) request.
     ``clustering`` (``core.insights.Clustering``): each result carries its cluster's name; ``cluster`` (one of
     its clusters): the searches keep to that cluster's products, and each query says so."""
+    from core.errors import BadImage
     from core.images import fit_within, load_image
     from core.search import Filters, Query, search
     from explain.explainer import ALL_IMAGE_METHODS
@@ -172,12 +214,16 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
     for n, (text, image, name) in enumerate(requests, 1):
         # The report keeps the photos it draws, at a size it can draw: 50 camera photos at full size hold gigabytes.
         shown = fit_within(image, VIEW_SIDE) if image is not None else None
-        q = ReportQuery(n, text, shown, name, scope=scope)
+        q = ReportQuery(n, text, shown, name, scope=scope, note=text_note(explainer, text))
         for rank, hit in enumerate(search(engine, Query(text=text, image=image, k=k, filters=filters)), 1):
             if cancelled():
                 return queries
             p = engine.catalog.product(hit.pk)
-            photo = load_image(Path(p.image_path)).image if p.image_path else None
+            photo, note = None, ""
+            try:  # a photo moved or damaged since the import costs its maps, not the report
+                photo = load_image(Path(p.image_path)).image if p.image_path else None
+            except BadImage as exc:
+                note = f"Its photo could not be read, so it is explained by its words only: {exc}"
             faith = (method,) if method in ALL_IMAGE_METHODS else ()
             m = explainer.explain(photo, p.title, p.description, image, text, faithfulness=faith)
             heat = m.result_maps.get(method)
@@ -187,7 +233,7 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
             rationale = writer.write(facts) if writer is not None else None
             q.results.append(ReportResult(rank, p.sku, p.title, hit.score, p.attributes,
                                           fit_within(photo, VIEW_SIDE) if photo is not None else None, shown, m,
-                                          rationale, names.get(hit.pk, "")))
+                                          rationale, names.get(hit.pk, ""), note))
             done += 1
             yield Progress(done, total, f"query {n}: result {rank}/{k}")
         queries.append(q)

@@ -6,6 +6,11 @@ explained score along a straight path from a baseline (every word replaced by [P
 mean-pooled, normalised sentence embedding (as all-MiniLM-L6-v2 computes it) and a target vector:
 the other side of the match. The convergence delta (score(input) - score(baseline) minus the sum
 of attributions) says how well the path integral was approximated; it is reported, not hidden.
+
+The encoder reads at most 256 word pieces, so a long description is attributed only up to there
+(about 110 words), never half a word; ``extras["words_total"]`` and ``coverage_note`` say so.
+Characters outside the tokenizer's vocabulary (emoji, many symbols) are [UNK] and carry no
+attribution: a text of nothing else has no words at all, and ``coverage_note`` says that too.
 """
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ class TokenAttributor:
         self.bert, self.tokenizer = first.auto_model, sentence_model.tokenizer
         self.max_length = min(getattr(sentence_model, "max_seq_length", 256) or 256, 256)
         self.model_id, self.steps = model_id, steps
+
+    def readable_words(self, text: str) -> list[str]:
+        """The words of ``text`` the model reads (as the attributions name them), however long the text."""
+        pieces = self.tokenizer.tokenize(text)  # not encode(): a text over the limit makes that log a warning
+        special = set(self.tokenizer.all_special_tokens)
+        return merge_wordpieces(pieces, np.zeros(len(pieces)), np.array([p in special for p in pieces], bool))[0]
 
     def _embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -64,13 +75,28 @@ class TokenAttributor:
             self.bert.train(was_training)
         per_token = attr.sum(dim=-1).detach().numpy()
         out = []
-        for i, what in enumerate(whats):
+        for i, (text, what) in enumerate(zip(texts, whats)):
             n = int(mask[i].sum())
             tokens = self.tokenizer.convert_ids_to_tokens(ids[i][:n])
             words, vals = merge_wordpieces(tokens, per_token[i][:n], special[i][:n].numpy())
+            pieces = self.tokenizer.tokenize(text)
+            if len(pieces) > n - 2 and pieces[n - 2].startswith("##") and words:  # the cut split the last word
+                words, vals = words[:-1], vals[:-1]
+            total = len(self.readable_words(text)) if len(pieces) > n - 2 else len(words)
             out.append(Explanation("integrated gradients", self.model_id, what, np.asarray(vals, np.float32),
-                                   tokens=tuple(words), extras={"delta": float(delta[i]), "score": float(values[i])}))
+                                   tokens=tuple(words), extras={"delta": float(delta[i]), "score": float(values[i]),
+                                                                "words_total": total}))
         return out
+
+
+def coverage_note(words: Explanation) -> str:
+    """What the word attributions of a text leave out, for a reader ("" when they cover all of it)."""
+    if not len(words.tokens):
+        return "no words the text model reads (emoji and other characters outside its vocabulary carry none)"
+    total = words.extras.get("words_total", len(words.tokens))
+    if total > len(words.tokens):
+        return f"cut after {len(words.tokens)} of {total} words: the text model reads no further"
+    return ""
 
 
 def merge_wordpieces(tokens: list[str], values: np.ndarray, special: np.ndarray) -> tuple[list[str], list[float]]:

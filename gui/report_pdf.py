@@ -2,32 +2,55 @@
 from __future__ import annotations
 
 import argparse
+import os
+import uuid
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from core.cli_insights import add_cluster_options
+from core.errors import AppError
 
 _APP = None  # the application the command line makes, kept alive
 
 
+class PdfNotWritten(AppError, OSError):
+    """The PDF could not be written. An OSError too: the window's report export catches those."""
+
+
 def html_to_pdf(html: str, path: Path) -> int:
-    """Writes ``path``; returns the number of pages."""
+    """Writes ``path``; returns the number of pages. Qt prints to a new file beside it, renamed over it once
+    it holds pages: Qt only logs that it cannot open a file (QPainter::begin), and an earlier PDF left
+    at ``path`` must not pass for this one."""
     global _APP
     from PySide6.QtGui import QGuiApplication
 
     if QGuiApplication.instance() is None:  # the command line: QTextDocument needs an application for fonts,
         _APP = QGuiApplication(["vitrina", "-platform", "offscreen"])  # and a server may have no display
-    doc = QTextDocument()
-    doc.setHtml(html)
-    writer = QPdfWriter(str(path))
-    writer.setPageSize(QPageSize(QPageSize.A4))
-    writer.setPageMargins(QMarginsF(12, 12, 12, 12), QPageLayout.Millimeter)
-    writer.setTitle("Vitrina report")
-    doc.print_(writer)
-    del writer  # closes the file
-    return pdf_page_count(path)
+    path = Path(path)
+    part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    pages = 0
+    try:
+        part.write_bytes(b"")  # says why a folder cannot be written to, which Qt does not
+        doc = QTextDocument()
+        doc.setHtml(html)
+        writer = QPdfWriter(str(part))
+        writer.setPageSize(QPageSize(QPageSize.A4))
+        writer.setPageMargins(QMarginsF(12, 12, 12, 12), QPageLayout.Millimeter)
+        writer.setTitle("Vitrina report")
+        doc.print_(writer)
+        del writer  # closes the file
+        pages = pdf_page_count(part)
+        if pages:
+            os.replace(part, path)
+    except OSError as exc:
+        raise PdfNotWritten(f"The PDF {path} cannot be written: {exc.strerror or exc}.") from exc
+    finally:
+        part.unlink(missing_ok=True)
+    if not pages:
+        raise PdfNotWritten(f"The PDF {path} cannot be written: Qt could not print the report to a file there.")
+    return pages
 
 
 def pdf_page_count(path: Path) -> int:
@@ -117,10 +140,19 @@ def cmd_report(args) -> int:
                       args.method, clustering.summary() if clustering is not None else "")
     html = render_html(queries, meta)
     name = safe_filename(args.name)
+    for q in queries:  # what the report notes of a query or a result, said here too
+        if q.note:
+            print(f"query {q.number}: {q.note}")
+        for r in q.results:
+            if r.note:
+                print(f"query {q.number}, result {r.rank} ({r.sku}): {r.note}")
     try:
         (out / f"{name}.html").write_text(html, encoding="utf-8")
-        pages = html_to_pdf(html, out / f"{name}.pdf")
     except OSError as exc:
         raise AppError(f"The report cannot be written to {out}: {exc.strerror or exc}.") from exc
+    try:
+        pages = html_to_pdf(html, out / f"{name}.pdf")
+    except PdfNotWritten as exc:
+        raise AppError(f"{exc} ({name}.html is written.)") from exc
     print(f"{out / name}.html and .pdf ({pages} pages)")
     return 0

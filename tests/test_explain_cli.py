@@ -1,5 +1,6 @@
 """`vitrina explain` end to end with the real models: overlays of a portrait query photo keep its
-shape, and explanation.json is strict JSON (a faithfulness that cannot be measured is null)."""
+shape, and explanation.json is strict JSON (a faithfulness that cannot be measured is null) that
+names the query and the files; a second explanation in the same folder leaves only its own overlays."""
 import json
 
 import pytest
@@ -18,7 +19,7 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
     photo.paste((200, 30, 30), (10, 20, 50, 100))
     photo.save(query)
     out = tmp_path / "why"
-    assert main.main(["explain", cat, "--result", "P001", "--image", str(query), "--text", "red shirt",
+    assert main.main(["explain", cat, "--result", "P001", "--image", str(query), "--text", "red shirt red",
                     "--out", str(out), "--perturbation"]) == 0
     printed = capsys.readouterr().out
     assert "P001" in printed and "faithfulness" in printed and "nan" not in printed
@@ -31,6 +32,24 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
         assert (c["faithfulness"] is None) == (not c["measurable"])
     assert Image.open(out / "query-attention-rollout.png").size == (60, 120)
     assert Image.open(out / "result-grad-cam-cnn.png").size == (48, 48)
+    assert data["query"] == {"text": "red shirt red", "photo": str(query.resolve())}
+    assert [w for w, _ in data["words"]["query"]] == ["red", "shirt", "red"]  # in text order, repeats kept
+    assert all(isinstance(v, float) for _, v in data["words"]["query"])
+    assert sorted(data["files"]) == sorted(p.name for p in out.glob("*.png")) and len(data["files"]) == 10
+    (out / "query-mine.png").write_bytes(b"")  # the user's own files stay
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main.main(["explain", cat, "--result", "P001", "--text", "👗", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "note: the query text has no words the text model reads" in printed
+    assert "words of the query: no words the text model reads" in printed
+    data = json.loads((out / "explanation.json").read_text())
+    assert data["query"] == {"text": "👗", "photo": None} and data["words"]["query"] == []
+    assert "no words the text model reads" in data["words_note"]["query"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(data["files"] + ["explanation.json", "notes.txt",
+                                                                            "query-mine.png"])
+    assert not (out / "result-match-map.png").exists() and not (out / "result-perturbation.png").exists()
+    assert len(data["files"]) == 4  # the four fast maps of the result's photo
     assert main.main(["explain", cat, "--result", "NOPE", "--text", "x", "--out", str(tmp_path / "ex")]) == 2
     assert "No product with id 'NOPE'" in capsys.readouterr().err
     assert not (tmp_path / "ex").exists()  # no folder made for nothing
@@ -41,6 +60,9 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
     assert "similarity to the query (ViT space): n/a (the product has no photo)" in capsys.readouterr().out
     data = json.loads((tmp_path / "ex" / "explanation.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert data["score"] is None
+    (mini_dir / "images" / "P002.png").unlink()  # moved away since the import
+    assert main.main(["explain", cat, "--result", "P002", "--text", "tee"]) == 2
+    assert "P002.png' does not exist" in capsys.readouterr().err
 
 
 def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_path, mini_dir, capsys):
@@ -59,7 +81,7 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
     cases = [(["--queries", str(queries), "--out", str(tmp_path / "r")], "q.csv line 3: The image file "),
              (["--queries", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r")], "does not exist"),
              (["--queries", str(tmp_path / "cols.csv"), "--out", str(tmp_path / "r")], "a column named text"),
-             (["--queries", str(tmp_path / "a-file"), "--out", str(tmp_path / "r")], "unsupported file type"),
+             (["--queries", str(tmp_path / "a-file"), "--out", str(tmp_path / "r")], "Use a .csv, .tsv or .jsonl file"),
              (["--queries", str(mini_dir / "products.csv"), "--out", str(tmp_path / "r"), "--method", "x"],
               "Unknown heatmap 'x'"),
              (["--queries", str(queries.with_name("ok.csv")), "--out", str(tmp_path / "r"), "--cluster", "shoes?"],
@@ -76,6 +98,14 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
         assert main.main(["report", catalog, "--queries", str(queries), "--out", str(tmp_path / "r"), *more]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing was started, no folder made
+    (tmp_path / "emoji" / "report.pdf").mkdir(parents=True)  # the PDF cannot be written there
+    queries.with_name("emoji.csv").write_text("text,image\n👗,\n")
+    assert main.main(["report", cat, "--queries", str(queries.with_name("emoji.csv")), "--out",
+                      str(tmp_path / "emoji"), "-k", "1", "--no-rationale"]) == 2
+    done = capsys.readouterr()
+    assert "query 1: the query text has no words the text model reads" in done.out
+    assert "report.pdf cannot be written: Is a directory. (report.html is written.)" in done.err
+    assert "(no words the text model reads" in (tmp_path / "emoji" / "report.html").read_text()
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     root = Path(main.__file__).resolve().parent
     done = subprocess.run([sys.executable, str(root / "main.py"), "report", cat, "--queries", str(queries),

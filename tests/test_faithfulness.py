@@ -230,3 +230,16 @@ def test_a_large_photo_is_scored_on_a_copy_of_at_most_work_side():
                            red_share, grid=8, imputer=mean_imputer, orders=4)["truth"]
     assert abs(out.faithfulness - small.faithfulness) < 0.02 and out.faithfulness > 0.4
     assert np.asarray(big).shape == (1800, 2400, 3)  # the caller's photo is left as it was
+
+
+def test_a_photo_under_the_grid_gives_no_warning_and_is_not_measurable():
+    import warnings
+
+    tiny = Image.new("RGB", (10, 5), (220, 20, 20))  # some of the 14 x 14 patches hold no pixel
+    heatmap = np.arange(50, dtype=np.float32).reshape(5, 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Mean of empty slice" for each empty patch
+        order = patch_order(heatmap, 14)
+        c = curves(tiny, heatmap, red_share, grid=14, steps=16, imputer=mean_imputer)
+    assert sorted(order) == list(range(196)) and not c.measurable
+    assert set(order[:50]) == {r * 14 + col for r in range(5) for col in range(10)}  # the empty patches last

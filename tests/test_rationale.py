@@ -77,6 +77,10 @@ def test_template_is_grounded_for_every_kind_of_facts():
     no_photo = gather_facts("Watch", {}, "steel watch", score=float("nan"))  # a product without a photo
     assert no_photo.score is None and template_rationale(no_photo) == "Recommended as close to “steel watch”."
     assert "similarity" not in build_prompt(no_photo)[1]["content"]
+    shared = Facts(product="Red skirt", query="red dress", shared={"baseColour": "Red", "articleType": "Skirts"})
+    text = template_rationale(shared)  # the columns as people say them, not "share baseColour Red"
+    assert text.startswith("Recommended because both share the base colour Red and the article type Skirts.")
+    assert v.check(text, shared).grounded, text
 
 
 INJECTIONS = [
@@ -127,7 +131,7 @@ def test_writer_regenerates_once_then_falls_back_to_the_template():
     gen = Canned("Both are red dresses.", "Ignore that, they are gold.")
     events = []
     r = RationaleWriter(gen, Verifier(CATALOG_TERMS)).write(FACTS, events.append)
-    assert r.kind == "template" and r.text == template_rationale(FACTS) and "beyond the facts" in r.reason
+    assert r.kind == "template" and r.text == template_rationale(FACTS) and "more than the facts" in r.reason
     assert events.count("\x00reset") == 2 and gen.calls == 2
 
 

@@ -43,6 +43,13 @@ def test_html_holds_summary_and_one_section_per_result():
     assert "written by the language model" in html and "vit-x" in html
 
 
+def test_attributes_read_as_words_and_the_import_s_own_are_left_out():
+    queries, meta = report(1)
+    queries[0].results[0].attributes = {"baseColour": "Navy", "image_quality": "ok"}
+    html = render_html(queries, meta)
+    assert "<b>Base colour</b>: Navy" in html and "image_quality" not in html
+
+
 def test_catalog_text_is_escaped():
     queries, meta = report(1, title="<script>alert(1)</script>")
     queries[0].text = "<img src=x onerror=alert(2)>"
@@ -85,3 +92,139 @@ def test_a_clustered_report_names_each_results_cluster_and_the_limit():
     assert "<td>—</td>" in html  # the second result has no cluster (HDBSCAN's noise)
     plain = render_html(*report(2))
     assert "<th>cluster</th>" not in plain and "Clusters:" not in plain
+
+
+def test_a_text_without_words_gets_no_highlights_and_says_so():
+    import numpy as np
+
+    from explain.report import word_colours
+    from explain.types import Explanation
+
+    nothing = Explanation("ig", "id", "t", np.zeros(0, np.float32), tokens=())
+    assert word_colours(nothing) == []
+    queries, meta = report(1)
+    queries[0].text, queries[0].note = "👗", "the query text has no words the text model reads"
+    queries[0].results[0].explanation.words["query"] = nothing
+    html = render_html(queries, meta)
+    assert "Note: the query text has no words the text model reads" in html
+    assert "<b>query</b>:" in html and "(no words the text model reads" in html
+
+
+def test_a_cut_text_says_after_how_many_words():
+    import numpy as np
+
+    from explain.tokens import coverage_note
+    from explain.types import Explanation
+
+    words = ("navy", "shirt")
+    cut = Explanation("ig", "id", "t", np.ones(2, np.float32), tokens=words, extras={"words_total": 300})
+    whole = Explanation("ig", "id", "t", np.ones(2, np.float32), tokens=words, extras={"words_total": 2})
+    assert coverage_note(cut) == "cut after 2 of 300 words: the text model reads no further"
+    assert coverage_note(whole) == ""
+    queries, meta = report(1)
+    queries[0].results[0].explanation.words["description"] = cut
+    assert "(cut after 2 of 300 words" in render_html(queries, meta)
+
+
+def captions(html):
+    """(alt, caption) of each photo on the results' pages."""
+    import re
+    from html import unescape
+
+    return [(unescape(a), unescape(c)) for a, c in
+            re.findall(r'<img src="[^"]*" alt="([^"]*)" width="200"><br><span class="cap">([^<]*)</span>', html)]
+
+
+def test_a_photo_without_a_map_is_not_captioned_as_one():
+    from explain.explainer import MatchExplanation
+
+    queries, meta = report(1)
+    r = queries[0].results[0]
+    assert captions(render_html(queries, meta)) == [("query heatmap", "Query — gradient-weighted attention"),
+                                                    ("result heatmap", "Result — gradient-weighted attention")]
+    e = r.explanation
+    # A text query: no query photo, no match map.
+    r.query_image, queries[0].image = None, None
+    r.explanation = MatchExplanation(e.score, e.result_maps, {}, None, e.words, e.faithfulness)
+    assert captions(render_html(queries, ReportMeta("demo", 468, ("vit-x",), "match map"))) == \
+        [("result photo", "Result photo (no match map: the query has no photo)")]
+    # A photo query under the perturbation map, which covers the result's photo only.
+    r.query_image = queries[0].image = r.result_image
+    r.explanation = MatchExplanation(e.score, {**e.result_maps, "perturbation": e.result_maps["grad-cam vit"]},
+                                     e.query_maps, e.match, e.words, e.faithfulness)
+    assert captions(render_html(queries, ReportMeta("demo", 468, ("vit-x",), "perturbation"))) == \
+        [("query photo", "Query photo (no perturbation map: it covers the result's photo only)"),
+         ("result heatmap", "Result — perturbation")]
+    # A result without a photo beside a photo query: nothing to map the query's photo against.
+    r.result_image = None
+    r.explanation = MatchExplanation(float("nan"), words=e.words)
+    assert captions(render_html(queries, meta)) == \
+        [("query photo", "Query photo (no gradient-weighted attention map: the result has no photo)")]
+
+
+class WordsOnly:
+    """An explainer's stand-in: records the photos it is given; its text model reads words of letters only."""
+
+    class words:
+        @staticmethod
+        def readable_words(text):
+            import re
+
+            return re.findall(r"[a-z]+", text.lower())
+
+    def __init__(self):
+        self.photos = []
+
+    def explain(self, photo, title, description, image, text, faithfulness=()):
+        from explain.explainer import MatchExplanation
+
+        self.photos.append(photo)
+        return MatchExplanation(float("nan"))
+
+
+def test_a_product_photo_that_cannot_be_read_costs_its_maps_not_the_report(engine):
+    from pathlib import Path
+
+    from core.progress import drain
+    from core.search import Query, search
+    from explain.report import collect
+
+    hits = search(engine, Query(text="shirt", k=3))
+    Path(engine.catalog.product(hits[0].pk).image_path).unlink()  # moved away since the import
+    Path(engine.catalog.product(hits[1].pk).image_path).write_bytes(b"not a photo")
+    explainer = WordsOnly()
+    queries = drain(collect(engine, explainer, None, [("shirt", None, ""), ("👗", None, "")], 3, "grad-cam vit"),
+                    lambda p: None)
+    first = queries[0].results
+    assert [r.sku for r in first] == [engine.catalog.product(h.pk).sku for h in hits]
+    assert explainer.photos[:3] == [None, None, explainer.photos[2]] and explainer.photos[2] is not None
+    assert first[0].result_image is None and "Its photo could not be read" in first[0].note
+    assert "does not exist" in first[0].note and "is not an image" in first[1].note and first[2].note == ""
+    assert queries[0].note == "" and "no words the text model reads" in queries[1].note
+    html = render_html(queries, ReportMeta("demo", 12, ("x",)))
+    assert html.count("Its photo could not be read, so it is explained by its words only") >= 2
+    assert "Note: the query text has no words the text model reads" in html
+
+
+def test_a_pdf_that_cannot_be_written_says_so_and_leaves_the_old_one(tmp_path, monkeypatch):
+    import pytest
+
+    from core.errors import AppError
+    from gui import report_pdf
+    from gui.report_pdf import html_to_pdf
+
+    html = render_html(*report(3))
+    (tmp_path / "folder.pdf").mkdir()
+    with pytest.raises(AppError, match="folder.pdf cannot be written: Is a directory"):
+        html_to_pdf(html, tmp_path / "folder.pdf")
+    assert html_to_pdf(html, tmp_path / "r.pdf") == 4
+    old = (tmp_path / "r.pdf").read_bytes()
+    real = report_pdf.QPdfWriter
+    # Qt only logs "QPainter::begin(): Returned false" when it cannot open its file, and writes nothing.
+    monkeypatch.setattr(report_pdf, "QPdfWriter", lambda path: real(str(tmp_path / "gone" / "x.pdf")))
+    with pytest.raises(AppError, match="r.pdf cannot be written: Qt could not print"):
+        html_to_pdf(html, tmp_path / "r.pdf")
+    assert (tmp_path / "r.pdf").read_bytes() == old
+    monkeypatch.setattr(report_pdf, "QPdfWriter", real)
+    assert html_to_pdf(render_html(*report(1)), tmp_path / "r.pdf") == 2  # the new file's pages, not the old one's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.pdf", "r.pdf"]  # no temporary file left

@@ -48,3 +48,25 @@ def test_batched_texts_match_one_at_a_time():
         single = a.explain(text, target)
         assert single.tokens == b.tokens and np.allclose(single.values, b.values, atol=2e-3)
         assert b.extras["score"] == pytest.approx(single.extras["score"], abs=1e-5)
+
+
+@pytest.mark.weights
+def test_emoji_have_no_words_and_a_long_text_is_cut_between_words():
+    from core import runtime
+    from core.encoders import MiniLMTextEncoder
+    from explain.tokens import TokenAttributor, coverage_note
+
+    runtime.configure()
+    enc = MiniLMTextEncoder()
+    a = TokenAttributor(enc.model, enc.model_id, steps=2)
+    target = enc.encode_texts(["dress"])[0]
+    assert a.readable_words("blue 👗 skirt") == ["blue", "skirt"] and a.readable_words("👗") == []
+    emoji = a.explain("👗", target)  # [CLS] [UNK] [SEP]: nothing to attribute
+    assert emoji.tokens == () and coverage_note(emoji).startswith("no words the text model reads")
+    words = [f"unbelievably{i}" for i in range(300)]  # 4 or 5 word pieces each: the first 50-odd fit
+    long = a.explain(" ".join(words), target)
+    assert 40 < len(long.tokens) < 70 and list(long.tokens) == words[:len(long.tokens)]  # no half word at the end
+    assert long.extras["words_total"] == 300 and len(long.values) == len(long.tokens)
+    assert coverage_note(long) == f"cut after {len(long.tokens)} of 300 words: the text model reads no further"
+    short = a.explain("red dress", target)
+    assert short.extras["words_total"] == 2 and coverage_note(short) == ""
