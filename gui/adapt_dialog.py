@@ -18,7 +18,8 @@ class AdaptDialog(QDialog):
         self.text = QLabel(self.tr(
             "Fine-tunes Vitrina's vision transformer on this catalog's photos and titles. The new model "
             "replaces the current one only if it finds products from their titles better on a held-out "
-            "slice of the catalog. Closing this window stops it."), wordWrap=True)
+            "slice of the catalog.\n\nIt can take several minutes on a laptop, the longer the more photos the catalog "
+            "has; the bar shows how far it has got and the time left. Closing this window stops it."), wordWrap=True)
         self.progress = QProgressBar()
         self.status = QLabel(textFormat=Qt.PlainText, wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
@@ -29,8 +30,11 @@ class AdaptDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for w in (self.text, self.progress, self.status, self.buttons):
+        for w in (self.text, self.progress, self.status):
             layout.addWidget(w)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+        self.setMinimumSize(520, 260)  # the text readable at once, room for the scores at the end
         self.worker: TaskWorker | None = None
 
     def start(self) -> None:

@@ -31,6 +31,10 @@ def dark_palette():
                          (QPalette.ToolTipText, "#e6e6e6"), (QPalette.PlaceholderText, "#9a9a9a"),
                          (QPalette.Mid, "#555558"), (QPalette.Link, "#6aa6ff")):
         p.setColor(role, QColor(colour))
+    # greyed when disabled (a disabled "Cancel import" or "Import" looked like one to press)
+    for role, colour in ((QPalette.WindowText, "#808084"), (QPalette.Text, "#808084"),
+                         (QPalette.ButtonText, "#808084"), (QPalette.Button, "#2e2e31"), (QPalette.Base, "#262629")):
+        p.setColor(QPalette.Disabled, role, QColor(colour))
     return p
 
 

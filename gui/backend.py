@@ -315,22 +315,27 @@ def adapt(engine, *, emit, cancelled):
 
 
 def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering=None, cluster=None,
-                *, emit, cancelled) -> str:
+                scores: list[float] | None = None, *, emit, cancelled) -> str:
     """Explain and write a rationale for each product of the current results; returns the report HTML.
-    ``clustering``: the Insights tab's, whose names the results carry; ``cluster``: the one they were limited to."""
+    ``clustering``: the Insights tab's, whose names the results carry; ``cluster``: the one they were limited to;
+    ``scores``: the similarities the results list shows, which the report and each rationale state (the
+    explaining model's own similarity differs: the report read 0.369 where the card read 0.43)."""
     from core.progress import Progress
     from explain.report import ReportMeta, ReportQuery, ReportResult, cluster_scope, render_html
 
     names = clustering.names() if clustering is not None else {}
     q = ReportQuery(1, query.text, _image(query.image_path), Path(query.image_path).name if query.image_path else "",
                     scope=cluster_scope(cluster))
+    emit(Progress(0, len(pks), f"Report: explaining {len(pks)} result{'s' if len(pks) != 1 else ''}…"))
     for rank, pk in enumerate(pks, 1):
         if cancelled():
             break
-        match = explain(engine, holder, query, pk, method)
+        score = scores[rank - 1] if scores is not None else None
+        match = explain(engine, holder, query, pk, method, score)
         rationale = write_rationale(engine, holder, match.facts, emit=lambda _piece: None, cancelled=cancelled)
         product = engine.catalog.product(pk)
-        q.results.append(ReportResult(rank, product.sku, product.title, match.explanation.score, product.attributes,
+        q.results.append(ReportResult(rank, product.sku, product.title,
+                                      match.explanation.score if score is None else score, product.attributes,
                                       match.result_image, match.query_image, match.explanation, rationale,
                                       names.get(pk, "")))
         emit(Progress(rank, len(pks), f"Report: {rank}/{len(pks)} results explained"))

@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +25,22 @@ def show_crash(exc_type, exc, tb) -> None:
     if QApplication.instance() is None:
         sys.__excepthook__(exc_type, exc, tb)
         return
-    box = QMessageBox(QMessageBox.Critical, "Vitrina",
-                      "Something went wrong. Your catalog is safe: every change is saved in a transaction.\n"
-                      "Copy the report below if you want to send it to us.")
+    crash_box(report).exec()
+
+
+def crash_box(report: str) -> QMessageBox:
+    """The message, with the report behind Show Details... and a button that copies it (and leaves the box open)."""
+    box = QMessageBox(QMessageBox.Critical, "Vitrina", "")
     box.setDetailedText(report)
-    copy = QPushButton("Copy report")
-    box.addButton(copy, QMessageBox.ActionRole)
-    copy.clicked.disconnect()
+    details = box.buttons()[0].text()  # Qt's own button, as it reads on screen ("Show Details...")
+    box.setText("Something went wrong. Your catalog is safe: every change is saved in a transaction.\n"
+                "If you want to send us the report, press Copy report and paste it into your message "
+                f"({details} shows what it holds).")
+    copy = box.addButton("Copy report", QMessageBox.ActionRole)  # the box's own button: it outlives this function
+    copy.clicked.disconnect()  # copying leaves the box open
     copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(report))
     box.addButton(QMessageBox.Close)
-    box.exec()
+    return box
 
 
 def install() -> None:

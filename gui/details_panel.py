@@ -30,6 +30,8 @@ class DetailsPanel(QWidget):
         self.pk: int | None = None  # the product explained
         self.query_image = self.result_image = None
         self.query_view, self.result_view = PhotoView(), PhotoView()
+        for view in (self.query_view, self.result_view):  # side by side in a narrow column too (they scale)
+            view.setMinimumWidth(130)
         self.title = QLabel(wordWrap=True, textFormat=Qt.PlainText)
         self.method = QComboBox()
         self.method.addItems(list(METHODS))
@@ -42,34 +44,41 @@ class DetailsPanel(QWidget):
         self.words = QLabel(wordWrap=True, textFormat=Qt.RichText)
         self.rationale = QLabel(wordWrap=True, textFormat=Qt.PlainText)
         self.badge = QLabel(wordWrap=True, textFormat=Qt.PlainText)  # a long reason wraps, not widens the window
-        self.faithfulness = QLabel()
+        self.faithfulness = QLabel(wordWrap=True)
         self.curves = CurvesWidget()
         photos = QGridLayout()
-        photos.addWidget(QLabel(self.tr("Query")), 0, 0)
-        photos.addWidget(QLabel(self.tr("Result")), 0, 1)
+        self.query_caption, self.result_caption = QLabel(self.tr("Query")), QLabel(self.tr("Result"))
+        photos.addWidget(self.query_caption, 0, 0)
+        photos.addWidget(self.result_caption, 0, 1)
         photos.addWidget(self.query_view, 1, 0)
         photos.addWidget(self.result_view, 1, 1)
-        controls = QHBoxLayout()
+        self.controls = QWidget()  # the heatmap's: shown with an explanation only
+        controls = QHBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(QLabel(self.tr("Heatmap")))
         controls.addWidget(self.method, 1)
         controls.addWidget(QLabel(self.tr("Opacity")))
         controls.addWidget(self.opacity, 1)
-        badge_row = QHBoxLayout()
+        self.badge_row = QWidget()
+        badge_row = QHBoxLayout(self.badge_row)
+        badge_row.setContentsMargins(0, 0, 0, 0)
         badge_row.addWidget(QLabel(self.tr("<b>Why</b>")))
-        badge_row.addWidget(self.badge)
-        badge_row.addStretch(1)
+        badge_row.addWidget(self.badge, 1)  # the reason takes the row's width (it wrapped in a third of it)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(photos)
-        layout.addLayout(controls)
+        layout.addWidget(self.controls)
         layout.addWidget(self.words)
-        layout.addLayout(badge_row)
+        layout.addWidget(self.badge_row)
         layout.addWidget(self.rationale)
         layout.addWidget(self.faithfulness)
         layout.addWidget(self.curves)
         layout.addStretch(1)
+        self.clear()
 
-    def clear(self, message: str = "") -> None:
+    def clear(self, message: str = "", explaining: bool = False) -> None:
+        """Nothing explained: ``message`` alone (empty photo frames, heatmap controls and curves said nothing);
+        ``explaining``: one is on its way, the heatmap menu stays (it does not jump away and back)."""
         self.explanation = None
         self.pk = None
         self.title.setText(message)
@@ -78,12 +87,31 @@ class DetailsPanel(QWidget):
         for label in (self.words, self.rationale, self.badge, self.faithfulness):
             label.clear()
         self.curves.set_curves(None)
+        self._show_parts(photos=False, explanation=False)
+        self.controls.setVisible(explaining)
+
+    def show_product(self, message: str, image, about: str) -> None:
+        """A product chosen with no query to explain it against (a cluster's, a point of the map): its photo
+        and ``about`` (its attributes, as HTML) under ``message``."""
+        self.clear(message)
+        self.result_view.set_image(image)
+        self.words.setText(about)
+        self._show_parts(photos=image is not None, explanation=False, query=False)
+
+    def _show_parts(self, photos: bool, explanation: bool, query: bool = True) -> None:
+        for w in (self.result_caption, self.result_view):
+            w.setVisible(photos)
+        for w in (self.query_caption, self.query_view):
+            w.setVisible(photos and query)
+        for w in (self.controls, self.badge_row, self.rationale, self.faithfulness, self.curves):
+            w.setVisible(explanation)
 
     def show_match(self, title: str, query_image, result_image, explanation, pk: int | None = None) -> None:
         """``pk``: the product explained (what Copy copies with the rationale shown here)."""
         self.pk = pk
         self.title.setText(title)
         self.query_image, self.result_image, self.explanation = query_image, result_image, explanation
+        self._show_parts(photos=True, explanation=True)
         dark = self.palette().color(QPalette.Window).value() < 128
         words = explanation.words
         parts = [f"<b>{self.tr(name)}:</b> {words_html(words[name], dark)}" for name in ("query", "title", "description")
@@ -112,10 +140,15 @@ class DetailsPanel(QWidget):
         self.query_view.set_image(overlay(self.query_image, query_map, alpha) if query_map is not None
                                   and self.query_image is not None else self.query_image)
         curves = m.faithfulness.get(method)
-        self.curves.set_curves(curves, self.tr("No faithfulness test for the match map") if method == MATCH_MAP
+        unmapped = method == MATCH_MAP and m.match is None  # it pairs regions of two photos
+        self.curves.set_curves(curves, self.tr("No match map for this query") if unmapped
+                               else self.tr("No faithfulness test for the match map") if method == MATCH_MAP
                                else self.tr("The result has no photo to test") if self.result_image is None
                                else self.tr("No curves for this map"))
-        if curves is None:
+        if unmapped:
+            self.faithfulness.setText(self.tr("The match map pairs regions of the query photo with the result's: "
+                                              "it needs a photo on both sides."))
+        elif curves is None:
             self.faithfulness.setText("")
         elif not curves.measurable:
             self.faithfulness.setText(self.tr("Faithfulness of this heatmap: not measurable (blurring the whole "
@@ -141,5 +174,6 @@ class DetailsPanel(QWidget):
         if rationale.kind == "model":
             self.badge.setText(self.tr("✔ written by the language model, every claim checked"))
         else:
-            self.badge.setText(self.tr("template (%s)") % rationale.reason)
+            # plain words first, the reason after (the hover lists the model's rejected texts)
+            self.badge.setText(self.tr("written from the checked facts alone — %s") % rationale.reason)
         self.badge.setToolTip("\n".join(rationale.rejected))

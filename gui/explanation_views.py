@@ -7,7 +7,33 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-CURVE_COLOURS = {"deletion": QColor(220, 60, 60), "insertion": QColor(40, 140, 220)}
+CURVE_COLOURS = {"deletion": QColor(220, 60, 60), "insertion": QColor(40, 140, 220)}  # the lines'
+TEXT_CONTRAST = 4.5  # WCAG AA for normal text
+
+
+def contrast(a, b) -> float:
+    """WCAG contrast ratio of two colours (QColors or (r, g, b)), 1 to 21."""
+    hi, lo = sorted((_luminance(_rgb(a)), _luminance(_rgb(b))), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def with_contrast(colour: QColor, background: QColor, ratio: float = TEXT_CONTRAST) -> QColor:
+    """``colour`` darkened on a light background, lightened on a dark one, just enough to read as text on it
+    (its hue and saturation kept, so that a caption still matches the line drawn in ``colour``)."""
+    towards_black = contrast((0, 0, 0), background) >= contrast((255, 255, 255), background)
+    h, s, lightness, a = colour.getHslF()
+    out = QColor(colour)
+    while contrast(out, background) < ratio and 0 < lightness < 1:
+        lightness = max(lightness - 0.01, 0.0) if towards_black else min(lightness + 0.01, 1.0)
+        hsl = QColor.fromHslF(max(h, 0.0), s, lightness, a)  # h is -1 for greys
+        out = QColor(hsl.red(), hsl.green(), hsl.blue(), hsl.alpha())  # 8-bit RGB, as painted and compared
+    return out
+
+
+def caption_colour(name: str, background: QColor) -> QColor:
+    """A curve's caption colour: its line's, made readable as text on ``background`` (the red read 3.2:1 on
+    the dark theme's window, 3.8:1 on the light one's)."""
+    return with_contrast(CURVE_COLOURS[name], background)
 
 
 class CurvesWidget(QWidget):
@@ -62,12 +88,16 @@ class CurvesWidget(QWidget):
                     "insertion": self.tr("insertion AUC %.3f (random %.3f), higher is better")
                     % (c.insertion_auc, c.random_insertion_auc)}
         for row, (name, text) in enumerate(captions.items()):
-            p.setPen(CURVE_COLOURS[name])
+            p.setPen(caption_colour(name, pal.color(QPalette.Window)))
             box = QRectF(4, area.bottom() + 1 + row * line, self.width() - 8, line)
             p.drawText(box, Qt.AlignLeft, self.fontMetrics().elidedText(text, Qt.ElideRight, int(box.width())))
 
 
 DARK_BASE = (45, 45, 45)  # about the dark theme's base colour, under the words' highlights
+
+
+def _rgb(colour) -> tuple[int, int, int]:
+    return (colour.red(), colour.green(), colour.blue()) if isinstance(colour, QColor) else tuple(colour)
 
 
 def _luminance(rgb) -> float:

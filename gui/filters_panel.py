@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QWidget
 
+from core.catalog import field_label
+
 ANY = "—"
 SETTLE_MS = 400
 
@@ -64,7 +66,7 @@ class FiltersPanel(QWidget):
             for value, count in values:
                 combo.addItem(f"{value} ({count})", value)
             combo.currentIndexChanged.connect(self.changed)
-            self.form.insertRow(row, name, combo)
+            self.form.insertRow(row, field_label(name), combo)
             self.combos[name] = combo
 
     def state(self) -> FilterState:

@@ -16,6 +16,21 @@ FIELDS = ("id", "title", "description", "brand", "price", "rating", "image")
 NONE = "—"
 
 
+def looks_like_category(values: list[str]) -> bool:
+    """A column to offer as a filter: text that repeats (at most half as many distinct values as preview rows,
+    e.g. gender, colour, article type), not numbers and not one value per product (ids, titles, prices)."""
+    values = [v.strip() for v in values if v.strip()]
+    return len(values) >= 4 and not all(_is_number(v) for v in values) and 2 * len(set(values)) <= len(values)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def run_import(catalog_path: str, source: str, image_root: str | None, mapping_kw: dict, pairs: str | None = None,
                *, emit, cancelled):
     """Worker task: import the products, then the co-purchase pairs (if a file is given and the import was not
@@ -74,11 +89,17 @@ class ImportDialog(QDialog):
         self.preview = QTableWidget()
         self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
         self.maps = {f: QComboBox() for f in FIELDS}
-        self.categories = QListWidget()
+        self.categories = QListWidget()  # tall and as wide as its longest name: each column seen without scrolling
+        self.categories.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.fit_categories()
+        self.categories.setToolTip(self.tr("Checked columns become filters of the catalog; the columns that look "
+                                           "like categories are checked."))
         self.progress = QProgressBar()
         self.report = QLabel(wordWrap=True, textFormat=Qt.PlainText)
         self.skipped = QTableWidget(0, 3)
         self.skipped.setHorizontalHeaderLabels([self.tr("line"), self.tr("reason"), self.tr("detail")])
+        self.skipped.horizontalHeader().setStretchLastSection(True)
+        self.skipped.hide()  # shown when an import skipped rows
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
         self.start_button = self.buttons.addButton(self.tr("Import"), QDialogButtonBox.AcceptRole)
         self.cancel_button = self.buttons.addButton(self.tr("Cancel import"), QDialogButtonBox.ActionRole)
@@ -107,10 +128,13 @@ class ImportDialog(QDialog):
         mapping = QFormLayout()
         for f, combo in self.maps.items():
             mapping.addRow(f, combo)
-        mapping.addRow(self.tr("filter columns"), self.categories)
+        filters = QVBoxLayout()
+        filters.addWidget(QLabel(self.tr("Filter columns")))
+        filters.addWidget(self.categories, 1)
         middle = QHBoxLayout()
-        middle.addWidget(self.preview, 2)
-        middle.addLayout(mapping, 1)
+        middle.addWidget(self.preview, 3)
+        middle.addLayout(mapping, 2)
+        middle.addLayout(filters)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(middle, 2)
@@ -174,15 +198,27 @@ class ImportDialog(QDialog):
             combo.addItems([NONE, *self.columns])
             combo.setCurrentText(getattr(guess, f) or NONE)
         self.categories.clear()
+        mapped = {getattr(guess, f) for f in FIELDS}
         for col in self.columns:
             item = QListWidgetItem(col)
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Unchecked)
+            category = col not in mapped and looks_like_category([str(r.data.get(col, "")) for r in sample])
+            item.setCheckState(Qt.Checked if category else Qt.Unchecked)
             self.categories.addItem(item)
+        self.fit_categories()
         if not self.catalog.text():
             self.catalog.setText(str(Path(path).with_suffix(".vitrina")))
-        self.report.setText(self.tr("%d columns; check the mapping, then Import.") % len(self.columns))
+        checked = len(self.mapping()["categories"])
+        self.report.setText(self.tr("%d columns, %d of them checked as filter columns (they look like categories); "
+                                    "check the mapping, then Import.") % (len(self.columns), checked)
+                            if checked else self.tr("%d columns; check the mapping, then Import.") % len(self.columns))
         self.start_button.setEnabled(True)
+
+    def fit_categories(self) -> None:
+        """The filter columns' list as wide as its longest name (at most 240 px; a scroll bar's width spared)."""
+        names = max(self.categories.sizeHintForColumn(0), 14 * self.categories.fontMetrics().averageCharWidth())
+        self.categories.setFixedWidth(min(names + 2 * self.categories.frameWidth()
+                                          + self.categories.verticalScrollBar().sizeHint().width(), 240))
 
     def mapping(self) -> dict:
         kw = {f: (c.currentText() if c.currentText() != NONE else None) for f, c in self.maps.items()}
@@ -209,6 +245,7 @@ class ImportDialog(QDialog):
         self.target = self.catalog.text().strip()
         self.progress.setRange(0, 0)
         self.skipped.setRowCount(0)
+        self.skipped.hide()
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         for w in self.inputs:
@@ -269,4 +306,5 @@ class ImportDialog(QDialog):
         for i, row in enumerate(rows):
             for j, v in enumerate(row):
                 self.skipped.setItem(i, j, QTableWidgetItem(v))
+        self.skipped.setVisible(bool(rows))
         self.imported.emit(self.target)

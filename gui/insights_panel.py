@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QComboBox, QGraphicsEllipseItem, QGraphicsItem, QGraphicsItemGroup, QGraphicsLineItem,
                                QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
@@ -26,6 +26,20 @@ THUMB_SIDE = 28  # a thumbnail on the map, in scene units (the map is SCALE wide
 QUERY_NEIGHBOURS = 5  # the query is placed among this many of its best results
 OUTLINED = 20  # the best results outlined on the map (all 200 would hide the map under rings)
 CLUSTER = "cluster"  # the "colour by" entry that colours by cluster
+# what the user reads, for the methods' internal names (core's, the command line's)
+METHOD_NAMES = {"kmeans": "KMeans", "hdbscan": "HDBSCAN"}
+MAP_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
+# the rings around the best results: a vivid magenta, in no palette colour and not the query's red, edged in
+# black, reads on white thumbnails and on dark ones and on either theme's background (a ring in the theme's
+# text colour alone, white in dark mode, vanished on the white thumbnails)
+RING = QColor(230, 0, 170)
+RING_EDGE = QColor(0, 0, 0)
+SWATCH = 12  # the cluster list's dots, in pixels
+
+
+def plural(n: int, noun: str) -> str:
+    """"1 cluster", "11 clusters" (Qt's %n plurals need a translation file: they read "1 clusters")."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def query_position(positions: dict[int, QPointF], results: list[tuple[int, float]]) -> QPointF | None:
@@ -39,9 +53,20 @@ def query_position(positions: dict[int, QPointF], results: list[tuple[int, float
     return QPointF(sum(p.x() * w for p, w in placed) / total, sum(p.y() * w for p, w in placed) / total)
 
 
-def readable(colour: QColor, background: QColor) -> QColor:
-    """The palette colour as text on ``background``: darker on a light one, lighter on a dark one (dark mode)."""
-    return colour.lighter(135) if background.lightness() < 128 else colour.darker(130)
+def swatch(colour: QColor | None) -> QIcon:
+    """A dot in a cluster's map colour, beside its name (None: a blank one, to align "All products"). The name
+    itself is in the list's text colour: names in the palette's colours read 2.7:1 on a white list, and
+    darkened or lightened enough to read they no longer matched their dots (a pink turned red)."""
+    pm = QPixmap(SWATCH, SWATCH)
+    pm.fill(Qt.transparent)
+    if colour is not None:
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(QPen(QColor(0, 0, 0, 90), 1))  # the lightest palette colours, on a white list
+        p.setBrush(colour)
+        p.drawEllipse(QRectF(0.5, 0.5, SWATCH - 1, SWATCH - 1))
+        p.end()
+    return QIcon(pm)
 
 
 def cluster_colours(clusters) -> dict[int, QColor]:
@@ -52,12 +77,15 @@ def cluster_colours(clusters) -> dict[int, QColor]:
 
 
 def value_colours(values: dict[int, str]) -> tuple[dict[int, QColor], list[tuple[str, QColor]]]:
-    """(pk -> colour, legend): the most common values get the palette's colours, the rest grey."""
-    common = [v for v, _ in Counter(values.values()).most_common(len(PALETTE))]
+    """(pk -> colour, legend): the most common values get the palette's colours (alphabetically among equally
+    common ones), the rest grey; the legend says how many values are grey."""
+    counts = Counter(values.values())
+    common = sorted(counts, key=lambda v: (-counts[v], v))[:len(PALETTE)]
     colour_of = {v: PALETTE[i] for i, v in enumerate(common)}
     legend = [(v, colour_of[v]) for v in common]
-    if len(set(values.values())) > len(common):
-        legend.append(("other", OTHER))
+    if len(counts) > len(common):
+        rest = len(counts) - len(common)
+        legend.append((f"{rest} other" if rest == 1 else f"{rest} others", OTHER))
     return {pk: colour_of.get(v, OTHER) for pk, v in values.items()}, legend
 
 
@@ -74,18 +102,41 @@ class MapView(QGraphicsView):
         self.items: dict[int, QGraphicsEllipseItem] = {}
         self.positions: dict[int, QPointF] = {}
         self.query_marker: QGraphicsItemGroup | None = None
+        self.rings: list[QGraphicsEllipseItem] = []
+        self.extent = QRectF()  # the points and their thumbnails, in scene units
+        self.fitted = None  # the transform that fitted the whole map: still that one, the map is fitted again on resize
+        self.guide = QLabel(self.viewport(), wordWrap=True, alignment=Qt.AlignCenter)  # said while no map
+
+    def clear(self) -> None:
+        self.scene().clear()
+        self.scene().setSceneRect(QRectF())  # back to growing with what is drawn
+        self.items, self.positions, self.query_marker, self.rings = {}, {}, None, []
+        self.extent, self.fitted = QRectF(), None
+        self.guide.show()
 
     def wheelEvent(self, event) -> None:
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
         self.scale(factor, factor)
+
+    def resizeEvent(self, event) -> None:
+        """Fitted again when the view changes size, unless zoomed into: the legend appearing below it (colouring
+        by a field) took two lines off a map fitted before, which then scrolled and lost its bottom."""
+        super().resizeEvent(event)
+        self.guide.setGeometry(self.viewport().rect().adjusted(24, 24, -24, -24))
+        if self.fitted is not None and self.transform() == self.fitted:
+            self._fit()
+
+    def _fit(self) -> None:
+        self.fitInView(self.extent, Qt.KeepAspectRatio)
+        self.fitted = self.transform()
 
     def show_points(self, pks, xy, colours: dict[int, QColor], thumbnails: dict[int, QImage],
                     titles: dict[int, str] | None = None) -> None:
         """``thumbnails``: decoded and scaled to THUMB_SIDE already (``gui.backend.insights`` does it off this
         thread: decoding 3,000 of them here took half a second)."""
         scene = self.scene()
-        scene.clear()
-        self.items, self.positions, self.query_marker = {}, {}, None
+        self.clear()
+        self.guide.hide()
         titles = titles or {}
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         span = (hi - lo).max() or 1.0
@@ -105,18 +156,38 @@ class MapView(QGraphicsView):
             dot.setZValue(1)
             self.items[pk] = dot
             self.positions[pk] = QPointF(x, y)
-        self.fitInView(scene.itemsBoundingRect(), Qt.KeepAspectRatio)
+        self.extent = scene.itemsBoundingRect()
+        scene.setSceneRect(self.extent)  # not grown by a query marker near the edge: no scroll bars when fitted
+        self._fit()
 
     def recolour(self, colours: dict[int, QColor]) -> None:
         for pk, dot in self.items.items():
             dot.setBrush(QBrush(colours.get(pk, OTHER)))
 
     def highlight(self, pks) -> None:
+        """Each result ringed twice: in the theme's text colour against its dot, then in RING edged in black."""
         wanted = set(int(p) for p in pks)
-        ring = QPen(self.palette().color(QPalette.Text), 3)  # black on a light map, white on a dark one
+        inner = QPen(self.palette().color(QPalette.Text), 3)  # black on a light map, white on a dark one
+        for ring in self.rings:
+            self.scene().removeItem(ring)
+        self.rings = []
         for pk, dot in self.items.items():
-            dot.setPen(ring if pk in wanted else QPen(Qt.NoPen))
+            dot.setPen(inner if pk in wanted else QPen(Qt.NoPen))
             dot.setZValue(2 if pk in wanted else 1)
+            if pk in wanted:
+                self.rings.append(self._ring(pk, dot))
+
+    def _ring(self, pk: int, dot: QGraphicsEllipseItem) -> QGraphicsEllipseItem:
+        """A RING-coloured ring edged in black, just outside the dot's inner ring."""
+        circle = QRectF(self.positions[pk] - QPointF(7, 7), QSizeF(14, 14))  # the dot's radius is 4, its ring's 5.5
+        outer = self.scene().addEllipse(circle, QPen(RING_EDGE, 4))
+        core = QGraphicsEllipseItem(circle, outer)
+        core.setPen(QPen(RING, 2.5))
+        for item in (outer, core):
+            item.setData(0, pk)
+            item.setToolTip(dot.toolTip())
+        outer.setZValue(2)
+        return outer
 
     def mark_query(self, at: QPointF | None) -> None:
         """A red ring with a cross where the query falls (None: no marker)."""
@@ -153,21 +224,40 @@ class InsightsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.method = QComboBox()
-        self.method.addItems(["kmeans", "hdbscan"])
+        for value, name in METHOD_NAMES.items():
+            self.method.addItem(name, value)
         self.map_method = QComboBox()
-        self.map_method.addItems(["pca", "tsne"])
+        for value, name in MAP_NAMES.items():
+            self.map_method.addItem(name, value)
         self.run_button = QPushButton(self.tr("Compute"))
-        self.run_button.clicked.connect(lambda: self.compute.emit(self.method.currentText(),
-                                                                  self.map_method.currentText()))
+        self.run_button.clicked.connect(lambda: self.compute.emit(self.method.currentData(),
+                                                                  self.map_method.currentData()))
         self.colour_by = QComboBox()
         self.colour_by.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.colour_by.addItem(self.tr("cluster"), CLUSTER)
         self.colour_by.currentIndexChanged.connect(self._recolour)
         self.quality = QLabel(wordWrap=True)
+        self.quality.setToolTip(self.tr(
+            "Silhouette, from -1 to 1: how much closer products are to their own cluster than to the next one;"
+            " higher is better separated (below about 0.25 the clusters overlap a lot).\n"
+            "Davies-Bouldin, from 0 up: how wide the clusters are for the distance between them;"
+            " lower is better separated."))
+        # in plain words, on one line: two lines of it hid two clusters of a list in the window's middle column
+        self.scores_gloss = QLabel(self.tr("Better separated clusters: higher silhouette (-1 to 1), lower"
+                                           " Davies-Bouldin"), wordWrap=True)
+        self.scores_gloss.setToolTip(self.quality.toolTip())
+        self.scores_gloss.hide()
         self.list = QListWidget()
+        self.list.setIconSize(QSize(SWATCH, SWATCH))
         self.list.currentItemChanged.connect(self._chosen)
         self.map = MapView()
         self.map.clicked.connect(self.product_clicked)
+        self.map.guide.setText(self.tr(
+            "Compute groups the products into clusters and draws them on a map where similar products lie close"
+            " together. Then click a cluster to see only its products, or a thumbnail to select that product.\n\n"
+            "KMeans makes a set number of clusters; HDBSCAN finds dense groups and leaves the rest grey.\n"
+            "A PCA map takes a few seconds; a t-SNE map keeps neighbours closer together but takes longer"
+            " (about a minute for 10,000 products)."))
         self.legend = QLabel(wordWrap=True)
         self.legend.setTextFormat(Qt.RichText)
         controls = QHBoxLayout()
@@ -178,6 +268,7 @@ class InsightsPanel(QWidget):
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addWidget(self.quality)
+        lv.addWidget(self.scores_gloss)
         lv.addWidget(self.list)
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -205,8 +296,8 @@ class InsightsPanel(QWidget):
         self.list.clear()
         self.list.blockSignals(False)
         self.quality.clear()
-        self.map.scene().clear()
-        self.map.items, self.map.positions, self.map.query_marker = {}, {}, None
+        self.scores_gloss.hide()
+        self.map.clear()
         self._show_legend([])
         if limited:
             self.cluster_chosen.emit(None)
@@ -229,25 +320,28 @@ class InsightsPanel(QWidget):
         limited, self.chosen_cluster = self.chosen_cluster is not None, None
         self.list.blockSignals(True)
         self.list.clear()
-        all_item = QListWidgetItem(self.tr("All products"))
+        all_item = QListWidgetItem(swatch(None), self.tr("All products"))
         all_item.setData(Qt.UserRole, None)
         self.list.addItem(all_item)
         colour_of = cluster_colours(q.clusters)
+        text = self.list.palette().color(QPalette.Text)
         for c in sorted(q.clusters, key=lambda c: (-c.size, c.label)):
-            item = QListWidgetItem(f"{c.name}  ({c.size})")
+            item = QListWidgetItem(swatch(colour_of[c.label]), f"{c.name}  ({c.size})")
             item.setToolTip(", ".join(f"{f}={v} ×{lift}" for f, v, lift in c.attributes) + "\n" + ", ".join(c.words))
             item.setData(Qt.UserRole, c.label)
-            item.setForeground(readable(colour_of[c.label], self.list.palette().color(QPalette.Base)))
+            item.setForeground(text)
             self.list.addItem(item)
         self.list.setCurrentRow(0)
         self.list.blockSignals(False)
         noise = int((q.labels < 0).sum())  # HDBSCAN leaves the products of no dense region out
-        self.quality.setText(self.tr("%d clusters · silhouette %s · Davies-Bouldin %s") % (
-            len(q.clusters), f"{q.silhouette:.3f}" if q.silhouette is not None else "—",
+        self.quality.setText(plural(len(q.clusters), "cluster") + self.tr(" · silhouette %s · Davies-Bouldin %s") % (
+            f"{q.silhouette:.3f}" if q.silhouette is not None else "—",
             f"{q.davies_bouldin:.3f}" if q.davies_bouldin is not None else "—")
-            + (self.tr(" · %d products in no cluster (grey)") % noise if noise else ""))
-        self.method.setCurrentText(q.method)  # what is shown, when it was asked for elsewhere (a script)
-        self.map_method.setCurrentText(data.map_method)
+            + (" · " + plural(noise, "product") + self.tr(" in no cluster (grey)") if noise else ""))
+        self.scores_gloss.setVisible(q.silhouette is not None or q.davies_bouldin is not None)
+        # what is shown, when it was asked for elsewhere (a script)
+        self.method.setCurrentIndex(max(self.method.findData(q.method), 0))
+        self.map_method.setCurrentIndex(max(self.map_method.findData(data.map_method), 0))
         chosen = self.colour_by.currentData()
         self.colour_by.blockSignals(True)
         self.colour_by.clear()

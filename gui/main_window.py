@@ -23,7 +23,7 @@ from gui import backend
 from gui.details_panel import DetailsPanel
 from gui.filters_panel import FiltersPanel
 from gui.insights_panel import InsightsPanel
-from gui.query_panel import QueryPanel
+from gui.query_panel import QueryPanel, QueryState
 from gui.results_panel import ResultsPanel
 from gui.workers import TaskWorker
 
@@ -46,6 +46,9 @@ class MainWindow(QMainWindow):
         self._workers: set[TaskWorker] = set()
         self._latest: dict[str, TaskWorker] = {}
         self._selected_pk: int | None = None
+        # the query whose results are shown: what a result is explained against (the text box may hold words
+        # typed since, not searched yet); None while browsing a cluster or with no results
+        self._searched: QueryState | None = None
         self.goes_with_dialog = None  # kept while it learns, closed or not
         self.import_dialog = self.adapt_dialog = None  # closing them cancels their work; so does closing the window
 
@@ -62,7 +65,8 @@ class MainWindow(QMainWindow):
         details.setWidget(self.details)
         details.setWidgetResizable(True)
         details.setFrameShape(QFrame.NoFrame)
-        details.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        # what a narrow window cannot fit scrolls into view (it was cut off at the right, unreachable)
+        details.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         self.splitter = QSplitter(Qt.Horizontal)
         for w in (left, self.results, details):
             self.splitter.addWidget(w)
@@ -151,8 +155,9 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 860)
         state = self._setting("window/splitter", QByteArray)
-        if state is None or not self.splitter.restoreState(state):
-            self.splitter.setSizes([300, 600, 500])
+        if state is None or not self.splitter.restoreState(state):  # the window's shares, whatever its width
+            width = self.width()
+            self.splitter.setSizes([round(width * 0.21), round(width * 0.43), round(width * 0.36)])
         method = self._setting("details/method", str)
         if method is not None and self.details.method.findText(method) >= 0:
             self.details.method.setCurrentText(method)
@@ -238,6 +243,7 @@ class MainWindow(QMainWindow):
         self.holder = {}
         self._stop("search", "classify", "insights")  # the catalog before's
         self._forget_selection()
+        self._searched = None
         self.results.set_similar([])
         self.insights.clear()
         self.query.forget_products()
@@ -389,17 +395,19 @@ class MainWindow(QMainWindow):
         if self.query.is_empty():
             if chosen is not None:  # browsing a cluster: its products, the most typical first
                 self._run("search", backend.browse_cluster, self.engine, self.insights.clustering, chosen.label,
-                          self.filters.state(), on_result=self._show_results)
+                          self.filters.state(), on_result=lambda rows: self._show_results(rows, None))
             else:  # nothing to search for: no list (a cluster's stayed, under "Results from all products")
                 self._stop("search")
                 self._forget_selection()
+                self._searched = None
                 self.results.set_similar([], self.tr("Type a description, drop a photo, or choose a cluster in "
                                                      "the Insights tab"))
                 self._highlight_results()
             return
         state = self.query.state()
         filters = replace(self.filters.state(), pks=self.cluster_pks)
-        self._run("search", backend.run_search, self.engine, state, filters, on_result=self._show_results)
+        self._run("search", backend.run_search, self.engine, state, filters,
+                  on_result=lambda rows, state=state: self._show_results(rows, state))
         if state.image_path and not state.same_category and "vit" in self.engine.spaces:
             self._run("classify", backend.classify, self.engine, state.image_path,
                       on_result=lambda guess, photo=state.image_path: self._show_category(guess, photo))
@@ -412,9 +420,12 @@ class MainWindow(QMainWindow):
     def _show_insights(self, data) -> None:
         self.insights.show_insights(data)
         self._highlight_results()
-        self.statusBar().showMessage(self.tr("Insights: %d clusters (%s), a %s map of %d products") % (
-            len(data.clustering.clusters), data.clustering.method,
-            {"pca": "PCA", "tsne": "t-SNE"}.get(data.map_method, data.map_method), len(data.pks)), 8000)
+        from gui.insights_panel import MAP_NAMES, METHOD_NAMES, plural
+
+        self.statusBar().showMessage(self.tr("Insights: %s (%s), a %s map of %s") % (
+            plural(len(data.clustering.clusters), "cluster"),
+            METHOD_NAMES.get(data.clustering.method, data.clustering.method),
+            MAP_NAMES.get(data.map_method, data.map_method), plural(len(data.pks), "product")), 8000)
 
     @property
     def cluster_pks(self) -> tuple[int, ...] | None:
@@ -430,12 +441,16 @@ class MainWindow(QMainWindow):
     def _highlight_results(self) -> None:
         model = self.results.similar_model
         self.insights.show_results([(row.pk, row.score) for row in map(model.row_at, range(model.rowCount()))],
-                                   mark_query=not self.query.is_empty())  # browsing a cluster: no query to mark
+                                   mark_query=self._searched is not None)  # browsing a cluster: no query to mark
 
-    @Slot(object)
-    def _show_results(self, rows) -> None:
-        self._forget_selection(self.tr("Select a result to see why it matches."))  # a result of the search before
-        self.results.set_similar(rows)
+    def _show_results(self, rows, searched: QueryState | None) -> None:
+        """``searched``: the query these are the results of (None: a cluster's products, browsed)."""
+        self._forget_selection(self.tr("Select a result to see why it matches.") if rows else "")
+        self._searched = searched
+        chosen = self.insights.chosen_cluster  # said beside the count: a status message was gone in seconds
+        scope = "" if chosen is None else self.tr("cluster “%s”") % chosen.name if searched is None else \
+            self.tr("limited to cluster “%s” (Insights: All products lifts it)") % chosen.name
+        self.results.set_similar(rows, scope=scope)
         self._highlight_results()
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
 
@@ -470,16 +485,18 @@ class MainWindow(QMainWindow):
 
     def _show_goes_with(self, result) -> None:
         rows, note = result
-        self.results.set_goes_with(rows)
+        # with no picks the tab says why (a status message was gone after seconds, the tab said "nothing yet")
+        why = note.removeprefix("Goes with: ").strip()
+        self.results.set_goes_with(rows, why[:1].upper() + why[1:] or None)
         if note:
             self.statusBar().showMessage(note, 20000)
 
     def _explain_selected(self) -> None:
         if self.engine is None or self._selected_pk is None:
             return
-        if self.query.is_empty():  # a cluster's product or a point of the map, chosen with no query to match
-            self.details.clear(self.tr("%s — type a description or drop a photo to see why it matches them.")
-                               % self.engine.catalog.product(self._selected_pk).title)
+        searched = self._searched
+        if searched is None:  # a cluster's product or a point of the map, chosen with no query to match: what it is
+            self._show_product(self._selected_pk)
             return
         if "vit" not in self.engine.spaces:
             self.details.clear(self.tr("%s — explanations need Vitrina's vision transformer, which this catalog "
@@ -490,13 +507,32 @@ class MainWindow(QMainWindow):
         method = self.details.method.currentText()
         slow = method == PERTURBATION
         self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if slow
-                           else self.tr("Explaining…"))
+                           else self.tr("Explaining…"), explaining=True)
         row = self.results.current_row()  # the similarity its card shows (a "Goes with" card shows no similarity)
         score = row.score if row is not None and row.pk == self._selected_pk and \
             self.results.tabs.currentWidget() is self.results.similar else None
-        self._run("explain", backend.explain, self.engine, self.holder, self.query.state(), self._selected_pk,
+        self._run("explain", backend.explain, self.engine, self.holder, searched, self._selected_pk,
                   method, score, on_result=lambda match, pk=self._selected_pk: self._show_explanation(match, pk),
                   streams=True)
+
+    def _show_product(self, pk: int) -> None:
+        """The product's photo and what the catalog says of it, with what to do to see why it matches."""
+        from html import escape
+
+        from core.catalog import INTERNAL_ATTRIBUTES, field_label
+        from core.errors import BadImage
+
+        product = self.engine.catalog.product(pk)
+        try:
+            image = backend._image(product.image_path)
+        except BadImage:  # moved or damaged since the import: the rest is still worth showing
+            image = None
+        facts = [(self.tr("Brand"), product.brand), (self.tr("Price"), product.price and f"{product.price:,.2f}"),
+                 (self.tr("Rating"), product.rating and f"{product.rating:g}"),
+                 *((field_label(k), v) for k, v in product.attributes.items() if k not in INTERNAL_ATTRIBUTES)]
+        about = "<br>".join(f"<b>{escape(k)}:</b> {escape(str(v))}" for k, v in facts if v)
+        self.details.show_product(self.tr("%s — type a description or drop a photo to see why it matches them.")
+                                  % product.title, image, about)
 
     @Slot(object)
     def _show_explanation(self, match, pk: int | None = None) -> None:
@@ -509,7 +545,8 @@ class MainWindow(QMainWindow):
     def export_report(self, selected_only: bool, folder: str | None = None, limit: int = 50) -> None:
         if not self._catalog_open():
             return
-        if self.query.is_empty():  # browsing a cluster: a report explains results against a query
+        searched = self._searched  # the query of the results shown, not words typed since
+        if searched is None:  # browsing a cluster: a report explains results against a query
             self.statusBar().showMessage(self.tr("A report explains the results of a query: type a description or "
                                                  "drop a photo first"), 8000)
             return
@@ -521,8 +558,10 @@ class MainWindow(QMainWindow):
         if selected_only and self._selected_pk is None:  # it exported every result
             self.statusBar().showMessage(self.tr("Select a result first"), 6000)
             return
-        pks = [self._selected_pk] if selected_only else [model.row_at(i).pk for i in range(min(model.rowCount(),
-                                                                                               limit))]
+        rows = [model.row_at(i) for i in range(model.rowCount())]
+        pks = [self._selected_pk] if selected_only else [row.pk for row in rows[:limit]]
+        shown = {row.pk: row.score for row in rows}
+        scores = [shown.get(pk) for pk in pks]  # the cards' similarities (a "Goes with" pick shows none)
         if not pks:
             self.statusBar().showMessage(self.tr("No results to report"), 4000)
             return
@@ -536,7 +575,7 @@ class MainWindow(QMainWindow):
 
         from explain.report import safe_filename
 
-        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{self.query.state().text or 'photo'}")
+        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{searched.text or 'photo'}")
 
         def write(html: str) -> None:  # the report of the catalog and query asked for, even if others are open now
             from gui.report_pdf import html_to_pdf
@@ -553,8 +592,9 @@ class MainWindow(QMainWindow):
 
         # the clusters, once computed, name each result's; a chosen one is what the results were limited to
         chosen = self.insights.chosen_cluster
-        self._run("report", backend.report_html, self.engine, self.holder, self.query.state(), pks,
-                  self.details.method.currentText(), self.insights.clustering, chosen, streams=True, on_result=write,
+        self._run("report", backend.report_html, self.engine, self.holder, searched, pks,
+                  self.details.method.currentText(), self.insights.clustering, chosen, scores, streams=True,
+                  on_result=write,
                   any_catalog=True)
 
     def copy_result(self) -> None:

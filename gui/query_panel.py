@@ -1,14 +1,16 @@
-"""The query panel: a photo (dropped, pasted or opened), a text, their weight, and "less like this".
+"""The query panel: a photo (dropped, pasted or opened), a text, their weight, and the products marked
+"more like this" and "less like this".
 
-Emits ``changed`` whenever the query changes; the window decides when to search. Dropped data is
-checked on the way in: the drop zone highlights what it can take and refuses the rest.
+Emits ``changed`` whenever the query changes (a typed text and a weight moved by keys once they settle;
+Enter and a released slider at once); the window decides when to search. Dropped data is checked on the
+way in: the drop zone highlights what it can take and refuses the rest.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QPushButton, QSlider, QVBoxLayout, QWidget)
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit
 from gui.explanation_views import pil_to_pixmap
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+SETTLE_MS = 600  # typing or a weight moved by keys: the query changes once this long without another change
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,62 @@ class DropZone(QLabel):
         event.acceptProposedAction()
 
 
+class _DeletableList(QListWidget):
+    delete_pressed = Signal(QListWidgetItem)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and self.currentItem() is not None:
+            self.delete_pressed.emit(self.currentItem())
+        else:
+            super().keyPressEvent(event)
+
+
+class PicksList(QWidget):
+    """Products marked "more like this" or "less like this": hidden while empty; double-click or Delete
+    removes one (a pick no one could see steered every search until another catalog was opened)."""
+
+    removed = Signal(int)
+
+    def __init__(self, caption: str, parent=None):
+        super().__init__(parent)
+        self.label = QLabel(caption)
+        self.list = _DeletableList()
+        self.list.setMaximumHeight(90)
+        self.list.setToolTip(self.tr("Double-click a product, or select it and press Delete, to remove it"))
+        self.list.itemDoubleClicked.connect(self._remove)
+        self.list.delete_pressed.connect(self._remove)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.list)
+        self.setVisible(False)
+
+    def add(self, pk: int, title: str) -> None:
+        item = QListWidgetItem(title)
+        item.setData(Qt.UserRole, pk)
+        item.setToolTip(title)
+        self.list.addItem(item)
+        self.setVisible(True)
+
+    def discard(self, pk: int) -> None:
+        for row in reversed(range(self.list.count())):
+            if self.list.item(row).data(Qt.UserRole) == pk:
+                self.list.takeItem(row)
+        self.setVisible(self.list.count() > 0)
+
+    def clear(self) -> None:
+        self.list.clear()
+        self.setVisible(False)
+
+    def titles(self) -> list[str]:
+        return [self.list.item(row).text() for row in range(self.list.count())]
+
+    def _remove(self, item: QListWidgetItem) -> None:
+        pk = item.data(Qt.UserRole)
+        self.discard(pk)
+        self.removed.emit(pk)
+
+
 class QueryPanel(QWidget):
     changed = Signal()
     image_requested = Signal()  # "Open image…"
@@ -104,21 +163,27 @@ class QueryPanel(QWidget):
         self.drop = DropZone(self)
         self.drop.dropped_file.connect(self.set_image_file)
         self.text = QLineEdit(placeholderText=self.tr("Describe a product, e.g. “navy slim fit shirt”"))
-        self.text.returnPressed.connect(self.changed)
+        self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._settle.timeout.connect(self.changed)
+        self.text.textEdited.connect(lambda _t: self._settle.start())  # searched as typed, once it settles
+        self.text.returnPressed.connect(self._now)
         self.open_button = QPushButton(self.tr("Open photo…"))
         self.open_button.clicked.connect(self.image_requested)
         self.clear_button = QPushButton(self.tr("Clear photo"))
         self.clear_button.clicked.connect(lambda: self.set_image_file(None))
         self.weight = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
         self.weight.setToolTip(self.tr("How much the photo counts against the text"))
-        self.weight.sliderReleased.connect(self.changed)
+        self.weight.sliderReleased.connect(self._now)
+        # keys, the wheel and clicks on the groove move it too (they searched nothing); a drag waits for release
+        self.weight.valueChanged.connect(lambda _v: self.weight.isSliderDown() or self._settle.start())
         self.category = QLabel()
         self.same_category = QCheckBox(self.tr("Only this category"))
         self.same_category.setEnabled(False)
         self.same_category.toggled.connect(self.changed)
-        self.unlike_list = QListWidget()
-        self.unlike_list.setMaximumHeight(90)
-        self.unlike_list.itemDoubleClicked.connect(self._remove_unlike)
+        self.like_list = PicksList(self.tr("More like this (double-click to remove):"))
+        self.like_list.removed.connect(lambda pk: self._forget(self.like, pk))
+        self.unlike_list = PicksList(self.tr("Less like this (double-click to remove):"))
+        self.unlike_list.removed.connect(lambda pk: self._forget(self.unlike, pk))
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.clear_button)
@@ -133,9 +198,13 @@ class QueryPanel(QWidget):
         layout.addWidget(self.same_category)
         layout.addWidget(self.text)
         layout.addLayout(weight)
-        layout.addWidget(QLabel(self.tr("Less like this (double-click to remove):")))
+        layout.addWidget(self.like_list)
         layout.addWidget(self.unlike_list)
         layout.addStretch(1)
+        chain = (self.open_button, self.clear_button, self.same_category, self.text, self.weight, self.like_list.list,
+                 self.unlike_list.list)  # Tab goes top to bottom, as laid out (the photo buttons came last)
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
 
     def set_image_file(self, path: str | None) -> None:
         """The query's photo (None: none). One the search could not read is refused now, with why: kept, it
@@ -165,33 +234,36 @@ class QueryPanel(QWidget):
             self.same_category.setChecked(False)
 
     def add_unlike(self, pk: int, title: str) -> None:
-        if pk in self.unlike:
-            return
-        self.unlike[pk] = title
-        self.like.pop(pk, None)
-        item = QListWidgetItem(title)
-        item.setData(Qt.UserRole, pk)
-        self.unlike_list.addItem(item)
-        self.changed.emit()
+        self._pick(pk, title, self.unlike, self.unlike_list, self.like, self.like_list)
 
     def add_like(self, pk: int, title: str) -> None:
-        self.like[pk] = title
-        if self.unlike.pop(pk, None) is not None:  # no longer "less like this": nor in its list
-            for row in reversed(range(self.unlike_list.count())):
-                if self.unlike_list.item(row).data(Qt.UserRole) == pk:
-                    self.unlike_list.takeItem(row)
+        self._pick(pk, title, self.like, self.like_list, self.unlike, self.unlike_list)
+
+    def _pick(self, pk: int, title: str, picks: dict, shown: PicksList, other: dict, other_shown: PicksList) -> None:
+        """``pk`` into one list, out of the other (a product is not both more and less like the query)."""
+        if pk in picks:
+            return
+        picks[pk] = title
+        shown.add(pk, title)
+        if other.pop(pk, None) is not None:
+            other_shown.discard(pk)
+        self.changed.emit()
+
+    def _forget(self, picks: dict, pk: int) -> None:
+        picks.pop(pk, None)
+        self.changed.emit()
+
+    def _now(self) -> None:
+        """Enter or a released slider: search now, not once the typing settles as well."""
+        self._settle.stop()
         self.changed.emit()
 
     def forget_products(self) -> None:
         """No "more / less like this" products: another catalog was opened, whose products they are not."""
         self.like.clear()
         self.unlike.clear()
+        self.like_list.clear()
         self.unlike_list.clear()
-
-    def _remove_unlike(self, item: QListWidgetItem) -> None:
-        self.unlike.pop(item.data(Qt.UserRole), None)
-        self.unlike_list.takeItem(self.unlike_list.row(item))
-        self.changed.emit()
 
     def state(self) -> QueryState:
         return QueryState(self.text.text().strip(), self.image_path, self.weight.value() / 100,

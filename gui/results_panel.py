@@ -50,7 +50,7 @@ class ResultsPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.similar, self.tr("Similar"))
         self.tabs.addTab(self.goes_with, self.tr("Goes with"))
-        self.empty = QLabel(self.tr("Nothing yet: drop a photo or type what you are looking for."))
+        self.empty = QLabel(self.tr("Nothing yet: drop a photo or type what you are looking for."), wordWrap=True)
         self._counts = {self.similar: self.empty.text(),  # the label's text per tab
                         self.goes_with: self.tr("Select a result to see what goes with it.")}
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -84,11 +84,13 @@ class ResultsPanel(QWidget):
         self.empty.setText(self._counts.get(self.tabs.currentWidget(), ""))
         self._update_buttons()
 
-    def set_similar(self, rows, empty: str | None = None) -> None:
-        """``empty``: what the tab says without rows (default: that the filters left nothing)."""
+    def set_similar(self, rows, empty: str | None = None, scope: str = "") -> None:
+        """``empty``: what the tab says without rows (default: that the filters left nothing); ``scope``: what the
+        results were limited to, said beside their count (a cluster chosen in the Insights tab)."""
         self.similar_model.set_rows(rows)
-        self._set_count(self.similar, self.tr("%n result(s)", "", len(rows)) if rows else
-                        empty or self.tr("No results: loosen the filters or the relevance threshold."))
+        count = (self.tr("1 result") if len(rows) == 1 else self.tr("%d results") % len(rows)) if rows else \
+            empty or self.tr("No results: loosen the filters or the relevance threshold.")
+        self._set_count(self.similar, f"{count} · {scope}" if scope else count)
         self._update_buttons()
 
     def set_goes_with(self, rows, empty: str | None = None) -> None:

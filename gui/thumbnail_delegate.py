@@ -1,14 +1,38 @@
-"""Paints a result: thumbnail, a score badge and two lines of title."""
+"""Paints a result: thumbnail, a score badge and its title in the lines below, the last elided with "…"."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QTextLayout, QTextOption
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from gui.results_model import BadgeRole
 
 TILE = QSize(168, 214)
 THUMB = 150
+
+
+def title_lines(text: str, font: QFont, width: int, max_lines: int) -> list[str]:
+    """``text`` wrapped at words into at most ``max_lines`` lines of ``width`` pixels, the last ending in "…"
+    when the title goes on (a long title was cut through its third line; the card's tooltip has it whole)."""
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)  # a word longer than the card: cut anywhere
+    layout.setTextOption(option)
+    lines = []
+    layout.beginLayout()
+    while len(lines) < max(max_lines, 1):
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(width)
+        lines.append((line.textStart(), line.textLength()))
+    more = layout.createLine().isValid()
+    layout.endLayout()
+    out = [text[start:start + length].strip() for start, length in lines]
+    if more and lines:
+        rest = text[lines[-1][0]:].strip()
+        out[-1] = QFontMetrics(font).elidedText(rest, Qt.ElideRight, width)
+    return out
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -39,6 +63,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignCenter, text)
         painter.setPen(pal.color(QPalette.Text))
+        painter.setFont(option.font)
         text_rect = QRect(rect.x() + 4, thumb.bottom() + 6, rect.width() - 8, rect.bottom() - thumb.bottom() - 6)
-        painter.drawText(text_rect, Qt.TextWordWrap | Qt.AlignTop | Qt.AlignHCenter, index.data(Qt.DisplayRole) or "")
+        step = option.fontMetrics.lineSpacing()
+        title = index.data(Qt.DisplayRole) or ""
+        for row, line in enumerate(title_lines(title, option.font, text_rect.width(), text_rect.height() // step)):
+            painter.drawText(QRect(text_rect.x(), text_rect.y() + row * step, text_rect.width(), step),
+                             Qt.AlignTop | Qt.AlignHCenter, line)
         painter.restore()

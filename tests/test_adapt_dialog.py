@@ -21,3 +21,13 @@ def test_adapt_dialog_shows_before_and_after(qtbot, tmp_path, current_small_mode
         dialog.start()
     assert "current" in dialog.status.text() and "adapted" in dialog.status.text()
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
+
+
+def test_adapt_dialog_is_big_enough_for_its_text_and_says_how_long_it_takes(qtbot):
+    dialog = AdaptDialog(None, QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.width() >= 480 and dialog.height() >= 240
+    assert dialog.text.height() >= dialog.text.heightForWidth(dialog.text.width())  # all of the text shown
+    assert "several minutes" in dialog.text.text() and "time left" in dialog.text.text()

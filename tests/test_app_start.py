@@ -1,10 +1,11 @@
 """Starting the window on a Linux machine that lacks a library Qt's X11 plugin needs: a clear message
-naming the packages, not Qt's abort (which names libxcb-cursor0 whatever is missing)."""
+naming the packages, not Qt's abort (which names libxcb-cursor0 whatever is missing); and the crash dialog
+the app installs for what goes wrong once it runs."""
 import sys
 
 import pytest
 
-from gui import app
+from gui import app, crash_dialog
 
 LDD = """\tlinux-vdso.so.1 (0x00007ffd)
 \tlibQt6XcbQpa.so.6 => /x/Qt/lib/libQt6XcbQpa.so.6 (0x00007f1)
@@ -64,3 +65,38 @@ def test_the_app_says_what_to_install_instead_of_aborting(monkeypatch, capsys):
     assert app.run_app([]) == 1
     err = capsys.readouterr().err
     assert "cannot open its window" in err and "sudo apt install libxcb-icccm4" in err
+
+
+def test_the_crash_box_says_what_is_on_screen_and_its_button_copies_the_report(qtbot, monkeypatch):
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box))
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        crash_dialog.show_crash(type(exc), exc, exc.__traceback__)
+    box = shown[0]
+    qtbot.addWidget(box)
+    box.show()
+    report = box.detailedText()
+    assert "ValueError: boom" in report and report.startswith("Vitrina ")
+    assert "below" not in box.text()  # the report is behind a button, not below
+    said = [b.text() for b in box.buttons() if b.text() in box.text()]
+    assert said == ["Show Details...", "Copy report"]
+    QGuiApplication.clipboard().clear()
+    next(b for b in box.buttons() if b.text() == "Copy report").click()
+    assert QGuiApplication.clipboard().text() == report
+    assert box.isVisible()  # copying does not close it
+
+
+def test_the_dark_theme_greys_what_is_disabled():
+    from PySide6.QtGui import QPalette
+
+    from gui.app import dark_palette
+
+    p = dark_palette()
+    for role in (QPalette.ButtonText, QPalette.Text, QPalette.WindowText):
+        enabled, disabled = p.color(QPalette.Active, role), p.color(QPalette.Disabled, role)
+        assert disabled.lightness() < enabled.lightness() - 60  # a disabled button does not look pressable

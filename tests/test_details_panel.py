@@ -33,6 +33,10 @@ def test_shows_heatmaps_words_curves_and_switches_method(qtbot):
     with qtbot.waitSignal(panel.method_changed):
         panel.method.setCurrentText("match map")
     assert panel.faithfulness.text() == ""  # no curves for the match map
+    text_query = fake_explanation()
+    text_query.match = None  # a text query: no query photo to pair regions with
+    panel.show_match("Navy shirt", None, photo, text_query)
+    assert "needs a photo on both sides" in panel.faithfulness.text()  # the bare photo says why it is bare
 
 
 def test_a_faithfulness_that_cannot_be_measured_says_so(qtbot):
@@ -57,11 +61,25 @@ def test_rationale_streams_resets_and_shows_its_kind(qtbot):
     panel.add_rationale_text("\x00reset")
     assert panel.rationale.text() == ""
     panel.finish_rationale(Rationale("Recommended because both are navy.", "template", reason="model missing"))
-    assert "template" in panel.badge.text() and "model missing" in panel.badge.text()
+    assert "facts alone" in panel.badge.text() and "model missing" in panel.badge.text()
     panel.finish_rationale(Rationale("Both navy.", "model"))
     assert "language model" in panel.badge.text()
     panel.clear("Select a result")
     assert panel.title.text() == "Select a result" and panel.rationale.text() == ""
+
+
+def test_with_nothing_explained_only_the_message_shows_and_a_product_alone_shows_what_it_is(qtbot):
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    parts = (panel.controls, panel.curves, panel.badge_row, panel.result_view, panel.query_view)
+    assert not any(w.isVisible() for w in parts)  # no empty frames, controls or "no curves yet"
+    panel.clear("Explaining…", explaining=True)
+    assert panel.controls.isVisible() and not panel.curves.isVisible()
+    photo = Image.new("RGB", (120, 160), "navy")
+    panel.show_product("Navy shirt — type a description", photo, "<b>Colour:</b> Navy")
+    assert panel.result_view.isVisible() and not panel.query_view.isVisible() and not panel.controls.isVisible()
+    assert "Navy" in panel.words.text() and not panel.result_view.pixmap().isNull()
 
 
 def test_the_menu_offers_every_view_the_explainer_draws(qtbot):

@@ -83,3 +83,36 @@ def test_an_empty_chart_says_why_it_has_no_curves(qtbot):
     shown = w.grab().toImage()
     w.set_curves(None)
     assert w.grab().toImage() != shown and w.missing is None
+
+
+def test_curve_captions_read_on_both_themes_in_their_curves_hues(qtbot):
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from gui.app import dark_palette
+    from gui.explanation_views import CURVE_COLOURS, caption_colour, contrast, with_contrast
+
+    light = QApplication.style().standardPalette()
+    for pal in (light, dark_palette()):
+        window = pal.color(QPalette.Window)
+        for name, line in CURVE_COLOURS.items():
+            caption = caption_colour(name, window)
+            assert contrast(caption, window) >= 4.5, (window.name(), name, caption.name())
+            assert abs(caption.hslHue() - line.hslHue()) <= 2 and contrast(line, window) >= 3  # the line's hue
+        assert contrast(caption_colour("deletion", window), caption_colour("insertion", window)) > 1.0
+        red, blue = (caption_colour(n, window) for n in ("deletion", "insertion"))
+        assert red.red() > red.blue() + 80 and blue.blue() > blue.red() + 80  # still red and blue
+    assert with_contrast(QColor("#111111"), QColor("white")) == QColor("#111111")  # readable already: kept
+    grey = with_contrast(QColor("#999999"), QColor("white"))
+    assert contrast(grey, QColor("white")) >= 4.5 and grey.saturation() == 0
+
+    w = CurvesWidget()  # painted so, on the dark theme
+    qtbot.addWidget(w)
+    w.setPalette(dark_palette())
+    w.resize(300, 150)
+    x = np.linspace(0, 1, 5)
+    w.set_curves(Curves(x, 1 - x, x, 1 - x / 2, x / 2))
+    img = w.grab().toImage()
+    caption = caption_colour("deletion", dark_palette().color(QPalette.Window))
+    below = 150 - 2 - 2 * w.fontMetrics().height() + 2
+    assert any(img.pixelColor(px, py) == caption for px in range(img.width()) for py in range(below, 150))

@@ -14,6 +14,12 @@ def test_filters_state_and_reset(qtbot):
     assert s.price_min is None and s.rating_min is None
     panel.set_fields({"gender": [("Men", 1)]})  # another catalog: old combos go away
     assert list(panel.combos) == ["gender"] and panel.state().categories == {}
+    assert panel.form.labelForField(panel.combos["gender"]).text() == "Gender"
+    panel.set_fields({"baseColour": [("Red", 1)], "product_type_name": [("Skirt", 1)]})
+    assert [panel.form.labelForField(c).text() for c in panel.combos.values()] == ["Base colour", "Product type name"]
+    assert panel.state().categories == {}
+    panel.combos["baseColour"].setCurrentIndex(1)
+    assert panel.state().categories == {"baseColour": ("Red",)}  # the column's own name filters
     with qtbot.waitSignal(panel.changed):
         panel.reset()
     assert panel.state().price_max is None and panel.state().min_score is None

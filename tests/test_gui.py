@@ -135,7 +135,7 @@ def test_selecting_a_result_shows_its_explanations(qtbot, engine, settings, tmp_
     window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
     qtbot.waitUntil(lambda: window.details.explanation is not None, timeout=60000)
     wait_idle(qtbot, window)
-    assert "template" in window.details.badge.text() and "unavailable" in window.details.badge.text()
+    assert "facts alone" in window.details.badge.text() and "unavailable" in window.details.badge.text()
     assert window.details.rationale.text().startswith("Recommended")
     assert "title" in window.details.words.text().lower() and "Faithfulness" in window.details.faithfulness.text()
     assert not window.details.result_view.pixmap().isNull()
@@ -351,7 +351,7 @@ def test_searching_goes_on_while_the_insights_compute(qtbot, engine, settings, m
     wait_idle(qtbot, window)
     assert window.insights.clustering is not None and len(window.insights.map.items) == 12
     assert window.statusBar().currentMessage() == (f"Insights: {len(window.insights.clustering.clusters)} clusters "
-                                                   "(kmeans), a t-SNE map of 12 products")  # not the last step's
+                                                   "(KMeans), a t-SNE map of 12 products")  # not the last step's
     from PySide6.QtWidgets import QGraphicsPixmapItem
 
     thumbs = [i for i in window.insights.map.scene().items() if isinstance(i, QGraphicsPixmapItem)]
@@ -524,9 +524,10 @@ def test_the_insights_tab_says_how_many_products_hdbscan_left_out(qtbot):
                           {}, {1: "Red dress", 3: "Blue shoe"}, {"type": {1: "Dress", 2: "Dress", 3: "Shoe"}}, "tsne")
     panel.show_insights(panel_data)
     assert panel.list.item(1).foreground().color().lightness() < 128  # a light theme: darker than the palette
-    assert panel.quality.text() == ("1 clusters · silhouette 0.500 · Davies-Bouldin 0.700 · "
-                                    "1 products in no cluster (grey)")
-    assert (panel.method.currentText(), panel.map_method.currentText()) == ("hdbscan", "tsne")
+    assert panel.quality.text() == ("1 cluster · silhouette 0.500 · Davies-Bouldin 0.700 · "
+                                    "1 product in no cluster (grey)")
+    assert (panel.method.currentData(), panel.map_method.currentData()) == ("hdbscan", "tsne")
+    assert (panel.method.currentText(), panel.map_method.currentText()) == ("HDBSCAN", "t-SNE")
     assert panel.map.items[3].brush().color() == OTHER and panel.map.items[1].toolTip() == "Red dress"
     assert panel.map.items[2].toolTip() == "2"  # no title: its number
     panel.show_results([(1, 0.9)], mark_query=False)

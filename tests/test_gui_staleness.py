@@ -259,3 +259,33 @@ def test_a_superseded_explanation_stops_between_model_passes(engine):
     assert len(passes) == 2  # it stopped at the second batch, not after hundreds of passes
     again = backend.explain(with_vit, holder, QueryState(text="red dress"), pk, "grad-cam vit")
     assert again is not None and again.explanation.faithfulness  # the kept explainer is not left cancelled
+
+
+def test_a_result_is_explained_against_the_query_searched_not_words_typed_since(qtbot, engine, settings, monkeypatch,
+                                                                                tmp_path, slow):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    asked = []
+    fake_explain = backend.explain
+
+    def explain(engine, holder, query, pk, method="grad-cam vit", score=None, **streams):
+        asked.append((query.text, score))
+        return fake_explain(engine, holder, query, pk, method, score, **streams)
+
+    monkeypatch.setattr(backend, "explain", explain)
+    window.query.text.setText("black leather handbag")  # typed, Enter not pressed yet
+    card = window.results.similar_model.row_at(0)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    wait_idle(qtbot, window)
+    assert asked == [("red summer dress", card.score)]  # the results' query, and the card's similarity
+
+    reports = []
+    monkeypatch.setattr(backend, "report_html", lambda engine, holder, query, pks, method, clustering, cluster, scores,
+                        *, emit, cancelled: reports.append((query.text, pks, scores)) or "<p>r</p>")
+    (tmp_path / "rep").mkdir()
+    window.export_report(False, folder=str(tmp_path / "rep"), limit=2)
+    wait_idle(qtbot, window)
+    rows = [window.results.similar_model.row_at(i) for i in range(2)]
+    assert reports == [("red summer dress", [r.pk for r in rows], [r.score for r in rows])]
+    assert (tmp_path / "rep" / "vitrina-mini-red summer dress.html").exists()

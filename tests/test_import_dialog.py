@@ -1,8 +1,8 @@
 """The import dialog: preview and guessed mapping, import with progress, skipped rows shown."""
 import pytest
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QThreadPool, Qt
 
-from gui.import_dialog import ImportDialog
+from gui.import_dialog import ImportDialog, looks_like_category
 
 
 @pytest.fixture(autouse=True)
@@ -21,12 +21,14 @@ def test_preview_mapping_import_and_report(qtbot, mini_dir, tmp_path):
     dialog.load_source(str(csv))
     assert dialog.preview.rowCount() == 14 and dialog.maps["image"].currentText() == "image"
     assert dialog.maps["id"].currentText() == "id" and dialog.start_button.isEnabled()
-    dialog.categories.item(dialog.columns.index("articleType")).setCheckState(
-        __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.Checked)
+    assert dialog.mapping()["categories"] == ("articleType", "baseColour")  # they look like categories
+    assert "2 of them checked as filter columns" in dialog.report.text()
+    dialog.categories.item(dialog.columns.index("baseColour")).setCheckState(Qt.Unchecked)
+    assert not dialog.skipped.isVisibleTo(dialog)  # no room taken by an empty table before an import
     with qtbot.waitSignal(dialog.imported, timeout=20000):
         dialog.start()
     assert "12 added" in dialog.report.text() and "bad_price" in dialog.report.text()
-    assert dialog.skipped.rowCount() == 2
+    assert dialog.skipped.rowCount() == 2 and dialog.skipped.isVisibleTo(dialog)
     reasons = {dialog.skipped.item(i, 1).text() for i in range(2)}
     assert reasons == {"bad_price", "missing"}
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
@@ -79,6 +81,7 @@ def test_what_cannot_change_during_an_import_is_locked_and_a_vanished_pairs_file
     assert signal.args == [str(tmp_path / "new.vitrina")]
     assert "12 added" in dialog.report.text()  # the products are in, and said so
     assert "Co-purchase pairs not imported: " in dialog.report.text() and "pairs.csv" in dialog.report.text()
+    assert not dialog.skipped.isVisibleTo(dialog)  # nothing skipped: no empty table
     qtbot.waitUntil(dialog.catalog.isEnabled, timeout=5000)
 
 
@@ -138,3 +141,34 @@ def test_cancelling_or_closing_shows_what_was_kept(qtbot, mini_dir, tmp_path, mo
     qtbot.waitUntil(lambda: not dialog.running, timeout=10000)
     assert dialog.report.text() == "Import cancelled before anything was imported."
     assert not (tmp_path / "other.vitrina").exists()
+
+
+def test_columns_that_look_like_categories_are_text_that_repeats():
+    assert looks_like_category(["Men", "Women", "Men", "Men", "Women", "Unisex"])
+    assert not looks_like_category(["Men", "Women", "Men"])  # too few rows to tell
+    assert not looks_like_category(["Red shirt", "Blue shirt", "Green skirt", "Black shoes"])  # one per product
+    assert not looks_like_category(["4.5", "4.5", "3", "3", "4.5", "3"])  # numbers
+    assert looks_like_category(["S", "", "M", "S", " ", "M", "S", "M"])  # blanks are not values
+
+
+def test_every_filter_column_is_seen_without_scrolling(qtbot, tmp_path):
+    columns = ["sku", "name", "price", *(f"attribute{i}" for i in range(10)), "a_rather_long_column_name", "image"]
+    rows = [[f"S{i}", f"Product {i}", f"{i}.5", *(f"v{i % 3}" for _ in range(10)), "x", f"{i}.jpg"]
+            for i in range(20)]
+    (tmp_path / "wide.csv").write_text("\n".join(",".join(r) for r in [columns, *rows]) + "\n")
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.load_source(str(tmp_path / "wide.csv"))
+    assert dialog.mapping()["categories"] == (*(f"attribute{i}" for i in range(10)), "a_rather_long_column_name")
+    listed = dialog.categories
+    for width in (dialog.width(), 700):  # the default size, and narrower
+        dialog.resize(width, dialog.height())
+        qtbot.waitUntil(lambda: dialog.width() == width)
+        qtbot.wait(50)
+        last = listed.visualItemRect(listed.item(len(columns) - 1))
+        assert last.bottom() <= listed.viewport().height(), width
+        assert listed.sizeHintForColumn(0) <= listed.viewport().width(), width
+        assert not listed.horizontalScrollBar().isVisible() and not listed.verticalScrollBar().isVisible()
+        assert dialog.preview.width() > listed.width()

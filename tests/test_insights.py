@@ -232,3 +232,162 @@ def test_a_number_names_the_cluster_of_that_number_before_one_named_so():
     assert c.find("1").label == 1 and c.find(" 0 ").label == 0 and c.find("shirts").label == 2
     with pytest.raises(AppError, match="No cluster '' among the 3 kmeans clusters"):
         c.find("")
+
+
+def _insights(pks, values=None, method="kmeans", map_method="pca", scores=(0.25, 2.0), clusters=2):
+    """An Insights of ``clusters`` clusters over ``pks`` on a square grid, coloured by ``values``
+    ({field: {pk: value}})."""
+    from core.insights import Cluster, Clustering
+    from gui.backend import Insights
+
+    pks = np.asarray(pks)
+    labels = np.arange(len(pks)) % clusters
+    names = ["Innerwear · Men", "Sports Shoes", *(f"Cluster {i}" for i in range(2, clusters))]
+    clustering = Clustering(method, "vit", pks, labels,
+                            tuple(Cluster(i, int((labels == i).sum()), names[i], (), ()) for i in range(clusters)),
+                            *scores)
+    side = int(np.ceil(np.sqrt(len(pks))))
+    xy = np.array([[i % side, i // side] for i in range(len(pks))], np.float32)
+    return Insights(clustering, pks, xy, {}, {}, values or {}, map_method)
+
+
+def test_the_best_results_rings_read_on_white_and_dark_thumbnails_in_both_themes(qtbot):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QColor, QImage, QPalette
+    from PySide6.QtTest import QTest
+
+    from gui.app import dark_palette
+    from gui.explanation_views import contrast
+    from gui.insights_panel import RING, RING_EDGE, THUMB_SIDE, MapView
+
+    assert min(contrast(RING, (255, 255, 255)), contrast(RING, (0, 0, 0))) >= 3  # a graphic on either
+    assert contrast(RING, RING_EDGE) >= 3
+    for dark in (False, True):
+        view = MapView()
+        qtbot.addWidget(view)
+        if dark:  # white text: the old ring, white, vanished on a white thumbnail
+            view.setPalette(dark_palette())
+        view.resize(400, 400)
+        view.show()
+        thumbs = {}
+        for pk, fill in ((1, "white"), (2, "black")):
+            thumbs[pk] = QImage(THUMB_SIDE, THUMB_SIDE, QImage.Format_RGB32)
+            thumbs[pk].fill(QColor(fill))
+        view.show_points(np.array([1, 2]), np.array([[0, 0], [100, 0]], np.float32), {1: QColor("#edc948"),
+                         2: QColor("#4e79a7")}, thumbs)
+        view.highlight([1, 2])
+        assert len(view.rings) == 2 and all(d.pen().color() == view.palette().color(QPalette.Text)
+                                            for d in view.items.values())
+        for pk, under in ((1, (255, 255, 255)), (2, (0, 0, 0))):
+            view.resetTransform()
+            view.scale(8, 8)
+            view.centerOn(view.positions[pk])
+            shot = view.viewport().grab().toImage()
+            ring = shot.pixelColor(view.mapFromScene(view.positions[pk] + QPointF(7, 0)))
+            assert ring == RING and contrast(ring, under) >= 3, (dark, pk, ring.name())
+            edge = shot.pixelColor(view.mapFromScene(view.positions[pk] + QPointF(8.7, 0)))
+            assert edge == RING_EDGE
+        view.highlight([2])  # the rings follow the results
+        assert len(view.rings) == 1 and view.items[1].pen().style() == Qt.NoPen
+        clicks = []
+        view.clicked.connect(clicks.append)
+        view.resetTransform()
+        view.fitInView(view.extent, Qt.KeepAspectRatio)
+        QTest.mouseClick(view.viewport(), Qt.LeftButton, Qt.NoModifier,
+                         view.mapFromScene(view.positions[2] + QPointF(7, 0)))
+        assert clicks == [2]  # a click on a ring selects its product
+
+
+def test_the_map_is_fitted_again_when_the_legend_takes_room_and_says_how_many_values_are_grey(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from gui.insights_panel import OTHER, PALETTE, InsightsPanel, value_colours
+
+    pks = list(range(1, 401))
+    values = {"articleType": {pk: f"type {pk % 39:02d}" for pk in pks}}  # 39 values, ties among them
+    panel = InsightsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    panel.show_insights(_insights(pks, values))
+    qtbot.waitUntil(lambda: panel.map.viewport().height() > 300)
+    QApplication.processEvents()
+    panel.colour_by.setCurrentIndex(panel.colour_by.findData("articleType"))  # the legend appears below the map
+    qtbot.waitUntil(lambda: panel.legend.isVisible() and panel.legend.height() > 0)
+    QApplication.processEvents()
+    view = panel.map
+    assert panel.legend.geometry().top() >= view.geometry().bottom()
+    assert not view.verticalScrollBar().isVisible() and not view.horizontalScrollBar().isVisible()
+    shown = view.mapFromScene(view.extent).boundingRect()
+    assert view.viewport().rect().adjusted(-1, -1, 1, 1).contains(shown), (shown, view.viewport().rect())
+    assert shown.height() >= view.viewport().height() - 8 or shown.width() >= view.viewport().width() - 8
+    assert "27 others" in panel.legend.text()
+    _, legend = value_colours(values["articleType"])
+    counts = {v: list(values["articleType"].values()).count(v) for v in set(values["articleType"].values())}
+    expected = sorted(counts, key=lambda v: (-counts[v], v))[:12]
+    assert [v for v, _ in legend[:12]] == expected and [c for _, c in legend[:12]] == PALETTE
+    assert legend[12] == ("27 others", OTHER)
+    assert value_colours({1: "a", 2: "a"})[1] == [("a", PALETTE[0])]
+    assert value_colours({i: str(i) for i in range(13)})[1][-1] == ("1 other", OTHER)
+    view.scale(3, 3)  # zoomed into: a resize keeps the zoom
+    zoomed = view.transform()
+    panel.resize(880, 580)
+    QApplication.processEvents()
+    assert view.transform() == zoomed
+
+
+def test_cluster_names_read_on_the_list_in_both_themes_beside_a_dot_in_their_map_colour(qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QPalette
+
+    from gui.app import dark_palette
+    from gui.explanation_views import contrast
+    from gui.insights_panel import InsightsPanel, cluster_colours
+
+    for dark in (False, True):
+        panel = InsightsPanel()
+        qtbot.addWidget(panel)
+        if dark:
+            panel.list.setPalette(dark_palette())
+        data = _insights(list(range(1, 40)), clusters=13)  # every palette colour, and grey
+        panel.show_insights(data)
+        base = panel.list.palette().color(QPalette.Base)
+        colour_of = cluster_colours(data.clustering.clusters)
+        for row in range(1, panel.list.count()):
+            item = panel.list.item(row)
+            assert contrast(item.foreground().color(), base) >= 4.5, (dark, item.text())
+            dot = item.icon().pixmap(12, 12).toImage().pixelColor(6, 6)
+            assert dot == colour_of[item.data(Qt.UserRole)], (dark, item.text(), dot.name())
+        assert not panel.list.item(0).icon().isNull()  # a blank one: the names stay aligned
+
+
+def test_the_insights_tab_says_what_compute_does_and_what_its_scores_mean(qtbot):
+    from gui.insights_panel import InsightsPanel
+
+    panel = InsightsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    guide = panel.map.guide
+    assert guide.isVisible() and "Compute" in guide.text() and "few seconds" in guide.text()
+    assert "t-SNE" in guide.text() and "longer" in guide.text()
+    assert guide.geometry().width() > 300  # over the empty map, not squeezed into a corner
+    assert [panel.method.itemText(i) for i in range(panel.method.count())] == ["KMeans", "HDBSCAN"]
+    assert [panel.map_method.itemText(i) for i in range(panel.map_method.count())] == ["PCA", "t-SNE"]
+    asked = []
+    panel.compute.connect(lambda *a: asked.append(a))
+    panel.map_method.setCurrentIndex(1)
+    panel.run_button.click()
+    assert asked == [("kmeans", "tsne")]  # the internal names, for core
+    assert panel.scores_gloss.isHidden()
+    panel.show_insights(_insights(list(range(1, 9)), method="hdbscan", map_method="tsne"))
+    assert not guide.isVisible()
+    assert (panel.method.currentText(), panel.map_method.currentText()) == ("HDBSCAN", "t-SNE")
+    assert (panel.method.currentData(), panel.map_method.currentData()) == ("hdbscan", "tsne")
+    tip = panel.quality.toolTip()
+    assert "-1 to 1" in tip and "higher is better" in tip and "lower is better" in tip
+    assert not panel.scores_gloss.isHidden() and "higher silhouette" in panel.scores_gloss.text()
+    panel.clear()
+    assert guide.isVisible() and panel.scores_gloss.isHidden()
+    panel.show_insights(_insights(list(range(1, 9)), scores=(None, None)))  # no scores: nothing to explain
+    assert panel.scores_gloss.isHidden()

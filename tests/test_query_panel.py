@@ -2,7 +2,7 @@
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 
-from gui.query_panel import QueryPanel, image_from_mime
+from gui.query_panel import SETTLE_MS, QueryPanel, image_from_mime
 
 
 def drop(widget, mime):
@@ -60,7 +60,7 @@ def test_state_collects_text_weight_and_negatives(qtbot):
     panel.add_unlike(7, "Red shirt")
     s = panel.state()
     assert (s.text, s.image_weight, s.unlike) == ("navy shirt", 0.2, (7,))
-    panel._remove_unlike(panel.unlike_list.item(0))
+    panel.unlike_list._remove(panel.unlike_list.list.item(0))
     assert panel.state().unlike == () and not panel.is_empty()
     panel.set_category("Shirts", 0.8)
     panel.same_category.setChecked(True)
@@ -70,10 +70,71 @@ def test_state_collects_text_weight_and_negatives(qtbot):
 def test_more_like_a_product_takes_it_off_the_less_list_and_another_catalog_forgets_both(qtbot):
     panel = QueryPanel()
     qtbot.addWidget(panel)
+    panel.show()
+    assert panel.like_list.isHidden() and panel.unlike_list.isHidden()  # nothing marked: no empty boxes
     panel.add_unlike(7, "Red shirt")
     panel.add_unlike(8, "Blue shirt")
     panel.add_like(7, "Red shirt")
     assert panel.state().unlike == (8,) and panel.state().like == (7,)
-    assert [panel.unlike_list.item(i).text() for i in range(panel.unlike_list.count())] == ["Blue shirt"]
+    assert panel.unlike_list.titles() == ["Blue shirt"] and panel.like_list.titles() == ["Red shirt"]
+    assert panel.like_list.isVisible()  # a pick that steers the search is shown
+    panel.add_unlike(7, "Red shirt")  # and back: off the "more like this" list
+    assert panel.like_list.titles() == [] and panel.like_list.isHidden() and panel.state().like == ()
     panel.forget_products()
-    assert (panel.state().unlike, panel.state().like, panel.unlike_list.count()) == ((), (), 0)
+    assert (panel.state().unlike, panel.state().like, panel.unlike_list.titles()) == ((), (), [])
+    assert panel.unlike_list.isHidden()
+
+
+def test_a_more_like_this_pick_is_removed_by_delete_and_the_search_follows(qtbot):
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.add_like(7, "Red shirt")
+    panel.like_list.list.setCurrentRow(0)
+    panel.like_list.list.setFocus()
+    with qtbot.waitSignal(panel.changed, timeout=1000):
+        qtbot.keyClick(panel.like_list.list, Qt.Key_Delete)
+    assert panel.state().like == () and panel.is_empty() and panel.like_list.isHidden()
+
+
+def test_typing_searches_once_it_settles_and_enter_at_once(qtbot):
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    seen = []
+    panel.changed.connect(lambda: seen.append(panel.state().text))
+    qtbot.keyClicks(panel.text, "red dress")
+    assert seen == []  # not once per key
+    qtbot.waitUntil(lambda: seen == ["red dress"], timeout=3000)
+    qtbot.keyClicks(panel.text, " long")
+    qtbot.keyClick(panel.text, Qt.Key_Return)
+    assert seen == ["red dress", "red dress long"]
+    qtbot.wait(SETTLE_MS + 200)
+    assert seen == ["red dress", "red dress long"]  # Enter stopped the pending one
+
+
+def test_the_weight_moved_by_keys_searches_and_a_drag_waits_for_release(qtbot):
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    seen = []
+    panel.changed.connect(lambda: seen.append(panel.state().image_weight))
+    panel.weight.setFocus()
+    qtbot.keyClick(panel.weight, Qt.Key_End)
+    qtbot.waitUntil(lambda: seen == [1.0], timeout=3000)
+    panel.weight.setSliderDown(True)
+    panel.weight.setValue(30)
+    qtbot.wait(SETTLE_MS + 200)
+    assert seen == [1.0]
+    panel.weight.setSliderDown(False)  # released: emits sliderReleased
+    assert seen == [1.0, 0.3]
+
+
+def test_tab_goes_down_the_panel_as_laid_out(qtbot):
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    order, w = [], panel.open_button
+    for _ in range(60):  # the chain holds labels and layouts' widgets too: keep those Tab stops at
+        if w.focusPolicy() & Qt.TabFocus and w not in order:
+            order.append(w)
+        w = w.nextInFocusChain()
+    stops = [panel.open_button, panel.clear_button, panel.text, panel.weight]
+    assert sorted(stops, key=order.index) == stops

@@ -45,10 +45,42 @@ def test_the_count_below_the_grid_is_the_shown_tab_s(qtbot):
     panel.set_similar(rows(3))
     known = ResultRow(7, "S7", "Bag", 0.04, {"bought together": 0.04}, None, "bought", "bought together")
     panel.set_goes_with([known, *rows(2)])
-    assert panel.empty.text() == "3 result(s)"  # the Similar tab is shown: its count stays
+    assert panel.empty.text() == "3 results"  # the Similar tab is shown: its count stays
     panel.tabs.setCurrentWidget(panel.goes_with)
     assert panel.empty.text() == "1 bought with it, 2 predicted"
     panel.set_goes_with([])
     assert panel.empty.text() == "Nothing goes with it yet"
     panel.tabs.setCurrentWidget(panel.similar)
-    assert panel.empty.text() == "3 result(s)"
+    assert panel.empty.text() == "3 results"
+    panel.set_similar(rows(1), scope="limited to cluster “Skirts”")  # what limits them is said beside the count
+    assert panel.empty.text() == "1 result · limited to cluster “Skirts”"
+    panel.set_goes_with([], "This catalog has no co-purchase pairs")
+    panel.tabs.setCurrentWidget(panel.goes_with)
+    assert panel.empty.text() == "This catalog has no co-purchase pairs"
+
+
+def test_a_long_title_is_elided_on_its_last_line_and_whole_in_the_tooltip(qtbot):
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QApplication
+
+    from gui.thumbnail_delegate import title_lines
+
+    font = QApplication.font()
+    title = "Ed Hardy Life Love & Luck by Christian Audigier for Women Perfumes, a gift set with a pouch"
+    lines = title_lines(title, font, 152, 3)
+    assert len(lines) == 3 and lines[-1].endswith("…") and not any(x.endswith("…") for x in lines[:-1])
+    assert all(QFontMetrics(font).horizontalAdvance(x) <= 152 for x in lines)
+    assert " ".join(lines)[:-1].replace("  ", " ") in title.replace("  ", " ")  # the start of the title, in order
+    assert title_lines("Blue shirt", font, 152, 3) == ["Blue shirt"]  # short: whole, no ellipsis
+    assert title_lines("a" * 80, font, 152, 2)[-1].endswith("…")  # one word wider than the card, cut too
+    assert title_lines("", font, 152, 2) == [""]
+
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, 500)
+    panel.show()
+    panel.set_similar([ResultRow(1, "S1", title, 0.9, {"image": 0.9}, None)])
+    model = panel.similar_model
+    assert model.data(model.index(0, 0), Qt.ToolTipRole).startswith(title + "\n")  # the whole title
+    painted = panel.similar.viewport().grab().toImage()
+    assert painted.width() > 0
