@@ -52,13 +52,13 @@ class DetailsPanel(QWidget):
         photos.addWidget(self.result_caption, 0, 1)
         photos.addWidget(self.query_view, 1, 0)
         photos.addWidget(self.result_view, 1, 1)
-        self.controls = QWidget()  # the heatmap's: shown with an explanation only
-        controls = QHBoxLayout(self.controls)
+        self.controls = QWidget()  # the heatmap's: shown with an explanation only; two rows fit a narrow column
+        controls = QGridLayout(self.controls)
         controls.setContentsMargins(0, 0, 0, 0)
-        controls.addWidget(QLabel(self.tr("Heatmap")))
-        controls.addWidget(self.method, 1)
-        controls.addWidget(QLabel(self.tr("Opacity")))
-        controls.addWidget(self.opacity, 1)
+        controls.addWidget(QLabel(self.tr("Heatmap")), 0, 0)
+        controls.addWidget(self.method, 0, 1)
+        controls.addWidget(QLabel(self.tr("Opacity")), 1, 0)
+        controls.addWidget(self.opacity, 1, 1)
         self.badge_row = QWidget()
         badge_row = QHBoxLayout(self.badge_row)
         badge_row.setContentsMargins(0, 0, 0, 0)
@@ -111,7 +111,7 @@ class DetailsPanel(QWidget):
         self.pk = pk
         self.title.setText(title)
         self.query_image, self.result_image, self.explanation = query_image, result_image, explanation
-        self._show_parts(photos=True, explanation=True)
+        self._show_parts(photos=True, explanation=True, query=query_image is not None)  # a text query: no frame
         dark = self.palette().color(QPalette.Window).value() < 128
         words = explanation.words
         parts = [f"<b>{self.tr(name)}:</b> {words_html(words[name], dark)}" for name in ("query", "title", "description")

@@ -261,10 +261,13 @@ class InsightsPanel(QWidget):
         self.legend = QLabel(wordWrap=True)
         self.legend.setTextFormat(Qt.RichText)
         controls = QHBoxLayout()
-        for w in (QLabel(self.tr("Clusters")), self.method, QLabel(self.tr("Map")), self.map_method, self.run_button,
-                  QLabel(self.tr("Colour by")), self.colour_by):
+        for w in (QLabel(self.tr("Clusters")), self.method, QLabel(self.tr("Map")), self.map_method, self.run_button):
             controls.addWidget(w)
         controls.addStretch(1)
+        colouring = QHBoxLayout()  # above the map it colours: in one row with the rest, the tab was 490 px at least
+        colouring.addWidget(QLabel(self.tr("Colour by")))
+        colouring.addWidget(self.colour_by)
+        colouring.addStretch(1)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addWidget(self.quality)
@@ -273,6 +276,7 @@ class InsightsPanel(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
+        rv.addLayout(colouring)
         rv.addWidget(self.map, 1)
         rv.addWidget(self.legend)
         self.split = split = QSplitter(Qt.Horizontal)

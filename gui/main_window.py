@@ -28,6 +28,7 @@ from gui.results_panel import ResultsPanel
 from gui.workers import TaskWorker
 
 MAX_RECENT = 8
+DETAILS_MIN_WIDTH = 300  # the photos side by side, the heatmap menu, the curves
 
 
 class MainWindow(QMainWindow):
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         details.setFrameShape(QFrame.NoFrame)
         # what a narrow window cannot fit scrolls into view (it was cut off at the right, unreachable)
         details.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        details.setMinimumWidth(DETAILS_MIN_WIDTH)  # a narrow window narrows the grid first (it kept 190 px of details)
         self.splitter = QSplitter(Qt.Horizontal)
         for w in (left, self.results, details):
             self.splitter.addWidget(w)

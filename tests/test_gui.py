@@ -62,6 +62,14 @@ def test_opens_catalog_searches_and_filters(qtbot, engine, settings):
     wait_idle(qtbot, window)
     skus = {window.results.similar_model.row_at(i).sku for i in range(window.results.similar_model.rowCount())}
     assert skus == {"P005", "P006", "P007", "P008"}
+    # a 1024 px laptop screen holds the three columns, the details at least DETAILS_MIN_WIDTH wide (they were
+    # cut to 190 px, the photos and rationale clipped)
+    from gui.main_window import DETAILS_MIN_WIDTH
+
+    window.show()
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: window.isVisible() and window.width() <= 1024, timeout=3000)
+    assert window.minimumSizeHint().width() <= 1024 and window.splitter.sizes()[2] >= DETAILS_MIN_WIDTH
 
 
 def test_paste_an_image_as_the_query(qtbot, engine, settings, mini_dir):
