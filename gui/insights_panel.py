@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsEllipseItem, QGraphicsItem, Q
                                QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
+from core.catalog import field_label
+
 # Tableau 10 and two more: neighbouring entries differ in hue and lightness (evenly spaced hues did not:
 # the fourth and fifth values of a field were two greens)
 PALETTE = [QColor(c) for c in ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
@@ -351,7 +353,7 @@ class InsightsPanel(QWidget):
         self.colour_by.clear()
         self.colour_by.addItem(self.tr("cluster"), CLUSTER)
         for f in self.attributes:
-            self.colour_by.addItem(f, f)
+            self.colour_by.addItem(field_label(f), f)  # the column as people read it
         self.colour_by.setCurrentIndex(max(self.colour_by.findData(chosen), 0))
         self.colour_by.blockSignals(False)
         colours, legend = self._colours()
