@@ -36,6 +36,18 @@ def caption_colour(name: str, background: QColor) -> QColor:
     return with_contrast(CURVE_COLOURS[name], background)
 
 
+def curve_captions(c) -> dict[str, str]:
+    """One line per curve. Its area is given on the similarity's own range (0: the fully blurred photo's,
+    1: the intact one's), as the curves are drawn: raw areas of a cosine read "-0.006 (random 0.002)"."""
+    if c.measurable:
+        return {"deletion": f"deletion AUC {c.deletion_auc_normalised:.2f} (random "
+                            f"{c.random_deletion_auc_normalised:.2f}), lower is better",
+                "insertion": f"insertion AUC {c.insertion_auc_normalised:.2f} (random "
+                             f"{c.random_insertion_auc_normalised:.2f}), higher is better"}
+    return {"deletion": f"deletion AUC {c.deletion_auc:.3f} (random {c.random_deletion_auc:.3f})",
+            "insertion": f"insertion AUC {c.insertion_auc:.3f} (random {c.random_insertion_auc:.3f})"}
+
+
 class CurvesWidget(QWidget):
     """Deletion and insertion curves (solid) against random orders (dashed, their mean), x = share of patches."""
 
@@ -45,6 +57,10 @@ class CurvesWidget(QWidget):
         self.missing: str | None = None  # what the empty chart says
         self.setMinimumSize(QSize(220, 140))
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setToolTip(self.tr(
+            "The similarity as the photo's regions are blurred in the heatmap's order, most important first "
+            "(deletion), or revealed (insertion); dashed: random orders. Areas are on the similarity's own range: "
+            "0 is the fully blurred photo's, 1 the intact one's."))
 
     def set_curves(self, curves, missing: str | None = None) -> None:
         """``missing``: what the empty chart says when there are no curves (default: none yet)."""
@@ -83,11 +99,7 @@ class CurvesWidget(QWidget):
             p.drawPath(path(getattr(c, f"random_{name}")))
         # one line per curve, in its colour (the legend too), so that a narrow panel does not cut them off
         line = self.fontMetrics().height()
-        captions = {"deletion": self.tr("deletion AUC %.3f (random %.3f), lower is better")
-                    % (c.deletion_auc, c.random_deletion_auc),
-                    "insertion": self.tr("insertion AUC %.3f (random %.3f), higher is better")
-                    % (c.insertion_auc, c.random_insertion_auc)}
-        for row, (name, text) in enumerate(captions.items()):
+        for row, (name, text) in enumerate(curve_captions(c).items()):
             p.setPen(caption_colour(name, pal.color(QPalette.Window)))
             box = QRectF(4, area.bottom() + 1 + row * line, self.width() - 8, line)
             p.drawText(box, Qt.AlignLeft, self.fontMetrics().elidedText(text, Qt.ElideRight, int(box.width())))

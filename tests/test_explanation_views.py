@@ -116,3 +116,17 @@ def test_curve_captions_read_on_both_themes_in_their_curves_hues(qtbot):
     caption = caption_colour("deletion", dark_palette().color(QPalette.Window))
     below = 150 - 2 - 2 * w.fontMetrics().height() + 2
     assert any(img.pixelColor(px, py) == caption for px in range(img.width()) for py in range(below, 150))
+
+
+def test_curve_captions_give_areas_on_the_similarity_s_own_range():
+    from gui.explanation_views import curve_captions
+
+    x = np.linspace(0, 1, 5)
+    # a cosine falling from 0.010 to -0.030: raw areas near zero and negative, on its range 0..1
+    deletion = 0.010 - 0.040 * np.sqrt(x)
+    c = Curves(x, deletion, 1.5 * deletion[::-1], 0.010 - 0.040 * x, -0.030 + 0.040 * x)
+    text = curve_captions(c)
+    assert text["deletion"] == "deletion AUC 0.36 (random 0.50), lower is better"
+    assert text["insertion"] == "insertion AUC 0.16 (random 0.50), higher is better"
+    flat = Curves(x, np.full(5, 0.2), np.full(5, 0.2), np.full(5, 0.2), np.full(5, 0.2))
+    assert curve_captions(flat)["deletion"] == "deletion AUC 0.200 (random 0.200)"  # no range: the raw areas
