@@ -191,8 +191,8 @@ class ImportDialog(QDialog):
                 self.preview.setItem(i, j, QTableWidgetItem(row.data.get(col, "")))
         try:
             guess = ColumnMapping.guess(self.columns)
-        except AppError:
-            guess = ColumnMapping(id=self.columns[0])
+        except AppError:  # no id-like column: the first stands in, the title, price and photo are still guessed
+            guess = ColumnMapping.guess(self.columns, id=self.columns[0])
         for f, combo in self.maps.items():
             combo.clear()
             combo.addItems([NONE, *self.columns])

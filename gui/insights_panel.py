@@ -333,7 +333,8 @@ class InsightsPanel(QWidget):
         text = self.list.palette().color(QPalette.Text)
         for c in sorted(q.clusters, key=lambda c: (-c.size, c.label)):
             item = QListWidgetItem(swatch(colour_of[c.label]), f"{c.name}  ({c.size})")
-            item.setToolTip(", ".join(f"{f}={v} ×{lift}" for f, v, lift in c.attributes) + "\n" + ", ".join(c.words))
+            item.setToolTip(", ".join(f"{field_label(f)}: {v} ×{lift}" for f, v, lift in c.attributes)
+                            + "\n" + ", ".join(c.words))
             item.setData(Qt.UserRole, c.label)
             item.setForeground(text)
             self.list.addItem(item)

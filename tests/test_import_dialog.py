@@ -172,3 +172,12 @@ def test_every_filter_column_is_seen_without_scrolling(qtbot, tmp_path):
         assert listed.sizeHintForColumn(0) <= listed.viewport().width(), width
         assert not listed.horizontalScrollBar().isVisible() and not listed.verticalScrollBar().isVisible()
         assert dialog.preview.width() > listed.width()
+
+
+def test_without_an_id_like_column_the_first_stands_in_and_the_rest_is_still_guessed(qtbot, tmp_path):
+    (tmp_path / "codes.csv").write_text("code,title,price,image\nC1,Red shirt,10,a.png\nC2,Blue shirt,20,b.png\n")
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(tmp_path / "codes.csv"))
+    chosen = {f: dialog.maps[f].currentText() for f in ("id", "title", "price", "image")}
+    assert chosen == {"id": "code", "title": "title", "price": "price", "image": "image"}
