@@ -447,7 +447,8 @@ class MainWindow(QMainWindow):
 
     def _show_results(self, rows, searched: QueryState | None) -> None:
         """``searched``: the query these are the results of (None: a cluster's products, browsed)."""
-        self._forget_selection(self.tr("Select a result to see why it matches.") if rows else "")
+        self._forget_selection("" if not rows else self.tr("Select a result to see why it matches.") if searched
+                               else self.tr("Select a product to see what it is and what goes with it."))
         self._searched = searched
         chosen = self.insights.chosen_cluster  # said beside the count: a status message was gone in seconds
         scope = "" if chosen is None else self.tr("cluster “%s”") % chosen.name if searched is None else \
@@ -490,7 +491,7 @@ class MainWindow(QMainWindow):
         # with no picks the tab says why (a status message was gone after seconds, the tab said "nothing yet")
         why = note.removeprefix("Goes with: ").strip()
         self.results.set_goes_with(rows, why[:1].upper() + why[1:] or None)
-        if note:
+        if note and rows:  # why the model's picks are missing beside known ones; with none, the tab says it
             self.statusBar().showMessage(note, 20000)
 
     def _explain_selected(self) -> None:

@@ -315,9 +315,14 @@ def test_a_cluster_chosen_without_a_query_lists_its_products_most_typical_first(
     assert all(r.score == pytest.approx(expected[r.pk], abs=1e-5) for r in rows)
     assert "typical of the cluster" in model.data(model.index(0, 0), Qt.ToolTipRole)
     assert window.insights.map.query_marker is None  # nothing to mark: there is no query
+    assert window.details.title.text().startswith("Select a product to see what it is")  # no "why it matches"
+    assert f"cluster “{chosen.name}”" in window.results.empty.text()  # what the list is, beside its count
     window.results.similar.setCurrentIndex(model.index(0, 0))  # nothing to explain it against: it says so
     qtbot.waitUntil(lambda: "type a description" in window.details.title.text(), timeout=5000)
     assert window.details.title.text().startswith(rows[0].title) and window.details.explanation is None
+    product = engine.catalog.product(rows[0].pk)  # what it is: its photo and attributes
+    assert not window.details.result_view.pixmap().isNull() and product.attributes["articleType"] in \
+        window.details.words.text()
     window.insights.map.clicked.emit(rows[1].pk)  # a point of the map, the same
     qtbot.waitUntil(lambda: window.details.title.text().startswith(rows[1].title), timeout=5000)
     window.export_report(False, folder=str(engine.catalog.path.parent))  # no query to explain the results against
