@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
+from gui import plural
 from gui.filters_panel import FilterState
 from gui.insights_panel import THUMB_SIDE
 from gui.query_panel import QueryState
@@ -326,7 +327,7 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
     names = clustering.names() if clustering is not None else {}
     q = ReportQuery(1, query.text, _image(query.image_path), Path(query.image_path).name if query.image_path else "",
                     scope=cluster_scope(cluster))
-    emit(Progress(0, len(pks), f"Report: explaining {len(pks)} result{'s' if len(pks) != 1 else ''}…"))
+    emit(Progress(0, len(pks), f"Report: explaining {plural(len(pks), 'result')}…"))
     for rank, pk in enumerate(pks, 1):
         if cancelled():
             break

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsEllipseItem, QGraphicsItem, Q
                                QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from core.catalog import field_label
+from gui import plural
 
 # Tableau 10 and two more: neighbouring entries differ in hue and lightness (evenly spaced hues did not:
 # the fourth and fifth values of a field were two greens)
@@ -37,11 +38,6 @@ MAP_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 RING = QColor(230, 0, 170)
 RING_EDGE = QColor(0, 0, 0)
 SWATCH = 12  # the cluster list's dots, in pixels
-
-
-def plural(n: int, noun: str) -> str:
-    """"1 cluster", "11 clusters" (Qt's %n plurals need a translation file: they read "1 clusters")."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def query_position(positions: dict[int, QPointF], results: list[tuple[int, float]]) -> QPointF | None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMessag
                                QScrollArea, QSplitter, QTabWidget)
 
 from explain.types import PERTURBATION
-from gui import backend
+from gui import backend, plural
 from gui.details_panel import DetailsPanel
 from gui.filters_panel import FiltersPanel
 from gui.insights_panel import InsightsPanel
@@ -422,7 +422,7 @@ class MainWindow(QMainWindow):
     def _show_insights(self, data) -> None:
         self.insights.show_insights(data)
         self._highlight_results()
-        from gui.insights_panel import MAP_NAMES, METHOD_NAMES, plural
+        from gui.insights_panel import MAP_NAMES, METHOD_NAMES
 
         self.statusBar().showMessage(self.tr("Insights: %s (%s), a %s map of %s") % (
             plural(len(data.clustering.clusters), "cluster"),

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListView, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
+from gui import plural
 from gui.results_model import PkRole, ResultsModel
 from gui.thumbnail_delegate import ThumbnailDelegate
 
@@ -88,7 +89,7 @@ class ResultsPanel(QWidget):
         """``empty``: what the tab says without rows (default: that the filters left nothing); ``scope``: what the
         results were limited to, said beside their count (a cluster chosen in the Insights tab)."""
         self.similar_model.set_rows(rows)
-        count = (self.tr("1 result") if len(rows) == 1 else self.tr("%d results") % len(rows)) if rows else \
+        count = plural(len(rows), "result") if rows else \
             empty or self.tr("No results: loosen the filters or the relevance threshold.")
         self._set_count(self.similar, f"{count} · {scope}" if scope else count)
         self._update_buttons()
