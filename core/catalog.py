@@ -102,6 +102,12 @@ def field_label(name: str) -> str:
     return text[:1].upper() + text[1:] if text else name
 
 
+def readable_attributes(attributes: dict[str, str]) -> dict[str, str]:
+    """A product's attributes as a person reads them (reports, the details panel): each column by its
+    ``field_label``, the import's own (INTERNAL_ATTRIBUTES) left out."""
+    return {field_label(k): v for k, v in attributes.items() if k not in INTERNAL_ATTRIBUTES}
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

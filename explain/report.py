@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.catalog import INTERNAL_ATTRIBUTES, field_label
+from core.catalog import readable_attributes
 from core.progress import Progress
 from explain.overlay import VIEW_SIDE, overlay
 from explain.types import MATCH_MAP, PERTURBATION
@@ -159,7 +159,7 @@ def _result_view(r: ReportResult, method: str) -> dict:
     kind = getattr(r.rationale, "kind", None)
     return {
         "rank": r.rank, "sku": r.sku, "title": r.title, "score": r.score,
-        "attributes": {field_label(k): v for k, v in r.attributes.items() if k not in INTERNAL_ATTRIBUTES},
+        "attributes": readable_attributes(r.attributes),
         "cluster": r.cluster, "note": r.note,
         "result_photo": _photo(r, r.result_image, res_map, False, method),
         "query_photo": _photo(r, r.query_image, qry_map, True, method),

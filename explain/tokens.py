@@ -30,9 +30,11 @@ class TokenAttributor:
         self.max_length = min(getattr(sentence_model, "max_seq_length", 256) or 256, 256)
         self.model_id, self.steps = model_id, steps
 
-    def readable_words(self, text: str) -> list[str]:
-        """The words of ``text`` the model reads (as the attributions name them), however long the text."""
-        pieces = self.tokenizer.tokenize(text)  # not encode(): a text over the limit makes that log a warning
+    def readable_words(self, text: str, pieces: list[str] | None = None) -> list[str]:
+        """The words of ``text`` the model reads (as the attributions name them), however long the text;
+        ``pieces``: its word pieces, when the caller has them already."""
+        if pieces is None:  # not encode(): a text over the limit makes that log a warning
+            pieces = self.tokenizer.tokenize(text)
         special = set(self.tokenizer.all_special_tokens)
         return merge_wordpieces(pieces, np.zeros(len(pieces)), np.array([p in special for p in pieces], bool))[0]
 
@@ -82,7 +84,7 @@ class TokenAttributor:
             pieces = self.tokenizer.tokenize(text)
             if len(pieces) > n - 2 and pieces[n - 2].startswith("##") and words:  # the cut split the last word
                 words, vals = words[:-1], vals[:-1]
-            total = len(self.readable_words(text)) if len(pieces) > n - 2 else len(words)
+            total = len(self.readable_words(text, pieces)) if len(pieces) > n - 2 else len(words)
             out.append(Explanation("integrated gradients", self.model_id, what, np.asarray(vals, np.float32),
                                    tokens=tuple(words), extras={"delta": float(delta[i]), "score": float(values[i]),
                                                                 "words_total": total}))

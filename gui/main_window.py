@@ -522,7 +522,7 @@ class MainWindow(QMainWindow):
         """The product's photo and what the catalog says of it, with what to do to see why it matches."""
         from html import escape
 
-        from core.catalog import INTERNAL_ATTRIBUTES, field_label
+        from core.catalog import readable_attributes
         from core.errors import BadImage
 
         product = self.engine.catalog.product(pk)
@@ -532,7 +532,7 @@ class MainWindow(QMainWindow):
             image = None
         facts = [(self.tr("Brand"), product.brand), (self.tr("Price"), product.price and f"{product.price:,.2f}"),
                  (self.tr("Rating"), product.rating and f"{product.rating:g}"),
-                 *((field_label(k), v) for k, v in product.attributes.items() if k not in INTERNAL_ATTRIBUTES)]
+                 *readable_attributes(product.attributes).items()]
         about = "<br>".join(f"<b>{escape(k)}:</b> {escape(str(v))}" for k, v in facts if v)
         self.details.show_product(self.tr("%s — type a description or drop a photo to see why it matches them.")
                                   % product.title, image, about)
