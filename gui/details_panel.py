@@ -139,6 +139,9 @@ class DetailsPanel(QWidget):
                                    and self.result_image is not None else self.result_image)
         self.query_view.set_image(overlay(self.query_image, query_map, alpha) if query_map is not None
                                   and self.query_image is not None else self.query_image)
+        # the opacity blends a heatmap over a photo: with none drawn, it has nothing to change
+        self.opacity.setEnabled((result_map is not None and self.result_image is not None)
+                                or (query_map is not None and self.query_image is not None))
         curves = m.faithfulness.get(method)
         unmapped = method == MATCH_MAP and m.match is None  # it pairs regions of two photos
         self.curves.set_curves(curves, self.tr("No match map for this query") if unmapped

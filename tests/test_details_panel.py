@@ -37,6 +37,9 @@ def test_shows_heatmaps_words_curves_and_switches_method(qtbot):
     text_query.match = None  # a text query: no query photo to pair regions with
     panel.show_match("Navy shirt", None, photo, text_query)
     assert "needs a photo on both sides" in panel.faithfulness.text()  # the bare photo says why it is bare
+    assert not panel.opacity.isEnabled()  # no heatmap drawn: nothing for the opacity to blend
+    panel.method.setCurrentText("grad-cam vit")
+    assert panel.opacity.isEnabled()
 
 
 def test_a_faithfulness_that_cannot_be_measured_says_so(qtbot):
