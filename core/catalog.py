@@ -89,6 +89,16 @@ CREATE TABLE import_runs (
 _CATALOG_ID = "INSERT OR IGNORE INTO meta VALUES ('catalog_id', lower(hex(randomblob(16))))"
 MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _CATALOG_ID}
 
+CATALOG_TABLES = ("meta", "products", "attributes", "fields", "images", "embeddings", "copurchase", "import_runs")
+
+
+def _looks_like_catalog(conn: sqlite3.Connection) -> bool:
+    """An empty file (a new catalog), or one with a catalog's tables: migrating or switching another
+    application's SQLite file to WAL would change a file that is not ours (many set a user_version too)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return not tables or set(CATALOG_TABLES) <= tables
+
+
 CORE_COLUMNS = ("sku", "title", "description", "brand", "price", "rating")
 BUSY_TIMEOUT_S = 30  # how long a write waits for another process's (an import writes in batches of seconds)
 INTERNAL_ATTRIBUTES = ("image_quality",)  # set by the import (core.ingest), not a property of the product
@@ -201,6 +211,9 @@ class Catalog:
                                "(Vitrina keeps its indexes and notes in the catalog). Copy it somewhere writable.")
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+            if not _looks_like_catalog(conn):  # before WAL: another application's file is left as it was
+                conn.close()
+                raise CatalogError(f"{path} is an SQLite file but not a Vitrina catalog.")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -264,6 +277,19 @@ class Catalog:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the catalog (a read transaction): a revision read with the vectors
+        is theirs, though another process commits in between. Within a transaction already: that one's."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
 
     @property
     def name(self) -> str:

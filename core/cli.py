@@ -11,12 +11,13 @@ import json
 import logging
 import math
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
 from core.cli_insights import add_cluster_options, chosen_cluster
-from core.errors import AppError
+from core.errors import AppError, user_message
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,9 @@ def run(argv: list[str], add_more=None) -> int:
         return args.func(args)
     except AppError as exc:
         print(f"vitrina: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a catalog damaged inside (its header is checked on opening)
+        print(f"vitrina: {user_message(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a folder without permission: say which file, without a traceback
         where = f" ({exc.filename})" if exc.filename else ""

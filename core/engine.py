@@ -72,17 +72,20 @@ class Engine:
 
     def rebuild(self, name: str) -> VectorIndex:
         space = self.space(name)
-        pks, vectors = self.catalog.embeddings(name, space.encoder_id)
-        if len(pks) != self.catalog.embedding_count(name):
+        with self.catalog.snapshot():  # the revision saved is the vectors': an import may commit meanwhile
+            revision = self.catalog.revision(name)
+            pks, vectors = self.catalog.embeddings(name, space.encoder_id)
+            stored = self.catalog.embedding_count(name)
+        if len(pks) != stored:
             log.warning("%s: %d vectors come from another encoder than %s and are left out until re-embedded",
-                        name, self.catalog.embedding_count(name) - len(pks), space.encoder_id)
+                        name, stored - len(pks), space.encoder_id)
         kw = {} if self._approx is None else {"approx_threshold": self._approx}
         if len(pks):
             index = VectorIndex.build(pks, vectors, space.encoder_id, **kw)
         else:
             index = VectorIndex(space.encoder.dim, space.encoder_id)
         self.indexes[name] = index
-        self._save(name)
+        self._save(name, revision)
         return index
 
     def apply_changes(self, changed: dict[str, list[int]], removed: Sequence[int] = ()) -> None:
@@ -109,11 +112,13 @@ class Engine:
             [name, *[int(p) for p in pks]]))
         return np.stack([np.frombuffer(rows[int(p)], np.float32) for p in pks])
 
-    def _save(self, name: str) -> None:
+    def _save(self, name: str, revision: int | None = None) -> None:
+        """Saves the index with the revision of the vectors it holds (default: the catalog's now)."""
         folder = self.folder / name
         self.indexes[name].save(folder)
         tmp = folder / (REVISION_FILE + ".tmp")
-        tmp.write_text(json.dumps({"catalog": self.catalog.uid, "revision": self.catalog.revision(name)}))
+        revision = self.catalog.revision(name) if revision is None else revision
+        tmp.write_text(json.dumps({"catalog": self.catalog.uid, "revision": revision}))
         tmp.replace(folder / REVISION_FILE)
 
     def _saved_state(self, name: str) -> tuple[str | None, int | None]:

@@ -43,3 +43,20 @@ class QueryError(AppError):
 
 class Cancelled(AppError):
     """A long task was cancelled by the user."""
+
+
+def user_message(exc: BaseException) -> str:
+    """What to tell the user of an exception that reached the top (the CLI's exit, a window task's error): an
+    AppError's own message; SQLite's errors said as what they mean for the catalog, not as a traceback."""
+    import sqlite3
+
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.OperationalError):  # the file's place or its lock, not its content
+        if "locked" in text or "busy" in text:
+            return (f"The catalog is busy: another Vitrina (an import, a re-index, learning) is writing it ({text}). "
+                    "Try again when it is done.")
+        return f"The catalog could not be read or written ({text}): check the disk and the file's permissions."
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (f"The catalog is damaged ({text}). Restore a backup of it, or import the products again into a new "
+                "catalog; Vitrina did not change it further.")
+    return text

@@ -215,7 +215,7 @@ class VectorIndex:
         if m.dim != dim:
             raise fail(f"it holds {m.dim}-dimensional vectors, but the encoder makes {dim}-dimensional ones")
         if count is not None and m.count != count:
-            raise fail(f"it holds {m.count} vectors, but the catalog has {count} products")
+            raise fail(f"it holds {m.count:,} vectors, but the catalog has {count:,} in this space")
         path = next((p for p in (folder / INDEX_FILE, folder / BACKUP_FILE)
                      if p.is_file() and _fingerprint(p) == (info["bytes"], info["sha256"])), None)
         if path is None:

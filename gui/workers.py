@@ -11,6 +11,8 @@ from collections.abc import Callable, Generator
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from core.errors import user_message
+
 
 class WorkerSignals(QObject):
     progress = Signal(object)
@@ -49,7 +51,7 @@ class TaskWorker(QRunnable):
             if not self._cancelled:
                 self.signals.result.emit(out)
         except Exception as exc:  # shown to the user; the AppError message says what to do
-            self.signals.error.emit(str(exc) or type(exc).__name__, traceback.format_exc())
+            self.signals.error.emit(user_message(exc), traceback.format_exc())
         finally:
             self.signals.finished.emit()
 

@@ -1,0 +1,97 @@
+"""The catalog file is never changed by opening what is not a catalog; a damaged one is said to be damaged; an
+index is saved with the revision of the vectors it holds, though another process writes meanwhile."""
+import sqlite3
+
+import numpy as np
+import pytest
+
+from core import cli
+from core.catalog import Catalog, ProductRecord
+from core.engine import Engine
+from core.errors import CatalogError, IndexMismatch, user_message
+
+
+def _journal_mode(path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("user_version", [0, 1])
+def test_another_applications_sqlite_file_is_refused_and_left_as_it_was(tmp_path, user_version):
+    notes = tmp_path / "notes.db"
+    conn = sqlite3.connect(notes)
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    conn.execute("INSERT INTO notes (text) VALUES ('keep me')")
+    conn.execute(f"PRAGMA user_version={user_version}")  # many applications number their schema too
+    conn.commit()
+    conn.close()
+    before = notes.read_bytes()
+    with pytest.raises(CatalogError, match="not a Vitrina catalog"):
+        Catalog.open(notes)
+    assert _journal_mode(notes) == "delete" and notes.read_bytes() == before
+    assert not (tmp_path / "notes.db-wal").exists()
+
+
+def test_a_catalog_damaged_inside_is_said_to_be_damaged(tmp_path, capsys):
+    path = tmp_path / "shop.vitrina"
+    with Catalog.create(path) as cat, cat.transaction():
+        n = 400
+        pks = [cat.upsert_product(ProductRecord(f"S{i}", f"Shirt {i}", "", None, None, None, {}, str(i)))
+               for i in range(n)]
+        cat.put_embeddings("vit", "enc", pks, [str(i) for i in range(n)],
+                           np.random.default_rng(0).normal(size=(n, 64)).astype(np.float32))
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 40_000] = np.random.default_rng(1).integers(0, 256, 40_000, np.uint8).tobytes()
+    path.write_bytes(data)  # the header is intact: it opens, and fails on reading
+    assert cli.run(["clusters", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "damaged" in err and "Traceback" not in err and "backup" in err
+
+
+def test_sqlite_errors_are_said_as_what_they_mean_for_the_catalog():
+    assert "damaged" in user_message(sqlite3.DatabaseError("database disk image is malformed"))
+    assert "busy" in user_message(sqlite3.OperationalError("database is locked"))
+    assert "disk" in user_message(sqlite3.OperationalError("disk I/O error"))
+    assert user_message(CatalogError("as it is")) == "as it is"
+
+
+def test_an_index_rebuilt_while_another_process_writes_keeps_the_revision_it_read(engine, spaces, monkeypatch):
+    from core.index import VectorIndex
+
+    path = engine.catalog.path
+    build = VectorIndex.build
+
+    def build_while_an_import_commits(*args, **kwargs):
+        other = Catalog.open(path)  # another process: it changes one vector after the rebuild read them
+        with other.transaction():
+            pk = other.pk_for_sku("P001")
+            changed = np.ones((1, spaces[1].encoder.dim), np.float32)
+            other.put_embeddings("text", spaces[1].encoder_id, [pk], ["changed"], changed / np.linalg.norm(changed))
+        other.close()
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(VectorIndex, "build", staticmethod(build_while_an_import_commits))
+    engine.rebuild("text")
+    monkeypatch.setattr(VectorIndex, "build", staticmethod(build))
+    eng = Engine(Catalog.open(path), spaces)
+    messages = list(eng.load_indexes())
+    assert messages[1].startswith("text: rebuilt")  # the saved index missed a write: it is not trusted
+    pk = eng.catalog.pk_for_sku("P001")
+    assert np.allclose(eng.indexes["text"].vectors(np.array([pk])), eng.stored_vectors("text", [pk]))
+    eng.catalog.close()
+
+
+def test_the_index_count_message_names_the_space_not_products(tmp_path):
+    from core.index import VectorIndex
+
+    x = np.random.default_rng(0).normal(size=(12, 8)).astype(np.float32)
+    VectorIndex.build(np.arange(1, 13), x / np.linalg.norm(x, axis=1, keepdims=True), "enc").save(tmp_path / "i")
+    with pytest.raises(IndexMismatch, match="12 vectors, but the catalog has 11 in this space"):
+        VectorIndex.load(tmp_path / "i", encoder_id="enc", dim=8, count=11)
