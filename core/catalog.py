@@ -527,9 +527,18 @@ class Catalog:
 
     # ---- co-purchase ------------------------------------------------------------------
     def add_copurchases(self, pairs: Iterable[tuple[int, int, float]]) -> int:
-        rows = [(int(a), int(b), float(w)) for a, b, w in pairs if a != b]
-        self._conn.executemany("INSERT OR REPLACE INTO copurchase VALUES (?,?,?)", rows)
-        return len(rows)
+        """Stores (a, b, weight) pairs, each direction as given; a pair given twice the same way keeps its larger
+        weight (a source listing it twice does not mean the later line is right), one stored before takes the
+        given weight. Returns how many pairs of products are new to the catalog (a pair both ways counts once)."""
+        merged: dict[tuple[int, int], float] = {}
+        for a, b, w in pairs:
+            if a != b:
+                key, w = (int(a), int(b)), float(w)
+                merged[key] = max(w, merged.get(key, w))
+        before = self.copurchase_count()
+        self._conn.executemany("INSERT OR REPLACE INTO copurchase VALUES (?,?,?)",
+                               [(a, b, w) for (a, b), w in merged.items()])
+        return self.copurchase_count() - before
 
     def copurchased(self, pk: int) -> list[tuple[int, float]]:
         """(partner, weight), strongest first; each partner once, with its larger weight when the pair is

@@ -107,11 +107,13 @@ def cmd_import(args) -> int:
     from core.spaces import add_clip_space, spaces_for
 
     check_output(args.report)  # the files are checked before a catalog is made for them, not after the import
-    info = inspect_source(args.source)
+    info = inspect_source(args.source, whole=True)  # a JSON Lines file's keys on every line, not the first ones only
     if args.pairs:
         inspect_source(args.pairs)
-    overrides = {f: getattr(args, f"map_{f}") for f in ("id", "title", "description", "brand", "price", "rating", "image")}
-    mapping = ColumnMapping.guess(info.columns, **overrides).with_overrides(categories=tuple(args.category) or None)
+    overrides = {f: getattr(args, f"map_{f}")
+                 for f in ("id", "title", "description", "brand", "price", "rating", "image")}
+    mapping = ColumnMapping.guess(info.columns, info.key_counts, **overrides) \
+        .with_overrides(categories=tuple(args.category) or None)
     mapping.validate(info.columns)
     created = not args.catalog.exists()
     catalog = Catalog.open(args.catalog, create=True)
@@ -128,21 +130,38 @@ def cmd_import(args) -> int:
             args.catalog.unlink(missing_ok=True)
         raise
     print(report.summary())
-    for reason, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]):
-        print(f"  skipped {n:>6} x {reason}")
-    for s in report.skipped[:10]:
-        print(f"    {s.detail}")
+    _print_skipped(report)
+    pairs = None
     if args.pairs:
         pairs = import_copurchases(catalog, args.pairs)
-        print(f"co-purchase pairs: {pairs.pairs} imported, {len(pairs.skipped)} skipped")
+        print(pairs.pairs_summary())
+        _print_skipped(pairs)
     from core.engine import Engine
 
     engine = Engine(catalog, spaces)
     for message in engine.load_indexes():
         print(f"index {message}")
     if args.report:
-        args.report.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+        args.report.write_text(json.dumps(_report_json(report, pairs), indent=2, default=str))
     return 0
+
+
+def _print_skipped(report) -> None:
+    """How many rows were skipped for each reason, and the first ten of them."""
+    for reason, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]):
+        print(f"  skipped {n:>6} x {reason}")
+    for s in report.skipped[:10]:
+        print(f"    {s.detail}")
+
+
+def _report_json(report, pairs) -> dict:
+    """The --report file: the products' report, with the co-purchase pairs' counts, skips and merges when a pairs
+    file was imported ("pairs": the pairs new to the catalog)."""
+    out = report.to_dict()
+    if pairs is not None:
+        out |= {k: getattr(pairs, k) for k in ("pairs", "pairs_known", "pairs_merged", "pairs_reversed")}
+        out["pairs_file"] = {"source": pairs.source, "skipped": pairs.to_dict()["skipped"], "notes": pairs.notes}
+    return out
 
 
 @contextlib.contextmanager

@@ -54,9 +54,11 @@ def resolve_image_path(root: Path, relative: str) -> Path:
     """Return the real path of catalog image ``relative`` inside the image folder ``root``.
 
     Symlinks, ``..`` and absolute paths are resolved first; the result must lie inside ``root``
-    (else ``BadImage("outside_folder")``) and be a regular file (else ``BadImage("missing")``).
+    (else ``BadImage("outside_folder")``) and be a regular file (else ``BadImage("missing")``, whose message
+    tells a folder from a file that is not there).
     Also tries the name with stripped spaces, ``\\`` as separator and NFC/NFD Unicode forms."""
     base = _real(Path(root), relative)
+    folder = False
     for variant in _name_variants(relative):
         path = _real(base / variant, relative)
         if not path.is_relative_to(base):
@@ -65,6 +67,10 @@ def resolve_image_path(root: Path, relative: str) -> Path:
                            "give its path relative to the folder.")
         if os.path.isfile(path):  # False (not an error) for unreadable or odd paths
             return path
+        folder = folder or (path != base and os.path.isdir(path))
+    if folder:
+        raise BadImage("missing", f"Image '{relative}' is a folder, not an image. Give the path of the "
+                       "image file inside it.")
     raise BadImage("missing", f"Image '{relative}' was not found in the image folder '{base}'. "
                    "Check the file name in the catalog (letter case counts) or add the file.")
 
@@ -86,13 +92,14 @@ def _name_variants(relative: str) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
-def load_image(source: Path | bytes) -> LoadedImage:
-    """Decode ``source`` (a file path or the file's bytes) into a :class:`LoadedImage`.
+def load_image(source: Path | bytes, name: str | None = None) -> LoadedImage:
+    """Decode ``source`` (a file path or the file's bytes) into a :class:`LoadedImage`; ``name``: the path that
+    messages give for bytes (an import reads the bytes itself, to hash them, but the file has a name).
 
     Raises ``BadImage`` with reason ``missing``, ``empty``, ``not_an_image``, ``truncated``,
     ``too_large`` or ``unreadable``. Never changes Pillow's global settings.
     """
-    data, name = _read(source)
+    data, name = _read(source, name)
     image, notes = _decode(data, name)
     try:
         image = _to_rgb(image, notes)
@@ -107,14 +114,16 @@ def load_image(source: Path | bytes) -> LoadedImage:
                        tuple(notes), blur, flags)
 
 
-def _read(source: Path | bytes) -> tuple[bytes, str]:
+def _read(source: Path | bytes, name: str | None = None) -> tuple[bytes, str]:
     """The file's bytes and a name for messages."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data, name = bytes(source), "supplied image"
+        data, name = bytes(source), f"image file '{name}'" if name is not None else "supplied image"
     else:
         path = Path(os.fspath(source))
         name = f"image file '{path}'"
         try:
+            if path.is_dir():
+                raise _bad("missing", name, "is a folder, not an image", "give the path of an image file")
             if not path.is_file():
                 raise _bad("missing", name, "does not exist (or is not a file)",
                            "check the path or put the file back")

@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,10 +44,17 @@ class ColumnMapping:
     categories: tuple[str, ...] = ()
 
     @classmethod
-    def guess(cls, columns: Sequence[str], **given: str | None) -> "ColumnMapping":
+    def guess(cls, columns: Sequence[str], counts: Mapping[str, int] | None = None,
+              **given: str | None) -> "ColumnMapping":
         """A first mapping from common column names (the wizard and the CLI start from it); the ``given`` columns
-        (those not None) replace only the fields they name, so an id given by hand keeps the guessed title."""
-        lower = {c.lower().replace("_", "").replace(" ", ""): c for c in columns}
+        (those not None) replace only the fields they name, so an id given by hand keeps the guessed title.
+        Of names that differ only in case or "_" (a JSON Lines file with "Title" on one line and "title" on the
+        others) the plain lowercase one is taken, else the one on most rows (``counts``), else the first."""
+        lower: dict[str, str] = {}
+        for c in columns:
+            key = c.lower().replace("_", "").replace(" ", "")
+            if key not in lower or _more_usual(c, lower[key], key, counts or {}):
+                lower[key] = c
         synonyms = {
             "id": ("id", "sku", "articleid", "productid", "itemid"),
             "title": ("title", "name", "prodname", "productname", "productdisplayname"),
@@ -69,11 +76,21 @@ class ColumnMapping:
     def validate(self, columns: Sequence[str]) -> None:
         missing = [c for c in self.used_columns() if c not in columns]
         if missing:
-            raise ImportFailed(f"The mapping names columns that the file does not have: {', '.join(missing)}. "
+            folded = {c.lower(): c for c in columns}
+            named = [c + (f" (the file has '{folded[c.lower()]}': letter case counts)" if c.lower() in folded else "")
+                     for c in missing]
+            raise ImportFailed(f"The mapping names columns that the file does not have: {', '.join(named)}. "
                                f"Its columns are: {', '.join(columns)}.")
 
     def used_columns(self) -> list[str]:
         return [c for c in (*(getattr(self, f) for f in MAPPABLE), *self.categories) if c]
+
+
+def _more_usual(column: str, taken: str, key: str, counts: Mapping[str, int]) -> bool:
+    """Whether ``column`` rather than ``taken`` (the same name but for case or "_") should fill a role."""
+    if (column == key) != (taken == key):
+        return column == key
+    return counts.get(column, 0) > counts.get(taken, 0)
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,10 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
-    pairs: int = 0
+    pairs: int = 0  # co-purchase pairs new to the catalog (a pair listed both ways counts once)
+    pairs_known: int = 0  # pairs of the file the catalog had: their weight is now the file's
+    pairs_merged: int = 0  # lines that repeat an earlier line's pair (the larger weight is kept)
+    pairs_reversed: int = 0  # lines that give a pair of an earlier line the other way round (both are kept)
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[tuple[int, str, str]] = field(default_factory=list)  # (line, sku, note)
     embedded: dict[str, list[int]] = field(default_factory=dict)
@@ -116,6 +136,18 @@ class ImportReport:
             parts.append(f"{self.pairs} co-purchase pairs")
         return (("Import cancelled: " if self.cancelled else "Import finished: ") + ", ".join(parts)
                 + (f"; nothing removed: {self.not_pruned}" if self.not_pruned else ""))
+
+    def pairs_summary(self) -> str:
+        """The co-purchase import in a line: what was stored, merged and skipped."""
+        parts = [f"{self.pairs} imported"]
+        if self.pairs_known:
+            parts.append(f"{self.pairs_known} already in the catalog (weights updated from the file)")
+        parts.append(f"{len(self.skipped)} skipped")
+        lines = [f"{n} line{'s' if n > 1 else ''} {what}" for n, what in (
+            (self.pairs_merged, "repeated an earlier line's pair (merged: the larger weight is kept)"),
+            (self.pairs_reversed, "gave an earlier line's pair the other way round (both directions are kept)"))
+            if n]
+        return "co-purchase pairs: " + ", ".join(parts) + "".join(f"; {line}" for line in lines)
 
     def reasons(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -138,8 +170,10 @@ class _RowError(Exception):
 # "1,299" is 1299 with a thousands separator, or 1.299 with a decimal comma; a separator before other than three
 # digits can only be a decimal mark ("12,99", "0.0508"), and so can the last of two kinds ("1.299,95", "1,299.95")
 _AMBIGUOUS = re.compile(r"\d{1,3},\d{3}")
+_GROUPED_POINT = re.compile(r"[1-9]\d{0,2}\.\d{3}")  # "1.299": 1299 in a file that writes decimal commas
 _DECIMAL_COMMA = re.compile(r"\d*,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+")
 _DECIMAL_POINT = re.compile(r"\d*\.(\d{1,2}|\d{4,})|\d{1,3}(,\d{3})+\.\d+")
+_NUMERAL = re.compile(r"[+-]?\d[\d.,]*")
 
 
 def _comma_is_decimal(rows: Iterable[RawRow], column: str) -> bool | None:
@@ -158,7 +192,9 @@ def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf,
             comma: Callable[[], bool | None] = lambda: None) -> float | None:
     """A single comma is a decimal comma ("12,99"). Before exactly three digits ("1,299") it may as well group
     thousands: ``comma()`` (:func:`_comma_is_decimal`: how the file's other numbers write decimals) decides, and
-    when they do not tell, the row is refused as ambiguous rather than stored a thousand times off."""
+    when they do not tell, the row is refused as ambiguous rather than stored a thousand times off. Likewise a
+    point before three digits ("1.299") groups thousands in a file that writes decimal commas. With both kinds
+    ("1.299,00", "1,299.95") the last is the decimal mark; a mark written twice ("1.299.000") only groups."""
     if text == "":
         return None
     if _AMBIGUOUS.fullmatch(text):
@@ -167,8 +203,10 @@ def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf,
             raise _RowError(f"ambiguous_{what}", f"{what} '{text}' may be {text.replace(',', '')} (a thousands "
                             f"separator) or {text.replace(',', '.')} (a decimal comma): write it as one of those")
         text = text.replace(",", "." if decimal else "")
+    elif _GROUPED_POINT.fullmatch(text) and comma():
+        text = text.replace(".", "")
     try:
-        value = float(text.replace(",", ".") if text.count(",") == 1 and "." not in text else text)
+        value = float(_plain(text) if _NUMERAL.fullmatch(text) else text)
     except ValueError:
         raise _RowError(f"bad_{what}", f"{what} '{text[:40]}' is not a number") from None
     if not math.isfinite(value) or not lo <= value <= hi:
@@ -176,7 +214,29 @@ def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf,
     return value
 
 
+def _plain(text: str) -> str:
+    """``text`` (digits, points and commas) as float() reads it: the last separator is the decimal mark unless it
+    is written twice ("1.299.000"), the other kind groups thousands ("1.299,00"); a mix that is neither stays as
+    it is, and float() refuses it."""
+    sign, digits = (text[0], text[1:]) if text[0] in "+-" else ("", text)
+    marks = [c for c in ",." if c in digits]
+    if not marks:
+        return text
+    mark = max(marks, key=digits.rfind)
+    if digits.count(mark) > 1:
+        whole, decimals, group = digits, "", mark
+    else:
+        whole, _, decimals = digits.rpartition(mark)
+        group = "." if mark == "," else ","
+        if group not in whole:  # a lone decimal mark: "12,99", "0.5"
+            return sign + whole + "." + decimals
+    if not re.fullmatch(rf"\d{{1,3}}(\{group}\d{{3}})+", whole) or not (decimals.isdigit() or not decimals):
+        return text
+    return sign + whole.replace(group, "") + ("." + decimals if decimals else "")
+
+
 def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | None]) -> ProductRecord:
+    data = _mapped_spellings(data, m)
     sku = data.get(m.id, "").strip()
     if not sku:
         raise _RowError("missing_id", "the id column is empty")
@@ -191,6 +251,18 @@ def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | N
                attributes=attributes)
     digest = hashlib.sha256(json.dumps([rec, data.get(m.image or "", "")], sort_keys=True).encode()).hexdigest()
     return ProductRecord(**rec, row_hash=digest[:32])
+
+
+def _mapped_spellings(data: dict[str, str], m: ColumnMapping) -> dict[str, str]:
+    """``data`` with a key spelt otherwise than a mapped column ("Title" on one JSON line of a file that says
+    "title") renamed to it, so that the line keeps its title instead of storing it as an attribute."""
+    used = m.used_columns()
+    absent = [c for c in used if c not in data]
+    if not absent:  # every CSV row, most JSON lines
+        return data
+    folded = {k.lower(): k for k in data if k not in used}
+    renamed = {folded[c.lower()]: c for c in absent if c.lower() in folded}
+    return {renamed.get(k, k): v for k, v in data.items()} if renamed else data
 
 
 @dataclass
@@ -217,8 +289,9 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
         raise ImportFailed(f"The image folder {root} does not exist.")
     report = ImportReport(str(source))
     total = count_rows(source)
-    # a second pass over the file, only for a file with a price like "1,299"
+    # a second pass over the file, only for a file with a price like "1,299" or "1.299"
     comma = functools.cache(lambda: _comma_is_decimal(read_rows(source)[1], mapping.price))
+    report.notes += [(n, "", f"line {n} is not UTF-8: read as Windows-1252") for n in info.cp1252_lines]
     run_id = catalog.start_import_run(str(source))
     with catalog.transaction():
         catalog.set_fields({**{c: "category" for c in mapping.categories}})
@@ -290,7 +363,7 @@ def _load_row_image(row: _Row, root: Path, known: tuple[str, str] | None, fresh:
     if not row.image_changed and fresh(sha):
         row.image = ImageRecord(str(path), sha, 0, 0, 0.0, (), (), b"")  # stored record stays (its path follows)
         return
-    loaded = load_image(data)
+    loaded = load_image(data, name=row.image_rel)
     row.pil = loaded.image
     row.image = ImageRecord(str(path), sha, loaded.width, loaded.height, loaded.blur, loaded.flags,
                             loaded.notes, make_thumbnail(loaded.image, options.thumbnail_size))
@@ -379,7 +452,8 @@ def _prune(catalog: Catalog, keep: set[str]) -> int:
 
 def import_copurchases(catalog: Catalog, source: str | Path, a_column: str | None = None,
                        b_column: str | None = None, weight_column: str | None = None) -> ImportReport:
-    """Co-purchase pairs (two id columns, optional weight); unknown ids are skipped and reported."""
+    """Co-purchase pairs (two id columns, optional weight); unknown ids are skipped and reported. A pair on two
+    lines the same way is stored once with the larger of its weights, each merge noted."""
     info, rows = read_rows(source)
     cols = list(info.columns)
     if len(cols) < 2:
@@ -388,26 +462,38 @@ def import_copurchases(catalog: Catalog, source: str | Path, a_column: str | Non
     weight_column = weight_column or next((c for c in cols if c.lower() == "weight"), None)
     report = ImportReport(str(source))
     pk_of = dict(catalog.execute("SELECT sku, pk FROM products"))
-    pairs = []
+    weights: dict[tuple[int, int], float] = {}
+    first_line: dict[tuple[int, int], int] = {}
     for raw in rows:
         if raw.error:
             report.skipped.append(Skipped(raw.line, None, "malformed_line", f"line {raw.line} {raw.error}"))
             continue
-        a, b = pk_of.get(raw.data.get(a_column, "")), pk_of.get(raw.data.get(b_column, ""))
+        sku_a, sku_b = raw.data.get(a_column, ""), raw.data.get(b_column, "")
+        a, b = pk_of.get(sku_a), pk_of.get(sku_b)
         if a is None or b is None:
-            report.skipped.append(Skipped(raw.line, raw.data.get(a_column), "unknown_id",
+            report.skipped.append(Skipped(raw.line, sku_a or None, "unknown_id",
                                           f"line {raw.line}: id not in the catalog"))
             continue
         if a == b:
-            report.skipped.append(Skipped(raw.line, raw.data.get(a_column), "same_product",
+            report.skipped.append(Skipped(raw.line, sku_a, "same_product",
                                           f"line {raw.line}: a product paired with itself"))
             continue
         try:
             w = _number(raw.data.get(weight_column, ""), "weight") if weight_column else None
         except _RowError as exc:
-            report.skipped.append(Skipped(raw.line, raw.data.get(a_column), exc.reason, exc.detail))
+            report.skipped.append(Skipped(raw.line, sku_a, exc.reason, f"line {raw.line}: {exc.detail}"))
             continue
-        pairs.append((a, b, 1.0 if w is None else w))
+        w = 1.0 if w is None else w
+        if (a, b) in weights:
+            kept = max(weights[(a, b)], w)
+            report.pairs_merged += 1
+            report.notes.append((raw.line, sku_a, f"line {raw.line}: {sku_a} and {sku_b} already paired on line "
+                                 f"{first_line[(a, b)]}; merged, keeping the larger weight ({kept:g})"))
+            weights[(a, b)] = kept
+            continue
+        report.pairs_reversed += (b, a) in weights
+        weights[(a, b)], first_line[(a, b)] = w, raw.line
     with catalog.transaction():
-        report.pairs = catalog.add_copurchases(pairs)
+        report.pairs = catalog.add_copurchases((a, b, w) for (a, b), w in weights.items())
+    report.pairs_known = len({(min(a, b), max(a, b)) for a, b in weights}) - report.pairs
     return report

@@ -6,13 +6,15 @@ strings or an error that says what is wrong with that line. Only problems with t
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
 import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ImportFailed
@@ -38,6 +40,9 @@ class SourceInfo:
     columns: tuple[str, ...]
     encoding: str
     delimiter: str | None
+    header_line: int = 1  # 2 below an Excel "sep=;" line
+    cp1252_lines: tuple[int, ...] = ()  # lines read as Windows-1252 in a file otherwise UTF-8
+    key_counts: Mapping[str, int] = field(default_factory=dict, compare=False)  # JSON Lines: lines with each key
 
 
 def source_kind(path: Path) -> str:
@@ -55,9 +60,10 @@ def source_kind(path: Path) -> str:
 _WARNED_CP1252: set[tuple[str, int, int]] = set()
 
 
-def _read_text(path: Path, head: bool = False) -> tuple[str, str]:
-    """The file's text and encoding; ``head``: only its first HEAD_BYTES, up to the last whole line (what the
-    header, the delimiter and a preview need, without reading a file of a gigabyte)."""
+def _read_text(path: Path, head: bool = False) -> tuple[str, str, tuple[int, ...]]:
+    """The file's text, its encoding and the lines read as Windows-1252 in a file otherwise UTF-8; ``head``: only
+    its first HEAD_BYTES, up to the last whole line (what the header, the delimiter and a preview need, without
+    reading a file of a gigabyte)."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist or is not a file.")
     if path.stat().st_size > MAX_SOURCE_BYTES:
@@ -72,19 +78,50 @@ def _read_text(path: Path, head: bool = False) -> tuple[str, str]:
         raise ImportFailed(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ImportFailed(f"{path.name} looks like a binary file, not CSV or JSON Lines text.")
-    encodings = ("utf-16",) if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",)
-    for encoding in encodings:
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
+    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    try:
+        return raw.decode(encoding), encoding, ()
+    except UnicodeDecodeError:
+        pass
+    if encoding == "utf-16":
+        text, odd, utf8 = raw.decode("cp1252", errors="replace"), [], False
+    else:
+        text, odd, utf8 = _decode_lines(raw.removeprefix(codecs.BOM_UTF8))
     # Spreadsheet exports on Windows are often cp1252; every byte decodes, so say what we assumed (once per
-    # version of the file: an import reads it to inspect, count and read its rows).
+    # version of the file: an import reads it to inspect, count and read its rows). A file that is UTF-8 but for
+    # a few lines (a row pasted from another file) keeps its UTF-8 lines as they are.
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _WARNED_CP1252:
         _WARNED_CP1252.add(key)
-        log.warning("%s is not UTF-8; reading it as Windows-1252", path.name)
-    return raw.decode("cp1252", errors="replace"), "cp1252"
+        if utf8:
+            log.warning("%s: %s not UTF-8; reading %s as Windows-1252 and the rest as UTF-8", path.name,
+                        _line_list(odd) + (" is" if len(odd) == 1 else " are"), "it" if len(odd) == 1 else "them")
+        else:
+            log.warning("%s is not UTF-8; reading it as Windows-1252", path.name)
+    return (text, "utf-8+cp1252", tuple(odd)) if utf8 else (text, "cp1252", ())
+
+
+def _decode_lines(raw: bytes) -> tuple[str, list[int], bool]:
+    """``raw`` decoded line by line: UTF-8 where a line is valid UTF-8, else Windows-1252; also the numbers of the
+    Windows-1252 lines and whether any line needed UTF-8 (else the whole file reads the same as Windows-1252)."""
+    lines, odd, utf8 = raw.split(b"\n"), [], False
+    for i, line in enumerate(lines):
+        try:
+            lines[i] = line.decode("utf-8")
+            utf8 = utf8 or not line.isascii()
+        except UnicodeDecodeError:
+            lines[i] = line.decode("cp1252", errors="replace")
+            odd.append(i + 1)
+    return "\n".join(lines), odd, utf8
+
+
+def _line_list(numbers: Sequence[int], most: int = 10) -> str:
+    """'line 4', 'lines 4, 9 and 12', 'lines 4, 9, ... and 40 more': line numbers for a message."""
+    shown = [str(n) for n in numbers[:most]]
+    if len(numbers) == 1:
+        return f"line {shown[0]}"
+    rest = f"{len(numbers) - most} more" if len(numbers) > most else shown.pop()
+    return f"lines {', '.join(shown)} and {rest}"
 
 
 def _whole_lines(raw: bytes) -> bytes:
@@ -101,50 +138,79 @@ def _whole_lines(raw: bytes) -> bytes:
     return raw[:end] if end > 1 else raw
 
 
-def inspect_source(path: str | Path) -> SourceInfo:
-    """Columns, encoding and delimiter of a source file (for the mapping step and the wizard), from its head."""
+def inspect_source(path: str | Path, whole: bool = False) -> SourceInfo:
+    """Columns, encoding and delimiter of a source file (for the mapping step and the wizard), from its head;
+    ``whole``: the keys of every line of a JSON Lines file, not only of its head (what an import checks its
+    mapping against)."""
     path = Path(path)
     kind = source_kind(path)
-    text, encoding = _read_text(path, head=True)
-    if kind == "csv":
-        delimiter = _sniff_delimiter(text, path)
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
-        if not header or not any(h.strip() for h in header):
-            raise ImportFailed(f"{path.name} has no header line naming its columns.")
-        columns = tuple(h.strip() for h in header)
-        first: dict[str, int] = {}
-        for number, column in enumerate(columns, 1):  # a row is a dict by column name: one value would be lost
-            if column in first:
-                raise ImportFailed(f"{path.name} has two columns named '{column}' (columns {first[column]} and "
-                                   f"{number}); rename one of them.")
-            if column:
-                first[column] = number
-        return SourceInfo(path, kind, columns, encoding, delimiter)
-    columns: dict[str, None] = {}
-    for row in _jsonl_rows(text):
-        if row.data:
-            columns.update(dict.fromkeys(row.data))
-        if len(columns) and row.line > 200:
-            break
-    if not columns:
-        raise ImportFailed(f"{path.name} has no JSON object lines.")
-    return SourceInfo(path, kind, tuple(columns), encoding, None)
+    return _describe(path, kind, *_read_text(path, head=not (whole and kind == "jsonl")))
+
+
+def _describe(path: Path, kind: str, text: str, encoding: str, cp1252_lines: tuple[int, ...]) -> SourceInfo:
+    if kind == "jsonl":
+        counts: dict[str, int] = {}  # every line's keys (one first seen on line 5,000 is a column too)
+        for row in _jsonl_rows(text):
+            for key in row.data or ():
+                counts[key] = counts.get(key, 0) + 1
+        if not counts:
+            raise ImportFailed(f"{path.name} has no JSON object lines.")
+        return SourceInfo(path, kind, tuple(counts), encoding, None, 1, cp1252_lines, counts)
+    head = text[:HEAD_BYTES]
+    sep = _SEP_LINE.match(head)  # Excel's "sep=;" line names the delimiter, and the header comes next
+    if sep:
+        head = head[sep.end():]
+    delimiter = sep.group(1) if sep else _sniff_delimiter(head, path)
+    try:
+        header = next(csv.reader(io.StringIO(head), delimiter=delimiter), None)
+    except csv.Error as exc:  # e.g. a carriage return alone inside the header line
+        why = "it holds a line break inside a column name" if "new-line" in str(exc) else str(exc)
+        raise ImportFailed(f"{path.name}: its header line cannot be split into columns ({why}). Open the file in a "
+                           "spreadsheet and save it again as CSV.") from None
+    if not header or not any(h.strip() for h in header):
+        raise ImportFailed(f"{path.name} has no header line naming its columns.")
+    columns = tuple(h.strip() for h in header)
+    held = [name for d, name in _DELIMITERS.items() if d != delimiter and d in columns[0]]
+    if len(columns) == 1 and held:
+        raise ImportFailed(f"{path.name}: its header line reads as one column, '{columns[0][:60]}', though it holds "
+                           f"{held[0]}: the delimiter looks wrong (Vitrina read the file as separated by "
+                           f"{_DELIMITERS.get(delimiter, repr(delimiter))}). Save it again as comma-, semicolon- "
+                           "or tab-separated text.")
+    first: dict[str, int] = {}
+    for number, column in enumerate(columns, 1):  # a row is a dict by column name: one value would be lost
+        if column in first:
+            raise ImportFailed(f"{path.name} has two columns named '{column}' (columns {first[column]} and "
+                               f"{number}); rename one of them.")
+        if column:
+            first[column] = number
+    return SourceInfo(path, kind, columns, encoding, delimiter, 2 if sep else 1, cp1252_lines)
+
+
+_DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+_SEP_LINE = re.compile(r'"?sep=(.)"?\r?(?:\n|$)')
 
 
 def _sniff_delimiter(text: str, path: Path) -> str:
-    if path.suffix.lower() == ".tsv":
+    """The delimiter the file's head shows. The extension is only a hint: a .tsv whose header holds tabs is
+    tab-separated, a .tsv saved with commas is not."""
+    line = text.split("\n", 1)[0]
+    tsv = path.suffix.lower() == ".tsv"
+    if tsv and "\t" in line:
         return "\t"
     try:
-        return csv.Sniffer().sniff(text[:8192], delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
+        return csv.Sniffer().sniff(text[:8192], delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:  # too few lines to tell: the candidate the header holds most of
+        best = max(_DELIMITERS, key=line.count)
+        return best if best in line else "\t" if tsv else ","
 
 
 def read_rows(path: str | Path) -> tuple[SourceInfo, Iterator[RawRow]]:
-    """The file's description and an iterator over its rows (header excluded)."""
+    """The file's description (a JSON Lines file's columns: the keys of all its lines) and an iterator over its
+    rows (header excluded)."""
     path = Path(path)
-    info = inspect_source(path)
-    text, _ = _read_text(path)
+    kind = source_kind(path)
+    text, encoding, cp1252_lines = _read_text(path)
+    info = _describe(path, kind, text, encoding, cp1252_lines)
     rows = _csv_rows(text, info) if info.kind == "csv" else _jsonl_rows(text)
     return info, rows
 
@@ -152,8 +218,9 @@ def read_rows(path: str | Path) -> tuple[SourceInfo, Iterator[RawRow]]:
 def preview_rows(path: str | Path, n: int = 30) -> tuple[SourceInfo, list[RawRow]]:
     """The file's description and its first ``n`` rows, read from its head only (the import dialog's preview)."""
     path = Path(path)
-    info = inspect_source(path)
-    text, _ = _read_text(path, head=True)
+    kind = source_kind(path)
+    text, encoding, cp1252_lines = _read_text(path, head=True)
+    info = _describe(path, kind, text, encoding, cp1252_lines)
     rows = _csv_rows(text, info) if info.kind == "csv" else _jsonl_rows(text)
     return info, list(itertools.islice(rows, n))
 
@@ -166,17 +233,38 @@ def count_rows(path: str | Path) -> int:
 
 
 def _csv_rows(text: str, info: SourceInfo) -> Iterator[RawRow]:
+    """The data rows. A row whose quote runs on past its line (never closed, or closed by a quote of a later row)
+    is skipped with that reason, and reading goes on at the line after its first: the rows it swallowed are read
+    (or reported) one by one instead of vanishing with it."""
     header = info.columns
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=info.delimiter or ",", strict=True)
+    buf = io.StringIO(text, newline="")
+    for _ in range(info.header_line - 1):  # Excel's "sep=;" line
+        buf.readline()
+    base = info.header_line - 1  # lines before the reader's first
+
+    def reader_from_here():
+        return csv.reader(buf, delimiter=info.delimiter or ",", strict=True)
+
+    reader = reader_from_here()
     first = True
     while True:
-        line = reader.line_num + 1
+        line, start = base + reader.line_num + 1, buf.tell()
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RawRow(line, None, f"malformed CSV line: {exc}")
+            end = base + reader.line_num
+            unclosed = str(exc) == "unexpected end of data"
+            problem = ('has a quote (") that is never closed' if unclosed else
+                       f"malformed CSV line: {exc}" + (f" (on line {end}, inside a quote opened on line {line})"
+                                                       if end > line else ""))
+            if end > line:  # read the lines the quote took again, as rows
+                buf.seek(start)
+                buf.readline()
+                base, reader = line, reader_from_here()
+                problem += "; the row is skipped and the lines after it are read as rows"
+            yield RawRow(line, None, problem)
             continue
         if first:
             first = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 import time
 import warnings
@@ -171,6 +172,19 @@ def test_message_names_the_file(tmp_path):
     with pytest.raises(BadImage) as info:
         load_image(path)
     assert "gone.png" in str(info.value)
+
+
+@pytest.mark.parametrize("data, problem", [(b"", "is empty (0 bytes)"), (b"not an image", "is not an image")])
+def test_bytes_with_a_name_are_named_in_the_message(data, problem):
+    with pytest.raises(BadImage, match="^The image file 'pics/a.jpg' " + re.escape(problem)):
+        load_image(data, name="pics/a.jpg")
+    with pytest.raises(BadImage, match="^The supplied image " + re.escape(problem)):
+        load_image(data)
+
+
+def test_a_folder_is_said_to_be_a_folder(tmp_path):
+    with pytest.raises(BadImage, match="is a folder, not an image"):
+        load_image(tmp_path)
 
 
 # ---------------------------------------------------------------- conversions
@@ -358,6 +372,16 @@ def test_resolve_missing(layout, relative):
     with pytest.raises(BadImage) as info:
         resolve_image_path(root, relative)
     assert info.value.reason == "missing"
+
+
+def test_resolve_a_folder_named_like_an_image(layout):
+    root, _ = layout
+    (root / "shot.jpg").mkdir()
+    with pytest.raises(BadImage, match="^Image 'shot.jpg' is a folder, not an image") as info:
+        resolve_image_path(root, "shot.jpg")
+    assert info.value.reason == "missing"
+    with pytest.raises(BadImage, match="^Image 'none.jpg' was not found"):
+        resolve_image_path(root, "none.jpg")
 
 
 # ---------------------------------------------------------------- thumbnails

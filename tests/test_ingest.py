@@ -1,4 +1,5 @@
 """Import: the bad-input corpus end to end, re-import of changes only, resume after a kill."""
+import json
 import logging
 import signal
 import subprocess
@@ -394,3 +395,136 @@ def test_a_folder_or_a_file_without_a_type_is_named_as_such(tmp_path):
     (tmp_path / "products").write_text("id\n1\n")
     with pytest.raises(ImportFailed, match=r"products: no file type \(extension\). Use a .csv"):
         inspect_source(tmp_path / "products")
+
+
+@pytest.mark.parametrize("text, prices", [
+    ("id;title;price\n1;A;12,50\n2;B;1.299\n3;C;1.299,00\n4;D;9,99\n", {"1": 12.5, "2": 1299.0, "3": 1299.0,
+                                                                        "4": 9.99}),  # "." groups thousands
+    ('id,title,price\n1,A,"1,299.95"\n2,B,1.299.000\n3,C,"1,299,000"\n', {"1": 1299.95, "2": 1299000.0,
+                                                                         "3": 1299000.0}),  # the last one is decimal
+    ("id,title,price\n1,A,12.99\n2,B,1.299\n", {"1": 12.99, "2": 1.299}),  # a decimal point file: 1.299 as written
+])
+def test_a_point_before_three_digits_and_numbers_with_both_separators(cat, tmp_path, spaces, text, prices):
+    (tmp_path / "p.csv").write_text(text)
+    report, _ = run(cat, tmp_path / "p.csv", spaces, mapping=ColumnMapping(id="id", title="title", price="price"))
+    assert not report.skipped and {p.sku: p.price for p in cat.products(cat.all_pks())} == prices
+
+
+def test_prices_with_separators_in_no_known_pattern_are_not_numbers(cat, tmp_path, spaces):
+    (tmp_path / "p.csv").write_text('id,title,price\n1,A,"1.2345,6"\n2,B,"1,29,00"\n3,C,"1,299.95.1"\n4,D,5\n')
+    report, _ = run(cat, tmp_path / "p.csv", spaces, mapping=ColumnMapping(id="id", title="title", price="price"))
+    assert report.added == 1 and [(s.sku, s.reason) for s in report.skipped] == [
+        ("1", "bad_price"), ("2", "bad_price"), ("3", "bad_price")]
+
+
+def test_json_lines_keys_first_seen_late_take_their_roles(cat, tmp_path, spaces):
+    Image.new("RGB", (80, 80), (200, 10, 10)).save(tmp_path / "x.png")
+    lines = [json.dumps({"id": f"S{i}", "title": f"thing {i}"}) for i in range(250)]
+    lines += [json.dumps({"id": "S250", "title": "late", "price": 9.5, "image": "x.png"})]
+    (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
+    info = inspect_source(tmp_path / "p.jsonl", whole=True)
+    mapping = ColumnMapping.guess(info.columns, info.key_counts)
+    assert (mapping.price, mapping.image) == ("price", "image")
+    report, _ = run(cat, tmp_path / "p.jsonl", spaces, mapping=ColumnMapping(id="id", title="title", price="price",
+                                                                            image="image"))
+    assert report.added == 251 and not report.skipped
+    late = cat.product(cat.pk_for_sku("S250"))
+    assert late.price == 9.5 and "price" not in late.attributes and cat.embedding_count("image") == 1
+
+
+def test_a_rare_spelling_of_a_key_does_not_take_the_role(cat, tmp_path, spaces):
+    assert ColumnMapping.guess(["id", "Title", "title"]).title == "title"  # the plain lowercase name
+    assert ColumnMapping.guess(["id", "NAME", "Name"], {"NAME": 1, "Name": 9}).title == "Name"  # else the usual one
+    assert ColumnMapping.guess(["id", "NAME", "Name"]).title == "NAME"  # else the first
+    src = tmp_path / "case.jsonl"
+    src.write_text('{"id": "C1", "title": "Red silk dress"}\n{"id": "C2", "title": "Blue denim jacket"}\n'
+                   '{"id": "C3", "Title": "Green wool hat"}\n')
+    info = inspect_source(src)
+    mapping = ColumnMapping.guess(info.columns, info.key_counts)
+    assert mapping.title == "title"
+    report, _ = run(cat, src, spaces, mapping=mapping)
+    assert report.added == 3
+    products = {p.sku: p for p in cat.products(cat.all_pks())}
+    assert {sku: p.title for sku, p in products.items()} == {"C1": "Red silk dress", "C2": "Blue denim jacket",
+                                                             "C3": "Green wool hat"}
+    assert "Title" not in products["C3"].attributes
+    with pytest.raises(ImportFailed, match="does not have: Price \\(the file has 'price': letter case counts\\)"):
+        ColumnMapping(id="id", price="Price").validate(["id", "price"])
+
+
+def test_windows_1252_lines_of_a_utf8_file_do_not_garble_the_others_and_are_noted(cat, tmp_path, spaces):
+    rows = "id,title\nM1,Café crème jacket\nM2,Blouse brodée à la main\nM3,Tröja\n".encode()
+    (tmp_path / "v1.csv").write_bytes(rows)
+    (tmp_path / "v2.csv").write_bytes(rows + "M4,Entrée new row\n".encode("cp1252"))
+    mapping = ColumnMapping(id="id", title="title")
+    run(cat, tmp_path / "v1.csv", spaces, mapping=mapping)
+    report, _ = run(cat, tmp_path / "v2.csv", spaces, mapping=mapping)
+    assert (report.added, report.updated, report.unchanged) == (1, 0, 3)  # the good titles are left as they were
+    assert [p.title for p in cat.products(cat.all_pks())] == ["Café crème jacket", "Blouse brodée à la main",
+                                                              "Tröja", "Entrée new row"]
+    assert report.notes == [(5, "", "line 5 is not UTF-8: read as Windows-1252")]
+
+
+def test_rows_after_an_unterminated_quote_are_imported_and_the_bad_one_is_named(cat, tmp_path, spaces):
+    (tmp_path / "p.csv").write_text('id,title,price\nQ1,one,1\nQ2,two,2\nQ3,"unterminated,3\nQ4,four,4\n'
+                                    'Q5,five,5\nQ6,six,6\n')
+    report, _ = run(cat, tmp_path / "p.csv", spaces, mapping=ColumnMapping(id="id", title="title"), prune=True)
+    assert sorted(p.sku for p in cat.products(cat.all_pks())) == ["Q1", "Q2", "Q4", "Q5", "Q6"]
+    assert [(s.reason, s.detail) for s in report.skipped] == [
+        ("malformed_line", 'line 4 has a quote (") that is never closed; the row is skipped and the lines after it '
+                           "are read as rows")]
+    assert report.removed == 0 and report.not_pruned  # that line may list a product
+
+
+def test_image_skip_reasons_name_the_image_and_a_folder_is_no_image(cat, tmp_path, spaces):
+    pics = tmp_path / "pics"
+    (pics / "shot.jpg").mkdir(parents=True)
+    (pics / "a.jpg").write_text("not an image")
+    (pics / "b.jpg").write_bytes(b"")
+    (tmp_path / "p.csv").write_text("id,title,image\nX1,one,pics/a.jpg\nX2,two,pics/b.jpg\nX3,three,pics/shot.jpg\n")
+    report, _ = run(cat, tmp_path / "p.csv", spaces, mapping=ColumnMapping(id="id", title="title", image="image"))
+    assert [(s.reason, s.detail) for s in report.skipped] == [
+        ("not_an_image", "line 2: The image file 'pics/a.jpg' is not an image Vitrina can read; save it as JPEG, "
+                         "PNG or WebP."),
+        ("empty", "line 3: The image file 'pics/b.jpg' is empty (0 bytes); export or copy the image again."),
+        ("missing", "line 4: Image 'pics/shot.jpg' is a folder, not an image. Give the path of the image file "
+                    "inside it.")]
+
+
+def test_copurchase_counts_are_distinct_pairs_and_a_repeated_pair_keeps_its_larger_weight(cat, tmp_path, spaces):
+    (tmp_path / "p.csv").write_text("id,title\nA,a\nB,b\nC,c\n")
+    run(cat, tmp_path / "p.csv", spaces, mapping=ColumnMapping(id="id", title="title"))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("a,b,weight\nA,B,3\nB,A,5\nA,B,7\nA,B,2\nC,C,1\nC,XXX,1\nA,C,abc\n")
+    rep = import_copurchases(cat, pairs)
+    a, b = cat.pk_for_sku("A"), cat.pk_for_sku("B")
+    assert sorted(cat.copurchase_pairs()) == [(a, b, 7.0), (b, a, 5.0)]
+    assert (rep.pairs, rep.pairs_known, rep.pairs_merged, rep.pairs_reversed) == (1, 0, 2, 1)
+    assert [n for _, _, n in rep.notes] == ["line 4: A and B already paired on line 2; merged, keeping the larger "
+                                            "weight (7)", "line 5: A and B already paired on line 2; merged, "
+                                            "keeping the larger weight (7)"]
+    assert [(s.reason, s.detail) for s in rep.skipped] == [
+        ("same_product", "line 6: a product paired with itself"), ("unknown_id", "line 7: id not in the catalog"),
+        ("bad_weight", "line 8: weight 'abc' is not a number")]
+    assert rep.pairs_summary() == (
+        "co-purchase pairs: 1 imported, 3 skipped; 2 lines repeated an earlier line's pair (merged: the larger weight "
+        "is kept); 1 line gave an earlier line's pair the other way round (both directions are kept)")
+    again = import_copurchases(cat, pairs)
+    assert (again.pairs, again.pairs_known) == (0, 1) and len(cat.copurchase_pairs()) == 2
+
+
+def test_cli_import_shows_why_pairs_were_skipped_and_reports_them(tmp_path, mini_dir, monkeypatch, capsys):
+    from core import cli
+    from tests.fakes import fake_spaces
+
+    monkeypatch.setattr("core.spaces.default_spaces", fake_spaces)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("a,b,weight\nP001,P002,3\nP001,P002,7\nP003,P003,1\nP004,NOPE,1\n")
+    assert cli.run(["import", str(tmp_path / "shop.vitrina"), str(mini_dir / "products.csv"), "--pairs", str(pairs),
+                    "--report", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "co-purchase pairs: 1 imported, 2 skipped; 1 line repeated an earlier line's pair" in out
+    assert "    line 4: a product paired with itself\n    line 5: id not in the catalog\n" in out
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert (written["added"], written["pairs"], written["pairs_merged"]) == (12, 1, 1)
+    assert [s["reason"] for s in written["pairs_file"]["skipped"]] == ["same_product", "unknown_id"]
