@@ -152,6 +152,11 @@ def _print_skipped(report) -> None:
         print(f"  skipped {n:>6} x {reason}")
     for s in report.skipped[:10]:
         print(f"    {s.detail}")
+    if report.notes:  # imported, with something to know (a line read as Windows-1252, a pair merged, an image)
+        print(f"  {len(report.notes)} note{'s' if len(report.notes) > 1 else ''}"
+              + (" (all in the --report file)" if len(report.notes) > 5 else "") + ":")
+        for line, sku, note in report.notes[:5]:
+            print(f"    {note if note.startswith('line ') else f'line {line} ({sku}): {note}'}")
 
 
 def _report_json(report, pairs) -> dict:

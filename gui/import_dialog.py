@@ -295,10 +295,13 @@ class ImportDialog(QDialog):
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]))
         text = report.summary() + (f" — skipped: {reasons}" if reasons else "")
         rows = [(str(s.line), s.reason, s.detail) for s in report.skipped]
+        rows += [(str(line), self.tr("note"), note if sku == "" else f"{sku}: {note}") for line, sku, note in report.notes]
         if pairs is not None:
-            text += "\n" + self.tr("Co-purchase pairs: %d imported, %d skipped") % (pairs.pairs, len(pairs.skipped))
+            summary = pairs.pairs_summary()
+            text += "\n" + summary[0].upper() + summary[1:]
             name = Path(pairs.source).name
             rows += [(str(s.line), s.reason, f"{name}: {s.detail}") for s in pairs.skipped]
+            rows += [(str(line), self.tr("note"), f"{name}: {note}") for line, _, note in pairs.notes]
         if pairs_error:
             text += "\n" + self.tr("Co-purchase pairs not imported: %s") % pairs_error
         self.report.setText(text)

@@ -181,3 +181,18 @@ def test_without_an_id_like_column_the_first_stands_in_and_the_rest_is_still_gue
     dialog.load_source(str(tmp_path / "codes.csv"))
     chosen = {f: dialog.maps[f].currentText() for f in ("id", "title", "price", "image")}
     assert chosen == {"id": "code", "title": "title", "price": "price", "image": "image"}
+
+
+def test_notes_of_an_import_are_listed_with_the_skipped_rows(qtbot, tmp_path):
+    csv = tmp_path / "p.csv"
+    csv.write_bytes("id,title\nA1,Café crème jacket\n".encode() + "A2,Blouse brodée\n".encode("cp1252"))
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(csv))
+    with qtbot.waitSignal(dialog.imported, timeout=20000):
+        dialog.start()
+    assert "2 added" in dialog.report.text()
+    rows = [(dialog.skipped.item(i, 1).text(), dialog.skipped.item(i, 2).text())
+            for i in range(dialog.skipped.rowCount())]
+    assert rows == [("note", "line 3 is not UTF-8: read as Windows-1252")]
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)

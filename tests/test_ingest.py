@@ -525,6 +525,7 @@ def test_cli_import_shows_why_pairs_were_skipped_and_reports_them(tmp_path, mini
     out = capsys.readouterr().out
     assert "co-purchase pairs: 1 imported, 2 skipped; 1 line repeated an earlier line's pair" in out
     assert "    line 4: a product paired with itself\n    line 5: id not in the catalog\n" in out
+    assert "  1 note:\n    line 3: P001 and P002 already paired on line 2; merged, keeping the larger weight (7)" in out
     written = json.loads((tmp_path / "r.json").read_text())
     assert (written["added"], written["pairs"], written["pairs_merged"]) == (12, 1, 1)
     assert [s["reason"] for s in written["pairs_file"]["skipped"]] == ["same_product", "unknown_id"]
