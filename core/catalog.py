@@ -309,6 +309,13 @@ class Catalog:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         self._note_writes += self._conn.total_changes - before
 
+    def drop_meta(self, pattern: str, keep: str = "") -> None:
+        """Deletes the notes whose key matches the GLOB ``pattern``, but ``keep``: caches superseded by a newer
+        one (a map kept per revision would grow the catalog by a map at every import)."""
+        before = self._conn.total_changes
+        self._conn.execute("DELETE FROM meta WHERE key GLOB ? AND key != ?", (pattern, keep))
+        self._note_writes += self._conn.total_changes - before
+
     # ---- products ----------------------------------------------------------------------
     def __len__(self) -> int:
         return self._conn.execute("SELECT count(*) FROM products").fetchone()[0]

@@ -23,7 +23,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--product", metavar="ID", help="complements of this product")
     p.add_argument("--group-by", help="the column a design's variants share, kept in one split (default: found "
                                       "in the catalog, e.g. H&M's product_code; 'none': each product alone)")
-    p.add_argument("--json", type=Path)
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="also write the results here as JSON: the evaluation's figures, what --train learned "
+                        "(\"trained\") and --product's recommendations with their evidence (\"recommendations\")")
     p.set_defaults(func=cmd_goes_with)
 
 
@@ -68,9 +70,13 @@ def cmd_goes_with(args) -> int:
         raise AppError("Say what to do: --train (learn from the co-purchase pairs), --eval (measure it) or "
                        "--product ID (what goes with that product).")
     check_output(args.json)
+    written: dict = {}  # what --json writes
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)
         model = None
+        pk = None if args.product is None else catalog.pk_for_sku(args.product)
+        if args.product is not None and pk is None:  # said now, not after minutes of learning
+            raise AppError(f"No product with id '{args.product}'.")
         # the evaluation's model never sees the test products' pairs (the saved one learns from all); with
         # both, they are learned together: the same split fits the same ranker
         wanted = ([ALL_SPLITS] if args.train else []) + ([EVALUATION_SPLITS] if args.eval else [])
@@ -96,6 +102,8 @@ def cmd_goes_with(args) -> int:
                   f"({model.info['ranker']}) fitted on {model.info['ranker_fit_on']} products' pairs; compatibility on "
                   f"{', '.join(model.fields) or 'no field'}; popularity among the buyers of each "
                   f"{', '.join(model.group_fields) or 'no attribute'} -> {path}")
+            written["trained"] = {"path": str(path), "fields": list(model.fields),
+                                  "group_fields": list(model.group_fields), **model.info}
             if "importance" in model.info:  # trees: the mean size of each feature's share of a score
                 for name, v in sorted(model.info["importance"].items(), key=lambda kv: -kv[1]):
                     print(f"  mean |share| {v:.3f}  {name}")
@@ -106,23 +114,28 @@ def cmd_goes_with(args) -> int:
             result = evaluate_complements(catalog, models[-1], group_by)
             for name, v in result.items():
                 print(f"  {name}: {v}")
-            if args.json:
-                args.json.write_text(json.dumps(result, indent=2))
+            written |= result  # the figures as top-level keys, as --json wrote them before
         if args.product is not None:
             if model is None and path.exists():  # not just trained: the saved one
                 model = ComplementModel.load(path).named(catalog)
-            pk = catalog.pk_for_sku(args.product)
-            if pk is None:
-                raise AppError(f"No product with id '{args.product}'.")
+            note = None
             try:
                 recs = recommend(catalog, model, pk, 10)
             except AppError as exc:  # the model cannot score this product: its known pairs, and why
                 recs = recommend(catalog, None, pk, 10)
-                print(f"Known co-purchases only. {exc}")
+                note = f"Known co-purchases only. {exc}"
+                print(note)
             if not recs:
-                print(f"Nothing known to go with {args.product}: it has no co-purchase pairs"
-                      + ("." if model is not None else ", and no model was trained (goes-with --train)."))
+                note = (f"Nothing known to go with {args.product}: it has no co-purchase pairs"
+                        + ("." if model is not None else ", and no model was trained (goes-with --train)."))
+                print(note)
+            rows = []
             for c in recs:
                 p = catalog.product(c.pk)
                 print(f"  {badge(c):>6}  {p.sku:<14} {p.title}   ({why(c)})")
+                rows.append({"product": p.sku, "title": p.title, "kind": "bought" if c.known else "learned",
+                             "score": round(c.score, 4), "badge": badge(c), "evidence": c.evidence})
+            written |= {"product": args.product, "recommendations": rows, **({"note": note} if note else {})}
+    if args.json:
+        args.json.write_text(json.dumps(written, indent=2, ensure_ascii=False))
     return 0

@@ -26,6 +26,14 @@ def evaluation_queries(catalog: Catalog, group_by: str | None = None, seed: int 
     """The test products' held-out pairs (what an evaluation finds again); says so when there are none, which
     ``goes-with --eval`` asks before it learns anything."""
     rel = held_out_queries(catalog, product_split(catalog, group_by, seed) if split is None else split, "test")
+    if not rel and group_by is not None and held_out_queries(catalog, product_split(catalog, None, seed), "test"):
+        values = Counter(catalog.attribute_column(group_by).values())
+        groups = f"{len(values):,} group{'s' if len(values) != 1 else ''} of products"
+        largest = f" (the largest holds {values.most_common(1)[0][1]:,} of {len(catalog):,})" if values else ""
+        raise AppError(f"No test product of {catalog.name} has co-purchase pairs to hide and find again because "
+                       f"products that share their {group_by} are kept together: {groups}{largest}, and no group "
+                       "with co-purchase pairs was drawn for testing. Keep variants together by a column whose "
+                       "values each name one design (--group-by COLUMN), or not at all (--group-by none).")
     if not rel:
         raise AppError(f"No test product of {catalog.name} has co-purchase pairs to hide and find again: the "
                        "catalog needs more pairs to be evaluated.")
@@ -76,26 +84,38 @@ def evaluate_complements(catalog: Catalog, model: ComplementModel, group_by: str
         best = max(plain, key=plain.get)
         out["best plain similarity R@k"] = plain[best]
         out["ratio to best plain similarity"] = out["complement model"][f"R@{k}"] / max(plain[best], 1e-9)
-        if len(queries) >= 2:
-            out |= _intervals(scores["complement model"], scores[best], seed)
+        out |= _intervals(scores["complement model"], scores[best], seed)
     return out
+
+
+INTERVAL_QUERIES = 30  # test queries below which a bootstrap interval says more about the resampling than the catalog
+RATIO_HITS = 10  # test queries the best plain similarity finds a pair for, at least, for an interval of the ratio
+NO_INTERVAL = "95 % intervals"  # the key that says why an interval is not given
 
 
 def _intervals(model: list[tuple[float, float]], base: list[tuple[float, float]], seed: int) -> dict:
     """95 % bootstrap intervals (BCa, queries resampled; for the ratio, both methods on the same queries)
     of the model's Recall@k and of its ratio to the best plain similarity: how far the test products'
-    sample lets the figures move."""
+    sample lets the figures move. Where the sample cannot say, no interval but why: too few queries, or a
+    similarity that finds so few pairs that resamples where it finds none make the ratio unbounded."""
     from scipy.stats import bootstrap
 
     m, b = np.array([r for r, _ in model]), np.array([r for r, _ in base])
-    if m.std() == 0 or b.std() == 0:  # a degenerate sample: nothing to resample
-        return {}
+    if len(m) < INTERVAL_QUERIES:
+        return {NO_INTERVAL: f"not given: {len(m)} test queries, at least {INTERVAL_QUERIES} are needed"}
+    if m.std() == 0:  # a degenerate sample: nothing to resample
+        return {NO_INTERVAL: f"not given: the complement model's R@k is {m[0]:.3g} on every test query"}
     common = {"n_resamples": 2000, "vectorized": True, "random_state": np.random.default_rng(seed)}
     recall = bootstrap((m,), np.mean, **common).confidence_interval
+    out = {"complement model R@k, 95 % interval": [round(float(recall.low), 4), round(float(recall.high), 4)]}
+    hits = int((b > 0).sum())
+    if hits < RATIO_HITS:
+        return out | {NO_INTERVAL: f"none for the ratio: the best plain similarity finds a held-out pair for {hits} "
+                                   f"of the {len(b)} test queries, at least {RATIO_HITS} are needed"}
     ratio = bootstrap((m, b), lambda m, b, axis=-1: m.mean(axis) / np.maximum(b.mean(axis), 1e-9), paired=True,
                       **common).confidence_interval
-    return {"complement model R@k, 95 % interval": [round(float(recall.low), 4), round(float(recall.high), 4)],
-            "ratio to best plain similarity, 95 % interval": [round(float(ratio.low), 3), round(float(ratio.high), 3)]}
+    return out | {"ratio to best plain similarity, 95 % interval": [round(float(ratio.low), 3),
+                                                                     round(float(ratio.high), 3)]}
 
 
 def _mean_metrics(results: list[tuple[float, float]], k: int) -> dict[str, float]:

@@ -73,7 +73,7 @@ class ComplementModel:
                            tuple(meta["group_fields"]), z["item_pks"], z["item_vectors"], meta["attribute_values"],
                            TreeEnsemble.from_arrays(z, "trees_") if "trees_roots" in z.files else None,
                            dict(zip(z["sku_pks"].tolist(), z["sku_names"].tolist())) if "sku_pks" in z.files else None)
-        except (KeyError, ValueError, OSError) as exc:
+        except Exception as exc:  # a truncated, emptied or damaged file fails anywhere in zipfile, zlib, numpy or json
             raise AppError(f"{path} is not a complement model of this version ({exc}); train it again "
                            "with `vitrina goes-with CATALOG --train`.") from exc
 

@@ -19,15 +19,22 @@ def product_groups(catalog: Catalog, group_by: str | None) -> dict[int, str]:
 
 DESIGN_WORDS = ("product_code", "design", "style", "model", "parent", "family", "group")
 MAX_VARIANTS = 5.0  # products per design value, on average, at most: more is a brand or a kind, not a design
+# the products one value groups, at most, as a share of those with the column: the test split holds a tenth of
+# the designs, so a value over a tenth of the products is a kind (Topwear), which no split can hold as a design
+# (H&M's product_code: 32 of 11,800 at most)
+MAX_DESIGN_SHARE = 0.1
 
 
 def variant_columns(catalog: Catalog) -> list[str]:
     """The attributes that could name a design its variants share: not a category field, and each
-    value shared by a few products (at most ``MAX_VARIANTS`` on average), not one value per product."""
+    value shared by a few products (at most ``MAX_VARIANTS`` on average, and none by more than
+    ``MAX_DESIGN_SHARE`` of them), not one value per product."""
     categories = set(catalog.category_fields())
-    return [key for key, count, distinct in catalog.execute(
-                "SELECT key, COUNT(*), COUNT(DISTINCT value) FROM attributes GROUP BY key ORDER BY key")
-            if key not in categories and key not in INTERNAL_ATTRIBUTES and 1 < count / distinct <= MAX_VARIANTS]
+    return [key for key, count, distinct, largest in catalog.execute(
+                "SELECT key, SUM(n), COUNT(*), MAX(n) FROM (SELECT key, COUNT(*) n FROM attributes GROUP BY key, value)"
+                " GROUP BY key ORDER BY key")
+            if key not in categories and key not in INTERNAL_ATTRIBUTES and 1 < count / distinct <= MAX_VARIANTS
+            and largest <= MAX_DESIGN_SHARE * count]
 
 
 def design_column(catalog: Catalog, among: list[str] | None = None) -> str | None:

@@ -135,6 +135,21 @@ def _ranker_rows(ev: Evidence, queries: dict[int, set[int]], limit: int = 1500,
     return (np.concatenate(xs), np.concatenate(ys)) if xs else (None, None)
 
 
+def _check_both_kinds(catalog: Catalog, ys: np.ndarray | None) -> None:
+    """The ranker learns what tells a bought candidate from one that was not: it needs both."""
+    if ys is not None and 0 < ys.sum() < len(ys):
+        return
+    if ys is not None and ys.all():
+        raise AppError(f"Nothing to learn \"Goes with\" from in {catalog.name}: every product the model could "
+                       "suggest is already a known co-purchase of the products it learns from "
+                       f"({len(ys):,} candidates, all bought together), so there is no example of a product that was "
+                       "not chosen. \"Goes with\" shows the known co-purchases; a model needs products that are "
+                       "bought with some products and not with others.")
+    raise AppError(f"Nothing to learn \"Goes with\" from in {catalog.name}: none of the products the model could "
+                   "suggest was bought with the products it learns from, so there is no example of a product that "
+                   "was chosen. Import more co-purchase pairs.")
+
+
 def train_complements(catalog: Catalog, group_by: str | None = None, spaces=CONTENT_SPACES, rank: int = 128,
                       epochs: int = 30, seed: int = 0, learn_from: tuple[str, ...] = ALL_SPLITS,
                       on_progress=lambda p: None, cancelled=lambda: False,
@@ -243,10 +258,12 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
                                    held_out_queries(catalog, fsplit, "fold", stored), FOLD_QUERIES, sample, check)
             if fx_ is not None:
                 rows.append((fx_, fy))
-        xs, ys = (np.concatenate(r) for r in zip(*rows))
+        xs, ys = (np.concatenate(r) for r in zip(*rows)) if rows else (None, None)
+        _check_both_kinds(catalog, ys)
         trees = TreeEnsemble.fit(xs, ys, seed, **TREE_PARAMS)
         fit_on += f" and cross-fitted training ({folds} folds)"
     else:
+        _check_both_kinds(catalog, ys)
         mean, scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
         lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - mean) / scale, ys)
     step(f"Goes with: ranker fitted on {int(ys.sum()):,} held-out pairs")

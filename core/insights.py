@@ -2,8 +2,9 @@
 
 Clusters come from KMeans or HDBSCAN, scored by silhouette and Davies-Bouldin, and are named by
 their most typical attribute values and title words (the ones most over-represented in the
-cluster compared with the whole catalog). Results are cached in the catalog, keyed by the space
-and its revision, so they are recomputed only when the vectors change.
+cluster compared with the whole catalog). Results are cached in the catalog with the space's
+revision, so they are recomputed only when the vectors change; the names are given again when the
+attributes or titles they come from change.
 """
 from __future__ import annotations
 
@@ -132,16 +133,22 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
             min_cluster_size: int = 10, seed: int = 0, cache: bool = True) -> Clustering:
     """``space``: None for ``default_space``; ``cache``: read and write the result kept in the catalog (off:
     compute it, e.g. to time it)."""
-    from sklearn.cluster import HDBSCAN, KMeans
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import davies_bouldin_score, silhouette_score
-
     space = known_space(catalog, space)
     if method not in ("kmeans", "hdbscan"):
         raise AppError(f"Unknown clustering method '{method}': use kmeans or hdbscan.")
-    cached = _load(catalog, space, method, k, min_cluster_size) if cache else None
+    asked = k  # the cache's key: the default k is computed again from the same vectors
+    named = _naming_state(catalog) if cache else None
+    cached = _load(catalog, space, method, asked, min_cluster_size, seed) if cache else None
     if cached is not None:
-        return cached
+        result, was = cached
+        if was != named:  # attributes or titles changed, not the vectors: the same clusters, named again
+            result = replace(result, clusters=tuple(_describe(catalog, result.pks, result.labels)))
+            _save(catalog, result, (asked, min_cluster_size, seed), named)
+        return result
+    from sklearn.cluster import HDBSCAN, KMeans  # after the cache: importing scikit-learn takes a second or two
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import davies_bouldin_score, silhouette_score
+
     pks, vectors = catalog.embeddings(space)
     if len(pks) < 3:
         raise AppError(f"Clustering needs at least 3 products with '{space}' vectors; {catalog.name} has {len(pks)}.")
@@ -172,7 +179,7 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
         dbi = float(davies_bouldin_score(vectors[kept], labels[kept]))
     result = Clustering(method, space, pks, labels, tuple(_describe(catalog, pks, labels)), sil, dbi)
     if cache:
-        _save(catalog, result, k, min_cluster_size)
+        _save(catalog, result, (asked, min_cluster_size, seed), named)
     return result
 
 
@@ -222,26 +229,51 @@ def _words(title: str) -> list[str]:
     return [w for w in re.findall(r"[a-z]+", title.lower()) if w not in STOP and len(w) > 2]
 
 
-def _key(catalog: Catalog, space: str, method: str, k, mcs) -> str:
-    return f"insights5:{space}:{method}:{k}:{mcs}:{catalog.revision(space)}"  # 2: HDBSCAN on PCs, 3-5: names
+def _key(space: str, method: str, k, mcs, seed: int) -> str:
+    # 2: HDBSCAN on PCs, 3-5: names, 6: one entry per setting, its vectors' revision and names' sources inside
+    return f"insights6:{space}:{method}:{k}:{mcs}:{seed}"
 
 
-def _save(catalog: Catalog, c: Clustering, k, mcs) -> None:
-    doc = {"pks": c.pks.tolist(), "labels": c.labels.tolist(), "silhouette": c.silhouette,
-           "davies_bouldin": c.davies_bouldin, "clusters": [asdict(x) for x in c.clusters]}
+def _naming_state(catalog: Catalog) -> str:
+    """A digest of what ``_describe`` names clusters from: the category fields, their values and the titles
+    (they change without a write to the vectors: an import that renames a category). 0.1 s on H&M."""
+    import hashlib
+
+    fields = catalog.category_fields()
+    marks = ",".join("?" * len(fields))
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(repr(fields).encode())
+    for row in catalog.execute("SELECT pk, title FROM products ORDER BY pk"):
+        digest.update(repr(row).encode())
+    for row in catalog.execute(f"SELECT pk, key, value FROM attributes WHERE key IN ({marks}) ORDER BY pk, key",
+                               fields):
+        digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def _save(catalog: Catalog, c: Clustering, settings: tuple, named: str) -> None:
+    """``settings``: (k as asked, min_cluster_size, seed); ``named``: the ``_naming_state`` of its names."""
+    doc = {"revision": catalog.revision(c.space), "named": named, "pks": c.pks.tolist(),
+           "labels": c.labels.tolist(), "silhouette": c.silhouette, "davies_bouldin": c.davies_bouldin,
+           "clusters": [asdict(x) for x in c.clusters]}
     with catalog.transaction():
-        catalog.set_meta(_key(catalog, c.space, c.method, k, mcs), json.dumps(doc))
+        catalog.set_meta(_key(c.space, c.method, *settings), json.dumps(doc))
+        catalog.drop_meta("insights[1-5]:*")  # the entries of earlier versions, one per revision
 
 
-def _load(catalog: Catalog, space: str, method: str, k, mcs) -> Clustering | None:
-    raw = catalog.meta(_key(catalog, space, method, k, mcs))
+def _load(catalog: Catalog, space: str, method: str, k, mcs, seed: int) -> tuple[Clustering, str] | None:
+    """(the clustering kept for these settings, the naming state its names were given in); None when there is
+    none or the vectors changed since."""
+    raw = catalog.meta(_key(space, method, k, mcs, seed))
     if not raw:
         return None
     d = json.loads(raw)
+    if d.get("revision") != catalog.revision(space):
+        return None
     clusters = tuple(Cluster(x["label"], x["size"], x["name"], tuple(tuple(a) for a in x["attributes"]),
                              tuple(x["words"])) for x in d["clusters"])
-    return Clustering(method, space, np.asarray(d["pks"], np.int64), np.asarray(d["labels"]), clusters,
-                      d["silhouette"], d["davies_bouldin"])
+    return (Clustering(method, space, np.asarray(d["pks"], np.int64), np.asarray(d["labels"]), clusters,
+                       d["silhouette"], d["davies_bouldin"]), d.get("named"))
 
 
 def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int = 0,
@@ -262,7 +294,9 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
         raise AppError(f"A map needs at least 3 products with '{space}' vectors.")
     from sklearn.decomposition import PCA
 
-    if method == "pca":
+    if not np.ptp(vectors, axis=0).max(initial=0.0) > 1e-6:  # every product alike: all at one spot (``_tsne``)
+        xy = np.zeros((len(pks), 2), np.float32)
+    elif method == "pca":
         xy = PCA(n_components=2, random_state=seed).fit_transform(vectors)
     else:  # t-SNE, on the leading principal components
         reduced = PCA(n_components=min(50, vectors.shape[1], len(pks) - 1), random_state=seed).fit_transform(vectors)
@@ -271,12 +305,17 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
     if cache:
         with catalog.transaction():
             catalog.set_meta(key, json.dumps({"pks": pks.tolist(), "xy": xy.tolist()}))
+            catalog.drop_meta(f"map:{space}:{method}:*", keep=key)  # the maps of earlier revisions
     return pks, xy
 
 
 def _tsne(reduced: np.ndarray, seed: int) -> np.ndarray:
+    """The t-SNE map; every product at one spot when their vectors are all alike: t-SNE's PCA start divides by
+    their spread, and on a spread of zero scikit-learn crashes the whole process (a segmentation fault)."""
     from sklearn.manifold import TSNE
 
+    if not np.ptp(reduced, axis=0).max(initial=0.0) > 1e-6:
+        return np.zeros((len(reduced), 2), np.float32)
     return TSNE(n_components=2, perplexity=min(30.0, (len(reduced) - 1) / 3), init="pca", random_state=seed,
                 metric="cosine").fit_transform(reduced)
 
@@ -312,11 +351,20 @@ def _tsne_cancellable(reduced: np.ndarray, seed: int, cancelled, poll_s: float =
                 if child.poll() is None:
                     child.kill()
                     child.wait()
-        if code != 0:
+        if code < 0:  # killed by a signal: what it wrote last (a warning's line of source) is not why
+            import signal
+
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            raise AppError(f"The t-SNE map failed: its process died ({name}), a crash in scikit-learn or too "
+                           "little memory. Try the PCA map.")
+        if code != 0:  # the child's warnings are off: its last line is its message, or its exception's
             last = (err.read_text(errors="replace").strip().splitlines() or [f"exit status {code}"])[-1]
             raise AppError(f"The t-SNE map failed: {last}")
         return np.load(out)
 
 
-_TSNE_CHILD = ("import sys, numpy as np; from core.insights import _tsne; "
+_TSNE_CHILD = ("import sys, warnings, numpy as np; warnings.simplefilter('ignore'); from core.insights import _tsne; "
                "np.save(sys.argv[2], _tsne(np.load(sys.argv[1]), int(sys.argv[3])))")

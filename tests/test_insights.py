@@ -66,10 +66,24 @@ def test_maps_are_cached_until_vectors_change(engine):
     assert np.array_equal(xy, xy2)
     pks3, xy3 = embedding_map(engine.catalog, "image", "tsne")
     assert xy3.shape == (12, 2) and np.all(np.isfinite(xy3))
+    before = engine.catalog.revision("image")
     with engine.catalog.transaction():
         engine.catalog.delete_embeddings("image", [int(pks[0])])
     pks4, _ = embedding_map(engine.catalog, "image", "pca")
     assert len(pks4) == 11
+    maps = {k for (k,) in engine.catalog.execute("SELECT key FROM meta WHERE key LIKE 'map:%'")}
+    now = engine.catalog.revision("image")  # the PCA map of the revision before is dropped, not kept for ever
+    assert maps == {f"map:image:pca:{now}", f"map:image:tsne:{before}"}
+
+
+def test_clusterings_of_earlier_versions_are_dropped_when_one_is_saved(engine):
+    with engine.catalog.transaction():
+        engine.catalog.set_meta("insights5:image:kmeans:4:10:1234", "{}")
+        engine.catalog.set_meta("insight-notes", "kept")
+    cluster(engine.catalog, "image", "kmeans", k=3)
+    keys = {k for (k,) in engine.catalog.execute("SELECT key FROM meta")}
+    assert "insights5:image:kmeans:4:10:1234" not in keys and "insight-notes" in keys
+    assert any(k.startswith("insights6:image:kmeans:3:") for k in keys)
 
 
 def test_clusters_name_their_products_and_are_found_by_number_or_name(engine):
@@ -391,3 +405,105 @@ def test_the_insights_tab_says_what_compute_does_and_what_its_scores_mean(qtbot)
     assert guide.isVisible() and panel.scores_gloss.isHidden()
     panel.show_insights(_insights(list(range(1, 9)), scores=(None, None)))  # no scores: nothing to explain
     assert panel.scores_gloss.isHidden()
+
+
+def _belts_and_shoes(tmp_path, n=20):
+    """A catalog of belts and shoes whose ViT vectors tell them apart; the clusters are named by subCategory."""
+    from core.catalog import Catalog, ProductRecord
+
+    cat = Catalog.create(tmp_path / "kinds.vitrina")
+    rng = np.random.default_rng(0)
+    kinds = ["Belts", "Shoes"] * (n // 2)
+    with cat.transaction():
+        cat.set_fields({"subCategory": "category"})
+        pks = [cat.upsert_product(ProductRecord(f"p{i}", f"{k} {i}", "", None, None, None, {"subCategory": k}, "h"))
+               for i, k in enumerate(kinds)]
+        vecs = np.stack([np.eye(4)[int(k == "Belts")] + rng.normal(0, 0.05, 4) for k in kinds])
+        cat.put_embeddings("vit", "toy", pks, ["h"] * len(pks), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    return cat, dict(zip(pks, kinds))
+
+
+def counting_kmeans(monkeypatch) -> list:
+    """Counts the KMeans fits that ``cluster`` makes: one per clustering that was not in the cache."""
+    import sklearn.cluster
+
+    fits, real = [], sklearn.cluster.KMeans
+
+    def counted(*args, **kwargs):
+        fits.append(kwargs.get("n_clusters"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.cluster, "KMeans", counted)
+    return fits
+
+
+def test_the_default_kmeans_clustering_is_read_back_from_the_cache(tmp_path, monkeypatch):
+    cat, _ = _belts_and_shoes(tmp_path)
+    fits = counting_kmeans(monkeypatch)
+    first = cluster(cat, None, "kmeans")  # k from the catalog's size, as `vitrina clusters` asks
+    again = cluster(cat, None, "kmeans")
+    assert fits == [2]  # the second from the cache, not fitted again
+    assert np.array_equal(again.labels, first.labels) and again.clusters == first.clusters
+    with cat.transaction():  # new vectors: computed again
+        cat.put_embeddings("vit", "toy", [int(first.pks[0])], ["h2"], np.eye(4)[2:3])
+    cluster(cat, None, "kmeans")
+    assert fits == [2, 2]
+
+
+def test_cached_clusters_are_named_again_when_attributes_or_titles_change(tmp_path, monkeypatch):
+    from core.catalog import ProductRecord
+    from core.cli_insights import chosen_cluster
+
+    cat, kinds = _belts_and_shoes(tmp_path)
+    fits = counting_kmeans(monkeypatch)
+    assert sorted(x.name for x in cluster(cat, None, "kmeans").clusters) == ["Belts", "Shoes"]
+    cluster(cat, None, "kmeans", k=2)
+    hdbscan = cluster(cat, None, "hdbscan", min_cluster_size=5)
+    with cat.transaction():  # an import that renames a category: the vectors (photos) stay as they are
+        for pk, kind in kinds.items():
+            if kind == "Shoes":
+                cat.upsert_product(ProductRecord(f"p{pk - 1}", f"Shoes {pk - 1}", "", None, None, None,
+                                                 {"subCategory": "Footwear"}, "h"))
+    assert sorted(x.name for x in cluster(cat, None, "kmeans", k=2).clusters) == ["Belts", "Footwear"]
+    assert sorted(x.name for x in cluster(cat, None, "hdbscan", min_cluster_size=5).clusters) == \
+        sorted(x.name.replace("Shoes", "Footwear") for x in hdbscan.clusters)
+    clustering, chosen = chosen_cluster(cat, "footwear", "kmeans")  # what `search --cluster NAME` looks up
+    assert {kinds[p] for p in clustering.members(chosen.label)} == {"Shoes"}
+    with pytest.raises(AppError, match="No cluster 'Shoes'"):
+        chosen_cluster(cat, "Shoes", "kmeans")
+    assert fits == [2, 2]  # the default clustering's and k=2's: named again, not fitted again
+    with cat.transaction():  # no category field left: the names come from the titles' words
+        cat.execute("DELETE FROM fields")
+        cat.execute("UPDATE products SET title = 'leather belt ' || pk WHERE title LIKE 'Belts%'")
+    named = {frozenset(x.name.split(" · ")) for x in cluster(cat, None, "kmeans").clusters}
+    assert named == {frozenset({"leather", "belt"}), frozenset({"shoes"})} and fits == [2, 2]
+
+
+def test_a_tsne_of_identical_vectors_puts_every_product_at_one_spot(engine):
+    """t-SNE's PCA start divides by the vectors' spread: with none, scikit-learn crashed the process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cat = engine.catalog
+    pks = cat.all_pks()
+    with cat.transaction():
+        cat.put_embeddings("same", "toy", pks, ["h"] * len(pks), np.ones((len(pks), 4)) / 2)
+    got, xy = embedding_map(cat, "same", "tsne", cache=False, cancelled=lambda: False)  # the window's child process
+    assert len(got) == len(pks) and not xy.any()
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", "import numpy as np; from core.insights import _tsne; "
+                           "print(np.abs(_tsne(np.zeros((6, 3)), 0)).sum())"],  # in-process: a crash would kill pytest
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "0.0", done.stderr[-500:]
+
+
+def test_a_tsne_child_killed_by_a_signal_says_so_not_its_last_line(monkeypatch):
+    import core.insights
+
+    crash = ("import os, signal, sys; print('  x = x / np.std(x)', file=sys.stderr, flush=True); "
+             "os.kill(os.getpid(), signal.SIGSEGV)")  # a warning's line of source, then a crash
+    monkeypatch.setattr(core.insights, "_TSNE_CHILD", crash)
+    with pytest.raises(AppError, match=r"t-SNE map failed: its process died \(SIGSEGV\)") as failed:
+        core.insights._tsne_cancellable(np.zeros((10, 3)), 0, lambda: False)
+    assert "np.std" not in str(failed.value)
