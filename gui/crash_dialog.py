@@ -6,6 +6,7 @@ import platform
 import sys
 import traceback
 
+from PySide6.QtCore import QThread, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -22,8 +23,13 @@ def crash_report(exc_type, exc, tb) -> str:
 def show_crash(exc_type, exc, tb) -> None:
     report = crash_report(exc_type, exc, tb)
     log.error("unexpected error\n%s", report)
-    if QApplication.instance() is None:
+    app = QApplication.instance()
+    if app is None:
         sys.__excepthook__(exc_type, exc, tb)
+        return
+    if QThread.currentThread() is not app.thread():  # a worker's: a dialog there blocked that thread for good (at
+        # Quit, with the GUI thread waiting for it); the GUI thread shows it, if its event loop still runs
+        QTimer.singleShot(0, app, lambda: crash_box(report).exec())
         return
     crash_box(report).exec()
 

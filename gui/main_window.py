@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QThreadPool, QTimer, Slot
+from PySide6.QtCore import QByteArray, QDataStream, QSettings, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
                                QScrollArea, QSplitter, QTabWidget)
@@ -47,6 +47,8 @@ class MainWindow(QMainWindow):
         self._workers: set[TaskWorker] = set()
         self._latest: dict[str, TaskWorker] = {}
         self._selected_pk: int | None = None
+        self._opening: tuple[Path, Path | None] | None = None  # the catalog opening and the one open before it
+        self._reselect: int | None = None  # re-indexed: the product to select again once the results are back
         # the query whose results are shown: what a result is explained against (the text box may hold words
         # typed since, not searched yet); None while browsing a cluster or with no results
         self._searched: QueryState | None = None
@@ -157,7 +159,8 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 860)
         state = self._setting("window/splitter", QByteArray)
-        if state is None or not self.splitter.restoreState(state):  # the window's shares, whatever its width
+        if state is None or not self._columns_fit(state) or not self.splitter.restoreState(state):
+            # the window's shares, whatever its width
             width = self.width()
             self.splitter.setSizes([round(width * 0.21), round(width * 0.43), round(width * 0.36)])
         method = self._setting("details/method", str)
@@ -165,12 +168,27 @@ class MainWindow(QMainWindow):
             self.details.method.setCurrentText(method)
         self.details.opacity.setValue(self._setting("details/opacity", int, 60))
 
+    def _columns_fit(self, state: QByteArray) -> bool:
+        """Whether a saved splitter state has a width for each column, each at least its minimum: Qt restores
+        another layout's (two columns) or a truncated one with columns of 0 px, and that was saved again."""
+        stream = QDataStream(state)
+        stream.setVersion(QDataStream.Qt_5_0)  # as QSplitter.saveState writes it
+        stream.readInt32(), stream.readInt32()  # its marker and version: restoreState checks them
+        count = stream.readInt32()
+        if stream.status() != QDataStream.Ok or count != self.splitter.count():
+            return False
+        sizes = [stream.readInt32() for _ in range(count)]
+        columns = map(self.splitter.widget, range(count))
+        return stream.status() == QDataStream.Ok and all(
+            size >= (column.minimumWidth() or column.minimumSizeHint().width()) for size, column in zip(sizes, columns))
+
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("details/method", self.details.method.currentText())
         self.settings.setValue("details/opacity", self.details.opacity.value())
-        self.cancel_all()
+        for worker in list(self._workers):  # not cancel_all: a catalog opening must not bring back the one before now
+            worker.cancel()
         for dialog in (self.goes_with_dialog, self.import_dialog, self.adapt_dialog):
             if dialog is not None:  # their work stops too: a window closed mid-import must not wait for it
                 dialog.cancel()
@@ -182,7 +200,8 @@ class MainWindow(QMainWindow):
     def _run(self, kind: str, task, *args, on_result, on_progress=None, streams: bool = False,
              pool: QThreadPool | None = None, any_catalog: bool = False, on_error=None) -> TaskWorker:
         """Runs ``task`` on a pool; its result (and its own progress) reach the window only while the catalog
-        it was asked for is still the one open (``any_catalog``: whatever is open then, e.g. opening one)."""
+        it was asked for is still the one open (``any_catalog``: whatever is open then, e.g. opening one).
+        ``on_error(message)``: after the error box, what replaces what was shown while it ran (on the same terms)."""
         older = self._latest.get(kind)
         if older is not None:
             older.cancel()  # a newer request of the same kind supersedes it
@@ -197,7 +216,7 @@ class MainWindow(QMainWindow):
         worker.signals.result.connect(current(on_result))
         worker.signals.error.connect(self._error)
         if on_error is not None:
-            worker.signals.error.connect(lambda *_: on_error())
+            worker.signals.error.connect(lambda message, _details: current(on_error)(message))
         worker.signals.finished.connect(lambda: self._finished(kind, worker))
         self._workers.add(worker)
         self._latest[kind] = worker
@@ -226,11 +245,14 @@ class MainWindow(QMainWindow):
 
     def cancel_all(self) -> None:
         explaining = "explain" in self._latest
+        opening = self._opening if "open" in self._latest else None
         for worker in list(self._workers):
             worker.cancel()
         if explaining:  # its "Explaining…" would stay for good
             self.details.clear(self.tr("Cancelled: select the result again, or choose a heatmap, to explain it."))
         self.statusBar().showMessage(self.tr("Cancelled"), 3000)
+        if opening is not None:  # it stayed "Opening…" with everything disabled: the catalog before comes back
+            self._open_failed(*opening)
 
     @Slot(str, str)
     def _error(self, message: str, details: str) -> None:
@@ -240,12 +262,14 @@ class MainWindow(QMainWindow):
 
     # ---- catalog ------------------------------------------------------------------------
     def open_catalog(self, path: Path, demo: bool = False) -> None:
-        before = self.engine.catalog.path if self.engine is not None else None
+        # the catalog to go back to if this one fails or is cancelled (while one opens: the one open before that)
+        before = self.engine.catalog.path if self.engine is not None else self._opening and self._opening[1]
+        self._opening = (Path(path), before)
         self.engine = None
         self.holder = {}
         self._stop("search", "classify", "insights")  # the catalog before's
         self._forget_selection()
-        self._searched = None
+        self._searched = self._reselect = None
         self.results.set_similar([])
         self.insights.clear()
         self.query.forget_products()
@@ -253,22 +277,26 @@ class MainWindow(QMainWindow):
         self.query.setEnabled(False)
         self.catalog_label.setText(self.tr("Opening %s…") % Path(path).name)
         self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened, any_catalog=True,
-                  on_error=lambda: self._open_failed(Path(path), before))
+                  on_error=lambda _why: self._open_failed(Path(path), before))
 
     def _open_failed(self, path: Path, before: Path | None) -> None:
         """The error box says why; the catalog leaves the recent list if it is gone, and the one open before
         comes back (the window stayed 'Opening…' with everything disabled)."""
+        self._opening = None
         if not path.exists():
             self.settings.setValue("recent", [p for p in self._recent() if p != str(path)])
             self._update_recent()
         if before is not None and before != path and before.exists():
             self.open_catalog(before)
         else:
-            self.catalog_label.setText(self.tr("No catalog open: File > Open Catalog or Import Products…"))
+            none = self.tr("No catalog open: File > Open Catalog or Import Products…")
+            self.catalog_label.setText(none)
+            self.results.set_similar([], none)  # not "loosen the filters"
 
     @Slot(object)
     def _catalog_opened(self, engine) -> None:
         self.engine = engine
+        self._opening = None
         self.query.setEnabled(True)
         cat = engine.catalog
         fields = {f: cat.field_values(f) for f in cat.category_fields()}
@@ -302,7 +330,16 @@ class MainWindow(QMainWindow):
 
     def reindex(self) -> None:
         if self._catalog_open():
-            self._run("reindex", backend.reindex, self.engine, streams=True, on_result=self._catalog_opened)
+            self._run("reindex", backend.reindex, self.engine, streams=True, on_result=self._reindexed)
+
+    def _reindexed(self, engine) -> None:
+        """New vectors, the same products and categories: the results are searched again with the user's filters,
+        query and selection (it reset the category filters and typed a query into an empty box)."""
+        models = ", ".join(s.encoder_id for s in engine.spaces.values())
+        cat = engine.catalog
+        self.catalog_label.setText(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
+        self._reselect = self._selected_pk
+        self.search()
 
     def adapt_model(self) -> None:
         from gui.adapt_dialog import AdaptDialog
@@ -369,14 +406,8 @@ class MainWindow(QMainWindow):
             self.query.set_image_file(path)
 
     def paste_image(self) -> None:
-        from gui.query_panel import image_from_mime
-
-        path, image = image_from_mime(QGuiApplication.clipboard().mimeData())
-        if path:
-            self.query.set_image_file(path)
-        elif image is not None:
-            self.set_query_qimage(image)
-        else:
+        """Edit > Paste Photo as Query (Ctrl+V; in the description box, the box pastes a photo itself)."""
+        if not self.query.paste_photo(QGuiApplication.clipboard().mimeData()):
             self.statusBar().showMessage(self.tr("The clipboard holds no image"), 4000)
 
     def set_query_qimage(self, image: QImage) -> None:
@@ -397,11 +428,12 @@ class MainWindow(QMainWindow):
         if self.query.is_empty():
             if chosen is not None:  # browsing a cluster: its products, the most typical first
                 self._run("search", backend.browse_cluster, self.engine, self.insights.clustering, chosen.label,
-                          self.filters.state(), on_result=lambda rows: self._show_results(rows, None))
+                          self.filters.state(), on_result=lambda rows: self._show_results(rows, None),
+                          on_error=self._search_failed)
             else:  # nothing to search for: no list (a cluster's stayed, under "Results from all products")
                 self._stop("search")
                 self._forget_selection()
-                self._searched = None
+                self._searched = self._reselect = None
                 self.results.set_similar([], self.tr("Type a description, drop a photo, or choose a cluster in "
                                                      "the Insights tab"))
                 self._highlight_results()
@@ -409,14 +441,31 @@ class MainWindow(QMainWindow):
         state = self.query.state()
         filters = replace(self.filters.state(), pks=self.cluster_pks)
         self._run("search", backend.run_search, self.engine, state, filters,
-                  on_result=lambda rows, state=state: self._show_results(rows, state))
+                  on_result=lambda rows, state=state: self._show_results(rows, state), on_error=self._search_failed)
         if state.image_path and not state.same_category and "vit" in self.engine.spaces:
             self._run("classify", backend.classify, self.engine, state.image_path,
                       on_result=lambda guess, photo=state.image_path: self._show_category(guess, photo))
 
+    def _search_failed(self, why: str) -> None:
+        """The error box says why; the results of the query before are not this one's (they stayed, with their
+        count, as if they answered it): none, and why, where they were."""
+        self._forget_selection()
+        self._searched = self._reselect = None
+        self.results.set_similar([], self.tr("No results. %s") % why)
+        self._highlight_results()
+
     def compute_insights(self, method: str, map_method: str) -> None:
+        from core.errors import AppError
+
+        def insights(*args, **kwargs):  # its messages name the window's menus, not commands (as Goes with's do)
+            try:
+                return backend.insights(*args, **kwargs)
+            except AppError as exc:
+                exc.args = (backend.in_window_words(str(exc)),)
+                raise
+
         if self._catalog_open():
-            self._run("insights", backend.insights, self.engine.catalog.path, method, map_method,
+            self._run("insights", insights, self.engine.catalog.path, method, map_method,
                       on_result=self._show_insights, pool=self.insights_pool, streams=True)
 
     def _show_insights(self, data) -> None:
@@ -456,6 +505,10 @@ class MainWindow(QMainWindow):
         self.results.set_similar(rows, scope=scope)
         self._highlight_results()
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
+        keep, self._reselect = self._reselect, None  # re-indexed: the product selected before, if it is still listed
+        row = next((i for i in range(len(rows)) if rows[i].pk == keep), None)
+        if row is not None:
+            self.results.similar.setCurrentIndex(self.results.similar_model.index(row, 0))  # as a click selects it
 
     def _show_category(self, guess, photo: str) -> None:
         if guess and self.query.state().image_path == photo:  # not a photo cleared or replaced since
@@ -481,6 +534,10 @@ class MainWindow(QMainWindow):
     def select_result(self, pk: int) -> None:
         if self.engine is None:  # a catalog is opening
             return
+        self.results.keep_current(pk)  # the card of the product explained before is highlighted no more
+        explaining = self._latest.get("explain")
+        if pk == self._selected_pk and (self.details.pk == pk or explaining is not None and not explaining.cancelled):
+            return  # the current card clicked again (a double-click): its explanation is shown or on its way
         self._selected_pk = pk
         if self.results.tabs.currentWidget() is not self.results.goes_with:  # chosen in Similar or on the map:
             self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self._show_goes_with)  # its list
@@ -516,7 +573,12 @@ class MainWindow(QMainWindow):
             self.results.tabs.currentWidget() is self.results.similar else None
         self._run("explain", backend.explain, self.engine, self.holder, searched, self._selected_pk,
                   method, score, on_result=lambda match, pk=self._selected_pk: self._show_explanation(match, pk),
-                  streams=True)
+                  streams=True, on_error=lambda why, pk=self._selected_pk: self._explain_failed(pk, why))
+
+    def _explain_failed(self, pk: int, why: str) -> None:
+        """The error box says why; the details say it too (they said "Explaining…" for good)."""
+        if pk == self._selected_pk:
+            self.details.clear(self.tr("%s cannot be explained: %s") % (self.engine.catalog.product(pk).title, why))
 
     def _show_product(self, pk: int) -> None:
         """The product's photo and what the catalog says of it, with what to do to see why it matches."""

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable, Generator
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from shiboken6 import isValid
 
 from core.errors import user_message
 
@@ -29,7 +30,7 @@ class TaskWorker(QRunnable):
         super().__init__()
         self.task, self.args, self.kwargs = task, args, kwargs
         if streams:
-            self.kwargs.update(emit=lambda item: self.signals.progress.emit(item), cancelled=lambda: self._cancelled)
+            self.kwargs.update(emit=lambda item: self._emit("progress", item), cancelled=lambda: self._cancelled)
         self.signals = WorkerSignals()
         self._cancelled = False
         self.setAutoDelete(False)
@@ -49,11 +50,24 @@ class TaskWorker(QRunnable):
             if isinstance(out, Generator):
                 out = self._drive(out)
             if not self._cancelled:
-                self.signals.result.emit(out)
+                self._emit("result", out)
         except Exception as exc:  # shown to the user; the AppError message says what to do
-            self.signals.error.emit(user_message(exc), traceback.format_exc())
+            self._emit("error", user_message(exc), traceback.format_exc())
         finally:
-            self.signals.finished.emit()
+            self._emit("finished")
+
+    def _emit(self, name: str, *args) -> None:
+        """Sends a signal unless the window is gone: at Quit, Qt deletes the signals of a task still running, and
+        emitting on them raised into the crash hook, from this thread."""
+        if not isValid(self.signals):
+            self._cancelled = True  # nobody listens: the task stops at its next check
+            return
+        try:
+            getattr(self.signals, name).emit(*args)
+        except RuntimeError:  # deleted between the check and the emit
+            if isValid(self.signals):
+                raise
+            self._cancelled = True
 
     def _drive(self, gen: Generator):
         try:
@@ -61,7 +75,7 @@ class TaskWorker(QRunnable):
                 if self._cancelled:
                     gen.close()
                     return None
-                self.signals.progress.emit(next(gen))
+                self._emit("progress", next(gen))
         except StopIteration as stop:
             return stop.value
 

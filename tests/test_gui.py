@@ -719,3 +719,131 @@ def test_the_window_names_menus_where_core_names_commands():
     assert in_window_words("Train it again with `vitrina goes-with CATALOG --train`.") == \
         'Train it again with File > Learn "Goes with".'
     assert in_window_words("No vectors yet: run `vitrina index`.") == "No vectors yet: run File > Re-index."
+
+
+def test_cancel_while_a_catalog_opens_brings_back_the_one_before_or_says_none_is_open(qtbot, engine, settings,
+                                                                                     tmp_path, monkeypatch):
+    import threading
+
+    from core.catalog import Catalog
+    from core.progress import Progress
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    Catalog.create(tmp_path / "other.vitrina").close()
+    real, loading = backend.open_catalog, threading.Event()
+
+    def slow_open(path, demo=False):  # the indexes of a large catalog: seconds
+        yield Progress(0, None, "Loading models…")
+        loading.wait(10)
+        return (yield from real(path, demo))
+
+    monkeypatch.setattr(backend, "open_catalog", slow_open)
+    window.open_catalog(tmp_path / "other.vitrina")
+    assert not window.cancel_button.isHidden()
+    window.cancel_button.click()  # it stayed "Opening other.vitrina…" for good, with the query panel disabled
+    loading.set()
+    wait_idle(qtbot, window)
+    assert window.engine is not None and window.engine.catalog.path == engine.catalog.path
+    assert window.catalog_label.text().startswith("mini") and window.query.isEnabled()
+    assert window.results.similar_model.rowCount() > 0 and not window.findChildren(QMessageBox)
+
+    loading.clear()  # the first catalog of a session: none to go back to
+    first = open_window(qtbot, engine.catalog.path, QSettings(str(tmp_path / "first.ini"), QSettings.IniFormat))
+    first.cancel_button.click()
+    loading.set()
+    wait_idle(qtbot, first)
+    none = "No catalog open: File > Open Catalog or Import Products…"
+    assert first.engine is None and first.catalog_label.text() == none and first.results.empty.text() == none
+    assert not first.query.isEnabled()
+
+
+def test_a_search_that_fails_empties_the_results_and_says_why(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() > 0 and window._selected_pk is not None
+    window.filters.price_min.setValue(80)  # an empty range: the results of the query before stayed, with their count
+    window.filters.price_max.setValue(20)
+    window.filters.price_max.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=10000)
+    wait_idle(qtbot, window)
+    why = "The price range is empty: minimum 80.0 is above maximum 20.0."
+    assert [b.text() for b in window.findChildren(QMessageBox)] == [why]
+    assert window.results.similar_model.rowCount() == 0 and window.results.empty.text() == f"No results. {why}"
+    assert window._selected_pk is None and window._searched is None and window.details.title.text() == ""
+
+
+def test_reindex_keeps_the_filters_the_query_and_the_selection(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    combo = window.filters.combos["articleType"]
+    combo.setCurrentIndex(combo.findData("Dresses"))
+    wait_idle(qtbot, window)
+    model = window.results.similar_model
+    window.results.similar.setCurrentIndex(model.index(1, 0))
+    wait_idle(qtbot, window)
+    selected = model.row_at(1).pk
+    window.reindex()
+    wait_idle(qtbot, window)
+    assert window.filters.combos["articleType"].currentData() == "Dresses"  # it was back at "—"
+    assert {model.row_at(i).sku for i in range(model.rowCount())} == {"P005", "P006", "P007", "P008"}
+    assert window._selected_pk == selected and window.results.current_row().pk == selected
+    window.query.text.clear()
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    window.reindex()
+    wait_idle(qtbot, window)
+    assert window.query.text.text() == "" and model.rowCount() == 0  # it typed "red summer dress" and searched
+
+
+def test_a_task_whose_window_is_gone_ends_quietly(qtbot):
+    """At Quit, Qt deletes the signals of a task still running: emitting on them raised into the crash hook."""
+    import shiboken6
+
+    from gui.workers import TaskWorker
+
+    seen = []
+
+    def task(*, emit, cancelled):
+        emit("a step")
+        seen.append(cancelled())  # nobody listens any more: it may stop
+        raise ValueError("and a late error")
+
+    worker = TaskWorker(task, streams=True)
+    shiboken6.delete(worker.signals)
+    worker.run()
+    assert seen == [True]
+
+
+def test_a_crash_on_a_worker_thread_is_shown_from_the_gui_thread(qtbot, monkeypatch):
+    import sys
+    import threading
+
+    from gui import crash_dialog
+
+    shown = []
+
+    class Box:
+        def __init__(self, report):
+            self.report = report
+
+        def exec(self):  # a dialog run on a worker thread blocked it for good (at Quit, the process hung)
+            shown.append((threading.current_thread() is threading.main_thread(), self.report))
+
+    monkeypatch.setattr(crash_dialog, "crash_box", Box)
+
+    def crash():
+        try:
+            raise RuntimeError("Signal source has been deleted")
+        except RuntimeError:
+            crash_dialog.show_crash(*sys.exc_info())
+
+    thread = threading.Thread(target=crash)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive() and shown == []
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert shown[0][0] and "Signal source has been deleted" in shown[0][1]

@@ -81,3 +81,28 @@ def test_a_catalog_named_on_the_command_line_opens_the_app_whatever_its_case(mon
     for name in ("Shop.VITRINA", "shop.vitrina/", "shop.vitrina"):
         assert main.main([name]) == 0
     assert opened == [["Shop.VITRINA"], ["shop.vitrina/"], ["shop.vitrina"]]
+
+
+def test_a_splitter_state_of_another_layout_or_cut_short_gets_the_default_columns(qtbot, engine, tmp_path):
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtWidgets import QLabel, QSplitter
+
+    two = QSplitter()  # what a layout of two columns saves (another version)
+    qtbot.addWidget(two)
+    for text in "ab":
+        two.addWidget(QLabel(text))
+    two.setSizes([300, 500])
+    for name, state in (("two", two.saveState()), ("cut", QByteArray(b"\x00\x00\x00\xff"))):
+        ini = str(tmp_path / f"{name}.ini")
+        settings = QSettings(ini, QSettings.IniFormat)
+        settings.setValue("window/splitter", state)
+        window = open_window(qtbot, engine.catalog.path, settings)
+        window.show()
+        qtbot.waitExposed(window)
+        columns = [window.splitter.widget(i) for i in range(3)]
+        # the details (or the results and the details) were 0 px wide, and saved so for the next session
+        assert all(size >= (c.minimumWidth() or c.minimumSizeHint().width())
+                   for size, c in zip(window.splitter.sizes(), columns)), (name, window.splitter.sizes())
+        window.close()
+        saved = QSettings(ini, QSettings.IniFormat).value("window/splitter")
+        assert not window._columns_fit(state) and window._columns_fit(saved)  # a good one is restored as it is

@@ -289,3 +289,81 @@ def test_a_result_is_explained_against_the_query_searched_not_words_typed_since(
     rows = [window.results.similar_model.row_at(i) for i in range(2)]
     assert reports == [("red summer dress", [r.pk for r in rows], [r.score for r in rows])]
     assert (tmp_path / "rep" / "vitrina-mini-red summer dress.html").exists()
+
+
+def test_cancel_stops_a_report_between_model_passes(engine, monkeypatch):
+    from core.engine import Engine
+    from core.spaces import spaces_for
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    monkeypatch.setattr("explain.rationale.default_model_path", lambda: None)  # template rationales: fast
+    with_vit = Engine(engine.catalog, spaces_for(engine.catalog))
+    checks = []
+
+    def cancelled():  # the first result's perturbation map starts, then Cancel is pressed
+        checks.append(1)
+        return len(checks) > 2
+
+    pks = [engine.catalog.pk_for_sku(sku) for sku in ("P002", "P003")]
+    assert backend.report_html(with_vit, {}, QueryState(text="red dress"), pks, "perturbation",
+                               emit=lambda _p: None, cancelled=cancelled) is None
+    assert len(checks) == 3  # it stopped at the map's second batch, not after its hundreds of passes
+
+
+def test_quit_during_a_report_stops_it(qtbot, engine, settings, tmp_path, monkeypatch):
+    import time
+
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    started = threading.Event()
+
+    def explain(engine, holder, query, pk, method="grad-cam vit", score=None, *, emit=None, cancelled=lambda: False):
+        started.set()  # a perturbation map: it polls between its batches of model passes
+        deadline = time.monotonic() + 20
+        while not cancelled() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return None
+
+    monkeypatch.setattr(backend, "explain", explain)
+    (tmp_path / "rep").mkdir()
+    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
+    assert started.wait(10)
+    t0 = time.monotonic()
+    window.close()  # it waited 5 s, closed, and the report went on in a process that did not end
+    assert time.monotonic() - t0 < 4 and window.pool.activeThreadCount() == 0
+    assert not list((tmp_path / "rep").iterdir())
+
+
+def test_a_query_photo_deleted_since_gives_one_error_and_no_results_of_the_query_before(qtbot, engine, settings,
+                                                                                        mini_dir, tmp_path):
+    import shutil
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    photo = tmp_path / "pasted.png"  # e.g. pasted, in a temp folder cleaned since
+    shutil.copy(mini_dir / "images" / "P005.png", photo)
+    window.query.set_image_file(str(photo))
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() > 0
+    photo.unlink()
+    window.query.text.setText("green shoe")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    boxes = [b.text() for b in window.findChildren(QMessageBox)]
+    assert len(boxes) == 1 and "does not exist" in boxes[0]  # the search's, and the category guess's again
+    assert window.results.similar_model.rowCount() == 0 and window.results.empty.text() == f"No results. {boxes[0]}"
+
+
+def test_a_result_that_cannot_be_explained_says_why_in_the_details(qtbot, engine, settings):
+    from pathlib import Path
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    row = window.results.similar_model.row_at(0)
+    Path(engine.catalog.product(row.pk).image_path).unlink()  # moved or deleted since the import
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    wait_idle(qtbot, window)
+    assert "does not exist" in window.findChild(QMessageBox).text()
+    title = window.details.title.text()  # it said "Explaining…" for good, with the heatmap menu
+    assert title.startswith(f"{row.title} cannot be explained: ") and "does not exist" in title
+    assert window.details.controls.isHidden() and window.details.explanation is None
