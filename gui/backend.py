@@ -17,7 +17,7 @@ from gui import plural
 from gui.filters_panel import FilterState
 from gui.insights_panel import THUMB_SIDE
 from gui.query_panel import QueryState
-from gui.results_model import ResultRow
+from gui.results_model import NoResults, ResultRow
 
 
 def open_catalog(path: Path, demo: bool = False):
@@ -61,11 +61,21 @@ def rows_for(engine, hits) -> list[ResultRow]:
 def run_search(engine, query: QueryState, filters: FilterState = FilterState(), k: int = 200) -> list[ResultRow]:
     from core.search import Filters, Query, search
 
+    if not len(engine.catalog):  # not "loosen the filters": there is nothing to find yet
+        return NoResults("This catalog has no products yet: File > Import Products… adds them.")
     categories = dict(filters.categories)
     if query.same_category:
+        from core.catalog import field_label
         from core.zero_shot import category_field
 
-        categories[category_field(engine)] = (query.same_category,)
+        name = category_field(engine)
+        chosen = categories.get(name)
+        if chosen is not None and query.same_category not in chosen:  # both must hold (it replaced the Filters tab's)
+            label = field_label(name)
+            return NoResults(f"No results: “Only this category” asks for {query.same_category}, the Filters tab for "
+                             f"{label} {', '.join(chosen)}, and no product is both. Uncheck “Only this category”, "
+                             f"or set {label} to “—” in the Filters tab.")
+        categories[name] = (query.same_category,)
     q = Query(text=query.text, image=_image(query.image_path), like=query.like, unlike=query.unlike,
               image_weight=query.image_weight, k=k, min_score=filters.min_score,
               filters=Filters(categories, filters.price_min, filters.price_max, filters.rating_min, filters.pks))
@@ -213,12 +223,14 @@ def insights(catalog_path: Path, method: str = "kmeans", map_method: str = "pca"
 
 
 def classify(engine, image_path: str) -> tuple[str, float] | None:
-    from core.errors import QueryError
+    """The photo's likely category; None when there is none to guess (a photo gone since it was chosen: the search
+    beside this says so, a second box said it again)."""
+    from core.errors import AppError
     from core.zero_shot import classify as zero_shot
 
     try:
         return zero_shot(engine, _image(image_path))[0]
-    except QueryError:
+    except AppError:
         return None
 
 
@@ -316,8 +328,9 @@ def adapt(engine, *, emit, cancelled):
 
 
 def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering=None, cluster=None,
-                scores: list[float] | None = None, *, emit, cancelled) -> str:
-    """Explain and write a rationale for each product of the current results; returns the report HTML.
+                scores: list[float] | None = None, *, emit, cancelled) -> str | None:
+    """Explain and write a rationale for each product of the current results; returns the report HTML (None when
+    cancelled).
     ``clustering``: the Insights tab's, whose names the results carry; ``cluster``: the one they were limited to;
     ``scores``: the similarities the results list shows, which the report and each rationale state (the
     explaining model's own similarity differs: the report read 0.369 where the card read 0.43)."""
@@ -332,7 +345,10 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
         if cancelled():
             break
         score = scores[rank - 1] if scores is not None else None
-        match = explain(engine, holder, query, pk, method, score)
+        # Cancel (or Quit) stops a perturbation map between its model passes: it held the pool for seconds
+        match = explain(engine, holder, query, pk, method, score, cancelled=cancelled)
+        if match is None:
+            return None
         rationale = write_rationale(engine, holder, match.facts, emit=lambda _piece: None, cancelled=cancelled)
         product = engine.catalog.product(pk)
         q.results.append(ReportResult(rank, product.sku, product.title,
@@ -340,6 +356,8 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
                                       match.result_image, match.query_image, match.explanation, rationale,
                                       names.get(pk, "")))
         emit(Progress(rank, len(pks), f"Report: {rank}/{len(pks)} results explained"))
+    if cancelled():  # nothing is written
+        return None
     meta = ReportMeta(engine.catalog.name, len(engine.catalog), tuple(s.encoder_id for s in engine.spaces.values()),
                       method, clustering.summary() if clustering is not None else "")
     return render_html([q], meta)

@@ -295,7 +295,8 @@ class ImportDialog(QDialog):
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]))
         text = report.summary() + (f" — skipped: {reasons}" if reasons else "")
         rows = [(str(s.line), s.reason, s.detail) for s in report.skipped]
-        rows += [(str(line), self.tr("note"), note if sku == "" else f"{sku}: {note}") for line, sku, note in report.notes]
+        rows += [(str(line), self.tr("note"), note if sku == "" else f"{sku}: {note}")
+                 for line, sku, note in report.notes]
         if pairs is not None:
             summary = pairs.pairs_summary()
             text += "\n" + summary[0].upper() + summary[1:]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QPushButton, QSlider, QVBoxLayout, QWidget)
 
@@ -42,6 +42,28 @@ def image_from_mime(mime: QMimeData) -> tuple[str | None, QImage | None]:
         if not image.isNull():
             return None, image
     return None, None
+
+
+def holds_photo_not_text(mime: QMimeData) -> bool:
+    """Whether a paste into the description box is a photo: the clipboard holds one and no text but its address
+    (a copied file reads as text too: its address, which is no description)."""
+    path, image = image_from_mime(mime)
+    if path:
+        return mime.text().strip() in ("", path, QUrl.fromLocalFile(path).toString())
+    return image is not None and not mime.text().strip()
+
+
+class DescriptionBox(QLineEdit):
+    """The description text; Ctrl+V with a photo and no text on the clipboard asks for the photo as the query (the
+    box took the shortcut and pasted nothing, where the drop zone says "paste one (Ctrl+V)")."""
+
+    photo_pasted = Signal()
+
+    def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.Paste) and holds_photo_not_text(QGuiApplication.clipboard().mimeData()):
+            self.photo_pasted.emit()
+            return
+        super().keyPressEvent(event)
 
 
 class DropZone(QLabel):
@@ -162,7 +184,8 @@ class QueryPanel(QWidget):
         self.like: dict[int, str] = {}
         self.drop = DropZone(self)
         self.drop.dropped_file.connect(self.set_image_file)
-        self.text = QLineEdit(placeholderText=self.tr("Describe a product, e.g. “navy slim fit shirt”"))
+        self.text = DescriptionBox(placeholderText=self.tr("Describe a product, e.g. “navy slim fit shirt”"))
+        self.text.photo_pasted.connect(lambda: self.paste_photo(QGuiApplication.clipboard().mimeData()))
         self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
         self._settle.timeout.connect(self.changed)
         self.text.textEdited.connect(lambda _t: self._settle.start())  # searched as typed, once it settles
@@ -225,6 +248,15 @@ class QueryPanel(QWidget):
             self.drop.clear_photo()
         self.set_category(None)
         self.changed.emit()
+
+    def paste_photo(self, mime: QMimeData) -> bool:
+        """The photo that a paste carries (a copied image file, or image data) as the query's; False if none."""
+        path, image = image_from_mime(mime)
+        if path:
+            self.set_image_file(path)
+        elif image is not None:
+            self.drop.dropped_image.emit(image)  # image data, as if dropped: the window saves it to a file first
+        return bool(path) or image is not None
 
     def set_category(self, label: str | None, probability: float | None = None) -> None:
         self.category.setText(self.tr("Looks like: %s (%d%%)") % (label, round(100 * probability)) if label else "")

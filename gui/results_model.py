@@ -12,6 +12,15 @@ PartsRole = Qt.UserRole + 3
 BadgeRole = Qt.UserRole + 4
 
 
+class NoResults(list):
+    """No results, and why (said below the grid in place of "loosen the filters", which was wrong for an empty
+    catalog or two choices that exclude each other)."""
+
+    def __init__(self, why: str):
+        super().__init__()
+        self.why = why
+
+
 @dataclass(frozen=True)
 class ResultRow:
     pk: int

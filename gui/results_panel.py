@@ -5,23 +5,31 @@ up adds it as an example to find more like, down as one to find less like.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListView, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from gui import plural
-from gui.results_model import PkRole, ResultsModel
+from gui.results_model import NoResults, PkRole, ResultsModel
 from gui.thumbnail_delegate import ThumbnailDelegate
 
 
 class ResultsGrid(QListView):
     thumb_key = Signal(bool)  # + or - pressed on a result
+    current_clicked = Signal()  # a click on the current card: Qt reports no change, yet it asks for that card
 
     def keyPressEvent(self, event) -> None:
         if event.text() in ("+", "-") and self.currentIndex().isValid():
             self.thumb_key.emit(event.text() == "+")
             return
         super().keyPressEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        before = self.currentIndex()
+        super().mousePressEvent(event)
+        if event.button() == Qt.LeftButton and before.isValid() and \
+                self.indexAt(event.position().toPoint()) == before == self.currentIndex():
+            self.current_clicked.emit()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -61,6 +69,8 @@ class ResultsPanel(QWidget):
             button.clicked.connect(lambda _=False, up=up: self._thumb(up))
         for grid in (self.similar, self.goes_with):
             grid.selectionModel().currentChanged.connect(self._current_changed)
+            # explained again: the details may show another product since (a "Goes with" card, a map point, Cancel)
+            grid.current_clicked.connect(lambda grid=grid: self._current_changed(grid.currentIndex(), None))
             grid.thumb_key.connect(self._thumb)
             for text, up in ((self.tr("More like this\t+"), True), (self.tr("Less like this\t-"), False)):
                 action = QAction(text, grid)
@@ -86,11 +96,13 @@ class ResultsPanel(QWidget):
         self._update_buttons()
 
     def set_similar(self, rows, empty: str | None = None, scope: str = "") -> None:
-        """``empty``: what the tab says without rows (default: that the filters left nothing); ``scope``: what the
-        results were limited to, said beside their count (a cluster chosen in the Insights tab)."""
+        """``empty``: what the tab says without rows (default: the ``NoResults``' reason, else that the filters left
+        nothing); ``scope``: what the results were limited to, said beside their count (a cluster chosen in the
+        Insights tab)."""
         self.similar_model.set_rows(rows)
+        why = rows.why if isinstance(rows, NoResults) else None
         count = plural(len(rows), "result") if rows else \
-            empty or self.tr("No results: loosen the filters or the relevance threshold.")
+            empty or why or self.tr("No results: loosen the filters or the relevance threshold.")
         self._set_count(self.similar, f"{count} · {scope}" if scope else count)
         self._update_buttons()
 
@@ -109,12 +121,28 @@ class ResultsPanel(QWidget):
         if self.current_grid() is grid:
             self.empty.setText(text)
 
+    def keep_current(self, pk: int) -> None:
+        """Only a card of ``pk`` stays highlighted: another product explained (a "Goes with" card, a point of the map)
+        left the card before highlighted beside its details. It stays current, unhighlighted (no current card, the
+        grid made its first one current, and explained it, when it next got the focus); a click explains it again."""
+        for grid in (self.similar, self.goes_with):
+            index = grid.currentIndex()
+            if index.isValid() and index.data(PkRole) != pk:
+                grid.selectionModel().clearSelection()
+        self._update_buttons()
+
     def current_row(self):
+        """The shown tab's highlighted card (None: none; a current card no longer highlighted is not the one
+        explained, and "more / less like this" must not take it)."""
         grid = self.current_grid()
         index = grid.currentIndex() if grid is not None else None
-        return index.model().row_at(index.row()) if index is not None and index.isValid() else None
+        selected = index is not None and index.isValid() and grid.selectionModel().isSelected(index)
+        return index.model().row_at(index.row()) if selected else None
 
     def _current_changed(self, current, _previous) -> None:
+        if current.isValid():  # the card explained is the one highlighted (focus coming in makes a card current only)
+            grid = self.similar if current.model() is self.similar_model else self.goes_with
+            grid.selectionModel().select(current, QItemSelectionModel.ClearAndSelect)
         self._update_buttons()
         if current.isValid():
             self.selected.emit(int(current.data(PkRole)))

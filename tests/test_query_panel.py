@@ -138,3 +138,30 @@ def test_tab_goes_down_the_panel_as_laid_out(qtbot):
         w = w.nextInFocusChain()
     stops = [panel.open_button, panel.clear_button, panel.text, panel.weight]
     assert sorted(stops, key=order.index) == stops
+
+
+def test_ctrl_v_in_the_description_box_pastes_a_photo_and_text_as_text(qtbot, mini_dir):
+    from PySide6.QtGui import QGuiApplication
+
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.text.setFocus()
+    clipboard = QGuiApplication.clipboard()
+    image = QImage(20, 10, QImage.Format_RGB32)
+    image.fill(Qt.red)
+    clipboard.setImage(image)  # a photo and no text: the photo (the box took Ctrl+V and pasted nothing)
+    with qtbot.waitSignal(panel.drop.dropped_image, timeout=1000) as pasted:
+        qtbot.keyClick(panel.text, Qt.Key_V, Qt.ControlModifier)
+    assert pasted.args[0].width() == 20 and panel.text.text() == ""
+    photo = str(mini_dir / "images" / "P001.png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(photo)])  # a copied file reads as text too: its address
+    clipboard.setMimeData(mime)
+    with qtbot.waitSignal(panel.changed, timeout=1000):
+        qtbot.keyClick(panel.text, Qt.Key_V, Qt.ControlModifier)
+    assert panel.state().image_path == photo and panel.text.text() == ""
+    clipboard.setText("navy shirt")  # text: pasted as text, as usual
+    qtbot.keyClick(panel.text, Qt.Key_V, Qt.ControlModifier)
+    assert panel.text.text() == "navy shirt" and panel.state().image_path == photo
+    clipboard.clear()

@@ -84,3 +84,31 @@ def test_a_long_title_is_elided_on_its_last_line_and_whole_in_the_tooltip(qtbot)
     assert model.data(model.index(0, 0), Qt.ToolTipRole).startswith(title + "\n")  # the whole title
     painted = panel.similar.viewport().grab().toImage()
     assert painted.width() > 0
+
+
+def test_a_click_on_the_current_card_asks_for_it_again_and_another_product_unhighlights_it(qtbot):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, 500)
+    panel.show()
+    panel.set_similar(rows(5))
+    grid = panel.similar
+    qtbot.waitUntil(lambda: grid.visualRect(panel.similar_model.index(1, 0)).isValid(), timeout=3000)
+    at = grid.visualRect(panel.similar_model.index(1, 0)).center()
+    seen = []
+    panel.selected.connect(seen.append)
+    qtbot.mouseClick(grid.viewport(), Qt.LeftButton, Qt.NoModifier, at)
+    qtbot.mouseClick(grid.viewport(), Qt.LeftButton, Qt.NoModifier, at)  # Qt reports no change: it did nothing
+    assert seen == [1, 1]
+    qtbot.mouseClick(grid.viewport(), Qt.RightButton, Qt.NoModifier, at)  # the context menu's click: not a choice
+    assert seen == [1, 1]
+    panel.keep_current(1)  # the product explained is this card's: it stays highlighted
+    assert panel.current_row().pk == 1
+    panel.keep_current(42)  # another product explained (a "Goes with" card, a point of the map)
+    assert not grid.selectionModel().hasSelection() and panel.current_row() is None and not panel.up.isEnabled()
+    qtbot.mouseClick(grid.viewport(), Qt.LeftButton, Qt.NoModifier, at)
+    assert seen == [1, 1, 1] and panel.current_row().pk == 1 and panel.up.isEnabled()
+    from gui.results_model import NoResults
+
+    panel.set_similar(NoResults("This catalog has no products yet"))  # why there are none, not "loosen the filters"
+    assert panel.empty.text() == "This catalog has no products yet"

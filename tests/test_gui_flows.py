@@ -1,0 +1,201 @@
+"""User flows through the window that cross panels (pytest-qt, offscreen): a card clicked again after another product
+was explained, "Only this category" beside a Filters-tab value, Ctrl+V in the description box, an empty catalog."""
+import threading
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QMessageBox
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture(autouse=True)
+def fake_models(monkeypatch):
+    from tests.fakes import fake_spaces
+
+    monkeypatch.setattr("core.spaces.default_spaces", fake_spaces)
+
+
+@pytest.fixture
+def explaining(monkeypatch, tmp_path):
+    """A catalog with a (tiny, untrained) ViT, so that results are explained; explanations and rationales fakes that
+    name their product, each explanation held until the gate opens."""
+    import torch
+
+    from core.spaces import vit_space
+    from gui import backend
+    from tests.fakes import fake_spaces
+
+    torch.manual_seed(0)
+    weights = save_tiny_vit(tmp_path)
+    monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(weights)])
+    gate = threading.Event()
+    gate.set()
+
+    def explain(engine, holder, query, pk, method="grad-cam vit", score=None, **_streams):
+        gate.wait(10)
+        title = engine.catalog.product(pk).title
+        m = SimpleNamespace(words={}, result_maps={}, query_maps={}, faithfulness={}, match=None, score=0.5)
+        return backend.ExplainedMatch(title, None, None, m, title)
+
+    def write_rationale(engine, holder, facts, model_path=None, *, emit, cancelled):
+        return SimpleNamespace(text=f"why {facts}", kind="template", reason="fake", rejected=[])
+
+    monkeypatch.setattr(backend, "explain", explain)
+    monkeypatch.setattr(backend, "write_rationale", write_rationale)
+    return gate
+
+
+def save_tiny_vit(tmp_path):
+    from core.vit import HybridViT, VitConfig, save_vit
+
+    return save_vit(HybridViT(VitConfig(dim=32, depth=1, heads=2)), tmp_path / "vit")
+
+
+def open_window(qtbot, path, settings):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(path, demo=False, settings=settings)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
+    return window
+
+
+def wait_idle(qtbot, window):
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+
+
+def click(qtbot, grid, row):
+    index = grid.model().index(row, 0)
+    qtbot.waitUntil(lambda: grid.visualRect(index).isValid(), timeout=3000)
+    qtbot.mouseClick(grid.viewport(), Qt.LeftButton, Qt.NoModifier, grid.visualRect(index).center())
+
+
+def test_a_card_clicked_again_is_explained_whatever_was_explained_since(qtbot, engine, settings, mini_dir, explaining):
+    from core.ingest import import_copurchases
+
+    import_copurchases(engine.catalog, mini_dir / "copurchase.csv")
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.show()
+    window.resize(1400, 860)
+    results, similar = window.results, window.results.similar
+    window.query.text.setText("red shirt")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    row = next(i for i in range(results.similar_model.rowCount()) if results.similar_model.row_at(i).sku == "P001")
+    a = results.similar_model.row_at(row)
+    click(qtbot, similar, row)
+    qtbot.waitUntil(lambda: window.details.pk == a.pk and results.goes_with_model.rowCount() > 0, timeout=10000)
+    wait_idle(qtbot, window)
+
+    results.tabs.setCurrentWidget(results.goes_with)  # a card of "Goes with" explained: the Similar card is not it
+    b = results.goes_with_model.row_at(0)
+    click(qtbot, results.goes_with, 0)
+    qtbot.waitUntil(lambda: window.details.pk == b.pk, timeout=10000)
+    wait_idle(qtbot, window)
+    assert not similar.selectionModel().hasSelection()  # no card highlighted beside another product's details
+    results.tabs.setCurrentWidget(similar)
+    assert results.current_row() is None and not results.up.isEnabled()  # "more like this" would have taken A
+    click(qtbot, similar, row)  # the card before, clicked again: explained again (Qt saw no change: nothing happened)
+    qtbot.waitUntil(lambda: window.details.pk == a.pk, timeout=10000)
+    assert results.current_row().pk == a.pk and window.details.title.text() == a.title
+    wait_idle(qtbot, window)
+
+    window.compute_insights("kmeans", "pca")  # the same after a point of the map
+    wait_idle(qtbot, window)
+    other = next(pk for pk in window.insights.map.positions if pk != a.pk)
+    window.insights.map.clicked.emit(other)
+    qtbot.waitUntil(lambda: window.details.pk == other, timeout=10000)
+    wait_idle(qtbot, window)
+    assert results.current_row() is None
+    click(qtbot, similar, row)
+    qtbot.waitUntil(lambda: window.details.pk == a.pk, timeout=10000)
+    wait_idle(qtbot, window)
+
+    explaining.clear()  # an explanation cancelled: "select the result again" — a click on its card does
+    similar.setCurrentIndex(results.similar_model.index((row + 1) % results.similar_model.rowCount(), 0))
+    qtbot.waitUntil(lambda: "explain" in window._latest, timeout=5000)
+    window.cancel_button.click()
+    explaining.set()
+    wait_idle(qtbot, window)
+    assert window.details.title.text().startswith("Cancelled: select the result again")
+    again = results.current_row()
+    click(qtbot, similar, (row + 1) % results.similar_model.rowCount())
+    qtbot.waitUntil(lambda: window.details.pk == again.pk, timeout=10000)
+    wait_idle(qtbot, window)
+    runs = []  # a card whose explanation is shown, clicked again: not explained a second time
+    window._run = lambda kind, *args, **kwargs: runs.append(kind)
+    click(qtbot, similar, (row + 1) % results.similar_model.rowCount())
+    qtbot.wait(50)
+    assert runs == [] and window.details.pk == again.pk
+
+
+def test_only_this_category_and_a_filter_on_its_field_must_both_hold(qtbot, engine, settings):
+    from core.zero_shot import category_field
+    from gui import backend
+    from gui.filters_panel import FilterState
+    from gui.query_panel import QueryState
+
+    field = category_field(engine)
+    values = [value for value, _ in engine.catalog.field_values(field)]
+    kept, guessed = values[0], values[1]
+    column = engine.catalog.attribute_column(field)
+    # the photo's category, another value in the Filters tab: it replaced the filter (the results were its category)
+    rows = backend.run_search(engine, QueryState("shirt", same_category=guessed), FilterState({field: (kept,)}))
+    assert rows == [] and "Only this category" in rows.why and kept in rows.why and guessed in rows.why
+    rows = backend.run_search(engine, QueryState("shirt", same_category=kept), FilterState({field: (kept,)}))
+    assert rows and {column[r.pk] for r in rows} == {kept}  # the same value: no conflict
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    combo = window.filters.combos[field]
+    combo.setCurrentIndex(combo.findData(kept))
+    wait_idle(qtbot, window)
+    window.query.set_category(guessed, 0.8)
+    window.query.same_category.setChecked(True)
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() == 0 and combo.currentData() == kept
+    text = window.results.empty.text()
+    assert "Only this category" in text and guessed in text and kept in text and "loosen" not in text
+
+
+def test_ctrl_v_in_the_description_box_pastes_a_photo_there(qtbot, engine, settings, mini_dir):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.show()
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setImage(QImage(str(mini_dir / "images" / "P010.png")))
+    window.query.text.setFocus()
+    qtbot.keyClick(window.query.text, Qt.Key_V, Qt.ControlModifier)
+    wait_idle(qtbot, window)
+    photo = window.query.state().image_path
+    assert photo and window._searched.image_path == photo  # the query's photo, searched
+    assert window.query.text.text() == "red summer dress"  # the box pasted nothing of its own
+    clipboard.clear()
+
+
+def empty_catalog(tmp_path):
+    from core.catalog import Catalog
+    from core.ingest import ColumnMapping, import_catalog
+    from tests.fakes import fake_spaces
+
+    csv = tmp_path / "empty.csv"
+    csv.write_text("id,title,description,brand,price,rating,articleType,image\n")
+    with Catalog.create(tmp_path / "empty.vitrina") as catalog:
+        list(import_catalog(catalog, csv, ColumnMapping.guess(csv.read_text().strip().split(",")), fake_spaces()))
+    return tmp_path / "empty.vitrina"
+
+
+def test_an_empty_catalog_says_how_to_fill_it_in_the_window_s_words(qtbot, tmp_path, settings):
+    window = open_window(qtbot, empty_catalog(tmp_path), settings)
+    text = window.results.empty.text()
+    assert "no products yet" in text and "File > Import Products" in text and "loosen" not in text
+    window.results.tabs.setCurrentWidget(window.insights)
+    window.compute_insights("kmeans", "pca")
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=10000)
+    wait_idle(qtbot, window)
+    message = window.findChild(QMessageBox).text()
+    assert "File > Re-index" in message and "vitrina index" not in message and "`" not in message
