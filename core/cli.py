@@ -130,12 +130,12 @@ def cmd_import(args) -> int:
             args.catalog.unlink(missing_ok=True)
         raise
     print(report.summary())
-    _print_skipped(report)
+    _print_skipped(report, args.report)
     pairs = None
     if args.pairs:
         pairs = import_copurchases(catalog, args.pairs)
         print(pairs.pairs_summary())
-        _print_skipped(pairs)
+        _print_skipped(pairs, args.report)
     from core.engine import Engine
 
     engine = Engine(catalog, spaces)
@@ -146,15 +146,16 @@ def cmd_import(args) -> int:
     return 0
 
 
-def _print_skipped(report) -> None:
-    """How many rows were skipped for each reason, and the first ten of them."""
+def _print_skipped(report, report_file: Path | None = None) -> None:
+    """How many rows were skipped for each reason, and the first ten of them; the first five notes."""
     for reason, n in sorted(report.reasons().items(), key=lambda kv: -kv[1]):
         print(f"  skipped {n:>6} x {reason}")
     for s in report.skipped[:10]:
         print(f"    {s.detail}")
     if report.notes:  # imported, with something to know (a line read as Windows-1252, a pair merged, an image)
         print(f"  {len(report.notes)} note{'s' if len(report.notes) > 1 else ''}"
-              + (" (all in the --report file)" if len(report.notes) > 5 else "") + ":")
+              + ("" if len(report.notes) <= 5 else f" (all in {report_file.name})" if report_file
+                 else ", the first 5 (--report FILE lists all)") + ":")
         for line, sku, note in report.notes[:5]:
             print(f"    {note if note.startswith('line ') else f'line {line} ({sku}): {note}'}")
 

@@ -28,13 +28,14 @@ MAX_DESIGN_SHARE = 0.1
 def variant_columns(catalog: Catalog) -> list[str]:
     """The attributes that could name a design its variants share: not a category field, and each
     value shared by a few products (at most ``MAX_VARIANTS`` on average, and none by more than
-    ``MAX_DESIGN_SHARE`` of them), not one value per product."""
+    ``MAX_DESIGN_SHARE`` of them unless by ``MAX_VARIANTS`` or fewer: a small catalog's designs), not one value
+    per product."""
     categories = set(catalog.category_fields())
     return [key for key, count, distinct, largest in catalog.execute(
                 "SELECT key, SUM(n), COUNT(*), MAX(n) FROM (SELECT key, COUNT(*) n FROM attributes GROUP BY key, value)"
                 " GROUP BY key ORDER BY key")
             if key not in categories and key not in INTERNAL_ATTRIBUTES and 1 < count / distinct <= MAX_VARIANTS
-            and largest <= MAX_DESIGN_SHARE * count]
+            and (largest <= MAX_VARIANTS or largest <= MAX_DESIGN_SHARE * count)]
 
 
 def design_column(catalog: Catalog, among: list[str] | None = None) -> str | None:

@@ -52,7 +52,7 @@ class ColumnMapping:
         others) the plain lowercase one is taken, else the one on most rows (``counts``), else the first."""
         lower: dict[str, str] = {}
         for c in columns:
-            key = c.lower().replace("_", "").replace(" ", "")
+            key = _folded(c)
             if key not in lower or _more_usual(c, lower[key], key, counts or {}):
                 lower[key] = c
         synonyms = {
@@ -169,11 +169,11 @@ class _RowError(Exception):
 
 # "1,299" is 1299 with a thousands separator, or 1.299 with a decimal comma; a separator before other than three
 # digits can only be a decimal mark ("12,99", "0.0508"), and so can the last of two kinds ("1.299,95", "1,299.95")
-_AMBIGUOUS = re.compile(r"\d{1,3},\d{3}")
+_AMBIGUOUS = re.compile(r"[1-9]\d{0,2},\d{3}")  # "0,299" groups nothing: a decimal comma
 _GROUPED_POINT = re.compile(r"[1-9]\d{0,2}\.\d{3}")  # "1.299": 1299 in a file that writes decimal commas
 _DECIMAL_COMMA = re.compile(r"\d*,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+")
 _DECIMAL_POINT = re.compile(r"\d*\.(\d{1,2}|\d{4,})|\d{1,3}(,\d{3})+\.\d+")
-_NUMERAL = re.compile(r"[+-]?\d[\d.,]*")
+_NUMERAL = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")  # ",5" too
 
 
 def _comma_is_decimal(rows: Iterable[RawRow], column: str) -> bool | None:
@@ -253,15 +253,21 @@ def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | N
     return ProductRecord(**rec, row_hash=digest[:32])
 
 
+def _folded(name: str) -> str:
+    """A column name as ``ColumnMapping.guess`` compares them: letter case, "_" and spaces aside."""
+    return name.lower().replace("_", "").replace(" ", "")
+
+
 def _mapped_spellings(data: dict[str, str], m: ColumnMapping) -> dict[str, str]:
-    """``data`` with a key spelt otherwise than a mapped column ("Title" on one JSON line of a file that says
-    "title") renamed to it, so that the line keeps its title instead of storing it as an attribute."""
+    """``data`` with a key spelt otherwise than a mapped column ("Title" or "productName" on one JSON line of a file
+    that says "title", "product_name": the same name to ``ColumnMapping.guess``) renamed to it, so that the line
+    keeps its title instead of storing it as an attribute."""
     used = m.used_columns()
     absent = [c for c in used if c not in data]
     if not absent:  # every CSV row, most JSON lines
         return data
-    folded = {k.lower(): k for k in data if k not in used}
-    renamed = {folded[c.lower()]: c for c in absent if c.lower() in folded}
+    folded = {_folded(k): k for k in data if k not in used}
+    renamed = {folded[_folded(c)]: c for c in absent if _folded(c) in folded}
     return {renamed.get(k, k): v for k, v in data.items()} if renamed else data
 
 

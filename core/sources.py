@@ -162,7 +162,7 @@ def _describe(path: Path, kind: str, text: str, encoding: str, cp1252_lines: tup
         head = head[sep.end():]
     delimiter = sep.group(1) if sep else _sniff_delimiter(head, path)
     try:
-        header = next(csv.reader(io.StringIO(head), delimiter=delimiter), None)
+        header = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), None)  # as the rows: \r ends one
     except csv.Error as exc:  # e.g. a carriage return alone inside the header line
         why = "it holds a line break inside a column name" if "new-line" in str(exc) else str(exc)
         raise ImportFailed(f"{path.name}: its header line cannot be split into columns ({why}). Open the file in a "
@@ -232,6 +232,9 @@ def count_rows(path: str | Path) -> int:
     return max(n - (1 if source_kind(Path(path)) == "csv" else 0), 0) + 1
 
 
+MAX_QUOTE_RECOVERIES = 100  # rows with a broken quote after which the lines it took are no longer read again
+
+
 def _csv_rows(text: str, info: SourceInfo) -> Iterator[RawRow]:
     """The data rows. A row whose quote runs on past its line (never closed, or closed by a quote of a later row)
     is skipped with that reason, and reading goes on at the line after its first: the rows it swallowed are read
@@ -246,7 +249,7 @@ def _csv_rows(text: str, info: SourceInfo) -> Iterator[RawRow]:
         return csv.reader(buf, delimiter=info.delimiter or ",", strict=True)
 
     reader = reader_from_here()
-    first = True
+    first, recoveries = True, 0
     while True:
         line, start = base + reader.line_num + 1, buf.tell()
         try:
@@ -259,11 +262,15 @@ def _csv_rows(text: str, info: SourceInfo) -> Iterator[RawRow]:
             problem = ('has a quote (") that is never closed' if unclosed else
                        f"malformed CSV line: {exc}" + (f" (on line {end}, inside a quote opened on line {line})"
                                                        if end > line else ""))
-            if end > line:  # read the lines the quote took again, as rows
+            if end > line and recoveries < MAX_QUOTE_RECOVERIES:  # read the lines the quote took again, as rows
+                recoveries += 1
                 buf.seek(start)
                 buf.readline()
                 base, reader = line, reader_from_here()
                 problem += "; the row is skipped and the lines after it are read as rows"
+            elif end > line:  # each reading again can run to the end of the file: not for ever (a file of them)
+                problem += (f"; lines {line}-{end} are skipped with it (over {MAX_QUOTE_RECOVERIES} rows of this file "
+                            "have broken quotes: fix its quoting and import it again)")
             yield RawRow(line, None, problem)
             continue
         if first:

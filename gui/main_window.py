@@ -169,8 +169,9 @@ class MainWindow(QMainWindow):
         self.details.opacity.setValue(self._setting("details/opacity", int, 60))
 
     def _columns_fit(self, state: QByteArray) -> bool:
-        """Whether a saved splitter state has a width for each column, each at least its minimum: Qt restores
-        another layout's (two columns) or a truncated one with columns of 0 px, and that was saved again."""
+        """Whether a saved splitter state has a width for each column, each at least its minimum or closed (0 px,
+        one at most): Qt restores another layout's (two columns) or a truncated one with columns of 0 px, and that
+        was saved again."""
         stream = QDataStream(state)
         stream.setVersion(QDataStream.Qt_5_0)  # as QSplitter.saveState writes it
         stream.readInt32(), stream.readInt32()  # its marker and version: restoreState checks them
@@ -179,8 +180,9 @@ class MainWindow(QMainWindow):
             return False
         sizes = [stream.readInt32() for _ in range(count)]
         columns = map(self.splitter.widget, range(count))
-        return stream.status() == QDataStream.Ok and all(
-            size >= (column.minimumWidth() or column.minimumSizeHint().width()) for size, column in zip(sizes, columns))
+        return stream.status() == QDataStream.Ok and sizes.count(0) <= 1 and all(
+            size == 0 or size >= (column.minimumWidth() or column.minimumSizeHint().width())  # 0: closed by the user
+            for size, column in zip(sizes, columns))
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

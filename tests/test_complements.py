@@ -672,6 +672,13 @@ def test_a_category_like_column_is_no_design_and_a_grouping_that_hides_every_tes
             cat.execute("INSERT INTO attributes VALUES (?, 'subCategory', ?)", (pk, "Topwear" if i < 108 else f"s{i}"))
             cat.execute("INSERT INTO attributes VALUES (?, 'store', 'Main')", (pk,))
     assert design_column(cat) is None and variant_columns(cat) == []
+    from core.catalog import Catalog, ProductRecord
+
+    with Catalog.create(tmp_path / "small.vitrina") as small, small.transaction():
+        for i in range(36):  # a small catalog's designs of 4: each over a tenth of it, yet a design, not a kind
+            small.upsert_product(ProductRecord(f"S{i}", f"shirt {i}", "", None, None, None,
+                                               {"product_code": f"d{i // 4}"}, str(i)))
+        assert design_column(small) == "product_code"
     assert evaluation_queries(cat, None)  # each product alone: test products with pairs
     with pytest.raises(AppError, match=r"because products that share their store are kept together: 1 group of "
                                        r"products \(the largest holds 240 of 240\).*--group-by none"):

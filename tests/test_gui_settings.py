@@ -106,3 +106,7 @@ def test_a_splitter_state_of_another_layout_or_cut_short_gets_the_default_column
         window.close()
         saved = QSettings(ini, QSettings.IniFormat).value("window/splitter")
         assert not window._columns_fit(state) and window._columns_fit(saved)  # a good one is restored as it is
+    window.splitter.setSizes([300, 900, 0])  # the user closed the details column: kept so, not reset
+    assert window._columns_fit(window.splitter.saveState())
+    window.splitter.setSizes([900, 0, 0])  # two closed: a state no layout of the window leaves
+    assert not window._columns_fit(window.splitter.saveState())

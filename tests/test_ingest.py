@@ -403,6 +403,7 @@ def test_a_folder_or_a_file_without_a_type_is_named_as_such(tmp_path):
     ('id,title,price\n1,A,"1,299.95"\n2,B,1.299.000\n3,C,"1,299,000"\n', {"1": 1299.95, "2": 1299000.0,
                                                                          "3": 1299000.0}),  # the last one is decimal
     ("id,title,price\n1,A,12.99\n2,B,1.299\n", {"1": 12.99, "2": 1.299}),  # a decimal point file: 1.299 as written
+    ('id,title,price\n1,A,",5"\n2,B,"0,299"\n3,C,4.5\n', {"1": 0.5, "2": 0.299, "3": 4.5}),  # "0," groups nothing
 ])
 def test_a_point_before_three_digits_and_numbers_with_both_separators(cat, tmp_path, spaces, text, prices):
     (tmp_path / "p.csv").write_text(text)
@@ -448,6 +449,9 @@ def test_a_rare_spelling_of_a_key_does_not_take_the_role(cat, tmp_path, spaces):
     assert {sku: p.title for sku, p in products.items()} == {"C1": "Red silk dress", "C2": "Blue denim jacket",
                                                              "C3": "Green wool hat"}
     assert "Title" not in products["C3"].attributes
+    src.write_text('{"id": "C4", "product_name": "Camel coat"}\n{"id": "C5", "productName": "Grey scarf"}\n')
+    report, _ = run(cat, src, spaces, mapping=ColumnMapping(id="id", title="product_name"))
+    assert cat.product(cat.pk_for_sku("C5")).title == "Grey scarf"  # the same name to the guess: the same role
     with pytest.raises(ImportFailed, match="does not have: Price \\(the file has 'price': letter case counts\\)"):
         ColumnMapping(id="id", price="Price").validate(["id", "price"])
 
@@ -526,6 +530,11 @@ def test_cli_import_shows_why_pairs_were_skipped_and_reports_them(tmp_path, mini
     assert "co-purchase pairs: 1 imported, 2 skipped; 1 line repeated an earlier line's pair" in out
     assert "    line 4: a product paired with itself\n    line 5: id not in the catalog\n" in out
     assert "  1 note:\n    line 3: P001 and P002 already paired on line 2; merged, keeping the larger weight (7)" in out
+    many = "".join(f"P00{i},P010,{i}\nP00{i},P010,{i + 1}\n" for i in range(1, 8))  # 7 merges
+    pairs.write_text("a,b,weight\n" + many)
+    assert cli.run(["import", str(tmp_path / "shop.vitrina"), str(mini_dir / "products.csv"),
+                    "--pairs", str(pairs)]) == 0
+    assert "  7 notes, the first 5 (--report FILE lists all):" in capsys.readouterr().out  # none was asked for
     written = json.loads((tmp_path / "r.json").read_text())
     assert (written["added"], written["pairs"], written["pairs_merged"]) == (12, 1, 1)
     assert [s["reason"] for s in written["pairs_file"]["skipped"]] == ["same_product", "unknown_id"]
