@@ -6,7 +6,7 @@ up adds it as an example to find more like, down as one to find less like.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListView, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from gui import plural
@@ -17,6 +17,15 @@ from gui.thumbnail_delegate import ThumbnailDelegate
 class ResultsGrid(QListView):
     thumb_key = Signal(bool)  # + or - pressed on a result
     current_clicked = Signal()  # a click on the current card: Qt reports no change, yet it asks for that card
+    placeholder = ""  # said in the middle of the grid while it has no card (why, and what to do)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.placeholder and not self.model().rowCount():
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24), Qt.AlignCenter | Qt.TextWordWrap,
+                             self.placeholder)
 
     def keyPressEvent(self, event) -> None:
         if event.text() in ("+", "-") and self.currentIndex().isValid():
@@ -78,12 +87,16 @@ class ResultsPanel(QWidget):
                 grid.addAction(action)
         buttons = QHBoxLayout()
         buttons.addWidget(self.empty, 1)
+        buttons.addStretch()  # the buttons stay right while the label is hidden
         buttons.addWidget(self.up)
         buttons.addWidget(self.down)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(buttons)
+        for grid, text in self._counts.items():
+            grid.placeholder = text
+        self._show_label()
         self._update_buttons()
 
     def current_grid(self) -> ResultsGrid | None:
@@ -93,7 +106,14 @@ class ResultsPanel(QWidget):
 
     def _tab_changed(self, _index: int) -> None:
         self.empty.setText(self._counts.get(self.tabs.currentWidget(), ""))
+        self._show_label()
         self._update_buttons()
+
+    def _show_label(self) -> None:
+        """The count beside the buttons; an empty grid says its message in its middle instead (a long reason
+        squeezed beside the buttons took the grid's height, a word a line)."""
+        grid = self.current_grid()
+        self.empty.setVisible(grid is None or bool(grid.model().rowCount()))
 
     def set_similar(self, rows, empty: str | None = None, scope: str = "") -> None:
         """``empty``: what the tab says without rows (default: the ``NoResults``' reason, else that the filters left
@@ -118,8 +138,11 @@ class ResultsPanel(QWidget):
 
     def _set_count(self, grid, text: str) -> None:
         self._counts[grid] = text
+        grid.placeholder = "" if grid.model().rowCount() else text
+        grid.viewport().update()
         if self.current_grid() is grid:
             self.empty.setText(text)
+            self._show_label()
 
     def keep_current(self, pk: int) -> None:
         """Only a card of ``pk`` stays highlighted: another product explained (a "Goes with" card, a point of the map)

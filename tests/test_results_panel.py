@@ -112,3 +112,20 @@ def test_a_click_on_the_current_card_asks_for_it_again_and_another_product_unhig
 
     panel.set_similar(NoResults("This catalog has no products yet"))  # why there are none, not "loosen the filters"
     assert panel.empty.text() == "This catalog has no products yet"
+
+
+def test_an_empty_grid_says_why_in_its_middle_and_the_count_beside_the_buttons_only_with_cards(qtbot):
+    from gui.results_model import NoResults
+
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    assert "Nothing yet" in panel.similar.placeholder and not panel.empty.isVisible()
+    why = ("No results: “Only this category” asks for Skirts, the Filters tab for Article type Jeans, and no product "
+           "is both.")
+    panel.set_similar(NoResults(why))
+    assert panel.similar.placeholder == why and not panel.empty.isVisible()  # not a word a line beside the buttons
+    panel.set_similar(rows(3))
+    assert panel.similar.placeholder == "" and panel.empty.isVisible() and panel.empty.text() == "3 results"
+    panel.tabs.setCurrentWidget(panel.goes_with)  # nothing selected: its message in its own grid
+    assert not panel.empty.isVisible() and "Select a result" in panel.goes_with.placeholder
