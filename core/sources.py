@@ -147,10 +147,12 @@ def inspect_source(path: str | Path, whole: bool = False) -> SourceInfo:
     return _describe(path, kind, *_read_text(path, head=not (whole and kind == "jsonl")))
 
 
-def _describe(path: Path, kind: str, text: str, encoding: str, cp1252_lines: tuple[int, ...]) -> SourceInfo:
+def _describe(path: Path, kind: str, text: str, encoding: str, cp1252_lines: tuple[int, ...],
+              rows: list[RawRow] | None = None) -> SourceInfo:
+    """``rows``: a JSON Lines file's rows when the caller has parsed them already (not parsed twice)."""
     if kind == "jsonl":
         counts: dict[str, int] = {}  # every line's keys (one first seen on line 5,000 is a column too)
-        for row in _jsonl_rows(text):
+        for row in _jsonl_rows(text) if rows is None else rows:
             for key in row.data or ():
                 counts[key] = counts.get(key, 0) + 1
         if not counts:
@@ -210,9 +212,11 @@ def read_rows(path: str | Path) -> tuple[SourceInfo, Iterator[RawRow]]:
     path = Path(path)
     kind = source_kind(path)
     text, encoding, cp1252_lines = _read_text(path)
+    if kind == "jsonl":  # its columns are the keys of every line: parsed once for both
+        parsed = list(_jsonl_rows(text))
+        return _describe(path, kind, text, encoding, cp1252_lines, parsed), iter(parsed)
     info = _describe(path, kind, text, encoding, cp1252_lines)
-    rows = _csv_rows(text, info) if info.kind == "csv" else _jsonl_rows(text)
-    return info, rows
+    return info, _csv_rows(text, info)
 
 
 def preview_rows(path: str | Path, n: int = 30) -> tuple[SourceInfo, list[RawRow]]:
