@@ -61,10 +61,13 @@ class EvalResult:
     seed: int
     spaces: dict[str, str]
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> metric -> mean
+    # mode -> the queries its means are over (an image query needs a readable photo: fewer than ``queries``)
+    mode_queries: dict[str, int] = field(default_factory=dict)
 
     def table(self) -> str:
-        head = f"{'mode':<8}" + "".join(f"{m + '@' + str(self.k):>10}" for m in METRICS)
-        rows = [f"{mode:<8}" + "".join(f"{v:>10.3f}" for v in vals.values()) for mode, vals in self.scores.items()]
+        head = f"{'mode':<8}" + "".join(f"{m + '@' + str(self.k):>10}" for m in METRICS) + f"{'queries':>10}"
+        rows = [f"{mode:<8}" + "".join(f"{v:>10.3f}" for v in vals.values())
+                + f"{self.mode_queries.get(mode, self.queries):>10}" for mode, vals in self.scores.items()]
         return "\n".join([f"{self.catalog}: relevant = same {self.label}, {self.queries} queries", head, *rows])
 
     def to_json(self, path: str | Path) -> None:
@@ -113,6 +116,9 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
         keep = set(within)
         relevant = {pk: rel & keep for pk, rel in relevant.items()}
     queries = sample_queries(relevant, n_queries, seed, query_pks)
+    if not queries and label == "copurchase" and not engine.catalog.has_copurchases():
+        raise AppError(f"{engine.catalog.name} has no co-purchase pairs to evaluate against: import them with "
+                       "`vitrina import CATALOG PRODUCTS --pairs PAIRS.csv` (or File > Import Products…).")
     if not queries:
         raise AppError(f"No product has another product with the same {label}: nothing to evaluate.")
     searcher = Searcher(engine)
@@ -147,6 +153,11 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
                         {n: s.encoder_id for n, s in engine.spaces.items() if not spaces or n in spaces})
     result.scores = {m: {f"{name}@{k}": v / counts[m] for name, v in vals.items()}
                      for m, vals in sums.items() if counts[m]}
+    result.mode_queries = {m: counts[m] for m in modes if counts[m]}
+    fewer = [f"{m} {counts[m]}" for m in modes if 0 < counts[m] < len(queries)]
+    if fewer:  # the modes are then compared over different queries
+        log.warning("of the %d queries, only these ran in these modes (the others have no readable photo): %s",
+                    len(queries), ", ".join(fewer))
     return result
 
 

@@ -302,21 +302,31 @@ def write_rationale(engine, holder: dict, facts, model_path: str | None = None, 
 
 
 def reindex(engine, *, emit, cancelled):
-    """Embed what is missing or stale in every space (e.g. after adapting the model), then update indexes."""
+    """Embed what is missing or stale in every space (e.g. after adapting the model), then update indexes; returns
+    (engine, "product: why" for each photo that could not be read: left out, as `vitrina index` leaves it out;
+    one moved photo stopped the whole re-index, and after an adapt left the ViT space empty)."""
+    from core.errors import AppError
     from core.images import load_image
     from core.progress import Progress
     from core.spaces import reembed_all
 
+    unreadable: dict[int, str] = {}
+
     def image_of(pk):
         path = engine.catalog.image_path(pk)
-        return load_image(Path(path)).image if path else None
+        try:
+            return load_image(Path(path)).image if path else None
+        except AppError as exc:
+            unreadable[pk] = str(exc)
+            return None
 
     for space in engine.spaces.values():
         for done, total in reembed_all(engine.catalog, space, image_of, cancelled=cancelled):
             emit(Progress(done, total, f"Embedding {space.name}: {done}/{total}"))
     for message in engine.load_indexes():
         emit(Progress(0, None, f"Index {message}"))
-    return engine
+    skus = engine.catalog.skus_of(list(unreadable)) if unreadable else {}
+    return engine, [f"{skus.get(pk, pk)}: {why}" for pk, why in unreadable.items()]
 
 
 def adapt(engine, *, emit, cancelled):

@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self._selected_pk: int | None = None
         self._opening: tuple[Path, Path | None] | None = None  # the catalog opening and the one open before it
         self._reselect: int | None = None  # re-indexed: the product to select again once the results are back
+        self._reindex_after_open: Path | None = None  # an adapted catalog: re-indexed once it is open again
         # the query whose results are shown: what a result is explained against (the text box may hold words
         # typed since, not searched yet); None while browsing a cluster or with no results
         self._searched: QueryState | None = None
@@ -309,6 +310,9 @@ class MainWindow(QMainWindow):
         if self.query.is_empty():
             self.query.text.setText(self.tr("red summer dress"))
         self.search()
+        if self._reindex_after_open == cat.path:
+            self.reindex()
+        self._reindex_after_open = None
 
     def choose_catalog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Open Catalog"), "", self.tr("Vitrina catalogs (*.vitrina)"))
@@ -334,9 +338,19 @@ class MainWindow(QMainWindow):
         if self._catalog_open():
             self._run("reindex", backend.reindex, self.engine, streams=True, on_result=self._reindexed)
 
-    def _reindexed(self, engine) -> None:
+    def _reindexed(self, done) -> None:
         """New vectors, the same products and categories: the results are searched again with the user's filters,
-        query and selection (it reset the category filters and typed a query into an empty box)."""
+        query and selection (it reset the category filters and typed a query into an empty box). Photos that could
+        not be read are listed: their products are left out of the photo spaces."""
+        engine, unreadable = done
+        if unreadable:
+            box = QMessageBox(QMessageBox.Warning, self.tr("Vitrina"),
+                              self.tr("Re-indexed; %s could not be read and %s left out of the photo spaces until "
+                                      "it is replaced (see the details).")
+                              % (plural(len(unreadable), "photo"), "is" if len(unreadable) == 1 else "are"),
+                              parent=self)
+            box.setDetailedText("\n".join(unreadable))
+            box.open()
         models = ", ".join(s.encoder_id for s in engine.spaces.values())
         cat = engine.catalog
         self.catalog_label.setText(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
@@ -351,8 +365,14 @@ class MainWindow(QMainWindow):
             return
         dialog = self.adapt_dialog = AdaptDialog(self.engine, self.pool, self)
         adapted = self.engine.catalog.path  # the catalog it adapts, whatever is open when it is done
-        dialog.adapted.connect(lambda kept: kept and self.open_catalog(adapted))
+        dialog.adapted.connect(lambda kept: kept and self._open_and_reindex(adapted))
         dialog.open()
+
+    def _open_and_reindex(self, path: Path) -> None:
+        """A kept adapt: the catalog opened again with the new ViT, whose vectors are then made (the dialog promised
+        it; the ViT space stayed empty until File > Re-index)."""
+        self._reindex_after_open = Path(path)
+        self.open_catalog(path)
 
     def train_goes_with(self) -> None:
         from gui.goes_with_dialog import GoesWithDialog

@@ -94,3 +94,18 @@ def test_modes_that_cannot_run_are_named_not_shown_as_an_empty_table(tmp_path, s
     assert list(result.scores) == ["text"]
     assert "left out of the evaluation: image: the query products have no photo" in caplog.text
     cat.close()
+
+
+def test_each_mode_says_how_many_queries_its_figures_are_over(tmp_path, spaces, caplog):
+    engine = two_group_engine(tmp_path, spaces)
+    (tmp_path / "img" / "0.png").unlink()  # one query has no photo: the image and fused means are over 5
+    result = drain(evaluate(engine, "group", n_queries=6, k=2))
+    assert result.queries == 6 and result.mode_queries == {"image": 5, "text": 6, "fused": 5}
+    rows = {line.split()[0]: line.split()[-1] for line in result.table().splitlines()[2:]}
+    assert rows == {"image": "5", "text": "6", "fused": "5"} and "queries" in result.table().splitlines()[1]
+    assert "only these ran in these modes" in caplog.text and "image 5" in caplog.text
+
+
+def test_copurchase_relevance_without_pairs_says_how_to_import_them(engine):
+    with pytest.raises(AppError, match="has no co-purchase pairs to evaluate against: import them with"):
+        drain(evaluate(engine, "copurchase"))

@@ -126,6 +126,34 @@ def test_reindex_runs_in_the_background(qtbot, engine, settings):
     assert window.engine is not None and window.results.similar_model.rowCount() > 0
 
 
+def test_reindex_leaves_out_a_photo_it_cannot_read_and_says_so(qtbot, engine, settings, monkeypatch):
+    pk = engine.catalog.pk_for_sku("P003")
+    with engine.catalog.transaction():  # a stale vector, whose photo has gone since
+        engine.catalog.delete_embeddings("image", [pk])
+    Path(engine.catalog.image_path(pk)).unlink()
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "open", lambda box: boxes.append((box.text(), box.detailedText())))
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.reindex()
+    wait_idle(qtbot, window)  # it stopped at that photo with an error, the other products not embedded
+    assert len(boxes) == 1 and "1 photo could not be read" in boxes[0][0] and boxes[0][1].startswith("P003: ")
+    assert window.engine is not None and len(window.engine.indexes["text"]) == 12
+
+
+def test_a_kept_adapt_opens_the_catalog_again_and_re_indexes_it(qtbot, engine, settings, monkeypatch):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    reindexed = []
+    monkeypatch.setattr(window, "reindex", lambda: reindexed.append(window.engine.catalog.path))
+    window._open_and_reindex(engine.catalog.path)  # what the adapt dialog's "kept" does
+    qtbot.waitUntil(lambda: reindexed == [engine.catalog.path], timeout=20000)
+    wait_idle(qtbot, window)
+    window.open_catalog(engine.catalog.path)  # a later opening re-indexes nothing
+    wait_idle(qtbot, window)
+    assert reindexed == [engine.catalog.path]
+
+
 @pytest.mark.weights
 def test_selecting_a_result_shows_its_explanations(qtbot, engine, settings, tmp_path, monkeypatch):
     import torch
