@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -143,15 +144,51 @@ CLIP_META = "clip_folder"
 ADAPTED_META = "vit_weights"  # set when the ViT was adapted to this catalog (core.vit_training)
 
 
+def models_folder(catalog: Catalog) -> Path:
+    """``CATALOG.models``, beside the catalog file: its adapted ViT, its training caches."""
+    return catalog.path.with_name(catalog.path.name + ".models")
+
+
+def stored_weights_path(catalog: Catalog, weights: Path) -> str:
+    """How ``weights`` is written in the catalog's meta: relative to the catalog file's folder when under it."""
+    try:
+        return Path(weights).resolve().relative_to(catalog.path.resolve().parent).as_posix()
+    except ValueError:
+        return str(Path(weights).resolve())
+
+
+def adapted_weights(catalog: Catalog) -> Path | None:
+    """The catalog's adapted ViT weights, or None when it has none or they are missing (with a warning).
+
+    The meta is relative to the catalog file's folder; metas written before were relative to the working
+    directory of the time: the path as written and the default place beside the catalog are tried too.
+    """
+    written = catalog.meta(ADAPTED_META)
+    if not written:
+        return None
+    path = Path(written)
+    candidates = [path] if path.is_absolute() else [catalog.path.resolve().parent / path, path]
+    candidates.append(models_folder(catalog) / "vit" / path.name)
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        log.warning("The ViT adapted to %s is missing (%s); the shipped ViT is used instead. "
+                    "Run `vitrina adapt` to adapt it again.", catalog.name, written)
+    return found.resolve() if found else None
+
+
 def spaces_for(catalog: Catalog) -> list[Space]:
     """The spaces a catalog uses: the default ones, plus a local CLIP/SigLIP space if it was given one."""
     spaces = default_spaces()
-    adapted = catalog.meta(ADAPTED_META)
+    adapted = adapted_weights(catalog)
     if adapted and any(s.name == "vit" for s in spaces):
         vit = vit_space(adapted, text_encoder=next(s.encoder for s in spaces if s.name == "text"))
         spaces = [vit if s.name == "vit" and vit else s for s in spaces]
     folder = catalog.meta(CLIP_META)
-    if folder:
+    if folder and not (Path(folder) / "config.json").is_file():
+        log.warning("The CLIP folder of %s, %s, is missing (moved or deleted); the catalog is opened without its "
+                    "clip space. Point it at the folder's new place with `vitrina import CATALOG CSV --clip FOLDER`.",
+                    catalog.name, folder)
+    elif folder:
         from core.encoders import LocalClipEncoder
 
         spaces.append(Space("clip", LocalClipEncoder(folder), "image"))
@@ -160,8 +197,6 @@ def spaces_for(catalog: Catalog) -> list[Space]:
 
 def add_clip_space(catalog: Catalog, folder: str) -> Space:
     """Give a catalog a space from a user's local CLIP/SigLIP checkpoint (loaded now, to fail early)."""
-    from pathlib import Path
-
     from core.encoders import LocalClipEncoder
 
     folder = str(Path(folder).resolve())

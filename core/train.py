@@ -154,8 +154,12 @@ def group_loss(img: torch.Tensor, groups: torch.Tensor, logit_scale: torch.Tenso
 def recall_at(img: np.ndarray, txt: np.ndarray, k: int = 10) -> float:
     """Text -> image exact-item recall@k (row i of ``txt`` should retrieve row i of ``img``)."""
     sims = txt @ img.T
-    own = np.diag(sims)
-    rank = (sims > own[:, None]).sum(axis=1)
+    own = np.diag(sims).copy()
+    # Ties count against the item (pessimistically): a model mapping every photo to one vector must score
+    # like chance, not 1.0. A near-tie within rounding is a tie; a NaN similarity is a miss.
+    ahead = sims >= own[:, None] - 1e-6
+    np.fill_diagonal(ahead, False)
+    rank = np.where(np.isfinite(own), ahead.sum(axis=1), len(own))
     return float((rank < k).mean())
 
 
@@ -174,10 +178,12 @@ def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx
           settings: TrainSettings, checkpoint_dir: Path | None = None,
           cancelled: Callable[[], bool] = lambda: False,
           groups: np.ndarray | None = None,
-          categories: np.ndarray | None = None) -> Generator[Progress, None, TrainResult]:
+          categories: np.ndarray | None = None, run_key: str = "") -> Generator[Progress, None, TrainResult]:
     """Train ``model`` in place. ``text_views``: (N, V, 384) unit text embeddings, V views per item;
     ``groups``: (N,) integer group of each item (needed by ``group_pairs`` and ``image_loss``);
-    ``categories``: (N,) integer category of each item, unique for items without one (``category_loss``)."""
+    ``categories``: (N,) integer category of each item, unique for items without one (``category_loss``);
+    ``run_key``: what the caller trains on (e.g. a digest of the items). The checkpoint is resumed only when
+    it was written by the same run: same settings, model configuration, run_key and train/val indices."""
     if (settings.group_pairs or settings.image_loss) and groups is None:
         raise ValueError("group_pairs and image_loss need the items' groups")
     if settings.category_loss and categories is None:
@@ -192,12 +198,16 @@ def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
     result, epoch = TrainResult(0), 0
     ckpt = checkpoint_dir / CHECKPOINT if checkpoint_dir else None
+    run = _run_identity(model, text_views, train_idx, val_idx, run_key)
     if ckpt and ckpt.exists():
         state = torch.load(ckpt, weights_only=True)
-        if state["settings"] == asdict(settings):
+        if state["settings"] == asdict(settings) and state.get("run") == run:
             model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
             epoch, result.history = state["epoch"], state["history"]
             log.info("resuming training at epoch %d", epoch)
+        else:
+            log.warning("the checkpoint in %s is of another run (other products, model or settings); "
+                        "training from scratch", checkpoint_dir)
     t0, step0 = time.perf_counter(), epoch * steps_per_epoch
     while epoch < settings.epochs:
         model.train()
@@ -221,7 +231,7 @@ def train(model: HybridViT, feats: np.ndarray, text_views: np.ndarray, train_idx
         result.history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_text_to_image_r10": val})
         log.info("epoch %d: %s", epoch, result.history[-1])
         if ckpt:
-            _save_checkpoint(ckpt, model, opt, sched, epoch, result.history, settings)
+            _save_checkpoint(ckpt, model, opt, sched, epoch, result.history, settings, run)
     result.epochs_run, result.seconds = epoch, time.perf_counter() - t0
     return result
 
@@ -277,11 +287,20 @@ def _step(model: HybridViT, feats, text_views, batch: np.ndarray, s: TrainSettin
     return loss
 
 
-def _save_checkpoint(path: Path, model, opt, sched, epoch: int, history: list, settings: TrainSettings) -> None:
+def _run_identity(model: HybridViT, text_views: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+                  run_key: str) -> dict:
+    """What a checkpoint must match to be resumed: the model configuration and the data trained on."""
+    data = hashlib.sha256(np.asarray(train_idx, np.int64).tobytes() + b"|" + np.asarray(val_idx, np.int64).tobytes()
+                          + repr(text_views.shape).encode()).hexdigest()[:16]
+    return {"config": repr(asdict(model.cfg)), "key": run_key, "data": data}
+
+
+def _save_checkpoint(path: Path, model, opt, sched, epoch: int, history: list, settings: TrainSettings,
+                     run: dict | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
-                "history": history, "settings": asdict(settings)}, tmp)
+                "history": history, "settings": asdict(settings), "run": run or {}}, tmp)
     tmp.replace(path)
 
 

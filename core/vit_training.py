@@ -21,7 +21,7 @@ from core.catalog import Catalog
 from core.encoders import minilm
 from core.errors import AppError, Cancelled
 from core.progress import Progress
-from core.spaces import ADAPTED_META, text_of
+from core.spaces import ADAPTED_META, adapted_weights, models_folder, stored_weights_path, text_of
 from core.splits import split_of
 from core.train import TrainItem, TrainSettings, embed_features, extract_features, new_model, recall_at, train
 from core.vit import Backbone, HybridViT, VitConfig, load_vit, save_vit
@@ -42,6 +42,9 @@ def items_from_catalog(catalog: Catalog, group_by: str | None = None, category_v
     ``category_view`` adds a third: the category values alone (the title where it has none).
     """
     fields = catalog.category_fields()
+    if group_by and group_by not in catalog.attribute_keys():
+        raise AppError(f"{catalog.name} has no column '{group_by}' to split by; its columns: "
+                       f"{', '.join(catalog.attribute_keys()) or 'none'}.")
     groups = catalog.attribute_column(group_by) if group_by else {}
     items = []
     for product in catalog.products(catalog.all_pks()):
@@ -77,15 +80,34 @@ def text_views(items: Sequence[TrainItem], cache: Path, encoder=None) -> np.ndar
     """(N, V, 384) MiniLM embeddings of every text view, cached by content."""
     digest = hashlib.sha256(json.dumps([it.texts for it in items]).encode()).hexdigest()[:16]
     path = cache / f"texts-{digest}.npy"
-    if path.exists():
-        return np.load(path)
-    enc = encoder or minilm()
     views = len(items[0].texts)
+    cached = _read_text_cache(path, (len(items), views))
+    if cached is not None:
+        return cached
+    enc = encoder or minilm()
     flat = enc.encode_texts([t for it in items for t in it.texts])
     out = flat.reshape(len(items), views, -1).astype(np.float32)
     cache.mkdir(parents=True, exist_ok=True)
-    np.save(path, out)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:  # to a temporary name, then replaced: a cut-short write never stands as the cache
+        np.save(f, out)
+    tmp.replace(path)
     return out
+
+
+def _read_text_cache(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """The cached text embeddings, or None when there are none or they cannot be read (then recomputed)."""
+    if not path.exists():
+        return None
+    try:
+        cached = np.load(path)
+    except (OSError, ValueError, EOFError) as exc:
+        log.warning("The text cache %s cannot be read (%s); it is computed again.", path, exc)
+        return None
+    if cached.ndim != 3 or cached.shape[:2] != shape or cached.dtype != np.float32:
+        log.warning("The text cache %s does not fit these texts; it is computed again.", path)
+        return None
+    return cached
 
 
 def feature_cache(items: Sequence[TrainItem], cfg: VitConfig, cache: Path) -> Path:
@@ -110,17 +132,24 @@ def train_on_catalogs(sources: Sequence[CatalogSource], out: Path, work: Path, s
         with Catalog.open(src.path) as cat:
             items += items_from_catalog(cat, src.group_by, settings.category_view)
     split = np.array([split_of(it.group, settings.seed) for it in items])
-    yield Progress(0, None, f"{len(items)} products: {dict(zip(*np.unique(split, return_counts=True)))}")
+    counts = {str(k): int(v) for k, v in zip(*np.unique(split, return_counts=True))}
+    if not counts.get("train"):
+        raise AppError(f"None of the {len(items)} products with a photo falls in the training split "
+                       f"({counts or 'no products'}): train on more products (at least a few dozen).")
+    yield Progress(0, None, f"{len(items)} products: {counts}")
     feats = yield from _features(items, cfg, work, cancelled)
     texts = text_views(items, work)
     train_idx, val_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     model = new_model(cfg, settings.seed)
+    # The checkpoint resumes only a run on these very items (a shared --work held other catalogs' runs).
+    run_key = hashlib.sha256(json.dumps([[it.key, it.image_path, it.texts, it.group, it.category] for it in items]
+                                        ).encode()).hexdigest()[:16]
     result = yield from train(model, feats, texts, train_idx, val_idx, settings, work / "checkpoint", cancelled,
-                              group_ids(items), category_ids(items))
+                              group_ids(items), category_ids(items), run_key=run_key)
     test_idx = np.flatnonzero(split == "test")
-    test_r10 = recall_at(embed_features(model, feats, test_idx), texts[np.sort(test_idx), 0])
+    test_r10 = recall_at(embed_features(model, feats, test_idx), texts[np.sort(test_idx), 0]) if len(test_idx) else None
     summary = {"catalogs": [str(s.path) for s in sources], "products": len(items),
-               "split": {k: int(v) for k, v in zip(*np.unique(split, return_counts=True))},
+               "split": counts,
                "settings": asdict(settings), "history": result.history,
                "test_text_to_image_r10_title": test_r10, "seconds_total": round(time.perf_counter() - t0, 1),
                "seconds_training": round(result.seconds, 1)}
@@ -139,12 +168,12 @@ class AdaptResult:
 
 
 def adapted_weights_folder(catalog: Catalog) -> Path:
-    return catalog.path.with_name(catalog.path.name + ".models") / "vit"
+    return models_folder(catalog) / "vit"
 
 
 def current_weights(catalog: Catalog) -> Path:
-    chosen = catalog.meta(ADAPTED_META)
-    return Path(chosen) if chosen else SHIPPED_WEIGHTS
+    """The catalog's adapted weights; the shipped ones when it has none or they are missing (with a warning)."""
+    return adapted_weights(catalog) or SHIPPED_WEIGHTS
 
 
 def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(epochs=4, lr=1e-4, batch_size=128),
@@ -156,7 +185,7 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
     items = items_from_catalog(catalog, category_view=settings.category_view)
     if len(items) < 50:
         raise AppError(f"Adapting needs at least 50 products with photos; {catalog.name} has {len(items)}.")
-    work = work or catalog.path.with_name(catalog.path.name + ".models") / "work"
+    work = work or models_folder(catalog) / "work"
     split = np.array([split_of(it.group, settings.seed, val=0, test=15) for it in items])
     held, train_idx = np.flatnonzero(split == "test"), np.flatnonzero(split == "train")
     feats = yield from _features(items, model.cfg, work, cancelled)
@@ -177,5 +206,5 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
         weights = save_vit(tuned, adapted_weights_folder(catalog), {**info, "adapted_to": catalog.name,
                                                                     "held_out_r10": {"before": before, "after": after}})
         with catalog.transaction():
-            catalog.set_meta(ADAPTED_META, str(weights))
+            catalog.set_meta(ADAPTED_META, stored_weights_path(catalog, weights))
     return AdaptResult(before, after, kept, weights, len(held))

@@ -56,7 +56,8 @@ def test_adapt_keeps_the_better_model_and_reports_both_scores(tmp_path, current_
     assert result.held_out > 0 and 0 <= result.before <= 1 and 0 <= result.after <= 1
     assert result.kept == (result.after > result.before)
     if result.kept:
-        assert cat.meta(ADAPTED_META) == str(result.weights)
+        assert cat.meta(ADAPTED_META) == "shapes.vitrina.models/vit/vit.safetensors"  # beside the catalog file
+        assert result.weights == tmp_path / cat.meta(ADAPTED_META)
         vit = next(s for s in spaces_for(cat) if s.name == "vit")
         assert vit.encoder_id == vit_model_id(result.weights) != vit_model_id(current_small_model)
     else:

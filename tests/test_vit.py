@@ -231,3 +231,14 @@ def test_feature_extraction_caches_and_resumes(tmp_path, mini_dir):
     feats = drain(extract_features(items, backbone, cache, batch_size=8), progress.append)
     assert [p.done for p in progress] == [12]  # resumed after the first 8
     assert feats.shape == (12, 112, 14, 14) and np.isfinite(feats).all()
+
+
+def test_recall_counts_ties_against_the_item():
+    rng = np.random.default_rng(0)
+    txt = rng.normal(size=(30, 8))
+    txt /= np.linalg.norm(txt, axis=1, keepdims=True)
+    assert recall_at(np.zeros((30, 8)), txt) == 0.0  # a collapsed model: every photo ties with 29 others
+    assert recall_at(txt, txt) == 1.0
+    pair = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # two identical photos: each ranks after the other
+    assert recall_at(pair, pair, k=1) == pytest.approx(1 / 3) and recall_at(pair, pair, k=2) == 1.0
+    assert recall_at(np.full((30, 8), np.nan), txt) == 0.0
