@@ -8,23 +8,17 @@ import pytest
 from core.catalog import Catalog
 from core.spaces import ADAPTED_META, CLIP_META, spaces_for, vit_space
 from core.train import TrainItem
-from core.vit import HybridViT, VitConfig, save_vit
+from core.vit import HybridViT, save_vit
 from core.vit_files import vit_model_id
 from tests.fakes import BagOfWordsEncoder, fake_spaces
 
-SMALL = VitConfig(dim=32, depth=1, heads=2, mlp_ratio=2.0)
+from tests.test_adapt import SMALL, current_small_model  # noqa: F401 (a fixture: the small ViT as the shipped one)
 
 
 @pytest.fixture
-def shipped(monkeypatch, tmp_path):
-    import torch
-
-    torch.manual_seed(0)
-    path = save_vit(HybridViT(SMALL), tmp_path / "shipped")
-    monkeypatch.setattr("core.vit_training.SHIPPED_WEIGHTS", path)
-    monkeypatch.setattr("core.vit_files.SHIPPED_WEIGHTS", path)
-    monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(path)])
-    return path
+def shipped(monkeypatch, current_small_model):  # noqa: F811
+    monkeypatch.setattr("core.spaces.default_spaces", lambda: [*fake_spaces(), vit_space(current_small_model)])
+    return current_small_model
 
 
 def adapted_catalog(folder):
