@@ -37,6 +37,7 @@ class Engine:
         self.spaces = {s.name: s for s in spaces}
         self.indexes: dict[str, VectorIndex] = {}
         self._approx = approx_threshold
+        self.notes: list[str] = []  # what opening it found worth telling (an adapted model gone: the shipped one used)
 
     @property
     def folder(self) -> Path:

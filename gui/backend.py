@@ -7,6 +7,7 @@ module costs nothing and loads no ML library. All of them run on one single-thre
 from __future__ import annotations
 
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def open_catalog(path: Path, demo: bool = False):
         if report.skipped:
             yield Progress(0, None, f"Demo import skipped {len(report.skipped)} rows")
     catalog = Catalog.open(path)
-    spaces = spaces_for(catalog)
+    with _warnings_of("core.spaces") as notes:  # the command line prints them; the window shows them
+        spaces = spaces_for(catalog)
     engine = Engine(catalog, spaces)
+    engine.notes = notes
     for message in engine.load_indexes():
         yield Progress(0, None, f"Index {message}")
     yield Progress(0, None, "Loading models…")
@@ -44,6 +47,29 @@ def open_catalog(path: Path, demo: bool = False):
         if load:
             load()
     return engine
+
+
+@contextmanager
+def _warnings_of(logger: str):
+    """The messages of the warnings ``logger`` logs meanwhile (this thread's), in the list it yields."""
+    import logging
+    import threading
+
+    notes: list[str] = []
+    thread = threading.get_ident()
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            if record.thread == thread:
+                notes.append(record.getMessage())
+
+    handler = Keep(logging.WARNING)
+    log = logging.getLogger(logger)
+    log.addHandler(handler)
+    try:
+        yield notes
+    finally:
+        log.removeHandler(handler)
 
 
 def _image(path: str | None):

@@ -307,6 +307,8 @@ class MainWindow(QMainWindow):
         models = ", ".join(s.encoder_id for s in engine.spaces.values())
         self.catalog_label.setText(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
         self._remember(cat.path)
+        if engine.notes:  # e.g. its adapted model is gone and the shipped one is used: said, not only logged
+            QMessageBox(QMessageBox.Warning, self.tr("Vitrina"), "\n\n".join(engine.notes), parent=self).open()
         if self.query.is_empty():
             self.query.text.setText(self.tr("red summer dress"))
         self.search()

@@ -79,6 +79,20 @@ def test_missing_adapted_vit_is_said_and_adapt_starts_from_the_shipped_weights(t
     assert current_weights(cat) == shipped  # adapt can start again; no "train them with vitrina train-vit"
 
 
+def test_the_window_is_told_what_opening_a_catalog_found_not_only_the_log(tmp_path, shipped):
+    import shutil
+
+    from core.progress import drain
+    from gui import backend
+
+    cat, _ = adapted_catalog(tmp_path / "shop")
+    cat.close()
+    shutil.rmtree(tmp_path / "shop" / "shop.vitrina.models")
+    engine = drain(backend.open_catalog(tmp_path / "shop" / "shop.vitrina"))
+    assert len(engine.notes) == 1 and "is missing" in engine.notes[0]  # the window shows them in a box
+    engine.catalog.close()
+
+
 def test_catalog_with_a_moved_clip_folder_opens_without_its_clip_space(tmp_path, shipped, caplog):
     cat = Catalog.create(tmp_path / "c.vitrina")
     with cat.transaction():
