@@ -225,28 +225,20 @@ def open_engine_cli(path: Path):
 
 
 def cmd_index(args) -> int:
-    from pathlib import Path as _Path
-
     from core.catalog import Catalog
     from core.engine import Engine
-    from core.images import load_image
     from core.progress import Progress
-    from core.spaces import reembed_all, spaces_for
+    from core.spaces import reembed_all, spaces_for, stored_photos
 
     catalog = Catalog.open(args.catalog)
     engine = Engine(catalog, spaces_for(catalog))
-
-    def image_of(pk: int):
-        path = catalog.image_path(pk)
-        try:
-            return load_image(_Path(path)).image if path else None
-        except AppError as exc:
-            log.warning("product %d: %s", pk, exc)
-            return None
-
+    unreadable: dict[int, str] = {}
+    image_of = stored_photos(catalog, unreadable)
     for space in engine.spaces.values():  # vectors missing or from another encoder: compute them
         _drive((Progress(done, total, space.name) for done, total in reembed_all(catalog, space, image_of)),
                f"embed {space.name}")
+    for pk, why in unreadable.items():
+        log.warning("product %d: %s", pk, why)
     if args.rebuild:
         for name in engine.spaces:
             idx = engine.rebuild(name)

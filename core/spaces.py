@@ -79,6 +79,24 @@ def embed_pending(catalog: Catalog, spaces: Sequence[Space], items: Sequence[Pen
     return written
 
 
+def stored_photos(catalog: Catalog, unreadable: dict[int, str]) -> Callable[[int], Image.Image | None]:
+    """The photo loader ``reembed_all`` asks for: a product's stored photo, or None when it cannot be read, noted
+    in ``unreadable`` (pk -> why): one moved photo must not stop a whole re-index (`vitrina index`, File >
+    Re-index)."""
+    from core.errors import AppError
+    from core.images import load_image
+
+    def image_of(pk: int) -> Image.Image | None:
+        path = catalog.image_path(pk)
+        try:
+            return load_image(Path(path)).image if path else None
+        except AppError as exc:
+            unreadable[pk] = str(exc)
+            return None
+
+    return image_of
+
+
 def reembed_all(catalog: Catalog, space: Space, load_image: Callable[[int], Image.Image | None],
                 batch_size: int = 64, cancelled: Callable[[], bool] = lambda: False):
     """Generator: (re)compute ``space`` for every product whose vector is stale; yields (done, total)."""

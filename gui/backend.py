@@ -331,21 +331,11 @@ def reindex(engine, *, emit, cancelled):
     """Embed what is missing or stale in every space (e.g. after adapting the model), then update indexes; returns
     (engine, "product: why" for each photo that could not be read: left out, as `vitrina index` leaves it out;
     one moved photo stopped the whole re-index, and after an adapt left the ViT space empty)."""
-    from core.errors import AppError
-    from core.images import load_image
     from core.progress import Progress
-    from core.spaces import reembed_all
+    from core.spaces import reembed_all, stored_photos
 
     unreadable: dict[int, str] = {}
-
-    def image_of(pk):
-        path = engine.catalog.image_path(pk)
-        try:
-            return load_image(Path(path)).image if path else None
-        except AppError as exc:
-            unreadable[pk] = str(exc)
-            return None
-
+    image_of = stored_photos(engine.catalog, unreadable)
     for space in engine.spaces.values():
         for done, total in reembed_all(engine.catalog, space, image_of, cancelled=cancelled):
             emit(Progress(done, total, f"Embedding {space.name}: {done}/{total}"))
