@@ -92,15 +92,17 @@ def _name_variants(relative: str) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
-def load_image(source: Path | bytes, name: str | None = None) -> LoadedImage:
+def load_image(source: Path | bytes, name: str | None = None, max_side: int | None = None) -> LoadedImage:
     """Decode ``source`` (a file path or the file's bytes) into a :class:`LoadedImage`; ``name``: the path that
     messages give for bytes (an import reads the bytes itself, to hash them, but the file has a name).
+    ``max_side``: a preview at most that many pixels a side (a JPEG is decoded at a reduced scale, every
+    check still made); never for what a model sees.
 
     Raises ``BadImage`` with reason ``missing``, ``empty``, ``not_an_image``, ``truncated``,
     ``too_large`` or ``unreadable``. Never changes Pillow's global settings.
     """
     data, name = _read(source, name)
-    image, notes = _decode(data, name)
+    image, notes = _decode(data, name, max_side)
     try:
         image = _to_rgb(image, notes)
     except ValueError as exc:
@@ -138,8 +140,9 @@ def _read(source: Path | bytes, name: str | None = None) -> tuple[bytes, str]:
     return data, name
 
 
-def _decode(data: bytes, name: str) -> tuple[Image.Image, list[str]]:
-    """Identify, size-check (before decoding) and fully decode the first frame."""
+def _decode(data: bytes, name: str, max_side: int | None = None) -> tuple[Image.Image, list[str]]:
+    """Identify, size-check (before decoding) and fully decode the first frame (``max_side``: at most that
+    many pixels a side)."""
     Image.init()
     formats = [f for f in _FORMATS if f in Image.OPEN]
     with warnings.catch_warnings():  # also refuse what Pillow only warns about
@@ -159,8 +162,13 @@ def _decode(data: bytes, name: str) -> tuple[Image.Image, list[str]]:
         animated = getattr(image, "is_animated", False) and image.format != "MPO"
         notes = ["animated: first frame used"] if animated else []
         try:
+            if max_side:
+                image.draft(None, (max_side, max_side))  # JPEG: decoded at 1/2..1/8 scale; others ignore it
             image.load()
-            return _apply_exif(image, notes), notes
+            image = _apply_exif(image, notes)
+            if max_side and max(image.size) > max_side:
+                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            return image, notes
         except (MemoryError, *_BOMB) as exc:
             raise _too_large(name, f"{width}x{height}, not enough memory") from exc
         except Exception as exc:  # noqa: BLE001

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QWidget
 
 from core.catalog import field_label
@@ -62,9 +62,14 @@ class FiltersPanel(QWidget):
         self.combos = {}
         for row, (name, values) in enumerate(fields.items()):
             combo = QComboBox()
+            # as wide as the column allows, not as its longest value (one long value widened the whole window)
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
             combo.addItem(ANY, None)
             for value, count in values:
                 combo.addItem(f"{value} ({count})", value)
+                combo.setItemData(combo.count() - 1, f"{value} ({count})", Qt.ToolTipRole)
+            combo.currentTextChanged.connect(combo.setToolTip)
             combo.currentIndexChanged.connect(self.changed)
             self.form.insertRow(row, field_label(name), combo)
             self.combos[name] = combo

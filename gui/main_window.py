@@ -23,12 +23,13 @@ from gui import backend, plural
 from gui.details_panel import DetailsPanel
 from gui.filters_panel import FiltersPanel
 from gui.insights_panel import InsightsPanel
-from gui.query_panel import QueryPanel, QueryState
+from gui.query_panel import IMAGE_SUFFIXES, QueryPanel, QueryState
 from gui.results_panel import ResultsPanel
 from gui.workers import TaskWorker
 
 MAX_RECENT = 8
 DETAILS_MIN_WIDTH = 300  # the photos side by side, the heatmap menu, the curves
+CATALOG_LABEL_WIDTH = 460  # the status bar's catalog line, in pixels
 
 
 class MainWindow(QMainWindow):
@@ -62,7 +63,7 @@ class MainWindow(QMainWindow):
         self.details = DetailsPanel()
         self.insights = InsightsPanel()
         self.results.tabs.addTab(self.insights, self.tr("Insights"))
-        left = QTabWidget()
+        self.left_tabs = left = QTabWidget()
         left.addTab(self.query, self.tr("Query"))
         left.addTab(self.filters, self.tr("Filters"))
         details = QScrollArea()  # a long description's highlighted words scroll instead of crushing the photos
@@ -217,7 +218,9 @@ class MainWindow(QMainWindow):
 
         worker.signals.progress.connect(current(on_progress or self._show_progress))
         worker.signals.result.connect(current(on_result))
-        worker.signals.error.connect(self._error)
+        # a superseded search's error (e.g. about a photo no longer in the query) is dropped like its results
+        worker.signals.error.connect(lambda message, details: None if worker.cancelled and not any_catalog
+                                     else self._error(message, details))
         if on_error is not None:
             worker.signals.error.connect(lambda message, _details: current(on_error)(message))
         worker.signals.finished.connect(lambda: self._finished(kind, worker))
@@ -232,6 +235,13 @@ class MainWindow(QMainWindow):
         if self._latest.get(kind) is worker:
             del self._latest[kind]
         self._set_busy(bool(self._workers))
+
+    def _show_catalog(self, text: str) -> None:
+        """The status bar's catalog line, cut with "…" past CATALOG_LABEL_WIDTH (a long catalog name set the
+        window's minimum width); the whole line is its tooltip."""
+        self.catalog_label.setText(self.catalog_label.fontMetrics().elidedText(text, Qt.ElideMiddle,
+                                                                             CATALOG_LABEL_WIDTH))
+        self.catalog_label.setToolTip(text)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
@@ -278,7 +288,7 @@ class MainWindow(QMainWindow):
         self.query.forget_products()
         self.query.set_category(None)  # "only this category": a category of the catalog before
         self.query.setEnabled(False)
-        self.catalog_label.setText(self.tr("Opening %s…") % Path(path).name)
+        self._show_catalog(self.tr("Opening %s…") % Path(path).name)
         self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened, any_catalog=True,
                   on_error=lambda _why: self._open_failed(Path(path), before))
 
@@ -293,7 +303,7 @@ class MainWindow(QMainWindow):
             self.open_catalog(before)
         else:
             none = self.tr("No catalog open: File > Open Catalog or Import Products…")
-            self.catalog_label.setText(none)
+            self._show_catalog(none)
             self.results.set_similar([], none)  # not "loosen the filters"
 
     @Slot(object)
@@ -305,7 +315,7 @@ class MainWindow(QMainWindow):
         fields = {f: cat.field_values(f) for f in cat.category_fields()}
         self.filters.set_fields(fields)
         models = ", ".join(s.encoder_id for s in engine.spaces.values())
-        self.catalog_label.setText(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
+        self._show_catalog(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
         self._remember(cat.path)
         if engine.notes:  # e.g. its adapted model is gone and the shipped one is used: said, not only logged
             QMessageBox(QMessageBox.Warning, self.tr("Vitrina"), "\n\n".join(engine.notes), parent=self).open()
@@ -355,7 +365,7 @@ class MainWindow(QMainWindow):
             box.open()
         models = ", ".join(s.encoder_id for s in engine.spaces.values())
         cat = engine.catalog
-        self.catalog_label.setText(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
+        self._show_catalog(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
         self._reselect = self._selected_pk
         self.search()
 
@@ -424,8 +434,9 @@ class MainWindow(QMainWindow):
 
     # ---- query ----------------------------------------------------------------------------
     def open_image(self) -> None:
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Query Photo"), "",
-                                              self.tr("Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff)"))
+                                              self.tr("Images (%s);;All files (*)") % patterns)
         if path:
             self.query.set_image_file(path)
 
@@ -442,6 +453,7 @@ class MainWindow(QMainWindow):
         self.query.set_image_file(str(path))
 
     def focus_text(self) -> None:
+        self.left_tabs.setCurrentWidget(self.query)  # a box in a hidden tab takes no focus (Ctrl+F did nothing)
         self.query.text.setFocus()
         self.query.text.selectAll()
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPushButton, QSlider, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from gui.explanation_views import pil_to_pixmap
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".avif", ".gif", ".bmp", ".tif", ".tiff"}
+PREVIEW_SIDE = 1024  # the photo shown in the drop zone is decoded at most this large (a 7000 px photo froze the window)
 SETTLE_MS = 600  # typing or a weight moved by keys: the query changes once this long without another change
 
 
@@ -79,14 +80,32 @@ class DropZone(QLabel):
         self.setMinimumSize(QSize(180, 180))
         self.setFrameShape(QFrame.StyledPanel)
         self.setWordWrap(True)
+        # the photo follows the zone's size (it was scaled once: a narrower column cut both its sides off);
+        # ignored size hints keep a large photo from widening the column it is fitted to
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+        self._source: QPixmap | None = None
         self.clear_photo()
 
     def clear_photo(self) -> None:
+        self._source = None
         self.setPixmap(QPixmap())
         self.setText(self.tr("Drop a product photo here\nor paste one (Ctrl+V)"))
 
     def show_photo(self, pixmap: QPixmap) -> None:
-        self.setPixmap(pixmap.scaled(self.size() - QSize(8, 8), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        self._source = pixmap
+        self._refit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._refit()
+
+    def _refit(self) -> None:
+        if self._source is None:
+            return
+        ratio = self.devicePixelRatioF()
+        scaled = self._source.scaled((self.size() - QSize(8, 8)) * ratio, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+        scaled.setDevicePixelRatio(ratio)
+        self.setPixmap(scaled)
 
     def _highlight(self, on: bool) -> None:
         self.setProperty("dropTarget", on)
@@ -237,12 +256,13 @@ class QueryPanel(QWidget):
             from core.images import load_image
 
             try:
-                loaded = load_image(Path(path)).image
+                loaded = load_image(Path(path), max_side=PREVIEW_SIDE).image
             except BadImage as exc:
                 self.refused.emit(str(exc))
                 return
             self.image_path = path
-            self.drop.show_photo(pil_to_pixmap(loaded))  # what the search sees (EXIF-rotated), decoded once
+            # what the search sees (EXIF-rotated), at preview size; the search decodes it in full, off this thread
+            self.drop.show_photo(pil_to_pixmap(loaded))
         else:
             self.image_path = None
             self.drop.clear_photo()

@@ -1,3 +1,5 @@
+from PySide6.QtCore import Qt
+
 from gui.filters_panel import FiltersPanel
 
 
@@ -40,3 +42,16 @@ def test_arrows_search_once_the_number_rests_and_leaving_the_box_at_once(qtbot):
     qtbot.wait(600)
     panel.price_max.editingFinished.emit()  # leaving a box that did not change: nothing
     assert len(changes) == 2
+
+
+def test_a_long_category_value_does_not_widen_the_panel(qtbot):
+    panel = FiltersPanel()
+    qtbot.addWidget(panel)
+    panel.set_fields({"articleType": [("Shirts", 4)]})
+    short = panel.minimumSizeHint().width()
+    value = "Women Ethnic Wear Kurta Sets With Dupatta And Palazzo Pants Festive"
+    panel.set_fields({"articleType": [("Shirts", 4), (value, 1)]})
+    assert panel.minimumSizeHint().width() <= short + 10  # it set the window's minimum width past 1,200 px
+    combo = panel.combos["articleType"]
+    combo.setCurrentIndex(2)
+    assert value in combo.toolTip() and value in combo.itemData(2, Qt.ToolTipRole)

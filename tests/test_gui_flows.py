@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 
@@ -199,3 +199,76 @@ def test_an_empty_catalog_says_how_to_fill_it_in_the_window_s_words(qtbot, tmp_p
     wait_idle(qtbot, window)
     message = window.findChild(QMessageBox).text()
     assert "File > Re-index" in message and "vitrina index" not in message and "`" not in message
+
+
+def test_ctrl_f_brings_the_description_box_forward_from_the_filters_tab(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.show()
+    window.left_tabs.setCurrentWidget(window.filters)
+    window.filters.price_min.setFocus()
+    find, = [a for a in window.findChildren(QAction) if a.shortcut() == QKeySequence(QKeySequence.Find)]
+    find.trigger()  # (offscreen, a key press does not reach the window's shortcuts)
+    assert window.left_tabs.currentWidget() is window.query
+    qtbot.waitUntil(lambda: window.query.text.hasFocus())
+
+
+def test_a_superseded_search_s_error_is_not_shown(qtbot, engine, settings, monkeypatch):
+    import time
+
+    from core.errors import AppError
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    real, calls = backend.run_search, []
+
+    def first_fails(engine, query, *args, **kw):
+        calls.append(query.text)
+        if len(calls) == 1:
+            time.sleep(0.5)
+            raise AppError("The image file old.png does not exist")
+        return real(engine, query, *args, **kw)
+
+    monkeypatch.setattr(backend, "run_search", first_fails)
+    window.query.text.setText("old query")
+    window.search()
+    qtbot.wait(50)
+    window.query.text.setText("black shoe")
+    window.search()
+    wait_idle(qtbot, window)
+    qtbot.wait(100)
+    assert calls == ["old query", "black shoe"] and window.findChild(QMessageBox) is None
+    assert window.results.similar_model.rowCount() > 0 and window._searched.text == "black shoe"
+
+
+def test_a_long_catalog_name_is_cut_in_the_status_bar_not_widening_the_window(qtbot, engine, settings, tmp_path):
+    import shutil
+
+    long_path = tmp_path / f"{'summer collection of the northern stores ' * 4}.vitrina"
+    shutil.copy(engine.catalog.path, long_path)
+    window = open_window(qtbot, long_path, settings)
+    label = window.catalog_label
+    assert "…" in label.text() and label.toolTip().startswith(long_path.stem)
+    assert label.sizeHint().width() <= 480
+
+
+def test_the_query_photo_is_decoded_once_per_file_version(tmp_path, monkeypatch):
+    import os
+
+    from PIL import Image
+
+    import core.images
+    from gui import backend
+
+    path = tmp_path / "q.png"
+    Image.new("RGB", (30, 20), (255, 0, 0)).save(path)
+    real, loads = core.images.load_image, []
+    monkeypatch.setattr(core.images, "load_image", lambda p, *a, **kw: loads.append(p) or real(p, *a, **kw))
+    first = backend._image(str(path))
+    first.paste((0, 0, 0), (0, 0, 30, 20))  # a caller drawing on its photo does not change the kept one
+    assert backend._image(str(path)).getpixel((0, 0)) == (255, 0, 0) and len(loads) == 1
+    Image.new("RGB", (30, 20), (0, 0, 255)).save(path)  # the same file saved again: read again
+    os.utime(path, ns=(1, 10**9))
+    assert backend._image(str(path)).getpixel((0, 0)) == (0, 0, 255) and len(loads) == 2
+    path.unlink()
+    with pytest.raises(Exception, match="does not exist"):
+        backend._image(str(path))

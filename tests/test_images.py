@@ -412,3 +412,21 @@ def test_fit_within_shrinks_the_longer_side_and_never_enlarges(size, side, expec
     assert near(out.getpixel((0, 0)), (128, 128, 128), tol=1)
     with pytest.raises(ValueError):
         fit_within(image, 0)
+
+
+def test_a_preview_is_decoded_small_upright_and_checked_all_the_same(tmp_path):
+    img = Image.new("RGB", (4000, 2000), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 2000, 2000))  # left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = save(img, tmp_path / "big.jpg", exif=exif, quality=90)
+    preview = load_image(path, max_side=500)
+    assert preview.image.size == (250, 500) and "EXIF rotation applied" in preview.notes
+    assert near(pixel(preview, (125, 20)), (255, 0, 0), tol=30)  # red on top, as in the full decode
+    assert load_image(path).image.size == (2000, 4000)  # without max_side: all of it
+    assert load_image(save(photo_like(), tmp_path / "p.png"), max_side=100).image.size[0] <= 100
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(BadImage) as err:
+        load_image(cut, max_side=500)
+    assert err.value.reason == "truncated"

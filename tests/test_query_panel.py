@@ -165,3 +165,36 @@ def test_ctrl_v_in_the_description_box_pastes_a_photo_and_text_as_text(qtbot, mi
     qtbot.keyClick(panel.text, Qt.Key_V, Qt.ControlModifier)
     assert panel.text.text() == "navy shirt" and panel.state().image_path == photo
     clipboard.clear()
+
+
+def test_the_photo_follows_the_drop_zone_s_size(qtbot, tmp_path):
+    from PIL import Image
+
+    photo = Image.new("RGB", (1200, 300), (255, 255, 255))
+    photo.paste((255, 0, 0), (0, 0, 60, 300))  # red left edge, blue right edge
+    photo.paste((0, 0, 255), (1140, 0, 1200, 300))
+    photo.save(tmp_path / "wide.png")
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    panel.resize(700, 700)
+    panel.show()
+    panel.set_image_file(str(tmp_path / "wide.png"))
+    wide = panel.drop.pixmap().width()
+    panel.resize(260, 700)
+    qtbot.waitUntil(lambda: panel.drop.pixmap().width() < wide)
+    shown = panel.drop.pixmap().toImage()
+    zone = panel.drop.contentsRect()
+    assert shown.width() / shown.devicePixelRatio() <= zone.width()  # it was cut at both sides, centred
+    left, right = shown.pixelColor(1, shown.height() // 2), shown.pixelColor(shown.width() - 2, shown.height() // 2)
+    assert left.red() > 200 and left.blue() < 60 and right.blue() > 200 and right.red() < 60
+    panel.resize(700, 700)
+    qtbot.waitUntil(lambda: panel.drop.pixmap().width() >= wide - 2)  # it stayed small
+
+
+def test_saved_jpegs_named_jfif_are_taken(qtbot, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (0, 128, 0)).save(tmp_path / "saved.jfif", "JPEG")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "saved.jfif"))])
+    assert image_from_mime(mime)[0].endswith("saved.jfif")
