@@ -271,6 +271,7 @@ def cmd_search(args) -> int:
         if not sep:
             raise AppError(f"Write filters as FIELD=VALUE (got '{item}').")
         categories[key] = categories.get(key, ()) + (value,)
+    categories = catalog_spellings(cat, categories)
     members = None
     if args.cluster is not None:
         clustering, chosen = chosen_cluster(cat, args.cluster, args.cluster_method)
@@ -292,6 +293,31 @@ def cmd_search(args) -> int:
         if not rows:
             print("No results: loosen the filters or the relevance threshold.")
     return 0
+
+
+def catalog_spellings(cat, categories: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Each filter value as the catalog spells it (``red``, `` Red`` -> ``Red``); a value no product has is an
+    error naming the field's values (it gave "No results: loosen the filters" without a hint). An unknown field
+    is left to the search, which names the fields."""
+    known_fields = set(cat.attribute_keys())
+    out = {}
+    for key, values in categories.items():
+        if key not in known_fields:
+            out[key] = values
+            continue
+        spelled = {v: v for v, _ in cat.field_values(key)}
+        folded = {v.strip().casefold(): v for v in spelled}
+        resolved = []
+        for value in values:
+            match = spelled.get(value) or folded.get(value.strip().casefold())
+            if match is None:
+                common = [v for v, _ in cat.field_values(key)[:10]]
+                more = len(spelled) - len(common)
+                raise AppError(f"No product has {key}={value!r}. Its values: {', '.join(common)}"
+                               + (f" and {more} more." if more > 0 else "."))
+            resolved.append(match)
+        out[key] = tuple(dict.fromkeys(resolved))
+    return out
 
 
 def check_output(path: Path | None) -> None:

@@ -86,7 +86,11 @@ class Engine:
         else:
             index = VectorIndex(space.encoder.dim, space.encoder_id)
         self.indexes[name] = index
-        self._save(name, revision)
+        try:
+            self._save(name, revision)
+        except OSError as exc:  # a read-only index folder or a full disk: searching goes on (it was a traceback)
+            log.warning("The %s index could not be saved in %s (%s); it is used from memory and built again next "
+                        "time.", name, self.folder, exc)
         return index
 
     def apply_changes(self, changed: dict[str, list[int]], removed: Sequence[int] = ()) -> None:

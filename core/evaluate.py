@@ -65,8 +65,9 @@ class EvalResult:
     mode_queries: dict[str, int] = field(default_factory=dict)
 
     def table(self) -> str:
-        head = f"{'mode':<8}" + "".join(f"{m + '@' + str(self.k):>10}" for m in METRICS) + f"{'queries':>10}"
-        rows = [f"{mode:<8}" + "".join(f"{v:>10.3f}" for v in vals.values())
+        w = max(10, len(f"NDCG@{self.k}") + 2)  # -k 100000 ran the column names together
+        head = f"{'mode':<8}" + "".join(f"{m + '@' + str(self.k):>{w}}" for m in METRICS) + f"{'queries':>10}"
+        rows = [f"{mode:<8}" + "".join(f"{v:>{w}.3f}" for v in vals.values())
                 + f"{self.mode_queries.get(mode, self.queries):>10}" for mode, vals in self.scores.items()]
         return "\n".join([f"{self.catalog}: relevant = same {self.label}, {self.queries} queries", head, *rows])
 
@@ -122,9 +123,14 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
     if not queries:
         raise AppError(f"No product has another product with the same {label}: nothing to evaluate.")
     searcher = Searcher(engine)
+    why_not: dict[str, str] = {}  # mode -> why a query of it could not run
+    takes = {m for n, s in engine.spaces.items() if not spaces or n in spaces for m in s.encoder.modalities}
+    if "fused" in modes and len(takes) == 1:  # it repeated the one mode's figures as "fused"
+        why_not["fused"] = f"the spaces searched take only {'images' if 'image' in takes else 'texts'}, so a " \
+                           "photo and a text cannot be fused."
+        modes = [m for m in modes if m != "fused"]
     sums = {m: {name: 0.0 for name in METRICS} for m in modes}
     counts = dict.fromkeys(modes, 0)
-    why_not: dict[str, str] = {}  # mode -> why a query of it could not run
     products = {p.pk: p for p in engine.catalog.products(queries)}
     for done, pk in enumerate(queries, 1):
         product = products[pk]
@@ -144,8 +150,9 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
             for name, fn in METRICS.items():
                 sums[mode][name] += fn(ranked, relevant[pk], k)
         yield Progress(done, len(queries), f"query {done}/{len(queries)}")
-    left_out = [f"{m}: {why_not[m]}" for m in modes if not counts[m]]
-    if len(left_out) == len(modes):  # an empty table would look like a result
+    left_out = [f"{m}: {why_not[m]}" for m in modes if not counts[m]] + \
+        ([f"fused: {why_not['fused']}"] if "fused" in why_not and "fused" not in modes else [])
+    if not any(counts.values()):  # an empty table would look like a result
         raise AppError(f"No query could run in the modes asked for; {' '.join(left_out)}")
     for line in left_out:
         log.warning("left out of the evaluation: %s", line)

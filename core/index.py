@@ -170,7 +170,10 @@ class VectorIndex:
         tmp_index, tmp_manifest = (folder / f"{name}.tmp-{os.getpid()}" for name in (INDEX_FILE, MANIFEST_FILE))
         final_index, backup = folder / INDEX_FILE, folder / BACKUP_FILE
         try:
-            faiss.write_index(self._index, str(tmp_index))
+            try:
+                faiss.write_index(self._index, str(tmp_index))
+            except RuntimeError as exc:  # faiss says "could not open ... for writing" (a read-only folder, a full disk)
+                raise OSError(f"could not write {tmp_index}: {str(exc).strip().splitlines()[-1]}") from exc
             size, digest = _fingerprint(tmp_index, sync=True)
             doc = asdict(self.manifest) | {"index_file": {"name": INDEX_FILE, "bytes": size, "sha256": digest}}
             tmp_manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")

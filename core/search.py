@@ -5,8 +5,8 @@ more like, and negatives (products, images or terms: "less like this"). Each pie
 becomes a query vector in every space that can take it; a product's score is the weighted mean
 of its cosine similarities to them (late fusion: image evidence weighted ``image_weight``, text
 evidence ``1 - image_weight``), minus ``negative_weight`` times its highest similarity to any
-negative in the same space (a score-level Rocchio). Filters restrict the index search itself,
-so a selective filter still returns a full top-K.
+negative (per space, then weighted across spaces like the positives: a score-level Rocchio).
+Filters restrict the index search itself, so a selective filter still returns a full top-K.
 """
 from __future__ import annotations
 
@@ -179,9 +179,17 @@ class Searcher:
         return list(seen)
 
     def _score(self, candidates: np.ndarray, evidence: list[Evidence], beta: float):
+        """Per space, the weighted mean similarity to the positive evidence and the highest similarity to a
+        negative; then the spaces' weighted mean of each, the query's weights over every space it searched.
+
+        A product without a vector in a space (no photo) is given that space's median among the candidates
+        that have one: divided by its own weights only, it kept its text score undiluted by the lower
+        text-to-photo scores every product with a photo is averaged with, and outranked better matches. A
+        negative's weights are shared like the positives' only to weigh the spaces against each other: the
+        penalty is the highest similarity to any negative (with six of them it had shrunk to a sixth)."""
         n = len(candidates)
-        pos_sum, pos_w = np.zeros(n), np.zeros(n)
-        neg = np.zeros(n)
+        pos_sum, pos_w = np.zeros(n), 0.0
+        neg_sum, neg_w = np.zeros(n), 0.0
         parts: dict[str, np.ndarray] = {}
         for name in {e.space for e in evidence}:
             rows, vecs = self.engine.vectors_at(name, candidates)
@@ -191,16 +199,27 @@ class Searcher:
             sims_neg = [(e.weight, vecs @ e.vector) for e in evidence if e.space == name and e.negative]
             if sims_pos:
                 w = sum(wt for wt, _ in sims_pos)
-                s = sum(wt * sim for wt, sim in sims_pos)
-                pos_sum[rows] += s
-                pos_w[rows] += w
                 part = np.full(n, np.nan)
-                part[rows] = s / w
+                part[rows] = sum(wt * sim for wt, sim in sims_pos) / w
                 parts[name] = part
+                pos_sum += w * _filled(part)
+                pos_w += w
             if sims_neg:
-                neg[rows] = np.maximum(neg[rows], np.max([wt * sim for wt, sim in sims_neg], axis=0))
-        score = np.where(pos_w > 0, pos_sum / np.maximum(pos_w, 1e-12), -1.0) - beta * neg
+                w = sum(wt for wt, _ in sims_neg)
+                worst = np.full(n, np.nan)
+                worst[rows] = np.max([sim for _, sim in sims_neg], axis=0)
+                neg_sum += w * _filled(worst)
+                neg_w += w
+        score = pos_sum / pos_w if pos_w > 0 else np.full(n, -1.0)
+        if neg_w > 0:
+            score = score - beta * neg_sum / neg_w
         return score, parts
+
+
+def _filled(values: np.ndarray) -> np.ndarray:
+    """``values`` with its missing entries (NaN: no vector in that space) set to the median of the others."""
+    known = values[~np.isnan(values)]
+    return np.where(np.isnan(values), float(np.median(known)) if len(known) else 0.0, values)
 
 
 def allowed_pks(catalog, f: Filters) -> np.ndarray | None:

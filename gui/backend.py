@@ -41,8 +41,10 @@ def open_catalog(path: Path, demo: bool = False):
         spaces = spaces_for(catalog)
     engine = Engine(catalog, spaces)
     engine.notes = notes
-    for message in engine.load_indexes():
-        yield Progress(0, None, f"Index {message}")
+    with _warnings_of("core.engine") as index_notes:  # e.g. an index that could not be saved
+        for message in engine.load_indexes():
+            yield Progress(0, None, f"Index {message}")
+    notes += index_notes
     yield Progress(0, None, "Loading models…")
     for space in spaces:
         load = getattr(space.encoder, "load", None)  # lazy encoders: load the weights now, off the GUI thread

@@ -157,3 +157,15 @@ def test_an_import_that_cannot_start_leaves_no_catalog_and_says_why(tmp_path, mi
 
     with Catalog.open(cat) as catalog:
         assert len(catalog) == 12
+
+
+def test_filter_values_are_matched_as_the_catalog_spells_them_and_unknown_ones_named(tmp_path, mini_dir, capsys):
+    cat = str(tmp_path / "shop.vitrina")
+    assert cli.run(["import", cat, str(mini_dir / "products.csv"), "--category", "articleType"]) == 0
+    capsys.readouterr()
+    assert cli.run(["search", cat, "--text", "shoe", "--filter", "articleType= shoes", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 4 and {r["id"] for r in rows} == {"P009", "P010", "P011", "P012"}
+    assert cli.run(["search", cat, "--text", "shoe", "--filter", "articleType=Boots"]) == 2
+    err = capsys.readouterr().err
+    assert "No product has articleType='Boots'" in err and "Shoes" in err and "Tshirts" in err

@@ -102,3 +102,24 @@ def test_a_restored_backup_never_uses_the_index_of_the_catalog_it_replaced(engin
     eng, messages = reopen(engine, spaces)
     assert messages[1].startswith("text: rebuilt") and len(eng.indexes["text"]) == 12
     eng.catalog.close()
+
+
+def test_an_index_that_cannot_be_saved_is_searched_from_memory_with_a_warning(engine, spaces, monkeypatch, caplog):
+    import faiss
+    import pytest
+
+    from core.index import VectorIndex
+
+    def refuse(index, path):
+        raise RuntimeError(f"Error in faiss::FileIOWriter: could not open {path} for writing: Permission denied")
+
+    monkeypatch.setattr(faiss, "write_index", refuse)
+    with pytest.raises(OSError, match="Permission denied"):
+        VectorIndex(4, "x").save(engine.folder / "elsewhere")
+    with engine.catalog.transaction():  # the saved text index is stale now: it is rebuilt, and saving it fails
+        engine.catalog.delete_embeddings("text", [engine.catalog.pk_for_sku("P001")])
+    eng, messages = reopen(engine, spaces)
+    assert messages[1].startswith("text: rebuilt") and len(eng.indexes["text"]) == 11
+    assert any("could not be saved" in r.getMessage() and "Permission denied" in r.getMessage()
+               for r in caplog.records)
+    assert search(eng, Query(text="red dress", k=3))  # it was a traceback

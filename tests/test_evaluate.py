@@ -109,3 +109,13 @@ def test_each_mode_says_how_many_queries_its_figures_are_over(tmp_path, spaces, 
 def test_copurchase_relevance_without_pairs_says_how_to_import_them(engine):
     with pytest.raises(AppError, match="has no co-purchase pairs to evaluate against: import them with"):
         drain(evaluate(engine, "copurchase"))
+
+
+def test_fused_is_left_out_when_the_spaces_searched_take_one_kind_of_input(tmp_path, spaces, caplog):
+    engine = two_group_engine(tmp_path, spaces)
+    result = drain(evaluate(engine, "group", n_queries=6, k=2, spaces=("image",)))
+    assert list(result.scores) == ["image"]  # "fused" repeated the image figures
+    assert "fused: the spaces searched take only images" in caplog.text
+    wide = drain(evaluate(engine, "group", n_queries=6, k=100000, modes=("text",)))
+    head = wide.table().splitlines()[1].split()
+    assert head[:3] == ["mode", "P@100000", "R@100000"] and "NDCG@100000" in head

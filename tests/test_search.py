@@ -119,3 +119,40 @@ def test_a_photo_query_in_a_catalog_without_photos_says_so(tmp_path, mini_dir, s
         search(engine, Query(image=photo))
     assert sku_of(engine, search(engine, Query(image=photo, text="red shirt", k=1))) == ["P001"]  # by its text
     cat.close()
+
+
+def test_more_negatives_never_weaken_the_penalty_of_one(engine):
+    pk = engine.catalog.pk_for_sku
+    red_shirt, others = pk("P001"), [pk(s) for s in ("P006", "P007", "P008", "P009")]
+
+    def score_of(sku, unlike):
+        hits = search(engine, Query(text="shirt", unlike=tuple(unlike), negative_weight=1.0, k=12))
+        return {h.pk: h.score for h in hits}[pk(sku)]
+
+    alone = score_of("P004", [red_shirt])
+    assert score_of("P004", [red_shirt, *others]) <= alone + 1e-9  # six negatives had cut the penalty to a sixth
+    free = search(engine, Query(text="shirt", k=12))
+    assert alone < {h.pk: h.score for h in free}[pk("P004")]
+
+
+def test_a_product_without_a_photo_is_not_lifted_above_better_matches_with_one(tmp_path):
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.ingest import ColumnMapping, import_catalog
+    from core.spaces import Space
+    from tests.fakes import BagOfWordsEncoder, ColourNameEncoder
+
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (32, 32), (220, 20, 20)).save(tmp_path / "images" / "a.png")
+    Image.new("RGB", (32, 32), (20, 200, 40)).save(tmp_path / "images" / "c.png")
+    (tmp_path / "p.csv").write_text("id,title,image\nA,blue skirt long,images/a.png\nB,blue dress,\n"
+                                    "C,green coat,images/c.png\n")
+    spaces = [Space("text", BagOfWordsEncoder(), "text"), Space("joint", ColourNameEncoder(), "image")]
+    with Catalog.create(tmp_path / "mixed.vitrina") as catalog:
+        list(import_catalog(catalog, tmp_path / "p.csv", ColumnMapping.guess(["id", "title", "image"]), spaces))
+        engine = Engine(catalog, spaces)
+        list(engine.load_indexes())
+        hits = search(engine, Query(text="blue skirt", k=3))
+        assert sku_of(engine, hits)[:2] == ["A", "B"]  # A matches the words better; B only lacks a photo
+        b = hits[1]
+        assert set(b.parts) == {"text"} and b.score < b.parts["text"]  # its missing photo score is not a bonus
