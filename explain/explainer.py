@@ -91,16 +91,23 @@ class MatchExplainer:
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         return self.enc.encode_images(images)
 
-    def query_vector(self, image: Image.Image | None, text: str, fmap: torch.Tensor | None = None) -> np.ndarray:
-        """The unit query vector (``fmap``: the photo's feature map when the caller already has it)."""
+    def query_vector(self, image: Image.Image | None, text: str, fmap: torch.Tensor | None = None,
+                     image_weight: float = 0.5) -> np.ndarray:
+        """The unit query vector (``fmap``: the photo's feature map when the caller already has it): with a photo
+        and a text, their vectors weighted as the search weighs them (``image_weight`` the photo's; an even mean
+        explained every query, whatever the text/photo slider said)."""
+        if not 0.0 <= image_weight <= 1.0:
+            raise ValueError(f"image_weight must be between 0 and 1 (got {image_weight})")
         parts = []
         if image is not None:
-            parts.append(self.embed([image])[0] if fmap is None else self.enc.encode_feature_maps(fmap)[0])
+            vector = self.embed([image])[0] if fmap is None else self.enc.encode_feature_maps(fmap)[0]
+            parts.append((image_weight if text.strip() else 1.0, vector))
         if text.strip():
-            parts.append(self.enc.encode_texts([text])[0])
+            parts.append((1.0 - image_weight if image is not None else 1.0, self.enc.encode_texts([text])[0]))
+        parts = [(w, v) for w, v in parts if w > 0]
         if not parts:
             raise ValueError("a query needs an image or a text")
-        v = np.mean(parts, axis=0)
+        v = sum(w * vec for w, vec in parts)
         return (v / np.linalg.norm(v)).astype(np.float32)
 
     def image_maps(self, image: Image.Image, target: np.ndarray, seconds: dict[str, float],
@@ -148,16 +155,18 @@ class MatchExplainer:
     # ---- the facade -------------------------------------------------------------------------
     def explain(self, result_image: Image.Image | None, title: str, description: str,
                 query_image: Image.Image | None = None, query_text: str = "",
-                faithfulness: tuple[str, ...] = IMAGE_METHODS, slow: tuple[str, ...] = ()) -> MatchExplanation:
+                faithfulness: tuple[str, ...] = IMAGE_METHODS, slow: tuple[str, ...] = (),
+                image_weight: float = 0.5) -> MatchExplanation:
         """``faithfulness``: the image methods whose deletion / insertion curves are computed; ``slow``: the
-        slow maps to make on the result's photo (any slow method in ``faithfulness`` is made too)."""
+        slow maps to make on the result's photo (any slow method in ``faithfulness`` is made too);
+        ``image_weight``: the query photo's weight against its text, as in the search."""
         unknown = set(faithfulness) - set(ALL_IMAGE_METHODS) | set(slow) - set(SLOW_METHODS)
         if unknown:
             raise ValueError(f"unknown image method(s): {', '.join(sorted(unknown))}")
         slow = tuple(m for m in SLOW_METHODS if m in slow or m in faithfulness)
         # Each photo goes through the CNN trunk once here; its feature map serves the vectors and the maps.
         query_fmap = self._fmap(query_image) if query_image is not None else None
-        q = self.query_vector(query_image, query_text, query_fmap)
+        q = self.query_vector(query_image, query_text, query_fmap, image_weight)
         seconds: dict[str, float] = {}
         result_fmap = self._fmap(result_image) if result_image is not None else None
         result_vec = self.enc.encode_feature_maps(result_fmap)[0] if result_fmap is not None else None

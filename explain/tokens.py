@@ -84,10 +84,11 @@ class TokenAttributor:
             pieces = self.tokenizer.tokenize(text)
             if len(pieces) > n - 2 and pieces[n - 2].startswith("##") and words:  # the cut split the last word
                 words, vals = words[:-1], vals[:-1]
-            total = len(self.readable_words(text, pieces)) if len(pieces) > n - 2 else len(words)
+            total = _count_words(self.readable_words(text, pieces) if len(pieces) > n - 2 else words)
+            unread = pieces[:n - 2].count(self.tokenizer.unk_token)  # in the part read: each one left out unsaid
             out.append(Explanation("integrated gradients", self.model_id, what, np.asarray(vals, np.float32),
                                    tokens=tuple(words), extras={"delta": float(delta[i]), "score": float(values[i]),
-                                                                "words_total": total}))
+                                                                "words_total": total, "unread": unread}))
         return out
 
 
@@ -95,10 +96,21 @@ def coverage_note(words: Explanation) -> str:
     """What the word attributions of a text leave out, for a reader ("" when they cover all of it)."""
     if not len(words.tokens):
         return "no words the text model reads (emoji and other characters outside its vocabulary carry none)"
-    total = words.extras.get("words_total", len(words.tokens))
-    if total > len(words.tokens):
-        return f"cut after {len(words.tokens)} of {total} words: the text model reads no further"
-    return ""
+    shown = _count_words(words.tokens)  # words, not punctuation marks ("T-shirt's" was five "words")
+    total = words.extras.get("words_total", shown)
+    notes = []
+    if total > shown:
+        notes.append(f"cut after {shown} of {total} words: the text model reads no further")
+    unread = words.extras.get("unread", 0)
+    if unread:  # e.g. Chinese characters outside its vocabulary: three of four were dropped unsaid
+        notes.append(f"{unread} {'character or word' if unread == 1 else 'characters or words'} outside the text "
+                     "model's vocabulary left out")
+    return "; ".join(notes)
+
+
+def _count_words(tokens) -> int:
+    """How many of ``tokens`` are words (a letter or a digit in them), not punctuation."""
+    return sum(any(c.isalnum() for c in t) for t in tokens)
 
 
 def merge_wordpieces(tokens: list[str], values: np.ndarray, special: np.ndarray) -> tuple[list[str], list[float]]:

@@ -325,7 +325,8 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     faith = (method,) if method in ALL_IMAGE_METHODS else ()
     x.cancelled = cancelled
     try:
-        m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith)
+        m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith,
+                      image_weight=query.image_weight)
     except Cancelled:
         return None
     finally:
@@ -382,12 +383,14 @@ def adapt(engine, *, emit, cancelled):
 
 
 def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering=None, cluster=None,
-                scores: list[float] | None = None, *, emit, cancelled) -> str | None:
+                scores: list[float] | None = None, model_path: str | None = None, *, emit,
+                cancelled) -> str | None:
     """Explain and write a rationale for each product of the current results; returns the report HTML (None when
     cancelled).
     ``clustering``: the Insights tab's, whose names the results carry; ``cluster``: the one they were limited to;
     ``scores``: the similarities the results list shows, which the report and each rationale state (the
-    explaining model's own similarity differs: the report read 0.369 where the card read 0.43)."""
+    explaining model's own similarity differs: the report read 0.369 where the card read 0.43); ``model_path``:
+    the language model the window's rationales use (None: the bundled one; the report used it whatever was set)."""
     from core.progress import Progress
     from explain.report import ReportMeta, ReportQuery, ReportResult, cluster_scope, render_html
 
@@ -403,7 +406,8 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
         match = explain(engine, holder, query, pk, method, score, cancelled=cancelled)
         if match is None:
             return None
-        rationale = write_rationale(engine, holder, match.facts, emit=lambda _piece: None, cancelled=cancelled)
+        rationale = write_rationale(engine, holder, match.facts, model_path, emit=lambda _piece: None,
+                                    cancelled=cancelled)
         product = engine.catalog.product(pk)
         q.results.append(ReportResult(rank, product.sku, product.title,
                                       match.explanation.score if score is None else score, product.attributes,

@@ -693,8 +693,9 @@ class MainWindow(QMainWindow):
 
         # the clusters, once computed, name each result's; a chosen one is what the results were limited to
         chosen = self.insights.chosen_cluster
+        model = self._setting("rationale/model", str) or None  # the rationales' model, as in the window
         self._run("report", backend.report_html, self.engine, self.holder, searched, pks,
-                  self.details.method.currentText(), self.insights.clustering, chosen, scores, streams=True,
+                  self.details.method.currentText(), self.insights.clustering, chosen, scores, model, streams=True,
                   on_result=write,
                   any_catalog=True)
 

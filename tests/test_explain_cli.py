@@ -32,7 +32,7 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
         assert (c["faithfulness"] is None) == (not c["measurable"])
     assert Image.open(out / "query-attention-rollout.png").size == (60, 120)
     assert Image.open(out / "result-grad-cam-cnn.png").size == (48, 48)
-    assert data["query"] == {"text": "red shirt red", "photo": str(query.resolve())}
+    assert data["query"] == {"text": "red shirt red", "photo": str(query.resolve()), "image_weight": 0.5}
     assert [w for w, _ in data["words"]["query"]] == ["red", "shirt", "red"]  # in text order, repeats kept
     assert all(isinstance(v, float) for _, v in data["words"]["query"])
     assert sorted(data["files"]) == sorted(p.name for p in out.glob("*.png")) and len(data["files"]) == 10
@@ -44,7 +44,7 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
     assert "note: the query text has no words the text model reads" in printed
     assert "words of the query: no words the text model reads" in printed
     data = json.loads((out / "explanation.json").read_text())
-    assert data["query"] == {"text": "👗", "photo": None} and data["words"]["query"] == []
+    assert data["query"] == {"text": "👗", "photo": None, "image_weight": 0.5} and data["words"]["query"] == []
     assert "no words the text model reads" in data["words_note"]["query"]
     assert sorted(p.name for p in out.iterdir()) == sorted(data["files"] + ["explanation.json", "notes.txt",
                                                                             "query-mine.png"])
@@ -60,6 +60,16 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
     assert "similarity to the query (ViT space): n/a (the product has no photo)" in capsys.readouterr().out
     data = json.loads((tmp_path / "ex" / "explanation.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert data["score"] is None
+    missing = tmp_path / "new-out"
+    assert main.main(["explain", cat, "--result", "P001", "--image", str(tmp_path / "gone.jpg"),
+                      "--out", str(missing)]) == 2
+    assert "gone.jpg' does not exist" in capsys.readouterr().err and not missing.exists()  # no folder for nothing
+    (out / "result-grad-cam-vit.png").unlink()
+    (out / "result-grad-cam-vit.png").mkdir()  # found after the whole computation: "Is a directory"
+    assert main.main(["explain", cat, "--result", "P001", "--text", "tee", "--out", str(out)]) == 2
+    assert "holds a folder named result-grad-cam-vit.png" in capsys.readouterr().err
+    assert main.main(["explain", cat, "--result", "P001", "--text", "tee", "--image-weight", "nan"]) == 2
+    assert "--image-weight must be between 0 and 1" in capsys.readouterr().err
     (mini_dir / "images" / "P002.png").unlink()  # moved away since the import
     assert main.main(["explain", cat, "--result", "P002", "--text", "tee"]) == 2
     assert "P002.png' does not exist" in capsys.readouterr().err

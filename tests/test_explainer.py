@@ -86,3 +86,18 @@ def test_text_only_query_and_no_result_photo(explainer):
     assert set(m.words) == {"title"}
     with pytest.raises(ValueError):
         explainer.explain(None, "x", "")
+
+
+def test_the_query_is_explained_with_the_weight_the_search_gave_its_photo(explainer):
+    shirt = photo((200, 20, 20), [20, 20, 70, 90])
+    photo_only = explainer.explain(shirt, "red shirt", "", query_image=shirt, query_text="blue jeans",
+                                   faithfulness=(), image_weight=1.0)
+    assert photo_only.score == pytest.approx(1.0, abs=1e-5)  # the result is the query's own photo
+    text_only = explainer.explain(shirt, "red shirt", "", query_image=shirt, query_text="blue jeans",
+                                  faithfulness=(), image_weight=0.0)
+    text = explainer.query_vector(None, "blue jeans")
+    assert text_only.score == pytest.approx(float(explainer.embed([shirt])[0] @ text), abs=1e-5)
+    even = explainer.explain(shirt, "red shirt", "", query_image=shirt, query_text="blue jeans", faithfulness=())
+    assert text_only.score < even.score < photo_only.score  # one fixed even mean was explained whatever the slider
+    with pytest.raises(ValueError):
+        explainer.query_vector(shirt, "x", image_weight=1.5)

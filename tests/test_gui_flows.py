@@ -272,3 +272,29 @@ def test_the_query_photo_is_decoded_once_per_file_version(tmp_path, monkeypatch)
     path.unlink()
     with pytest.raises(Exception, match="does not exist"):
         backend._image(str(path))
+
+
+def test_explanations_and_reports_use_the_window_s_weight_and_language_model(engine, monkeypatch):
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    seen = {}
+
+    class Explainer:
+        def explain(self, *args, image_weight, **kw):
+            seen["image_weight"] = image_weight
+            raise LookupError("enough")
+
+    query = QueryState(text="red shirt", image_weight=0.8)
+    with pytest.raises(LookupError):  # the explained query weighed photo and text evenly, whatever the slider
+        backend.explain(engine, {"explainer": Explainer()}, query, engine.catalog.pk_for_sku("P001"))
+    assert seen["image_weight"] == 0.8
+
+    match = SimpleNamespace(facts="facts", result_image=None, query_image=None, explanation=SimpleNamespace(score=0.5))
+    monkeypatch.setattr(backend, "explain", lambda *a, **kw: match)
+    monkeypatch.setattr(backend, "write_rationale",
+                        lambda engine, holder, facts, model_path=None, **kw: seen.setdefault("model", model_path))
+    monkeypatch.setattr("explain.report.render_html", lambda queries, meta: "html")
+    html = backend.report_html(engine, {}, query, [engine.catalog.pk_for_sku("P001")], "grad-cam vit",
+                               model_path="/models/mine.gguf", emit=lambda _p: None, cancelled=lambda: False)
+    assert html == "html" and seen["model"] == "/models/mine.gguf"  # the report used the bundled model

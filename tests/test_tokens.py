@@ -70,3 +70,8 @@ def test_emoji_have_no_words_and_a_long_text_is_cut_between_words():
     assert coverage_note(long) == f"cut after {len(long.tokens)} of 300 words: the text model reads no further"
     short = a.explain("red dress", target)
     assert short.extras["words_total"] == 2 and coverage_note(short) == ""
+    marks = a.explain("T-shirt's, 2.6 cm!", target)  # marks are attributed, but are no words to count
+    assert coverage_note(marks) == "" and marks.extras["words_total"] == 6  # t shirt s 2 6 cm
+    chinese = a.explain("蓝色 裙子", target)  # three of the four characters are outside MiniLM's vocabulary
+    assert len(chinese.tokens) == 1
+    assert coverage_note(chinese) == "3 characters or words outside the text model's vocabulary left out"
