@@ -78,7 +78,8 @@ class Engine:
             pks, vectors = self.catalog.embeddings(name, space.encoder_id)
             stored = self.catalog.embedding_count(name)
         if len(pks) != stored:
-            log.warning("%s: %d vectors come from another encoder than %s and are left out until re-embedded",
+            log.warning("%s: %d vectors come from another encoder than %s and are left out until re-embedded "
+                        "(`vitrina index`)",
                         name, stored - len(pks), space.encoder_id)
         kw = {} if self._approx is None else {"approx_threshold": self._approx}
         if len(pks):

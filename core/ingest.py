@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.catalog import Catalog, ImageRecord, ProductRecord
-from core.errors import BadImage, ImportFailed
+from core.errors import BadImage, Cancelled, ImportFailed
 from core.images import load_image, make_thumbnail, resolve_image_path
 from core.progress import Progress
 from core.sources import RawRow, count_rows, read_rows
@@ -457,9 +457,11 @@ def _prune(catalog: Catalog, keep: set[str]) -> int:
 
 
 def import_copurchases(catalog: Catalog, source: str | Path, a_column: str | None = None,
-                       b_column: str | None = None, weight_column: str | None = None) -> ImportReport:
+                       b_column: str | None = None, weight_column: str | None = None,
+                       cancelled: Callable[[], bool] = lambda: False) -> ImportReport:
     """Co-purchase pairs (two id columns, optional weight); unknown ids are skipped and reported. A pair on two
-    lines the same way is stored once with the larger of its weights, each merge noted."""
+    lines the same way is stored once with the larger of its weights, each merge noted. ``cancelled`` (checked
+    every 1,000 lines and before writing): raises ``Cancelled`` with nothing stored (all the pairs or none)."""
     info, rows = read_rows(source)
     cols = list(info.columns)
     if len(cols) < 2:
@@ -470,7 +472,9 @@ def import_copurchases(catalog: Catalog, source: str | Path, a_column: str | Non
     pk_of = dict(catalog.execute("SELECT sku, pk FROM products"))
     weights: dict[tuple[int, int], float] = {}
     first_line: dict[tuple[int, int], int] = {}
-    for raw in rows:
+    for n, raw in enumerate(rows):
+        if n % 1000 == 0 and cancelled():
+            raise Cancelled("The co-purchase pairs were not imported: cancelled.")
         if raw.error:
             report.skipped.append(Skipped(raw.line, None, "malformed_line", f"line {raw.line} {raw.error}"))
             continue
@@ -499,6 +503,8 @@ def import_copurchases(catalog: Catalog, source: str | Path, a_column: str | Non
             continue
         report.pairs_reversed += (b, a) in weights
         weights[(a, b)], first_line[(a, b)] = w, raw.line
+    if cancelled():
+        raise Cancelled("The co-purchase pairs were not imported: cancelled.")
     with catalog.transaction():
         report.pairs = catalog.add_copurchases((a, b, w) for (a, b), w in weights.items())
     report.pairs_known = len({(min(a, b), max(a, b)) for a, b in weights}) - report.pairs

@@ -24,6 +24,7 @@ class AdaptDialog(QDialog):
         self.status = QLabel(textFormat=Qt.PlainText, wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
         self.start_button = self.buttons.addButton(self.tr("Start"), QDialogButtonBox.ActionRole)
+        self.start_button.setDefault(True)  # Enter starts (the focus was on Close: Enter closed the dialog)
         self.cancel_button = self.buttons.addButton(self.tr("Cancel training"), QDialogButtonBox.ActionRole)
         self.cancel_button.setEnabled(False)
         self.start_button.clicked.connect(self.start)
@@ -35,6 +36,7 @@ class AdaptDialog(QDialog):
         layout.addStretch(1)
         layout.addWidget(self.buttons)
         self.setMinimumSize(520, 260)  # the text readable at once, room for the scores at the end
+        self.start_button.setFocus()
         self.worker: TaskWorker | None = None
 
     def start(self) -> None:

@@ -38,13 +38,39 @@ def dark_palette():
     return p
 
 
+def visible_checks_style(base: str):
+    """``base`` (a style name, e.g. Fusion) whose check boxes keep a visible border on a dark palette: Fusion draws
+    it in the window colour darkened, which on the dark palette is the base colour itself (the unchecked filter
+    columns of the import dialog could not be seen)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QPalette, QPen
+    from PySide6.QtWidgets import QProxyStyle, QStyle
+
+    checks = (QStyle.PE_IndicatorCheckBox, QStyle.PE_IndicatorItemViewItemCheck)
+
+    class VisibleChecks(QProxyStyle):
+        def drawPrimitive(self, element, option, painter, widget=None):
+            super().drawPrimitive(element, option, painter, widget)
+            if element in checks and option.palette.color(QPalette.Window).lightness() < 128:
+                painter.save()
+                painter.setPen(QPen(option.palette.color(QPalette.PlaceholderText), 1))
+                painter.setBrush(Qt.NoBrush)
+                painter.drawRect(option.rect.adjusted(0, 0, -1, -1))
+                painter.restore()
+
+    return VisibleChecks(base)
+
+
 def apply_theme(app: QApplication, theme: str) -> None:
     """'system' follows the desktop's colour scheme (and its changes); 'light'/'dark' force one.
 
     Fusion's palette is set explicitly, so dark mode also works where the platform theme cannot
-    switch it (plain X11 sessions, Xvfb)."""
+    switch it (plain X11 sessions, Xvfb); its check boxes get a border that shows on the dark one."""
     from PySide6.QtCore import Qt
 
+    if app.style().objectName().lower() == "fusion" and app.property("visibleChecks") is None:
+        app.setStyle(visible_checks_style("Fusion"))
+        app.setProperty("visibleChecks", True)
     hints = app.styleHints()
 
     def apply(*_args) -> None:

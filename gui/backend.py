@@ -156,6 +156,7 @@ _goes_with: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # catalog
 
 
 CLI_TO_MENU = (("`vitrina goes-with CATALOG --train`", 'File > Learn "Goes with"'),
+               ("run `vitrina index`", "use File > Re-index"),
                ("`vitrina index`", "File > Re-index"))
 
 
@@ -221,6 +222,8 @@ def train_goes_with(engine, group_by: str | None = None, *, emit, cancelled):
             model = train_complements(catalog, group_by, on_progress=TimeLeft(emit), cancelled=cancelled)
     except Cancelled:
         return None
+    except AppError as exc:  # in the window's words (it said "run `vitrina index`")
+        raise AppError(in_window_words(str(exc))) from exc
     if cancelled():
         return None
     model.save(model_path(engine.catalog))

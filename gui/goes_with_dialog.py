@@ -18,6 +18,7 @@ from gui.workers import TaskWorker, show_progress, stop_busy
 class GoesWithDialog(QDialog):
     learned = Signal(object)  # the saved model
     percent = Signal(int)  # how far the learning is, 0..100; -1 once it has stopped
+    failed = Signal(str)  # why the learning stopped (the window says it when the dialog is closed)
 
     def __init__(self, engine, parent=None):
         from core.complement_model import model_path
@@ -58,6 +59,7 @@ class GoesWithDialog(QDialog):
         self.status = QLabel(textFormat=Qt.PlainText, wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
         self.start_button = self.buttons.addButton(self.tr("Start"), QDialogButtonBox.ActionRole)
+        self.start_button.setDefault(True)  # Enter starts (it closed the dialog)
         self.cancel_button = self.buttons.addButton(self.tr("Cancel Learning"), QDialogButtonBox.ActionRole)
         self.cancel_button.setEnabled(False)
         self.start_button.clicked.connect(self.start)
@@ -65,12 +67,16 @@ class GoesWithDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
+        # its wrapped lines at the narrowest width: a wrapped label does not grow its dialog (it was cut off, and
+        # overlapped the row below, at the dialog's minimum size)
+        self.text.setMinimumHeight(self.text.heightForWidth(560 - 2 * layout.contentsMargins().left()))
         layout.addLayout(form)
         for w in (self.current, self.progress, self.status, self.buttons):
             layout.addWidget(w)
         # room for three lines of status from the start: a wrapped label does not grow its dialog
         self.status.setMinimumHeight(3 * self.status.fontMetrics().lineSpacing())
         self.setMinimumWidth(560)
+        self.start_button.setFocus()
         self.worker: TaskWorker | None = None
         self._started = 0.0
 
@@ -87,9 +93,13 @@ class GoesWithDialog(QDialog):
         self.worker = TaskWorker(backend.train_goes_with, self.engine, self.design.currentData(), streams=True)
         self.worker.signals.progress.connect(self._progress)
         self.worker.signals.result.connect(self._done)
-        self.worker.signals.error.connect(lambda msg, _tb: self.status.setText(msg))
+        self.worker.signals.error.connect(self._failed)
         self.worker.signals.finished.connect(self._idle)
         self.pool.start(self.worker)
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(message)
+        self.failed.emit(message)
 
     def _progress(self, p) -> None:
         show_progress(self.progress, self.status, p)

@@ -37,7 +37,7 @@ def run_import(catalog_path: str, source: str, image_root: str | None, mapping_k
     cancelled); returns (products report, pairs report or None, why the pairs were not imported or "").
     The engine's indexes are updated on next open."""
     from core.catalog import Catalog
-    from core.errors import AppError
+    from core.errors import AppError, Cancelled
     from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
     from core.progress import Progress, drain
     from core.spaces import spaces_for
@@ -52,7 +52,10 @@ def run_import(catalog_path: str, source: str, image_root: str | None, mapping_k
             return report, None, ""
         emit(Progress(0, None, f"Importing the co-purchase pairs of {Path(pairs).name}…"))
         try:
-            return report, import_copurchases(catalog, pairs), ""
+            return report, import_copurchases(catalog, pairs, cancelled=cancelled), ""
+        except Cancelled:  # the products are in: their report is shown, the pairs said not imported
+            report.cancelled = True
+            return report, None, "cancelled"
         except AppError as exc:  # the products are in: say so, and why the pairs are not
             return report, None, str(exc)
     except BaseException:
@@ -88,6 +91,7 @@ class ImportDialog(QDialog):
         self.catalog = QLineEdit(catalog_path or "")
         self.preview = QTableWidget()
         self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.preview.setMinimumWidth(200)  # a small dialog squeezed it to its row numbers
         self.maps = {f: QComboBox() for f in FIELDS}
         self.categories = QListWidget()  # tall and as wide as its longest name: each column seen without scrolling
         self.categories.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -182,6 +186,9 @@ class ImportDialog(QDialog):
             self.report.setText(str(exc))
             return
         self.source.setText(path)
+        self.skipped.setRowCount(0)  # the report of the file before is not this one's
+        self.skipped.hide()
+        self.progress.reset()
         self.columns = list(info.columns)
         self.preview.setColumnCount(len(self.columns))
         self.preview.setHorizontalHeaderLabels(self.columns)
@@ -239,8 +246,11 @@ class ImportDialog(QDialog):
             self.report.setText(self.tr("Choose the catalog file to import into (e.g. shop.vitrina)."))
             return
         images = self.images.text().strip()
+        if images:
+            images = str(Path(images).expanduser())
         if images and not Path(images).is_dir():  # said now, before a catalog file is made for nothing
-            self.report.setText(self.tr("The image folder %s does not exist.") % images)
+            self.report.setText(self.tr("The image folder %s is a file, not a folder.") % images
+                                if Path(images).exists() else self.tr("The image folder %s does not exist.") % images)
             return
         self.target = self.catalog.text().strip()
         self.progress.setRange(0, 0)
@@ -250,8 +260,10 @@ class ImportDialog(QDialog):
         self.cancel_button.setEnabled(True)
         for w in self.inputs:
             w.setEnabled(False)
+        # a cancelled import still says what it imported and skipped (Cancel during the pairs lost that report)
         self.worker = TaskWorker(run_import, self.target, self.source.text(), images or None, kw,
-                                 self.pairs.text() or None, streams=True)
+                                 self.pairs.text() or None, streams=True, result_when_cancelled=True)
+        self._reported = False
         self.worker.signals.progress.connect(self._progress)
         self.worker.signals.result.connect(self._done)
         self.worker.signals.error.connect(lambda msg, _tb: self._failed(msg))
@@ -264,7 +276,7 @@ class ImportDialog(QDialog):
         for w in self.inputs:
             w.setEnabled(True)
         stop_busy(self.progress)
-        if self.worker is not None and self.worker.cancelled:
+        if self.worker is not None and self.worker.cancelled and not self._reported:
             if Path(self.target).is_file():
                 self.report.setText(self.tr("Import cancelled: what was imported before stays in %s; importing "
                                             "the same file again goes on from there.") % Path(self.target).name)
@@ -289,6 +301,7 @@ class ImportDialog(QDialog):
         self.report.setText(message)
 
     def _done(self, result) -> None:
+        self._reported = True
         report, pairs, pairs_error = result
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
@@ -305,6 +318,9 @@ class ImportDialog(QDialog):
             rows += [(str(line), self.tr("note"), f"{name}: {note}") for line, _, note in pairs.notes]
         if pairs_error:
             text += "\n" + self.tr("Co-purchase pairs not imported: %s") % pairs_error
+        if report.cancelled:
+            text += "\n" + self.tr("What was imported stays in %s; importing the same file again goes on from "
+                                   "there.") % Path(self.target).name
         self.report.setText(text)
         self.skipped.setRowCount(len(rows))
         for i, row in enumerate(rows):

@@ -318,7 +318,8 @@ class MainWindow(QMainWindow):
         self._show_catalog(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
         self._remember(cat.path)
         if engine.notes:  # e.g. its adapted model is gone and the shipped one is used: said, not only logged
-            QMessageBox(QMessageBox.Warning, self.tr("Vitrina"), "\n\n".join(engine.notes), parent=self).open()
+            QMessageBox(QMessageBox.Warning, self.tr("Vitrina"),
+                        "\n\n".join(backend.in_window_words(n) for n in engine.notes), parent=self).open()
         if self.query.is_empty():
             self.query.text.setText(self.tr("red summer dress"))
         self.search()
@@ -401,6 +402,7 @@ class MainWindow(QMainWindow):
             dialog = self.goes_with_dialog = GoesWithDialog(self.engine, self)
             dialog.learned.connect(self._goes_with_trained)
             dialog.percent.connect(self._learning)
+            dialog.failed.connect(self._goes_with_failed)
         dialog.show()
         dialog.raise_()
 
@@ -408,8 +410,17 @@ class MainWindow(QMainWindow):
         self.learning_label.setVisible(percent >= 0)
         self.learning_label.setText(self.tr("<a href=\"#\">Learning \"Goes with\": %d %%</a>") % max(percent, 0))
 
+    def _goes_with_failed(self, message: str) -> None:
+        """Learning failed with its dialog closed: said here (the link vanished and the reason stayed unseen)."""
+        dialog = self.goes_with_dialog
+        if dialog is not None and not dialog.isVisible():
+            box = QMessageBox(QMessageBox.Warning, self.tr("Vitrina"),
+                              self.tr("Learning \"Goes with\" stopped: %s") % message, parent=self)
+            box.open()
+
     def _goes_with_trained(self, model) -> None:
-        if self.goes_with_dialog is None or self.goes_with_dialog.engine is not self.engine:
+        dialog = self.goes_with_dialog  # the same catalog opened again meanwhile is still its catalog
+        if dialog is None or self.engine is None or dialog.engine.catalog.path != self.engine.catalog.path:
             return  # learned for a catalog that is no longer open
         self.statusBar().showMessage(self.tr("\"Goes with\" learned from %d co-purchase pairs") % model.info["pairs"],
                                      10000)

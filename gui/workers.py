@@ -24,10 +24,13 @@ class WorkerSignals(QObject):
 
 class TaskWorker(QRunnable):
     """``streams=True``: the task takes ``emit`` (progress callback) and ``cancelled`` keywords
-    instead of being a generator (for callback-style work such as token streaming)."""
+    instead of being a generator (for callback-style work such as token streaming).
+    ``result_when_cancelled``: what a cancelled task returns is still sent (e.g. an import's partial report)."""
 
-    def __init__(self, task: Callable[..., Generator | object], *args, streams: bool = False, **kwargs):
+    def __init__(self, task: Callable[..., Generator | object], *args, streams: bool = False,
+                 result_when_cancelled: bool = False, **kwargs):
         super().__init__()
+        self.result_when_cancelled = result_when_cancelled
         self.task, self.args, self.kwargs = task, args, kwargs
         if streams:
             self.kwargs.update(emit=lambda item: self._emit("progress", item), cancelled=lambda: self._cancelled)
@@ -49,7 +52,7 @@ class TaskWorker(QRunnable):
             out = self.task(*self.args, **self.kwargs)
             if isinstance(out, Generator):
                 out = self._drive(out)
-            if not self._cancelled:
+            if not self._cancelled or self.result_when_cancelled:
                 self._emit("result", out)
         except Exception as exc:  # shown to the user; the AppError message says what to do
             self._emit("error", user_message(exc), traceback.format_exc())

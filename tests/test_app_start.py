@@ -100,3 +100,34 @@ def test_the_dark_theme_greys_what_is_disabled():
     for role in (QPalette.ButtonText, QPalette.Text, QPalette.WindowText):
         enabled, disabled = p.color(QPalette.Active, role), p.color(QPalette.Disabled, role)
         assert disabled.lightness() < enabled.lightness() - 60  # a disabled button does not look pressable
+
+
+@pytest.mark.parametrize("make", ["box", "item"])
+def test_an_unchecked_box_has_a_border_that_shows_on_the_dark_theme(qtbot, make):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QCheckBox, QListWidget, QListWidgetItem
+
+    from gui.app import dark_palette, visible_checks_style
+
+    def border_contrast(style) -> int:
+        if make == "box":
+            widget = QCheckBox("")
+        else:
+            widget = QListWidget()
+            item = QListWidgetItem("")
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Unchecked)
+            widget.addItem(item)
+        qtbot.addWidget(widget)
+        widget.setStyle(style)
+        widget.setPalette(dark_palette())
+        widget.resize(80, 40)
+        image = widget.grab().toImage()
+        base = dark_palette().color(widget.backgroundRole()).lightness()
+        return max(abs(image.pixelColor(x, y).lightness() - base) for x in range(24) for y in range(20))
+
+    from PySide6.QtWidgets import QStyleFactory
+
+    plain, outlined = QStyleFactory.create("Fusion"), visible_checks_style("Fusion")
+    assert border_contrast(plain) < 30  # Fusion's border is (nearly) the background itself on the dark palette
+    assert border_contrast(outlined) > 60

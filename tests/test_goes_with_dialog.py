@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QMessageBox
 from core.complement_model import ComplementModel, model_path
 from gui.goes_with_dialog import GoesWithDialog
 from tests.test_complements import shop
-from tests.test_gui import open_window, settings, wait_idle  # noqa: F401  (fixture)
+from tests.test_gui import fake_models, open_window, settings, wait_idle  # noqa: F401  (fixtures)
 
 
 def designs(tmp_path):
@@ -85,3 +85,51 @@ def test_the_window_opens_it_only_where_there_are_pairs_to_learn_from(qtbot, eng
     assert dialog.isVisible()
     dialog.percent.emit(-1)
     assert window.learning_label.isHidden()
+
+
+def test_a_failure_with_the_dialog_closed_is_said_and_a_reopened_catalog_takes_what_was_learned(
+        qtbot, engine, settings, monkeypatch):  # noqa: F811
+    from core.errors import AppError
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    cat = window.engine.catalog
+    a, b = cat.all_pks()[:2]
+    with cat.transaction():
+        cat.add_copurchases([(a, b, 1.0)])
+
+    def fails(engine, group_by=None, *, emit, cancelled):
+        raise AppError("The image spaces need product photos; if the products have them, run `vitrina index`.")
+
+    monkeypatch.setattr("core.complement_training.train_complements",
+                        lambda *a, **kw: fails(None, emit=None, cancelled=None))
+    window.train_goes_with()
+    dialog = window.goes_with_dialog
+    assert dialog.start_button.isDefault()  # Enter starts; it closed the dialog
+    dialog.start()
+    dialog.close()  # learning goes on unseen: its failure was said nowhere but in the hidden dialog
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=10000)
+    text = window.findChild(QMessageBox).text()
+    assert text.startswith("Learning \"Goes with\" stopped: ") and "use File > Re-index" in text
+    assert "vitrina index" not in text and "use File > Re-index" in dialog.status.text()
+    window.findChild(QMessageBox).close()
+
+    learned = SimpleNamespace(info={"pairs": 7})
+    window.open_catalog(cat.path)  # the same catalog again (a new engine) while it learned
+    wait_idle(qtbot, window)
+    assert window.engine is not dialog.engine
+    dialog.learned.emit(learned)
+    assert "learned from 7 co-purchase pairs" in window.statusBar().currentMessage()  # it was ignored
+
+
+def test_the_dialog_s_text_is_whole_at_its_smallest(qtbot, tmp_path):
+    cat = designs(tmp_path)
+    dialog = GoesWithDialog(SimpleNamespace(catalog=cat))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.resize(1, 1)
+    qtbot.waitUntil(lambda: dialog.width() <= 600)
+    assert dialog.text.height() >= dialog.text.heightForWidth(dialog.text.width())  # cut off, over the row below
+    assert dialog.text.geometry().bottom() < dialog.design.geometry().top() + dialog.design.parentWidget().y() + 1
+    cat.close()

@@ -746,7 +746,8 @@ def test_the_window_names_menus_where_core_names_commands():
 
     assert in_window_words("Train it again with `vitrina goes-with CATALOG --train`.") == \
         'Train it again with File > Learn "Goes with".'
-    assert in_window_words("No vectors yet: run `vitrina index`.") == "No vectors yet: run File > Re-index."
+    assert in_window_words("No vectors yet: run `vitrina index`.") == "No vectors yet: use File > Re-index."
+    assert in_window_words("left out (`vitrina index`)") == "left out (File > Re-index)"
 
 
 def test_cancel_while_a_catalog_opens_brings_back_the_one_before_or_says_none_is_open(qtbot, engine, settings,

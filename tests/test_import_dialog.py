@@ -105,6 +105,7 @@ def test_what_is_missing_is_said_before_a_catalog_is_made_and_a_failed_import_le
 
 
 def test_cancelling_or_closing_shows_what_was_kept(qtbot, mini_dir, tmp_path, monkeypatch):
+    import functools
     import threading
 
     import core.ingest
@@ -120,6 +121,7 @@ def test_cancelling_or_closing_shows_what_was_kept(qtbot, mini_dir, tmp_path, mo
         return (yield from inner)
 
     monkeypatch.setattr(core.ingest, "import_catalog", slow)
+    monkeypatch.setattr(core.ingest, "ImportOptions", functools.partial(core.ingest.ImportOptions, batch_size=4))
     dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
     qtbot.addWidget(dialog)
     dialog.load_source(str(mini_dir / "products.csv"))
@@ -129,7 +131,9 @@ def test_cancelling_or_closing_shows_what_was_kept(qtbot, mini_dir, tmp_path, mo
         dialog.reject()  # closing the dialog cancels the import
         gate.set()
     assert signal.args == [str(tmp_path / "new.vitrina")] and dialog.worker.cancelled
-    assert dialog.report.text().startswith("Import cancelled: what was imported before stays in new.vitrina")
+    text = dialog.report.text()  # what it imported before the cancel (it said only "cancelled"), and what next
+    assert text.startswith("Import cancelled: 4 added, 0 updated, 0 unchanged, 0 skipped")
+    assert "What was imported stays in new.vitrina; importing the same file again goes on from there." in text
     (tmp_path / "new.vitrina").unlink()
     dialog.catalog.setText(str(tmp_path / "other.vitrina"))
     busy = threading.Event()  # the pool's one thread busy: the import waits in the queue
@@ -196,3 +200,59 @@ def test_notes_of_an_import_are_listed_with_the_skipped_rows(qtbot, tmp_path):
             for i in range(dialog.skipped.rowCount())]
     assert rows == [("note", "line 3 is not UTF-8: read as Windows-1252")]
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
+
+
+def test_cancel_while_the_pairs_import_keeps_the_products_report_and_stores_no_pair(qtbot, mini_dir, tmp_path,
+                                                                                    monkeypatch):
+    import threading
+
+    import core.ingest
+    from core.catalog import Catalog
+
+    products = mini_dir / "products.csv"
+    products.write_text(products.read_text() + "P099,Odd one,,Acme,abc,3,Tshirts,Red,\n")  # a bad price: skipped
+    started, gate = threading.Event(), threading.Event()
+    real = core.ingest.import_copurchases
+
+    def held(*args, cancelled, **kw):
+        started.set()
+        gate.wait(10)
+        return real(*args, cancelled=cancelled, **kw)
+
+    monkeypatch.setattr(core.ingest, "import_copurchases", held)
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(products))
+    dialog.set_pairs(str(mini_dir / "copurchase.csv"))
+    with qtbot.waitSignal(dialog.imported, timeout=20000):
+        dialog.start()
+        assert started.wait(10)
+        dialog.cancel()  # it cancelled nothing and showed no report (the skipped row unseen)
+        gate.set()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=5000)
+    text = dialog.report.text()
+    assert "12 added" in text and "1 skipped" in text and "Co-purchase pairs not imported: cancelled" in text
+    assert dialog.skipped.rowCount() == 1 and dialog.skipped.item(0, 1).text() == "bad_price"
+    with Catalog.open(tmp_path / "new.vitrina") as catalog:
+        assert len(catalog) == 12 and not catalog.has_copurchases()
+
+
+def test_another_file_clears_the_last_report_and_a_file_is_no_image_folder(qtbot, mini_dir, tmp_path):
+    products = mini_dir / "products.csv"
+    products.write_text(products.read_text() + "P099,Odd one,,Acme,abc,3,Tshirts,Red,\n")
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(products))
+    with qtbot.waitSignal(dialog.imported, timeout=20000):
+        dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=5000)
+    assert dialog.skipped.rowCount() == 1 and dialog.skipped.isVisibleTo(dialog)
+    (tmp_path / "other.csv").write_text("id,title\nX1,Plain tee\n")
+    dialog.load_source(str(tmp_path / "other.csv"))  # the skipped rows of the file before stayed, under this one
+    assert dialog.skipped.rowCount() == 0 and not dialog.skipped.isVisibleTo(dialog)
+    assert dialog.progress.value() == -1
+    dialog.images.setText(str(products))
+    dialog.start()
+    assert dialog.report.text().endswith("is a file, not a folder.") and not dialog.running  # "does not exist"
+    dialog.resize(1, 1)
+    assert dialog.preview.minimumWidth() >= 200  # it was squeezed to its row numbers
