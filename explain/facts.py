@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,9 +30,14 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def region_of(heatmap: np.ndarray) -> str:
-    """The named ninth of the image holding most of the heatmap's mass."""
-    h = np.clip(np.asarray(heatmap, np.float64), 0, None)
+def region_of(heatmap: np.ndarray) -> str | None:
+    """The named ninth of the image holding most of the heatmap's mass, the map scaled as its overlay draws it;
+    None for a map that draws nothing (a flat one: its "region" came from rounding noise, and was told as fact)."""
+    h = np.nan_to_num(np.asarray(heatmap, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(h.min()), float(h.max())) if h.size else (0.0, 0.0)
+    if hi - lo < 1e-12:
+        return None
+    h = (h - lo) / (hi - lo)
     rows = np.array_split(np.arange(h.shape[0]), 3)
     cols = np.array_split(np.arange(h.shape[1]), 3)
     mass = np.array([[h[np.ix_(r, c)].sum() for c in cols] for r in rows])
@@ -60,13 +66,27 @@ class Facts:
         texts = [self.product, self.query, *self.shared.values(), *self.product_attributes.values(),
                  *fields, *map(field_label, fields),  # field names too, as written and as read ("base colour")
                  *(v for pair in self.differing.values() for v in pair), *self.top_words, self.region or "",
-                 "" if self.score is None else f"{self.score:.2f}",
-                 "" if self.faithfulness is None else f"{self.faithfulness:.2f}"]
+                 *number_forms(self.score), *number_forms(self.faithfulness)]
         return {w for t in texts for w in words_of(t)}
 
 
+def shown_number(x: float) -> str:
+    """A score as the facts show it, to the prompt and the template alike ("0.50")."""
+    return f"{x:.2f}"
+
+
+def number_forms(x: float | None) -> tuple[str, ...]:
+    """The ways a rationale may write a score: "0.50" as shown, "0.5" as a model rounds it (the JSON of 0.5)."""
+    return () if x is None else (shown_number(x), str(float(shown_number(x))))
+
+
+# Words of any script (a Cyrillic "юбка" must be checked, not skipped), and a decimal as one word: "0.5" is not
+# the words "0" and "5", so a score of 0.50 cannot vouch for "5 stars".
+_WORD = re.compile(r"\d+\.\d+|[^\W_]+")
+
+
 def words_of(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
 def gather_facts(product_title: str, product_attributes: dict[str, str], query_text: str = "",

@@ -3,7 +3,7 @@
 A local language model (SmolLM2-135M-Instruct through llama-cpp-python by default, any GGUF file
 the user picks otherwise) writes from the structured facts only; catalog text is quoted as data.
 The verifier rejects a rationale that asserts a colour, category, material, pattern, region or
-number absent from the facts, or that leaves the expected form (1-3 short sentences, no links,
+number absent from the facts, or that leaves the expected form (1-3 short, finished sentences, no links,
 markup or instructions). A rejected rationale is regenerated once, then replaced by a
 deterministic template written from the facts. Every rationale says which kind it is.
 """
@@ -15,11 +15,11 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.catalog import field_label
-from explain.facts import PHOTO_QUERY, Facts, words_of
+from explain.facts import PHOTO_QUERY, Facts, shown_number, words_of
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,14 @@ STOPWORDS = {"and", "or", "the", "for", "with", "of", "in", "on", "to", "by", "a
              "are", "both", "this", "that", "its", "it", "not", "all", "one", "set"}
 # Words by which a clause says it speaks of the query, not of the recommended product.
 QUERY_CUES = {"query", "queried", "searched", "search", "asked", "you", "your"}
+# Words that may stand between a cue and the query's words it describes: "the query is a [black shirt]".
+QUERY_LINKS = {"a", "an", "the", "for", "is", "was", "of", "about", "with", "like", "s"}
+_QUOTE = r"[“\"][^”\"]*[”\"]"
+# A quote that the words before it give to the query: the template's "close to “...”", "your search for “...”".
+ATTRIBUTED_QUOTES = re.compile(r"(\b(?:close to|query|queried|searched for|search for|asked for|looking for)"
+                               rf"\s*:?\s*)({_QUOTE}(?:\s*(?:,|and|or)\s*{_QUOTE})*)", re.IGNORECASE)
+# A whole sentence ends so: a draft cut at max_tokens does not.
+SENTENCE_END = re.compile(r"[.!?][”\"')\]]*$")
 # Words a rationale may use to frame the facts without asserting anything about the product.
 # Any other word must come from the facts: "a popular, high-end cap" is a claim the facts lack.
 FRAMING = STOPWORDS | QUERY_CUES | {
@@ -70,8 +78,10 @@ class Verifier:
     of the catalog, so that claiming another article type or colour of the catalog is caught."""
 
     def __init__(self, catalog_terms: set[str] = frozenset()):
-        self.claims = COLOURS | MATERIALS | PATTERNS | REGION_WORDS | {w for w in catalog_terms
-                                                                       if len(w) > 2 and w not in STOPWORDS}
+        terms = COLOURS | MATERIALS | PATTERNS | REGION_WORDS | {w for w in catalog_terms
+                                                                 if len(w) > 2 and w not in STOPWORDS}
+        # singular and plural alike: the catalog's "Shirts" makes "a shirt" a claim too (but its "Sets", no "set")
+        self.claims = terms | (_forms(terms) - FRAMING)
 
     def check(self, text: str, facts: Facts) -> Verdict:
         stripped = text.strip()
@@ -79,19 +89,21 @@ class Verifier:
             return Verdict(False, problem="empty")
         if FORBIDDEN.search(stripped):
             return Verdict(False, problem="contains a link, markup or instructions")
+        if not SENTENCE_END.search(stripped):  # a draft cut at max_tokens: "both share the skirt and the"
+            return Verdict(False, problem="cut off: it does not end a sentence")
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", stripped) if s.strip()]
         if not 1 <= len(sentences) <= 3 or len(stripped.split()) > MAX_WORDS:
             return Verdict(False, problem=f"{len(sentences)} sentences / {len(stripped.split())} words")
-        known = facts.vocabulary() | _singulars(facts.vocabulary())
+        known = _forms(facts.vocabulary())
+        said = words_of(stripped)
         salient = _salient(facts)
-        said = set(words_of(stripped)) | _singulars(set(words_of(stripped)))
-        if salient and not salient & said:
+        if salient and not salient & _forms(said):
             return Verdict(False, problem="mentions none of the facts")
         unsupported = []
-        for w in words_of(stripped):
-            if w in known or _singular(w) in known:
+        for w in said:
+            if _forms({w}) & known:
                 continue
-            if w.isdigit() or w in self.claims or _singular(w) in self.claims or w not in FRAMING:
+            if w[:1].isdigit() or _forms({w}) & self.claims or w not in FRAMING:
                 unsupported.append(w)
         if unsupported:
             return Verdict(False, tuple(dict.fromkeys(unsupported)),
@@ -102,24 +114,31 @@ class Verifier:
         return Verdict(True)
 
     def _said_of_the_product(self, text: str, facts: Facts) -> tuple[str, ...]:
-        """Claim words (colours, materials, catalog values) only the query has, in a clause that does not say it
-        speaks of the query: every word of the facts is known, but not every word is true of the product."""
-        product = {w for t in (facts.product, *facts.product_attributes.values(), *facts.shared.values(),
-                               *(b for _, b in facts.differing.values())) for w in words_of(t)}
-        product |= _singulars(product)
-        query_only = {w for w in words_of(facts.query) if (w in self.claims or _singular(w) in self.claims)
-                      and w not in product and _singular(w) not in product}
+        """Claim words (colours, materials, catalog values) only the query has, said of anything but the query:
+        every word of the facts is known, but not every word is true of the product."""
+        product = _forms({w for t in (facts.product, *facts.product_attributes.values(), *facts.shared.values(),
+                                      *(b for _, b in facts.differing.values())) for w in words_of(t)})
+        query_only = {w for w in words_of(facts.query) if _forms({w}) & self.claims and not _forms({w}) & product}
         if not query_only:
             return ()
-        query = set(words_of(facts.query))
-        # the query quoted (as the template quotes it) names the query
-        text = re.sub(r"[“\"]([^”\"]*)[”\"]",
-                      lambda m: " the query " if set(words_of(m.group(1))) <= query else m.group(0), text)
+        query = _forms(words_of(facts.query))
+        # Only a quote attributed to the query names it ("close to “black shirt”", "your search for “black”"):
+        # the skirt is “black” says black of the skirt.
+        text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)
         found = []
         for clause in re.split(r"[,;:.!?()]|\b(?:and|but|while|whereas)\b", text):
-            said = set(words_of(clause))
-            if said & query_only and not said & QUERY_CUES:
-                found += sorted(said & query_only)
+            describing = False  # inside the words a cue says are the query's: "you searched for a [black shirt]"
+            for w in words_of(clause):
+                if w in QUERY_CUES:
+                    describing = True
+                elif describing and w in QUERY_LINKS:
+                    continue
+                elif describing and _forms({w}) & query:
+                    continue
+                else:
+                    describing = False
+                    if _forms({w}) & query_only:  # "the skirt in your search results is black"
+                        found.append(w)
         return tuple(dict.fromkeys(found))
 
 
@@ -127,16 +146,29 @@ def _salient(facts: Facts) -> set[str]:
     """Words a useful rationale mentions at least one of: shared or differing values, top words, region."""
     texts = [*facts.shared.values(), *(v for pair in facts.differing.values() for v in pair), *facts.top_words,
              facts.region or ""]
-    words = {w for t in texts for w in words_of(t) if w not in STOPWORDS and len(w) > 2}
-    return words | _singulars(words)
+    return _forms({w for t in texts for w in words_of(t) if w not in STOPWORDS and len(w) > 2})
 
 
-def _singular(w: str) -> str:
-    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-
-
-def _singulars(words: set[str]) -> set[str]:
-    return {_singular(w) for w in words}
+def _forms(words) -> set[str]:
+    """The words with their singulars and plurals, so that "shirt" meets "Shirts" and "dresses" meets "dress"."""
+    out = set()
+    for w in words:
+        out.add(w)
+        if len(w) <= 2 or not w.isascii() or not w.isalpha():  # English endings only
+            continue
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            out.add(w[:-1])
+            if w.endswith("es"):  # dresses, watches
+                out.add(w[:-2])
+            if w.endswith("ies"):  # accessories
+                out.add(w[:-3] + "y")
+        elif w.endswith(("s", "x", "z", "ch", "sh")):
+            out.add(w + "es")
+        elif w.endswith("y") and w[-2:-1] not in "aeiou":
+            out.add(w[:-1] + "ies")
+        else:
+            out.add(w + "s")
+    return out
 
 
 def _in_sentence(label: str) -> str:
@@ -153,7 +185,7 @@ def template_rationale(facts: Facts) -> str:
     else:
         what = "the query photo" if facts.query == PHOTO_QUERY else _quote(facts.query)
         parts.append(f"Recommended as close to {what}"
-                     + (f" (similarity {facts.score:.2f})." if facts.score is not None else "."))
+                     + (f" (similarity {shown_number(facts.score)})." if facts.score is not None else "."))
     if facts.region:
         parts.append(f"The heatmap centres on the {facts.region} of the photo.")
     if facts.top_words:
@@ -181,11 +213,45 @@ def build_prompt(facts: Facts) -> list[dict[str, str]]:
     data = {"recommended product": facts.product, "query": facts.query, "shared attributes": facts.shared,
             "different attributes": {k: {"query": a, "product": b} for k, (a, b) in facts.differing.items()},
             "words that mattered most": list(facts.top_words), "heatmap centre": facts.region,
-            "similarity": None if facts.score is None else round(facts.score, 2)}
+            "similarity": None if facts.score is None else shown_number(facts.score)}  # "0.50", as the template
     data = {k: v for k, v in data.items() if v not in (None, {}, [])}
     return [{"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": "FACTS = " + json.dumps(data, ensure_ascii=False) +
              "\nWrite the explanation, starting with \"Recommended because\"."}]
+
+
+class PromptTooLong(ValueError):
+    """The facts do not fit the model's context even with every text shortened."""
+
+
+def fit_facts(facts: Facts, count: Callable[[list[dict[str, str]]], int], budget: int) -> Facts:
+    """The facts with their longest texts shortened until the prompt counts at most ``budget`` tokens: 160
+    characters of emoji are hundreds of tokens, and a prompt past the context window fails the call."""
+    while count(build_prompt(facts)) > budget:
+        texts = [("product", None, facts.product), ("query", None, facts.query),
+                 *(("shared", k, v) for k, v in facts.shared.items()),
+                 *(("differing", k, v[1]) for k, v in facts.differing.items()),
+                 *(("top_words", i, w) for i, w in enumerate(facts.top_words))]
+        where, key, longest = max(texts, key=lambda t: len(t[2]))
+        if len(longest) <= 8:
+            raise PromptTooLong(f"the facts do not fit the model's context of {budget} tokens")
+        short = _shorten(longest)
+        if where in ("product", "query"):
+            facts = replace(facts, **{where: short})
+        elif where == "shared":
+            facts = replace(facts, shared={**facts.shared, key: short})
+        elif where == "differing":
+            facts = replace(facts, differing={**facts.differing, key: (_shorten(facts.differing[key][0]), short)})
+        else:
+            facts = replace(facts, top_words=tuple(short if i == key else w for i, w in enumerate(facts.top_words)))
+    return facts
+
+
+def _shorten(text: str) -> str:
+    """About half of ``text``, cut at a space where one is near (no half word for the model to echo)."""
+    cut = text[: max(len(text) // 2, 4)]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > len(cut) // 2 else cut).rstrip() + "…"
 
 
 def default_model_path() -> Path | None:
@@ -197,12 +263,19 @@ def default_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
-class LlamaRationale:
-    """Streams a rationale token by token from a GGUF model; loaded lazily, 2 threads, fixed seed."""
+# The chat template's own tokens around each message and before the answer (ChatML: 5 and 3), with room to spare.
+TEMPLATE_TOKENS_PER_MESSAGE, TEMPLATE_TOKENS = 8, 8
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 2, seed: int = 0, max_tokens: int = 90):
+
+class LlamaRationale:
+    """Streams a rationale token by token from a GGUF model; loaded lazily, 2 threads, fixed seed.
+    ``finish_reason``: why the last stream stopped ("length": cut at ``max_tokens``)."""
+
+    def __init__(self, model_path: str | Path | None = None, threads: int = 2, seed: int = 0, max_tokens: int = 90,
+                 n_ctx: int = 1024):
         self.model_path = Path(model_path) if model_path else default_model_path()
-        self.threads, self.seed, self.max_tokens = threads, seed, max_tokens
+        self.threads, self.seed, self.max_tokens, self.n_ctx = threads, seed, max_tokens, n_ctx
+        self.finish_reason: str | None = None
         self._llm = None
 
     @property
@@ -215,16 +288,26 @@ class LlamaRationale:
 
             if self.model_path is None or not self.model_path.is_file():
                 raise FileNotFoundError(f"language model file not found: {self.model_path}")
-            self._llm = Llama(model_path=str(self.model_path), n_ctx=1024, n_threads=self.threads, seed=self.seed,
-                              verbose=False)
+            self._llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
+                              seed=self.seed, verbose=False)
         return self._llm
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        llm = self.load()
+        return TEMPLATE_TOKENS + sum(len(llm.tokenize(m["content"].encode(), add_bos=False))
+                                     + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
 
     def stream(self, facts: Facts, attempt: int = 0) -> Iterator[str]:
         llm = self.load()
+        self.finish_reason = None
+        # llama.cpp fails a prompt past the context, and silently cuts max_tokens for one that nearly fills it
+        facts = fit_facts(facts, self.prompt_tokens, llm.n_ctx() - self.max_tokens)
         chunks = llm.create_chat_completion(build_prompt(facts), stream=True, max_tokens=self.max_tokens,
                                             temperature=0.0 if attempt == 0 else 0.3, seed=self.seed + attempt)
         for chunk in chunks:
-            piece = chunk["choices"][0]["delta"].get("content")
+            choice = chunk["choices"][0]
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            piece = choice["delta"].get("content")
             if piece:
                 yield piece
 
@@ -241,6 +324,10 @@ class Rationale:
     rejected: list[str] = field(default_factory=list)
 
 
+# A model that cannot be loaded stays off for the session; one call that fails costs that call only.
+LOAD_ERRORS = (ImportError, OSError, ValueError, RuntimeError)
+
+
 class RationaleWriter:
     """Model first, verified; one regeneration; then the template. Never raises for a broken model."""
 
@@ -252,14 +339,17 @@ class RationaleWriter:
               cancelled: Callable[[], bool] = lambda: False) -> Rationale:
         t0 = time.perf_counter()
         out = Rationale("", "template")
+        failed = ""
+        if self.unavailable is None:
+            self._load()
         if self.unavailable is None:
             for attempt in range(2):
-                text, tokens, ttft = self._generate(facts, attempt, on_token, cancelled, t0)
+                text, tokens, ttft, failed = self._generate(facts, attempt, on_token, cancelled, t0)
                 out.attempts, out.tokens = attempt + 1, out.tokens + tokens
                 out.first_token_s = out.first_token_s if out.first_token_s is not None else ttft
-                if self.unavailable or cancelled():
+                if failed or cancelled():
                     break
-                verdict = self.verifier.check(text, facts)
+                verdict = self._cut_off() or self.verifier.check(text, facts)
                 if verdict.grounded:
                     out.text, out.kind = text.strip(), "model"
                     out.seconds = time.perf_counter() - t0
@@ -267,13 +357,30 @@ class RationaleWriter:
                 out.rejected.append(f"{text.strip()!r}: {verdict.problem}")
                 on_token("\x00reset")  # tells a streaming view to clear what it showed
         out.text = template_rationale(facts)
-        out.reason = self.unavailable or ("cancelled" if cancelled()
-                                          else "the language model's draft said more than the facts")
+        out.reason = self.unavailable or failed or ("cancelled" if cancelled()
+                                                    else "the language model's draft said more than the facts")
         out.seconds = time.perf_counter() - t0
         return out
 
-    def _generate(self, facts, attempt, on_token, cancelled, t0) -> tuple[str, int, float | None]:
-        pieces, ttft = [], None
+    def _load(self) -> None:
+        load = getattr(self.generator, "load", None)
+        if load is None:
+            return
+        try:
+            load()
+        except LOAD_ERRORS as exc:  # missing or broken model
+            self.unavailable = f"language model unavailable ({exc}); showing template rationales"
+            log.warning(self.unavailable)
+
+    def _cut_off(self) -> Verdict | None:
+        """A draft the model stopped at ``max_tokens`` is unfinished, however its last word reads."""
+        if getattr(self.generator, "finish_reason", None) != "length":
+            return None
+        limit = getattr(self.generator, "max_tokens", "its")
+        return Verdict(False, problem=f"cut off at {limit} tokens (finish reason \"length\")")
+
+    def _generate(self, facts, attempt, on_token, cancelled, t0) -> tuple[str, int, float | None, str]:
+        pieces, ttft, failed = [], None, ""
         try:
             for piece in self.generator.stream(facts, attempt):
                 if cancelled():
@@ -282,7 +389,9 @@ class RationaleWriter:
                     ttft = time.perf_counter() - t0
                 pieces.append(piece)
                 on_token(piece)
-        except (ImportError, OSError, ValueError, RuntimeError) as exc:  # missing or broken model
-            self.unavailable = f"language model unavailable ({exc}); showing template rationales"
-            log.warning(self.unavailable)
-        return "".join(pieces), len(pieces), ttft
+        except LOAD_ERRORS as exc:  # this call only: the next rationale asks the model again
+            failed = f"the language model failed on this rationale ({exc}); showing the template"
+            log.warning(failed)
+            if pieces:
+                on_token("\x00reset")
+        return "".join(pieces), len(pieces), ttft, failed

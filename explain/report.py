@@ -210,12 +210,16 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
     names = clustering.names() if clustering is not None else {}
     filters = Filters(pks=clustering.members(cluster.label)) if cluster is not None else Filters()
     scope = cluster_scope(cluster)
-    queries, total, done = [], len(requests) * k, 0
+    # A query finds at most the products it may search: "-k 1000" over 40 products is 40 steps, not 1000.
+    per_query = min(k, len(filters.pks) if filters.pks is not None else len(engine.catalog))
+    queries, done = [], 0
     for n, (text, image, name) in enumerate(requests, 1):
         # The report keeps the photos it draws, at a size it can draw: 50 camera photos at full size hold gigabytes.
         shown = fit_within(image, VIEW_SIDE) if image is not None else None
         q = ReportQuery(n, text, shown, name, scope=scope, note=text_note(explainer, text))
-        for rank, hit in enumerate(search(engine, Query(text=text, image=image, k=k, filters=filters)), 1):
+        hits = search(engine, Query(text=text, image=image, k=k, filters=filters))
+        total = done + len(hits) + (len(requests) - n) * per_query  # the real count of this query's results
+        for rank, hit in enumerate(hits, 1):
             if cancelled():
                 return queries
             p = engine.catalog.product(hit.pk)
@@ -235,6 +239,6 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
                                           fit_within(photo, VIEW_SIDE) if photo is not None else None, shown, m,
                                           rationale, names.get(hit.pk, ""), note))
             done += 1
-            yield Progress(done, total, f"query {n}: result {rank}/{k}")
+            yield Progress(done, total, f"query {n}: result {rank}/{len(hits)}")
         queries.append(q)
     return queries

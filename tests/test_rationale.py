@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from explain.facts import Facts, clean_text, gather_facts, region_of
-from explain.rationale import LlamaRationale, RationaleWriter, Verifier, build_prompt, template_rationale
+from explain.rationale import (LlamaRationale, RationaleWriter, Verifier, build_prompt, fit_facts,
+                               template_rationale)
 from explain.types import Explanation
 
 FACTS = Facts(product="Navy slim fit shirt", query="navy shirt for office", shared={"baseColour": "Navy",
@@ -25,6 +26,14 @@ def test_gather_facts_from_a_text_query_and_a_product_query():
                                                                                       "usage": "Formal"})
     assert g.shared == {"baseColour": "Red"} and g.differing == {"usage": ("Formal", "Casual")} and g.query == "a photo"
     assert region_of(np.eye(6)) == "top left"
+    # a map that draws nothing has no region: a flat one named one from rounding noise, told to the model as a fact
+    assert region_of(np.zeros((14, 14))) is None and region_of(np.full((14, 14), 2e-15)) is None
+    noise = np.full((14, 14), 0.5)
+    noise[13, 0] += 1e-15
+    assert gather_facts("Shoe", {}, "shoe", heatmap=noise).region is None
+    below = -np.ones((14, 14))  # all below zero, yet drawn (as its overlay scales it): the top right
+    below[0:4, 10:14] = -0.2
+    assert region_of(below) == "top right"
 
 
 @pytest.mark.parametrize("text,grounded", [
@@ -62,6 +71,70 @@ def test_a_query_word_said_of_the_product_is_caught(text, grounded):
     assert verdict.grounded is grounded, verdict
     if not grounded:
         assert verdict.problem == "said of the product, but only the query has: black"
+
+
+# The hunters' case: a blue skirt recommended for "black shirt", over the demo catalog's terms.
+SKIRT = gather_facts("Palm Tree Kids Blue Skirt", {"articleType": "Skirts", "baseColour": "Blue"}, "black shirt",
+                     score=0.5)
+SKIRT = Facts(**{**SKIRT.__dict__, "region": "top", "top_words": ("skirt",)})
+DEMO_TERMS = {"skirts", "shirts", "tshirts", "dresses", "blue", "black", "navy", "apparel"}
+
+
+@pytest.mark.parametrize("text,grounded", [
+    ("Recommended because the skirt is “black”.", False),  # quoted, but said of the skirt
+    ("Recommended because the skirt in your search results is black.", False),  # a cue elsewhere in the clause
+    ("Recommended because the skirt is a shirt.", False),  # the catalog's "Shirts", in the singular
+    ("Recommended because the skirt is a black shirt.", False),
+    ('Recommended because the query "black shirt" is close to this blue skirt.', True),  # the quote is the query's
+    ("Recommended because your search for “black shirt” matches the top of the skirt.", True),
+    ("Recommended because you searched for a black shirt; this skirt is blue.", True),
+    ("Recommended because, like your black shirt, the skirt is blue.", True),
+    ("Recommended as close to “black shirt” (similarity 0.50). The heatmap centres on the top.", True),  # template
+])
+def test_only_words_said_of_the_query_may_be_the_querys(text, grounded):
+    verdict = Verifier(DEMO_TERMS).check(text, SKIRT)
+    assert verdict.grounded is grounded, verdict
+    if not grounded:
+        assert verdict.problem.startswith("said of the product, but only the query has:")
+
+
+def test_singulars_and_plurals_of_catalog_terms_are_claims():
+    v = Verifier({"shirts", "dress", "watches"})
+    assert {"shirt", "shirts", "dress", "dresses", "watch", "watches"} <= v.claims
+    assert "set" not in Verifier({"sets"}).claims  # a catalog's "Sets" does not make the framing "set" a claim
+    dresses = Facts(product="Navy skirt", query="navy dresses", shared={"baseColour": "Navy"})
+    assert v.check("Recommended because the skirt is a navy dress.", dresses).unsupported == ("dress",)
+
+
+def test_words_of_any_script_are_checked_and_a_catalog_in_that_script_keeps_its_own():
+    mixed = "Рекомендуется, потому что это красная кожаная юбка. Recommended because of the top."
+    verdict = Verifier(DEMO_TERMS).check(mixed, SKIRT)
+    assert not verdict.grounded and {"красная", "кожаная", "юбка"} <= set(verdict.unsupported)
+    russian = gather_facts("Синяя юбка Пальма", {"Тип": "Юбки", "Цвет": "Синий"}, "синий юбки", score=0.4,
+                           fields=("Тип", "Цвет"))
+    assert russian.shared == {"Тип": "Юбки", "Цвет": "Синий"}  # the query's words match the values, case folded
+    v = Verifier({"юбки", "синий", "платья", "красный"})
+    assert v.check("Recommended because both share the Цвет Синий and the Тип Юбки.", russian).grounded
+    assert v.check(template_rationale(russian), russian).grounded, template_rationale(russian)
+    assert not v.check("Recommended because both share the Цвет Красный.", russian).grounded
+
+
+@pytest.mark.parametrize("score", [0.5, 0.4, 1.0, 0.38])
+def test_a_score_is_shown_one_way_and_accepted_either_way(score):
+    f = Facts(product="Blue skirt", query="blue skirt", shared={"baseColour": "Blue"}, score=score)
+    shown = json.loads(build_prompt(f)[1]["content"].split("FACTS = ", 1)[1].split("\nWrite", 1)[0])["similarity"]
+    unshared = Facts(product="Blue skirt", query="blue skirt", score=score)
+    assert shown == f"{score:.2f}" and f"(similarity {shown})" in template_rationale(unshared)  # one form in both
+    v = Verifier({"blue"})
+    for said in (f"{score:.2f}", str(round(score, 2))):  # "0.50" as shown, "0.5" as a model may round it
+        assert v.check(f"Recommended because both share the base colour Blue, similarity {said}.", f).grounded
+    assert not v.check("Recommended because both share the base colour Blue, rated 5.", f).grounded
+
+
+def test_a_cut_off_draft_is_rejected():
+    verdict = Verifier(DEMO_TERMS).check("Recommended because both share the skirt and the", SKIRT)
+    assert not verdict.grounded and verdict.problem.startswith("cut off")
+    assert Verifier(DEMO_TERMS).check("Recommended because both share the skirt (at the top).", SKIRT).grounded
 
 
 def test_template_is_grounded_for_every_kind_of_facts():
@@ -145,6 +218,64 @@ def test_missing_or_broken_model_gives_templates_and_says_why(tmp_path):
     assert r.kind == "template" and r.reason.startswith("language model unavailable")
     assert RationaleWriter(None, Verifier()).write(FACTS).reason == "no language model configured"
     assert clean_text("a\x00b") == "a b"
+
+
+class FakeLlama:
+    """llama.cpp's Llama as the writer uses it: a byte is a token, and, as llama.cpp does, a prompt past the
+    context window is a ValueError. ``fail``: the calls (1 = the first) that raise RuntimeError."""
+
+    def __init__(self, answer, n_ctx=1024, finish="stop", fail=()):
+        self.answer, self._n_ctx, self.finish, self.fail, self.prompts = answer, n_ctx, finish, set(fail), []
+
+    def n_ctx(self):
+        return self._n_ctx
+
+    def tokenize(self, text, add_bos=True, special=False):
+        return list(text)
+
+    def create_chat_completion(self, messages, stream, max_tokens, **kw):
+        self.prompts.append(messages)
+        if len(self.prompts) in self.fail:
+            raise RuntimeError("llama_decode returned -3")
+        n = sum(len(m["content"].encode()) + 5 for m in messages) + 3
+        if n >= self._n_ctx:
+            raise ValueError(f"Requested tokens ({n}) exceed context window of {self._n_ctx}")
+        for word in self.answer.split(" "):
+            yield {"choices": [{"delta": {"content": word + " "}, "finish_reason": None}]}
+        yield {"choices": [{"delta": {}, "finish_reason": self.finish}]}
+
+
+def fake_model(llm):
+    gen = LlamaRationale("fake.gguf")
+    gen._llm = llm
+    return gen
+
+
+def test_an_oversized_prompt_is_fitted_and_leaves_the_model_on():
+    big = Facts(product=clean_text("😀" * 200), query=clean_text("😀" * 200), top_words=("skirt",), region="top")
+    llm = FakeLlama("Recommended because the heatmap centres on the top.")
+    writer = RationaleWriter(fake_model(llm), Verifier(CATALOG_TERMS))
+    r = writer.write(big)
+    assert r.kind == "model" and writer.unavailable is None, r.reason
+    sent = llm.prompts[-1]
+    assert sum(len(m["content"].encode()) for m in sent) + 90 < 1024  # room for the answer as well
+    assert writer.write(FACTS).kind == "model" and len(llm.prompts) == 2  # the next rationale asks the model too
+    with pytest.raises(ValueError, match="do not fit"):  # nothing left to shorten
+        fit_facts(Facts(product="x", query="y"), lambda m: 10_000, 100)
+
+
+def test_a_call_that_fails_costs_that_rationale_only():
+    llm = FakeLlama("Recommended because both are navy shirts.", fail={1})
+    writer = RationaleWriter(fake_model(llm), Verifier(CATALOG_TERMS))
+    first = writer.write(FACTS)
+    assert first.kind == "template" and "failed on this rationale (llama_decode returned -3)" in first.reason
+    assert writer.unavailable is None and writer.write(FACTS).kind == "model"
+
+
+def test_a_draft_cut_at_max_tokens_is_rejected_and_says_so():
+    llm = FakeLlama("Recommended because both are navy shirts.", finish="length")
+    r = RationaleWriter(fake_model(llm), Verifier(CATALOG_TERMS)).write(FACTS)
+    assert r.kind == "template" and len(r.rejected) == 2 and 'finish reason "length"' in r.rejected[0]
 
 
 @pytest.mark.weights

@@ -206,6 +206,19 @@ def test_a_product_photo_that_cannot_be_read_costs_its_maps_not_the_report(engin
     assert "Note: the query text has no words the text model reads" in html
 
 
+def test_progress_counts_the_results_a_query_can_have(engine):
+    from core.progress import drain
+    from explain.report import collect
+
+    seen = []
+    queries = drain(collect(engine, WordsOnly(), None, [("shirt", None, ""), ("dress", None, "")], 1000,
+                            "grad-cam vit"), seen.append)
+    found = sum(len(q.results) for q in queries)
+    assert found <= 2 * len(engine.catalog) and seen[-1].done == seen[-1].total == found  # it finishes
+    assert all(p.total <= 2 * len(engine.catalog) for p in seen)
+    assert seen[0].message == f"query 1: result 1/{len(queries[0].results)}"
+
+
 def test_a_pdf_that_cannot_be_written_says_so_and_leaves_the_old_one(tmp_path, monkeypatch):
     import pytest
 
