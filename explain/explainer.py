@@ -45,6 +45,7 @@ class MatchExplanation:
     words: dict[str, Explanation] = field(default_factory=dict)  # "query", "title", "description"
     faithfulness: dict[str, Curves] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = None  # what the result's maps explain its similarity to (``with_method``)
 
 
 class _Timer:
@@ -133,6 +134,12 @@ class MatchExplainer:
                                            variant=self.cam_variants["grad-cam vit"])
         return {k: replace(e, values=photo_frame(e.values, image.size)) for k, e in out.items()}
 
+    def _check(self) -> None:
+        """Between the steps of an explanation: a cancelled one stops there (it held the window's pool for seconds
+        after a new search)."""
+        if self.cancelled():
+            raise Cancelled("The explanation was cancelled.")
+
     def scorer(self, target: np.ndarray):
         """Scores batches of images against ``target``; checks ``self.cancelled`` before each, so that the maps
         and curves of hundreds of model passes stop when the explanation is no longer wanted."""
@@ -170,8 +177,10 @@ class MatchExplainer:
         seconds: dict[str, float] = {}
         result_fmap = self._fmap(result_image) if result_image is not None else None
         result_vec = self.enc.encode_feature_maps(result_fmap)[0] if result_fmap is not None else None
-        out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds)
+        out = MatchExplanation(float(result_vec @ q) if result_vec is not None else float("nan"), seconds=seconds,
+                               query_vector=q)
         if result_image is not None:
+            self._check()
             out.result_maps = self.image_maps(result_image, q, seconds, result_fmap)
             if PERTURBATION in slow:
                 with _Timer(seconds, PERTURBATION):
@@ -183,12 +192,14 @@ class MatchExplainer:
                                                       imputer=blur_imputer, orders=self.random_orders,
                                                       feather=self.feather)
         if query_image is not None and result_vec is not None:
+            self._check()
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)
             with _Timer(seconds, MATCH_MAP):
                 match = match_map(query_fmap, result_fmap, self.model_id)
                 out.match = replace(match, values=photo_frame(match.values, result_image.size),
                                     extras=match.extras | {"query_map": photo_frame(match.extras["query_map"],
                                                                                      query_image.size)})
+        self._check()
         with _Timer(seconds, "words"):
             jobs = [("query", query_text, result_vec, "similarity to the result's photo")] \
                 if query_text.strip() and result_vec is not None else []
@@ -198,4 +209,25 @@ class MatchExplainer:
             if jobs:
                 names, texts, targets, whats = zip(*jobs)
                 out.words = dict(zip(names, self.words.explain_many(list(texts), list(targets), list(whats))))
+        return out
+
+    def with_method(self, m: MatchExplanation, result_image: Image.Image | None, method: str) -> MatchExplanation:
+        """``m`` (of ``result_image``) with what showing ``method`` adds: its map if it is a slow one, and its
+        faithfulness curves. The other maps and the words are kept: switching the heatmap explained it all again
+        (seconds of work for a map already made)."""
+        if method not in ALL_IMAGE_METHODS:
+            raise ValueError(f"unknown image method: {method}")
+        out = replace(m, result_maps=dict(m.result_maps), faithfulness=dict(m.faithfulness), seconds={})
+        if result_image is None or m.query_vector is None:
+            return out
+        q = m.query_vector
+        if method not in out.result_maps:
+            with _Timer(out.seconds, method):
+                out.result_maps[method] = self.perturbation(result_image, q)
+        if method not in out.faithfulness:
+            self._check()
+            with _Timer(out.seconds, "faithfulness"):
+                out.faithfulness[method] = curves_of_maps(result_image, {method: out.result_maps[method].values},
+                                                          self.scorer(q), steps=self.steps, imputer=blur_imputer,
+                                                          orders=self.random_orders, feather=self.feather)[method]
         return out

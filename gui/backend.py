@@ -298,10 +298,21 @@ class ExplainedMatch:
     result_image: object
     explanation: object
     facts: object
+    pk: int | None = None
+    query: QueryState | None = None  # what it was explained against
+
+
+def explain_method(engine, holder: dict, shown: ExplainedMatch, method: str, score: float | None = None, *,
+                   emit=None, cancelled=lambda: False):
+    """``shown`` with the heatmap ``method`` shown: its faithfulness curves (and its map, a slow one) added, the
+    facts gathered again for its map; the other maps and the words are kept (switching the heatmap explained
+    the match all over again). None when cancelled."""
+    return explain(engine, holder, shown.query, shown.pk, method, score, emit=emit, cancelled=cancelled,
+                   shown=shown)
 
 
 def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "grad-cam vit",
-            score: float | None = None, *, emit=None, cancelled=lambda: False):
+            score: float | None = None, *, emit=None, cancelled=lambda: False, shown: ExplainedMatch | None = None):
     """The explanation of one result (the explainer is created once and kept in ``holder``); ``score``: its
     similarity as the results list shows it, which its rationale states (None: none to state). None when
     ``cancelled`` (a perturbation map of hundreds of model passes stops between them)."""
@@ -328,8 +339,11 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     faith = (method,) if method in ALL_IMAGE_METHODS else ()
     x.cancelled = cancelled
     try:
-        m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith,
-                      image_weight=query.image_weight)
+        if shown is not None:  # the same match, another heatmap: only what that one adds (a match map: nothing)
+            m = x.with_method(shown.explanation, result_image, method) if faith else shown.explanation
+        else:
+            m = x.explain(result_image, product.title, product.description, query_image, text, faithfulness=faith,
+                          image_weight=query.image_weight)
     except Cancelled:
         return None
     finally:
@@ -343,7 +357,7 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
                          fields=fields)
     # The details panel redraws the overlays whenever the opacity or the map changes: at the size it shows them.
     query_image, result_image = (None if im is None else fit_within(im, VIEW_SIDE) for im in (query_image, result_image))
-    return ExplainedMatch(product.title, query_image, result_image, m, facts)
+    return ExplainedMatch(product.title, query_image, result_image, m, facts, pk, query)
 
 
 def write_rationale(engine, holder: dict, facts, model_path: str | None = None, *, emit, cancelled):

@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
                                QScrollArea, QSplitter, QTabWidget)
 
-from explain.types import PERTURBATION
+from explain.types import MATCH_MAP, PERTURBATION
 from gui import backend, plural
 from gui.details_panel import DetailsPanel
 from gui.filters_panel import FiltersPanel
@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         # the query whose results are shown: what a result is explained against (the text box may hold words
         # typed since, not searched yet); None while browsing a cluster or with no results
         self._searched: QueryState | None = None
+        self._shown_match = None  # the explanation the details show (backend.ExplainedMatch)
         self.goes_with_dialog = None  # kept while it learns, closed or not
         self.import_dialog = self.adapt_dialog = None  # closing them cancels their work; so does closing the window
 
@@ -89,7 +90,7 @@ class MainWindow(QMainWindow):
         self.filters.changed.connect(self.search)
         self.results.selected.connect(self.select_result)
         self.results.thumbs.connect(self.thumb)
-        self.details.method_changed.connect(lambda _m: self._explain_selected())
+        self.details.method_changed.connect(lambda _m: self._explain_selected(another_method=True))
         self.insights.compute.connect(self.compute_insights)
         self.insights.cluster_chosen.connect(self.choose_cluster)
         self.insights.product_clicked.connect(self.select_result)
@@ -471,6 +472,8 @@ class MainWindow(QMainWindow):
     def search(self) -> None:
         if self.engine is None:
             return
+        # the selected result's work is for results about to be replaced: the search waited behind it (one pool)
+        self._stop("explain", "rationale", "goes-with")
         chosen = self.insights.chosen_cluster
         if self.query.is_empty():
             if chosen is not None:  # browsing a cluster: its products, the most typical first
@@ -598,10 +601,28 @@ class MainWindow(QMainWindow):
         if note and rows:  # why the model's picks are missing beside known ones; with none, the tab says it
             self.statusBar().showMessage(note, 20000)
 
-    def _explain_selected(self) -> None:
+    def _explain_selected(self, another_method: bool = False) -> None:
+        """``another_method``: the heatmap menu changed; a match shown already is kept, with what the new map adds
+        (it was explained all over again: seconds of work, the photos hidden meanwhile)."""
         if self.engine is None or self._selected_pk is None:
             return
         searched = self._searched
+        shown = self._shown_match
+        row = self.results.current_row()  # the similarity its card shows (a "Goes with" card shows no similarity)
+        score = row.score if row is not None and row.pk == self._selected_pk and \
+            self.results.tabs.currentWidget() is self.results.similar else None
+        if another_method and shown is not None and shown.pk == self._selected_pk and shown.query == searched \
+                and self.details.pk == self._selected_pk:
+            self._stop("rationale")
+            method = self.details.method.currentText()
+            if method == PERTURBATION and method not in shown.explanation.result_maps:
+                self.details.faithfulness.setText(self.tr("Making the perturbation map… (a few seconds)"))
+            elif method not in shown.explanation.faithfulness and method != MATCH_MAP:
+                self.details.faithfulness.setText(self.tr("Measuring the faithfulness of this heatmap…"))
+            self._run("explain", backend.explain_method, self.engine, self.holder, shown, method,
+                      score, on_result=lambda match, pk=shown.pk: self._show_explanation(match, pk),
+                      streams=True, on_error=lambda why, pk=shown.pk: self._explain_failed(pk, why))
+            return
         if searched is None:  # a cluster's product or a point of the map, chosen with no query to match: what it is
             self._show_product(self._selected_pk)
             return
@@ -615,9 +636,6 @@ class MainWindow(QMainWindow):
         slow = method == PERTURBATION
         self.details.clear(self.tr("Explaining… (the perturbation map takes a few seconds)") if slow
                            else self.tr("Explaining…"), explaining=True)
-        row = self.results.current_row()  # the similarity its card shows (a "Goes with" card shows no similarity)
-        score = row.score if row is not None and row.pk == self._selected_pk and \
-            self.results.tabs.currentWidget() is self.results.similar else None
         self._run("explain", backend.explain, self.engine, self.holder, searched, self._selected_pk,
                   method, score, on_result=lambda match, pk=self._selected_pk: self._show_explanation(match, pk),
                   streams=True, on_error=lambda why, pk=self._selected_pk: self._explain_failed(pk, why))
@@ -648,6 +666,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_explanation(self, match, pk: int | None = None) -> None:
+        self._shown_match = match
         self.details.show_match(match.title, match.query_image, match.result_image, match.explanation, pk)
         self.details.start_rationale()
         model = self._setting("rationale/model", str) or None  # None: the bundled model

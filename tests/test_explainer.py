@@ -101,3 +101,26 @@ def test_the_query_is_explained_with_the_weight_the_search_gave_its_photo(explai
     assert text_only.score < even.score < photo_only.score  # one fixed even mean was explained whatever the slider
     with pytest.raises(ValueError):
         explainer.query_vector(shirt, "x", image_weight=1.5)
+
+
+def test_another_heatmap_adds_its_curves_and_keeps_the_rest(explainer):
+    from core.errors import Cancelled
+
+    query, result = photo((200, 20, 20), [20, 20, 70, 90]), photo((180, 30, 30), [40, 30, 100, 100])
+    m = explainer.explain(result, "red dress", "", query_image=query, query_text="red", faithfulness=("grad-cam vit",))
+    both = explainer.explain(result, "red dress", "", query_image=query, query_text="red",
+                             faithfulness=("grad-cam vit", "attention rollout"))
+    more = explainer.with_method(m, result, "attention rollout")
+    assert set(m.faithfulness) == {"grad-cam vit"}  # the one shown is not changed
+    assert set(more.faithfulness) == {"grad-cam vit", "attention rollout"} and more.words is m.words
+    assert np.allclose(more.faithfulness["attention rollout"].deletion, both.faithfulness["attention rollout"].deletion,
+                       atol=1e-5)  # the same curves as made with the others (random orders seeded by the photo)
+    slow = explainer.with_method(more, result, "perturbation")
+    assert "perturbation" in slow.result_maps and "perturbation" in slow.faithfulness
+    assert "perturbation" not in more.result_maps
+    explainer.cancelled = lambda: True  # a cancelled explanation stops between its steps, not only in the curves
+    try:
+        with pytest.raises(Cancelled):
+            explainer.explain(result, "red dress", "", query_image=query, faithfulness=())
+    finally:
+        explainer.cancelled = lambda: False

@@ -298,3 +298,46 @@ def test_explanations_and_reports_use_the_window_s_weight_and_language_model(eng
     html = backend.report_html(engine, {}, query, [engine.catalog.pk_for_sku("P001")], "grad-cam vit",
                                model_path="/models/mine.gguf", emit=lambda _p: None, cancelled=lambda: False)
     assert html == "html" and seen["model"] == "/models/mine.gguf"  # the report used the bundled model
+
+
+def test_another_heatmap_keeps_the_match_shown_and_a_search_stops_its_explanation(qtbot, engine, settings, explaining,
+                                                                                   monkeypatch):
+    from gui import backend
+
+    calls = []
+
+    def explain(engine, holder, query, pk, method="grad-cam vit", score=None, *, shown=None, **_streams):
+        explaining.wait(10)
+        calls.append((method, shown is not None))
+        title = engine.catalog.product(pk).title
+        m = SimpleNamespace(words={}, result_maps={}, query_maps={}, faithfulness={}, match=None, score=0.5)
+        return backend.ExplainedMatch(title, None, None, m, title, pk, query)
+
+    monkeypatch.setattr(backend, "explain", explain)
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.show()
+    window.query.text.setText("red shirt")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    click(qtbot, window.results.similar, 0)
+    first = window.results.similar_model.row_at(0)
+    qtbot.waitUntil(lambda: window.details.pk == first.pk, timeout=10000)
+    wait_idle(qtbot, window)
+    assert calls == [("grad-cam vit", False)]
+    cleared, clear = [], window.details.clear
+    window.details.clear = lambda *a, **kw: cleared.append(a) or clear(*a, **kw)
+    window.details.method.setCurrentText("attention rollout")  # the match kept, only what the new map adds
+    wait_idle(qtbot, window)
+    assert calls[-1] == ("attention rollout", True) and cleared == [] and window.details.pk == first.pk
+    window.details.clear = clear
+
+    explaining.clear()  # an explanation under way when a search starts: stopped, not waited for
+    click(qtbot, window.results.similar, 1)
+    qtbot.waitUntil(lambda: "explain" in window._latest, timeout=5000)
+    running = window._latest["explain"]
+    window.query.text.setText("blue shirt")
+    window.search()
+    assert running.cancelled
+    explaining.set()
+    wait_idle(qtbot, window)
+    assert window._searched.text == "blue shirt"
