@@ -101,6 +101,7 @@ class MapView(QGraphicsView):
         self.positions: dict[int, QPointF] = {}
         self.query_marker: QGraphicsItemGroup | None = None
         self.rings: list[QGraphicsEllipseItem] = []
+        self.outlined: set[int] = set()  # the dots outlined as results now
         self.extent = QRectF()  # the points and their thumbnails, in scene units
         self.fitted = None  # the transform that fitted the whole map: still that one, the map is fitted again on resize
         self.guide = QLabel(self.viewport(), wordWrap=True, alignment=Qt.AlignCenter)  # said while no map
@@ -108,7 +109,7 @@ class MapView(QGraphicsView):
     def clear(self) -> None:
         self.scene().clear()
         self.scene().setSceneRect(QRectF())  # back to growing with what is drawn
-        self.items, self.positions, self.query_marker, self.rings = {}, {}, None, []
+        self.items, self.positions, self.query_marker, self.rings, self.outlined = {}, {}, None, [], set()
         self.extent, self.fitted = QRectF(), None
         self.guide.show()
 
@@ -164,16 +165,21 @@ class MapView(QGraphicsView):
 
     def highlight(self, pks) -> None:
         """Each result ringed twice: in the theme's text colour against its dot, then in RING edged in black."""
-        wanted = set(int(p) for p in pks)
+        wanted = {int(p) for p in pks} & self.items.keys()
         inner = QPen(self.palette().color(QPalette.Text), 3)  # black on a light map, white on a dark one
         for ring in self.rings:
             self.scene().removeItem(ring)
         self.rings = []
-        for pk, dot in self.items.items():
-            dot.setPen(inner if pk in wanted else QPen(Qt.NoPen))
-            dot.setZValue(2 if pk in wanted else 1)
-            if pk in wanted:
-                self.rings.append(self._ring(pk, dot))
+        # only the dots that change: every search set the pen of all 11,800 (50-100 ms, the tab hidden or not)
+        for pk in self.outlined - wanted:
+            self.items[pk].setPen(QPen(Qt.NoPen))
+            self.items[pk].setZValue(1)
+        for pk in wanted:
+            dot = self.items[pk]
+            dot.setPen(inner)
+            dot.setZValue(2)
+            self.rings.append(self._ring(pk, dot))
+        self.outlined = wanted
 
     def _ring(self, pk: int, dot: QGraphicsEllipseItem) -> QGraphicsEllipseItem:
         """A RING-coloured ring edged in black, just outside the dot's inner ring."""

@@ -176,13 +176,15 @@ def test_selecting_a_result_shows_its_explanations(qtbot, engine, settings, tmp_
     assert "title" in window.details.words.text().lower() and "Faithfulness" in window.details.faithfulness.text()
     assert not window.details.result_view.pixmap().isNull()
     assert "perturbation" not in window.details.explanation.result_maps  # slow: made only when chosen
-    window.details.method.setCurrentText("perturbation")  # explains the result again, with that map
-    assert "few seconds" in window.details.title.text()
+    words = window.details.words.text()
+    window.details.method.setCurrentText("perturbation")  # the match kept; that map and its curves made
+    assert "few seconds" in window.details.faithfulness.text() and window.details.title.text() == "Red dress"
     qtbot.waitUntil(lambda: window.details.explanation is not None
                     and "perturbation" in window.details.explanation.faithfulness, timeout=60000)
     wait_idle(qtbot, window)
     assert "Faithfulness" in window.details.faithfulness.text()
     assert window.details.curves.curves is window.details.explanation.faithfulness["perturbation"]
+    assert window.details.words.text() == words and "grad-cam vit" in window.details.explanation.faithfulness
 
 
 def test_cancel_discards_a_running_search(qtbot, engine, settings, monkeypatch):
@@ -625,6 +627,12 @@ def test_the_map_paints_each_dot_in_its_colour_and_a_click_finds_its_product(qtb
     QTest.mouseClick(view.viewport(), Qt.LeftButton, Qt.NoModifier,
                      view.mapFromScene(view.positions[1] + QPointF(300, 300)))
     assert clicks == [3, 1]  # nothing under the last click
+    panel.show_results([(3, 0.8), (2, 0.7), (99, 0.5)], mark_query=False)  # the next search's results
+    outlined = {pk for pk, dot in view.items.items() if dot.pen().style() != Qt.NoPen}
+    assert outlined == view.outlined == {2, 3} and view.items[4].zValue() == 1 and view.items[3].zValue() == 2
+    assert sorted(int(ring.data(0)) for ring in view.rings) == [2, 3]
+    panel.show_results([], mark_query=False)
+    assert all(dot.pen().style() == Qt.NoPen for dot in view.items.values()) and not view.rings
 
 
 def test_the_cluster_list_goes_above_the_map_when_the_tab_is_tall(qtbot):
