@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QWidget
 
 from core.catalog import field_label
 
@@ -20,6 +20,21 @@ class FilterState:
     rating_min: float | None = None
     min_score: float | None = None
     pks: tuple[int, ...] | None = None  # a cluster chosen in the insights panel
+
+
+SEARCHABLE = 40  # a field with more values than this is searched by typing (6,687 codes were a list to scroll)
+
+
+def searchable(combo: QComboBox) -> None:
+    """Typing in ``combo`` lists the values that contain the typed text; what matches none is undone on leaving."""
+    combo.setEditable(True)
+    combo.setInsertPolicy(QComboBox.NoInsert)
+    completer = combo.completer()
+    completer.setFilterMode(Qt.MatchContains)
+    completer.setCaseSensitivity(Qt.CaseInsensitive)
+    completer.setCompletionMode(QCompleter.PopupCompletion)
+    combo.lineEdit().setPlaceholderText(combo.tr("type to search"))
+    combo.lineEdit().editingFinished.connect(lambda: combo.setEditText(combo.itemText(combo.currentIndex())))
 
 
 class FiltersPanel(QWidget):
@@ -69,7 +84,9 @@ class FiltersPanel(QWidget):
             for value, count in values:
                 combo.addItem(f"{value} ({count})", value)
                 combo.setItemData(combo.count() - 1, f"{value} ({count})", Qt.ToolTipRole)
-            combo.currentTextChanged.connect(combo.setToolTip)
+            combo.currentIndexChanged.connect(lambda _i, c=combo: c.setToolTip(c.currentText()))
+            if len(values) > SEARCHABLE:
+                searchable(combo)
             combo.currentIndexChanged.connect(self.changed)
             self.form.insertRow(row, field_label(name), combo)
             self.combos[name] = combo

@@ -1,4 +1,4 @@
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from gui.filters_panel import FiltersPanel
 
@@ -55,3 +55,22 @@ def test_a_long_category_value_does_not_widen_the_panel(qtbot):
     combo = panel.combos["articleType"]
     combo.setCurrentIndex(2)
     assert value in combo.toolTip() and value in combo.itemData(2, Qt.ToolTipRole)
+
+
+def test_a_field_of_many_values_is_searched_by_typing_any_part_of_a_value(qtbot):
+    panel = FiltersPanel()
+    qtbot.addWidget(panel)
+    values = [(f"code {i:04d}", 1) for i in range(300)] + [("Summer linen shirt", 1)]
+    panel.set_fields({"product_code": values, "colour": [("Red", 3), ("Blue", 2)]})
+    codes, colours = panel.combos["product_code"], panel.combos["colour"]
+    assert codes.isEditable() and not colours.isEditable()  # a short list stays a list
+    completer = codes.completer()
+    completer.setCompletionPrefix("linen")  # a part from the middle of a value, any case
+    assert completer.completionCount() == 1 and completer.currentCompletion() == "Summer linen shirt (1)"
+    with qtbot.waitSignal(panel.changed, timeout=3000):
+        completer.activated[QModelIndex].emit(completer.currentIndex())  # the popup's row chosen
+    assert panel.state().categories == {"product_code": ("Summer linen shirt",)}
+    codes.lineEdit().setText("no such code")  # typed, matching nothing: the choice stands, and is shown again
+    codes.lineEdit().editingFinished.emit()
+    assert codes.currentText() == "Summer linen shirt (1)"
+    assert panel.state().categories == {"product_code": ("Summer linen shirt",)}
