@@ -255,6 +255,27 @@ class Catalog:
     def close(self) -> None:
         self._conn.close()
 
+    def discard_if_unused(self) -> bool:
+        """Close the catalog and delete its file if it holds no product and no other process is writing it or
+        importing into it (one import interrupted beside another deleted the file the other was filling: its
+        products went with it). True when deleted; the catalog is closed either way."""
+        try:
+            self._conn.execute("PRAGMA busy_timeout=0")
+            self._conn.execute("BEGIN EXCLUSIVE")  # fails at once while another connection writes
+        except sqlite3.OperationalError:
+            self.close()
+            return False
+        try:
+            unused = not self._conn.execute("SELECT 1 FROM products LIMIT 1").fetchone() and \
+                self._conn.execute("SELECT count(*) FROM import_runs WHERE status='running'").fetchone()[0] <= 1
+        finally:
+            self._conn.execute("ROLLBACK")
+            self.close()
+        if unused:
+            for leftover in (self.path, *(Path(f"{self.path}{end}") for end in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
+        return unused
+
     def __enter__(self) -> "Catalog":
         return self
 
@@ -334,14 +355,17 @@ class Catalog:
     def upsert_product(self, rec: ProductRecord) -> int:
         """Insert or update one product (inside the caller's transaction); returns its pk."""
         c = self._conn
+        known = c.execute("SELECT pk FROM products WHERE sku=?", (rec.sku,)).fetchone()
+        # a new product never takes a deleted one's pk (SQLite reuses the highest): an index, a clustering or a
+        # window opened before the deletion would give it the other's vectors and scores
+        pk = known[0] if known else self._next_pk()
         c.execute(
-            "INSERT INTO products (sku, title, description, brand, price, rating, row_hash, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sku) DO UPDATE SET title=excluded.title,"
+            "INSERT INTO products (pk, sku, title, description, brand, price, rating, row_hash, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(sku) DO UPDATE SET title=excluded.title,"
             " description=excluded.description, brand=excluded.brand, price=excluded.price,"
             " rating=excluded.rating, row_hash=excluded.row_hash, updated_at=excluded.updated_at",
-            (rec.sku, rec.title, rec.description, rec.brand, rec.price, rec.rating, rec.row_hash, now_iso()),
+            (pk, rec.sku, rec.title, rec.description, rec.brand, rec.price, rec.rating, rec.row_hash, now_iso()),
         )
-        pk = c.execute("SELECT pk FROM products WHERE sku=?", (rec.sku,)).fetchone()[0]
         c.execute("DELETE FROM attributes WHERE pk=?", (pk,))
         c.executemany(
             "INSERT INTO attributes VALUES (?,?,?)",
@@ -386,8 +410,16 @@ class Catalog:
         return [k for k in dict.fromkeys([*categories, *sorted(counts)])
                 if 2 <= counts.get(k, 0) and (counts[k] <= most or categories_any and k in categories)]
 
+    def _next_pk(self) -> int:
+        """One past the highest pk the catalog has ever had (``last_pk``: kept when the highest are deleted)."""
+        row = self._conn.execute("SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='last_pk'),"
+                                 " 0), coalesce((SELECT max(pk) FROM products), 0))").fetchone()
+        return int(row[0]) + 1
+
     def delete_products(self, pks: Iterable[int]) -> int:
         pks = list(pks)
+        if pks:  # the highest pk is not given out again
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_pk', ?)", (str(self._next_pk() - 1),))
         for space in self.spaces():
             self._bump_revision(space)
         for chunk in _chunks(pks, 500):

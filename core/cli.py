@@ -125,9 +125,8 @@ def cmd_import(args) -> int:
                              ImportOptions(image_root=args.images, require_image=args.require_image, prune=args.prune))
         report = _drive(gen, "import")
     except BaseException:
-        if created and not len(catalog):  # a first import that failed (a bad --clip folder) leaves no empty catalog
-            catalog.close()
-            args.catalog.unlink(missing_ok=True)
+        if created:  # a first import that failed (a bad --clip folder) leaves no empty catalog, unless another
+            catalog.discard_if_unused()  # process fills it meanwhile
         raise
     print(report.summary())
     _print_skipped(report, args.report)

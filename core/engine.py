@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class Engine:
         self.catalog = catalog
         self.spaces = {s.name: s for s in spaces}
         self.indexes: dict[str, VectorIndex] = {}
+        self.revisions: dict[str, int] = {}  # the catalog revision of the vectors each index holds
         self._approx = approx_threshold
         self.notes: list[str] = []  # what opening it found worth telling (an adapted model gone: the shipped one used)
 
@@ -63,6 +65,7 @@ class Engine:
                 if revision != self.catalog.revision(name):
                     raise IndexMismatch(f"the {name} index is of another version of the catalog")
                 self.indexes[name] = index
+                self.revisions[name] = revision
                 yield f"{name}: loaded {count:,} vectors"
             except IndexMismatch as exc:
                 first = not (self.folder / name).exists()
@@ -70,6 +73,11 @@ class Engine:
                 index = self.rebuild(name)
                 why = str(exc).replace(f" {REBUILD_HINT}", "")  # rebuilt already: no advice to rebuild it
                 yield f"{name}: built {len(index):,} vectors" if first else f"{name}: rebuilt ({why})"
+
+    def changed_since_loaded(self) -> list[str]:
+        """The spaces whose vectors another process (an import, a re-index) changed since their index was loaded:
+        an open window searched the old index, a new product taking a deleted one's results."""
+        return [name for name in self.indexes if self.revisions.get(name) != self.catalog.revision(name)]
 
     def rebuild(self, name: str) -> VectorIndex:
         space = self.space(name)
@@ -87,6 +95,7 @@ class Engine:
         else:
             index = VectorIndex(space.encoder.dim, space.encoder_id)
         self.indexes[name] = index
+        self.revisions[name] = revision
         try:
             self._save(name, revision)
         except OSError as exc:  # a read-only index folder or a full disk: searching goes on (it was a traceback)
@@ -122,7 +131,7 @@ class Engine:
         """Saves the index with the revision of the vectors it holds (default: the catalog's now)."""
         folder = self.folder / name
         self.indexes[name].save(folder)
-        tmp = folder / (REVISION_FILE + ".tmp")
+        tmp = folder / f"{REVISION_FILE}.tmp-{os.getpid()}"  # one per process: two savers shared one
         revision = self.catalog.revision(name) if revision is None else revision
         tmp.write_text(json.dumps({"catalog": self.catalog.uid, "revision": revision}))
         tmp.replace(folder / REVISION_FILE)

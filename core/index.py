@@ -42,6 +42,23 @@ class IndexManifest:
     created: str  # ISO time
 
 
+def remove_stale_temp_files(folder: Path) -> None:
+    """Deletes the ``*.tmp-<pid>`` files of saves whose process is gone (a killed save left a copy of the whole
+    index behind, for good). Only where a process can be asked whether it lives (POSIX)."""
+    if os.name != "posix":
+        return
+    for tmp in folder.glob("*.tmp-*"):
+        pid = tmp.name.rpartition(".tmp-")[2]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # alive, someone else's
+            continue
+
+
 class VectorIndex:
     """Inner-product index over unit vectors keyed by int64 ids (-1 means "no result"); ``_ids`` is kept sorted."""
 
@@ -167,6 +184,7 @@ class VectorIndex:
     def save(self, folder: Path) -> None:
         """Write index.faiss and manifest.json atomically: temp files, fsync, os.replace, manifest last."""
         (folder := Path(folder)).mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(folder)
         tmp_index, tmp_manifest = (folder / f"{name}.tmp-{os.getpid()}" for name in (INDEX_FILE, MANIFEST_FILE))
         final_index, backup = folder / INDEX_FILE, folder / BACKUP_FILE
         try:

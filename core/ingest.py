@@ -377,14 +377,50 @@ def _load_row_image(row: _Row, root: Path, known: tuple[str, str] | None, fresh:
 
 def _write_batch(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequence[Space],
                  options: ImportOptions, report: ImportReport) -> None:
+    """Decide what each row changes (reading the photos it needs: slow, so outside the write lock), then write it
+    in one transaction, having checked that what the decisions read is still what the catalog holds: another
+    import that committed meanwhile (its rows taken as "unchanged", vectors of one text kept with the other's,
+    a photo not loaded then needed) makes them decided again; the third time, under the write lock."""
+    for _attempt in range(2):
+        skipped = len(report.skipped)
+        state = _batch_state(catalog, batch, spaces)
+        ready = _decide(catalog, batch, root, spaces, options, report, state)
+        try:
+            with catalog.transaction():
+                if _batch_state(catalog, batch, spaces) != state:
+                    raise _Changed
+                _write_rows(catalog, ready, spaces, report, state)
+            return
+        except _Changed:
+            del report.skipped[skipped:]  # decided again
+            log.info("another import changed this batch's products meanwhile: deciding again")
+    with catalog.transaction():
+        state = _batch_state(catalog, batch, spaces)
+        _write_rows(catalog, _decide(catalog, batch, root, spaces, options, report, state), spaces, report, state)
+
+
+class _Changed(Exception):
+    """What a batch's decisions read changed before its transaction began."""
+
+
+def _batch_state(catalog: Catalog, batch: list[_Row], spaces: Sequence[Space]) -> tuple:
+    """What the decisions about ``batch`` read: its products' (pk, row hash), their photos' (sha256, path) and the
+    image spaces' (encoder, sha256) of their vectors."""
     existing = catalog.row_hashes([r.rec.sku for r in batch])
     known_pks = [pk for pk, _ in existing.values()]
-    known_images = _known_images(catalog, known_pks)
     stored = {s.name: catalog.embedding_hashes(s.name, known_pks) for s in spaces if s.source == "image"}
+    return existing, _known_images(catalog, known_pks), stored
+
+
+def _decide(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequence[Space], options: ImportOptions,
+            report: ImportReport, state: tuple) -> list[_Row]:
+    """The rows to write, their photos loaded where the stored ones or their vectors are not current."""
+    existing, known_images, stored = state
     ready: list[_Row] = []
     for row in batch:
         old = existing.get(row.rec.sku)
         row.pk = old[0] if old else None
+        row.image, row.pil, row.image_changed, row.image_moved = None, None, False, False
 
         def fresh(sha: str, pk=row.pk) -> bool:
             return all(stored[s.name].get(pk) == (s.encoder_id, sha) for s in spaces if s.source == "image")
@@ -400,11 +436,16 @@ def _write_batch(catalog: Catalog, batch: list[_Row], root: Path, spaces: Sequen
                                               f"line {row.line}: cannot read {row.image_rel}: {exc.strerror}"))
                 continue
         ready.append(row)
-    with catalog.transaction():
-        for row in ready:
-            _store_row(catalog, row, existing.get(row.rec.sku), row.pk in known_images, spaces, report)
-        for space, pks in embed_pending(catalog, spaces, [_pending(r) for r in ready]).items():
-            report.embedded.setdefault(space, []).extend(pks)
+    return ready
+
+
+def _write_rows(catalog: Catalog, ready: list[_Row], spaces: Sequence[Space], report: ImportReport,
+                state: tuple) -> None:
+    existing, known_images, _ = state
+    for row in ready:
+        _store_row(catalog, row, existing.get(row.rec.sku), row.pk in known_images, spaces, report)
+    for space, pks in embed_pending(catalog, spaces, [_pending(r) for r in ready]).items():
+        report.embedded.setdefault(space, []).extend(pks)
 
 
 def _store_row(catalog: Catalog, row: _Row, old: tuple[int, str] | None, had_image: bool,

@@ -149,7 +149,9 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import davies_bouldin_score, silhouette_score
 
-    pks, vectors = catalog.embeddings(space)
+    with catalog.snapshot():  # the revision kept with the clustering is its vectors' (an import may commit between)
+        revision = catalog.revision(space)
+        pks, vectors = catalog.embeddings(space)
     if len(pks) < 3:
         raise AppError(f"Clustering needs at least 3 products with '{space}' vectors; {catalog.name} has {len(pks)}.")
     if method == "kmeans":
@@ -179,7 +181,7 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
         dbi = float(davies_bouldin_score(vectors[kept], labels[kept]))
     result = Clustering(method, space, pks, labels, tuple(_describe(catalog, pks, labels)), sil, dbi)
     if cache:
-        _save(catalog, result, (asked, min_cluster_size, seed), named)
+        _save(catalog, result, (asked, min_cluster_size, seed), named, revision)
     return result
 
 
@@ -251,9 +253,11 @@ def _naming_state(catalog: Catalog) -> str:
     return digest.hexdigest()
 
 
-def _save(catalog: Catalog, c: Clustering, settings: tuple, named: str) -> None:
-    """``settings``: (k as asked, min_cluster_size, seed); ``named``: the ``_naming_state`` of its names."""
-    doc = {"revision": catalog.revision(c.space), "named": named, "pks": c.pks.tolist(),
+def _save(catalog: Catalog, c: Clustering, settings: tuple, named: str, revision: int | None = None) -> None:
+    """``settings``: (k as asked, min_cluster_size, seed); ``named``: the ``_naming_state`` of its names;
+    ``revision``: the space's, read with the vectors clustered (None: now, for a clustering named again)."""
+    doc = {"revision": catalog.revision(c.space) if revision is None else revision, "named": named,
+           "pks": c.pks.tolist(),
            "labels": c.labels.tolist(), "silhouette": c.silhouette, "davies_bouldin": c.davies_bouldin,
            "clusters": [asdict(x) for x in c.clusters]}
     with catalog.transaction():
@@ -284,12 +288,13 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
     space = known_space(catalog, space)
     if method not in ("pca", "tsne"):
         raise AppError(f"Unknown map method '{method}': use pca or tsne.")
-    key = f"map:{space}:{method}:{catalog.revision(space)}"
-    raw = catalog.meta(key) if cache else None
-    if raw:
-        d = json.loads(raw)
-        return np.asarray(d["pks"], np.int64), np.asarray(d["xy"], np.float32)
-    pks, vectors = catalog.embeddings(space)
+    with catalog.snapshot():  # the revision in the key is the vectors' (an import may commit between)
+        key = f"map:{space}:{method}:{catalog.revision(space)}"
+        raw = catalog.meta(key) if cache else None
+        if raw:
+            d = json.loads(raw)
+            return np.asarray(d["pks"], np.int64), np.asarray(d["xy"], np.float32)
+        pks, vectors = catalog.embeddings(space)
     if len(pks) < 3:
         raise AppError(f"A map needs at least 3 products with '{space}' vectors.")
     from sklearn.decomposition import PCA

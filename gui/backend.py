@@ -113,8 +113,11 @@ def rows_for(engine, hits) -> list[ResultRow]:
 
 
 def run_search(engine, query: QueryState, filters: FilterState = FilterState(), k: int = 200) -> list[ResultRow]:
+    from core.progress import drain
     from core.search import Filters, Query, search
 
+    if engine.changed_since_loaded():  # another process imported or re-indexed meanwhile: its products searched
+        drain(engine.load_indexes())
     if not len(engine.catalog):  # not "loosen the filters": there is nothing to find yet
         return NoResults("This catalog has no products yet: File > Import Products… adds them.")
     categories = dict(filters.categories)

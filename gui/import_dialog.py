@@ -59,10 +59,8 @@ def run_import(catalog_path: str, source: str, image_root: str | None, mapping_k
         except AppError as exc:  # the products are in: say so, and why the pairs are not
             return report, None, str(exc)
     except BaseException:
-        if new and not len(catalog):  # a catalog made for an import that failed before its first product
-            catalog.close()
-            for leftover in (Path(catalog_path), *(Path(catalog_path + end) for end in ("-wal", "-shm"))):
-                leftover.unlink(missing_ok=True)
+        if new:  # a catalog made for an import that failed before its first product (and no other process's)
+            catalog.discard_if_unused()
         raise
     finally:
         catalog.close()

@@ -95,3 +95,82 @@ def test_the_index_count_message_names_the_space_not_products(tmp_path):
     VectorIndex.build(np.arange(1, 13), x / np.linalg.norm(x, axis=1, keepdims=True), "enc").save(tmp_path / "i")
     with pytest.raises(IndexMismatch, match="12 vectors, but the catalog has 11 in this space"):
         VectorIndex.load(tmp_path / "i", encoder_id="enc", dim=8, count=11)
+
+
+def test_an_import_committed_between_another_s_decisions_and_its_write_makes_them_decided_again(
+        tmp_path, mini_dir, spaces, monkeypatch):
+    import core.ingest
+    from core.encoders import text_hash
+    from core.ingest import ColumnMapping, import_catalog
+    from core.progress import drain
+    from core.spaces import product_text
+
+    csv = mini_dir / "products.csv"
+    mapping = ColumnMapping.guess(csv.read_text().splitlines()[0].split(","))
+    path = tmp_path / "shop.vitrina"
+    with Catalog.create(path) as catalog:
+        drain(import_catalog(catalog, csv, mapping, spaces))
+    renamed = mini_dir / "renamed.csv"
+    renamed.write_text(csv.read_text().replace("shirt,", "shirt v2,"))
+    real, calls = core.ingest._decide, []
+
+    def meanwhile(*args, **kw):  # the other process commits after this one read the batch's state
+        ready = real(*args, **kw)
+        if calls == ["other's"]:
+            return ready  # the other import's own decisions
+        if not calls:
+            calls.append("other's")
+            with Catalog.open(path) as other:
+                drain(import_catalog(other, renamed, mapping, spaces))
+            assert [p.title for p in other_titles()][:1] == ["Red shirt v2"]
+        calls.append("mine")
+        return ready
+
+    def other_titles():
+        with Catalog.open(path) as c:
+            return c.products(c.all_pks())
+
+    monkeypatch.setattr(core.ingest, "_decide", meanwhile)
+    with Catalog.open(path) as catalog:  # the first file again: it writes last, so its titles win
+        report = drain(import_catalog(catalog, csv, mapping, spaces))
+        # decided twice; before, the first decisions stood: 12 "unchanged", the other's titles left with these vectors
+        assert calls == ["other's", "mine", "mine"] and report.updated == 4 and report.unchanged == 8
+        for p in catalog.products(catalog.all_pks()):
+            assert not p.title.endswith("v2")
+            stored = catalog.embedding_hashes("text", [p.pk])[p.pk][1]
+            assert stored == text_hash(product_text(p.title, p.brand, p.description))  # vectors of the text kept
+
+
+def test_a_new_product_never_takes_a_deleted_one_s_pk(tmp_path, mini_dir, spaces):
+    from core.ingest import ColumnMapping, import_catalog
+    from core.progress import drain
+
+    csv = mini_dir / "products.csv"
+    with Catalog.create(tmp_path / "shop.vitrina") as catalog:
+        drain(import_catalog(catalog, csv, ColumnMapping.guess(csv.read_text().splitlines()[0].split(",")), spaces))
+        highest = max(int(p) for p in catalog.all_pks())
+        with catalog.transaction():
+            catalog.delete_products([highest])
+        (tmp_path / "new.csv").write_text("id,title\nN100,Yellow hat\n")
+        drain(import_catalog(catalog, tmp_path / "new.csv", ColumnMapping(id="id", title="title"), spaces))
+        assert catalog.pk_for_sku("N100") == highest + 1  # it was given the deleted product's pk (and its vectors)
+
+
+def test_an_interrupted_first_import_leaves_a_catalog_another_import_is_filling(tmp_path, mini_dir, spaces):
+    from core.ingest import ColumnMapping, import_catalog
+    from core.progress import drain
+
+    path = tmp_path / "n.vitrina"
+    mine = Catalog.create(path)  # this process made it; another one opened it and imports meanwhile
+    csv = mini_dir / "products.csv"
+    with Catalog.open(path) as other:
+        drain(import_catalog(other, csv, ColumnMapping.guess(csv.read_text().splitlines()[0].split(",")), spaces))
+    assert not mine.discard_if_unused() and path.exists()  # it was deleted, with the other's products
+    with Catalog.open(path) as catalog:
+        assert len(catalog) == 12
+    empty = Catalog.create(tmp_path / "e.vitrina")
+    assert empty.discard_if_unused() and not (tmp_path / "e.vitrina").exists()
+    busy, waiting = Catalog.create(tmp_path / "b.vitrina"), Catalog.open(tmp_path / "b.vitrina")
+    with waiting.transaction():  # another connection writing: left alone, at once (no wait for the lock)
+        assert not busy.discard_if_unused() and (tmp_path / "b.vitrina").exists()
+    waiting.close()

@@ -367,3 +367,21 @@ def test_a_result_that_cannot_be_explained_says_why_in_the_details(qtbot, engine
     title = window.details.title.text()  # it said "Explaining…" for good, with the heatmap menu
     assert title.startswith(f"{row.title} cannot be explained: ") and "does not exist" in title
     assert window.details.controls.isHidden() and window.details.explanation is None
+
+
+def test_a_search_after_another_process_changed_the_catalog_searches_what_it_holds_now(engine, tmp_path):
+    from core.catalog import Catalog
+    from core.ingest import ColumnMapping, import_catalog
+    from core.progress import drain
+    from gui import backend
+    from gui.query_panel import QueryState
+    from tests.fakes import fake_spaces
+
+    before = backend.run_search(engine, QueryState(text="yellow hat"))
+    assert "N100" not in [r.sku for r in before]
+    (tmp_path / "new.csv").write_text("id,title\nN100,Yellow hat\n")
+    with Catalog.open(engine.catalog.path) as other:  # the command line, importing while the window is open
+        drain(import_catalog(other, tmp_path / "new.csv", ColumnMapping(id="id", title="title"), fake_spaces()))
+    assert "text" in engine.changed_since_loaded()
+    after = backend.run_search(engine, QueryState(text="yellow hat"))
+    assert after[0].sku == "N100" and after[0].title == "Yellow hat" and not engine.changed_since_loaded()

@@ -343,3 +343,19 @@ def test_no_pickle_in_source():
     source = Path(core.index.__file__).read_text(encoding="utf-8")
     assert "pickle" not in source
     assert not re.search(r"(?<![\w.])print\(", source)  # logging, not print
+
+
+def test_a_killed_save_s_temporary_files_are_removed_by_the_next_save(tmp_path):
+    import subprocess
+
+    from core.index import VectorIndex
+
+    dead = subprocess.Popen(["true"])  # a process that is gone, as a killed save's
+    dead.wait()
+    left = [tmp_path / f"index.faiss.tmp-{dead.pid}", tmp_path / f"manifest.json.tmp-{dead.pid}"]
+    for f in left:
+        f.write_bytes(b"x" * 1000)
+    alive = tmp_path / f"index.faiss.tmp-{os.getppid()}"  # a running process's save: left alone
+    alive.write_bytes(b"x")
+    VectorIndex.build(np.arange(3), np.eye(3, dtype=np.float32), "enc").save(tmp_path)
+    assert not any(f.exists() for f in left) and alive.exists()

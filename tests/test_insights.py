@@ -507,3 +507,23 @@ def test_a_tsne_child_killed_by_a_signal_says_so_not_its_last_line(monkeypatch):
     with pytest.raises(AppError, match=r"t-SNE map failed: its process died \(SIGSEGV\)") as failed:
         core.insights._tsne_cancellable(np.zeros((10, 3)), 0, lambda: False)
     assert "np.std" not in str(failed.value)
+
+
+def test_a_clustering_computed_while_an_import_commits_is_kept_under_the_revision_it_read(engine, monkeypatch):
+    from core import insights
+    from core.catalog import Catalog
+
+    catalog = engine.catalog
+    real = catalog.embeddings
+
+    def then_an_import(space, *args):  # another process commits right after the vectors were read
+        out = real(space, *args)
+        with Catalog.open(catalog.path) as other, other.transaction():
+            other.delete_products([int(other.all_pks()[0])])
+        return out
+
+    monkeypatch.setattr(catalog, "embeddings", then_an_import)
+    first = insights.cluster(catalog, "image", "kmeans", k=3)
+    monkeypatch.setattr(catalog, "embeddings", real)
+    again = insights.cluster(catalog, "image", "kmeans", k=3)  # not the cached one: it holds the deleted product
+    assert len(first.pks) == 12 and len(again.pks) == 11
