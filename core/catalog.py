@@ -206,6 +206,9 @@ class Catalog:
     def _connect(cls, path: Path) -> "Catalog":
         if path.is_dir():
             raise CatalogError(f"{path} is a folder, not a catalog file.")
+        if path.suffix.lower() != ".vitrina" and path.is_file() and path.stat().st_size == 0:
+            # an empty notes.txt was made a catalog (with -wal, -shm and an index folder beside it)
+            raise CatalogError(f"{path} is an empty file, not a Vitrina catalog (a catalog's name ends in .vitrina).")
         if path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
             raise CatalogError(f"{path} cannot be opened for writing: the file or its folder is read-only "
                                "(Vitrina keeps its indexes and notes in the catalog). Copy it somewhere writable.")

@@ -174,3 +174,14 @@ def test_an_interrupted_first_import_leaves_a_catalog_another_import_is_filling(
     with waiting.transaction():  # another connection writing: left alone, at once (no wait for the lock)
         assert not busy.discard_if_unused() and (tmp_path / "b.vitrina").exists()
     waiting.close()
+
+
+def test_an_empty_file_of_another_kind_is_not_made_a_catalog(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"")
+    with pytest.raises(CatalogError, match="is an empty file, not a Vitrina catalog"):
+        Catalog.open(notes)
+    assert notes.read_bytes() == b"" and not (tmp_path / "notes.txt-wal").exists()
+    (tmp_path / "new.vitrina").write_bytes(b"")  # an empty .vitrina file: a new catalog, as before
+    with Catalog.open(tmp_path / "new.vitrina") as catalog:
+        assert len(catalog) == 0
