@@ -29,7 +29,7 @@ from gui.workers import TaskWorker
 
 MAX_RECENT = 8
 DETAILS_MIN_WIDTH = 300  # the photos side by side, the heatmap menu, the curves
-CATALOG_LABEL_WIDTH = 460  # the status bar's catalog line, in pixels
+CATALOG_LABEL_WIDTH = 640  # the status bar's catalog line at most, in pixels (the models' names fit beside the name)
 
 
 class MainWindow(QMainWindow):

@@ -248,7 +248,7 @@ def test_a_long_catalog_name_is_cut_in_the_status_bar_not_widening_the_window(qt
     window = open_window(qtbot, long_path, settings)
     label = window.catalog_label
     assert "…" in label.text() and label.toolTip().startswith(long_path.stem)
-    assert label.sizeHint().width() <= 480
+    assert label.sizeHint().width() <= 660
 
 
 def test_the_query_photo_is_decoded_once_per_file_version(tmp_path, monkeypatch):
