@@ -263,6 +263,25 @@ def default_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def check_model_file(path: str | Path) -> Path:
+    """``path`` if it is a GGUF model file (llama.cpp's format, told by its first four bytes), else an AppError
+    saying what it is: a language model chosen in the window is checked when chosen, not at its first rationale."""
+    from core.errors import AppError
+
+    path = Path(path)
+    if not path.is_file():
+        raise AppError(f"{path} is not a file." if path.exists() else f"{path} does not exist.")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise AppError(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
+    if magic != b"GGUF":
+        raise AppError(f"{path.name} is not a GGUF language model file (the format llama.cpp reads, e.g. "
+                       "SmolLM2-1.7B-Instruct-Q4_K_M.gguf).")
+    return path
+
+
 # The chat template's own tokens around each message and before the answer (ChatML: 5 and 3), with room to spare.
 TEMPLATE_TOKENS_PER_MESSAGE, TEMPLATE_TOKENS = 8, 8
 

@@ -132,6 +132,9 @@ class MainWindow(QMainWindow):
         self._action(edit, self.tr("&Paste Photo as Query"), self.paste_image, QKeySequence.Paste)
         self._action(edit, self.tr("&Find…"), self.focus_text, QKeySequence.Find)
         self._action(edit, self.tr("&Reset Filters"), self.filters.reset, "Ctrl+R")
+        edit.addSeparator()
+        self._action(edit, self.tr("Language &Model for Rationales…"), lambda: self.choose_language_model())
+        self._action(edit, self.tr("Use the &Bundled Language Model"), lambda: self.set_language_model(None))
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
         self._action(help_menu, self.tr("&About Vitrina"), self.about)
         self._update_recent()
@@ -143,6 +146,32 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def choose_language_model(self, path: str | None = None) -> None:
+        """A GGUF file of the user's (a larger model may write rationales that pass the checks more often)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, self.tr("Language Model for Rationales"), "",
+                                                  self.tr("GGUF models (*.gguf);;All files (*)"))
+        if path:
+            self.set_language_model(path)
+
+    def set_language_model(self, path: str | None) -> None:
+        """The rationales' model from now on (None: the bundled SmolLM2); one that is no GGUF file is refused."""
+        from core.errors import AppError
+        from explain.rationale import check_model_file
+
+        if path is None:
+            self.settings.remove("rationale/model")
+            self.statusBar().showMessage(self.tr("Rationales are written by the bundled language model"), 6000)
+            return
+        try:
+            check_model_file(path)
+        except AppError as exc:
+            self._error(str(exc), "")
+            return
+        self.settings.setValue("rationale/model", str(path))
+        self.statusBar().showMessage(self.tr("Rationales are written by %s from the next one on")
+                                     % Path(path).name, 8000)
 
     def _setting(self, key: str, kind: type, default=None):
         """A stored setting if it has the type it is written with, else ``default``: a settings file edited by

@@ -110,3 +110,25 @@ def test_a_splitter_state_of_another_layout_or_cut_short_gets_the_default_column
     assert window._columns_fit(window.splitter.saveState())
     window.splitter.setSizes([900, 0, 0])  # two closed: a state no layout of the window leaves
     assert not window._columns_fit(window.splitter.saveState())
+
+
+def test_a_language_model_is_chosen_in_the_window_and_checked_when_chosen(qtbot, engine, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    window = open_window(qtbot, engine.catalog.path, settings)
+    notes = tmp_path / "notes.gguf"
+    notes.write_text("not a model")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **kw: (str(notes), ""))
+    action = next(a for a in window.menuBar().actions()[1].menu().actions()
+                  if "Language Model for" in a.text().replace("&", ""))
+    action.trigger()  # it could only be set by editing the settings file
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=5000)
+    assert "is not a GGUF language model file" in window.findChild(QMessageBox).text()
+    assert settings.value("rationale/model") is None
+    model = tmp_path / "bigger.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00")
+    window.choose_language_model(str(model))
+    assert settings.value("rationale/model") == str(model) and "bigger.gguf" in window.statusBar().currentMessage()
+    window.set_language_model(None)
+    assert settings.value("rationale/model") is None

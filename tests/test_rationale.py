@@ -290,3 +290,16 @@ def test_real_smollm2_writes_a_checked_rationale():
         assert Verifier(CATALOG_TERMS).check(r.text, FACTS).grounded
     again = RationaleWriter(LlamaRationale(), Verifier(CATALOG_TERMS)).write(FACTS)
     assert again.text == r.text  # fixed seed, greedy decoding: the same words
+
+
+def test_a_model_file_is_told_from_what_is_not_one(tmp_path):
+    from core.errors import AppError
+    from explain.rationale import check_model_file
+
+    (tmp_path / "m.gguf").write_bytes(b"GGUF\x03\x00\x00\x00rest")
+    assert check_model_file(tmp_path / "m.gguf") == tmp_path / "m.gguf"
+    (tmp_path / "readme.gguf").write_text("hello")
+    for path, said in ((tmp_path / "readme.gguf", "is not a GGUF language model file"),
+                       (tmp_path / "gone.gguf", "does not exist"), (tmp_path, "is not a file")):
+        with pytest.raises(AppError, match=said):
+            check_model_file(path)
