@@ -153,6 +153,14 @@ def pil_to_pixmap(image) -> QPixmap:
     return QPixmap.fromImage(qimage.copy())  # copy: the bytes object does not outlive this call
 
 
+def show_fitted(label: QLabel, source: QPixmap, margin: int = 0) -> None:
+    """``source`` scaled to fit ``label`` (less ``margin`` pixels), device-pixel-ratio aware: crisp on high-DPI."""
+    ratio = label.devicePixelRatioF()
+    scaled = source.scaled((label.size() - QSize(margin, margin)) * ratio, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    scaled.setDevicePixelRatio(ratio)
+    label.setPixmap(scaled)
+
+
 class PhotoView(QLabel):
     """A photo scaled to fit, device-pixel-ratio aware so heatmaps stay crisp on high-DPI screens."""
 
@@ -176,7 +184,4 @@ class PhotoView(QLabel):
         if self._source is None:
             self.setPixmap(QPixmap())
             return
-        ratio = self.devicePixelRatioF()
-        scaled = self._source.scaled(self.size() * ratio, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-        scaled.setDevicePixelRatio(ratio)
-        self.setPixmap(scaled)
+        show_fitted(self, self._source)

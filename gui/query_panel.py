@@ -15,7 +15,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, 
 from PySide6.QtWidgets import (QCheckBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
-from gui.explanation_views import pil_to_pixmap
+from gui.explanation_views import pil_to_pixmap, show_fitted
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".avif", ".gif", ".bmp", ".tif", ".tiff"}
 PREVIEW_SIDE = 1024  # the photo shown in the drop zone is decoded at most this large (a 7000 px photo froze the window)
@@ -100,12 +100,8 @@ class DropZone(QLabel):
         self._refit()
 
     def _refit(self) -> None:
-        if self._source is None:
-            return
-        ratio = self.devicePixelRatioF()
-        scaled = self._source.scaled((self.size() - QSize(8, 8)) * ratio, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-        scaled.setDevicePixelRatio(ratio)
-        self.setPixmap(scaled)
+        if self._source is not None:
+            show_fitted(self, self._source, margin=8)
 
     def _highlight(self, on: bool) -> None:
         self.setProperty("dropTarget", on)
