@@ -268,9 +268,10 @@ class Catalog:
         except sqlite3.OperationalError:
             self.close()
             return False
-        try:
+        try:  # no import run at all: another process's import records its run before its first batch, and one of
+            # this process's that began (then was interrupted) is resumed from its catalog, not started afresh
             unused = not self._conn.execute("SELECT 1 FROM products LIMIT 1").fetchone() and \
-                self._conn.execute("SELECT count(*) FROM import_runs WHERE status='running'").fetchone()[0] <= 1
+                not self._conn.execute("SELECT 1 FROM import_runs LIMIT 1").fetchone()
         finally:
             self._conn.execute("ROLLBACK")
             self.close()

@@ -140,10 +140,10 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
     named = _naming_state(catalog) if cache else None
     cached = _load(catalog, space, method, asked, min_cluster_size, seed) if cache else None
     if cached is not None:
-        result, was = cached
+        result, was, of = cached
         if was != named:  # attributes or titles changed, not the vectors: the same clusters, named again
             result = replace(result, clusters=tuple(_describe(catalog, result.pks, result.labels)))
-            _save(catalog, result, (asked, min_cluster_size, seed), named)
+            _save(catalog, result, (asked, min_cluster_size, seed), named, of)
         return result
     from sklearn.cluster import HDBSCAN, KMeans  # after the cache: importing scikit-learn takes a second or two
     from sklearn.exceptions import ConvergenceWarning
@@ -255,7 +255,7 @@ def _naming_state(catalog: Catalog) -> str:
 
 def _save(catalog: Catalog, c: Clustering, settings: tuple, named: str, revision: int | None = None) -> None:
     """``settings``: (k as asked, min_cluster_size, seed); ``named``: the ``_naming_state`` of its names;
-    ``revision``: the space's, read with the vectors clustered (None: now, for a clustering named again)."""
+    ``revision``: the space's, read with the vectors clustered (None: now)."""
     doc = {"revision": catalog.revision(c.space) if revision is None else revision, "named": named,
            "pks": c.pks.tolist(),
            "labels": c.labels.tolist(), "silhouette": c.silhouette, "davies_bouldin": c.davies_bouldin,
@@ -265,9 +265,9 @@ def _save(catalog: Catalog, c: Clustering, settings: tuple, named: str, revision
         catalog.drop_meta("insights[1-5]:*")  # the entries of earlier versions, one per revision
 
 
-def _load(catalog: Catalog, space: str, method: str, k, mcs, seed: int) -> tuple[Clustering, str] | None:
-    """(the clustering kept for these settings, the naming state its names were given in); None when there is
-    none or the vectors changed since."""
+def _load(catalog: Catalog, space: str, method: str, k, mcs, seed: int) -> tuple[Clustering, str, int] | None:
+    """(the clustering kept for these settings, the naming state its names were given in, the revision of its
+    vectors); None when there is none or the vectors changed since."""
     raw = catalog.meta(_key(space, method, k, mcs, seed))
     if not raw:
         return None
@@ -277,7 +277,7 @@ def _load(catalog: Catalog, space: str, method: str, k, mcs, seed: int) -> tuple
     clusters = tuple(Cluster(x["label"], x["size"], x["name"], tuple(tuple(a) for a in x["attributes"]),
                              tuple(x["words"])) for x in d["clusters"])
     return (Clustering(method, space, np.asarray(d["pks"], np.int64), np.asarray(d["labels"]), clusters,
-                       d["silhouette"], d["davies_bouldin"]), d.get("named"))
+                       d["silhouette"], d["davies_bouldin"]), d.get("named"), d["revision"])
 
 
 def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int = 0,

@@ -207,7 +207,8 @@ class Searcher:
             if sims_neg:
                 w = sum(wt for wt, _ in sims_neg)
                 worst = np.full(n, np.nan)
-                worst[rows] = np.max([sim for _, sim in sims_neg], axis=0)
+                # at least 0: pointing away from a negative is no bonus (a negative cosine made one, above 1)
+                worst[rows] = np.maximum(0.0, np.max([sim for _, sim in sims_neg], axis=0))
                 neg_sum += w * _filled(worst)
                 neg_w += w
         score = pos_sum / pos_w if pos_w > 0 else np.full(n, -1.0)

@@ -103,7 +103,7 @@ class Verifier:
         for w in said:
             if _forms({w}) & known:
                 continue
-            if w[:1].isdigit() or _forms({w}) & self.claims or w not in FRAMING:
+            if w[:1].isdigit() or w in self.claims or w not in FRAMING:  # claims hold both forms already
                 unsupported.append(w)
         if unsupported:
             return Verdict(False, tuple(dict.fromkeys(unsupported)),
@@ -118,7 +118,7 @@ class Verifier:
         every word of the facts is known, but not every word is true of the product."""
         product = _forms({w for t in (facts.product, *facts.product_attributes.values(), *facts.shared.values(),
                                       *(b for _, b in facts.differing.values())) for w in words_of(t)})
-        query_only = {w for w in words_of(facts.query) if _forms({w}) & self.claims and not _forms({w}) & product}
+        query_only = {w for w in words_of(facts.query) if w in self.claims and not _forms({w}) & product}
         if not query_only:
             return ()
         query = _forms(words_of(facts.query))

@@ -131,3 +131,18 @@ def test_an_unchecked_box_has_a_border_that_shows_on_the_dark_theme(qtbot, make)
     plain, outlined = QStyleFactory.create("Fusion"), visible_checks_style("Fusion")
     assert border_contrast(plain) < 30  # Fusion's border is (nearly) the background itself on the dark palette
     assert border_contrast(outlined) > 60
+
+
+def test_the_check_box_border_style_is_used_only_with_the_dark_palette(qapp):
+    from gui.app import apply_theme
+
+    before = qapp.style().objectName()
+    qapp.setStyle("Fusion")
+    try:
+        apply_theme(qapp, "dark")
+        assert type(qapp.style()).__name__ == "VisibleChecks"
+        apply_theme(qapp, "light")  # every primitive went through Python in the light theme too: slower painting
+        assert type(qapp.style()).__name__ != "VisibleChecks" and qapp.style().objectName().lower() == "fusion"
+    finally:
+        qapp.setStyle(before)
+        qapp.setProperty("visibleChecks", None)

@@ -527,3 +527,24 @@ def test_a_clustering_computed_while_an_import_commits_is_kept_under_the_revisio
     monkeypatch.setattr(catalog, "embeddings", real)
     again = insights.cluster(catalog, "image", "kmeans", k=3)  # not the cached one: it holds the deleted product
     assert len(first.pks) == 12 and len(again.pks) == 11
+
+
+def test_a_clustering_named_again_keeps_the_revision_its_vectors_had(engine, monkeypatch):
+    from core import insights
+    from core.catalog import Catalog
+
+    catalog = engine.catalog
+    insights.cluster(catalog, "text", k=3)
+    before = catalog.revision("text")
+    catalog.execute("UPDATE products SET title = title || ' x' WHERE pk = (SELECT min(pk) FROM products)")
+    real = insights._describe
+
+    def then_an_import(*args, **kw):  # names made again while another process commits new text vectors
+        with Catalog.open(catalog.path) as other, other.transaction():
+            other._bump_revision("text")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(insights, "_describe", then_an_import)
+    insights.cluster(catalog, "text", k=3)
+    assert catalog.revision("text") != before
+    assert insights._load(catalog, "text", "kmeans", 3, 10, 0) is None  # the old vectors' clustering, as current

@@ -303,3 +303,12 @@ def test_a_model_file_is_told_from_what_is_not_one(tmp_path):
                        (tmp_path / "gone.gguf", "does not exist"), (tmp_path, "is not a file")):
         with pytest.raises(AppError, match=said):
             check_model_file(path)
+
+
+def test_a_framing_word_stays_one_when_the_catalog_has_its_plural():
+    f = Facts(product="Black Shirt", query="black shirt", shared={"baseColour": "Black"}, top_words=("shirt",),
+              score=0.5)
+    text = "Recommended because it is a black shirt, a set of the same colour."
+    assert Verifier(set()).check(text, f).grounded
+    assert Verifier({"sets"}).check(text, f).grounded  # a catalog's "Kurta Sets" made "set" a claim
+    assert not Verifier({"sets"}).check("Recommended because it is a black shirt in sets.", f).grounded

@@ -156,3 +156,14 @@ def test_a_product_without_a_photo_is_not_lifted_above_better_matches_with_one(t
         assert sku_of(engine, hits)[:2] == ["A", "B"]  # A matches the words better; B only lacks a photo
         b = hits[1]
         assert set(b.parts) == {"text"} and b.score < b.parts["text"]  # its missing photo score is not a bonus
+
+
+def test_pointing_away_from_a_negative_is_no_bonus(engine, mini_dir):
+    from PIL import ImageOps
+
+    photo = Image.open(mini_dir / "images" / "P002.png").convert("RGB")
+    opposite = ImageOps.invert(photo)  # colours opposite to the query's: negative similarities to many products
+    plain = {h.pk: h.score for h in search(engine, Query(image=photo, k=12))}
+    pushed = {h.pk: h.score for h in search(engine, Query(image=photo, unlike_images=(opposite,),
+                                                             negative_weight=2.0, k=12))}
+    assert all(pushed[pk] <= plain[pk] + 1e-9 for pk in pushed) and max(pushed.values()) <= 1.0 + 1e-6
