@@ -24,10 +24,13 @@ def html_to_pdf(html: str, path: Path) -> int:
     it holds pages: Qt only logs that it cannot open a file (QPainter::begin), and an earlier PDF left
     at ``path`` must not pass for this one."""
     global _APP
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
 
-    if QGuiApplication.instance() is None:  # the command line: QTextDocument needs an application for fonts,
-        _APP = QGuiApplication(["vitrina", "-platform", "offscreen"])  # and a server may have no display
+    # the command line: QTextDocument needs an application for fonts, and a server may have no display. A widgets
+    # one: a QGuiApplication made here is the instance any window made later in the process gets ("Cannot create a
+    # QWidget without QApplication", and an abort: the test suite died so when a report test ran first)
+    if QApplication.instance() is None:
+        _APP = QApplication(["vitrina", "-platform", "offscreen"])
     path = Path(path)
     part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     pages = 0

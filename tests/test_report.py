@@ -1,5 +1,7 @@
 """Reports: sections, escaping, embedded images, PDF page count, file names."""
+import os
 from html.parser import HTMLParser
+from pathlib import Path
 
 from PIL import Image
 
@@ -80,6 +82,8 @@ def test_safe_file_names():
     assert safe_filename("CON") == "_CON" and safe_filename("  ..  ") == "report"
     assert safe_filename("платье 👗") == "платье 👗"
     assert len(safe_filename("x" * 500)) == 120
+    long = safe_filename("vitrina-demo-" + "赤いドレス" * 30)  # 120 characters were 334 bytes: "File name too long"
+    assert len(long.encode("utf-8")) <= 180 and long.startswith("vitrina-demo-赤いドレス") and "\ufffd" not in long
 
 
 def test_a_clustered_report_names_each_results_cluster_and_the_limit():
@@ -241,3 +245,15 @@ def test_a_pdf_that_cannot_be_written_says_so_and_leaves_the_old_one(tmp_path, m
     monkeypatch.setattr(report_pdf, "QPdfWriter", real)
     assert html_to_pdf(render_html(*report(1)), tmp_path / "r.pdf") == 2  # the new file's pages, not the old one's
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.pdf", "r.pdf"]  # no temporary file left
+
+
+def test_a_pdf_printed_first_leaves_an_application_that_windows_can_use(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("from pathlib import Path; from gui.report_pdf import html_to_pdf; "
+              f"html_to_pdf('<p>x</p>', Path({str(tmp_path / 'r.pdf')!r})); "
+              "from PySide6.QtWidgets import QWidget; QWidget(); print('window made')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0 and "window made" in done.stdout, done.stderr[-500:]  # it aborted
