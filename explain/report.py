@@ -112,7 +112,9 @@ def safe_filename(name: str, default: str = "report") -> str:
     name = re.sub(r"[\x00-\x1f\x7f<>:\"/\\|?*]+", "_", name).strip(" ._")
     if re.fullmatch(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", name, re.IGNORECASE):
         name = "_" + name
-    return (name or default)[:120]
+    # 120 characters, and at most 180 bytes: 120 Japanese characters are 360 bytes, past the 255 a file name may
+    # have ("File name too long" after minutes of explaining), with room for the PDF's temporary suffix
+    return (name or default)[:120].encode("utf-8")[:180].decode("utf-8", "ignore").rstrip(" .") or default
 
 
 def _unmapped(r: ReportResult, query_side: bool, method: str) -> str:

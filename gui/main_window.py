@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         # typed since, not searched yet); None while browsing a cluster or with no results
         self._searched: QueryState | None = None
         self._shown_match = None  # the explanation the details show (backend.ExplainedMatch)
+        self._shown_cluster = None  # the Insights cluster the results shown were limited to
         self.goes_with_dialog = None  # kept while it learns, closed or not
         self.import_dialog = self.adapt_dialog = None  # closing them cancels their work; so does closing the window
 
@@ -503,6 +504,9 @@ class MainWindow(QMainWindow):
             return
         # the selected result's work is for results about to be replaced: the search waited behind it (one pool)
         self._stop("explain", "rationale", "goes-with")
+        if "report" in self._latest:  # it waits for minutes, unsaid, behind a report of 50 results
+            self.statusBar().showMessage(self.tr("Searching once the report is written (Cancel stops the report)"),
+                                         10000)
         chosen = self.insights.chosen_cluster
         if self.query.is_empty():
             if chosen is not None:  # browsing a cluster: its products, the most typical first
@@ -578,7 +582,8 @@ class MainWindow(QMainWindow):
         self._forget_selection("" if not rows else self.tr("Select a result to see why it matches.") if searched
                                else self.tr("Select a product to see what it is and what goes with it."))
         self._searched = searched
-        chosen = self.insights.chosen_cluster  # said beside the count: a status message was gone in seconds
+        chosen = self._shown_cluster = self.insights.chosen_cluster  # said beside the count: a status message was
+        # gone in seconds
         scope = "" if chosen is None else self.tr("cluster “%s”") % chosen.name if searched is None else \
             self.tr("limited to cluster “%s” (Insights: All products lifts it)") % chosen.name
         self.results.set_similar(rows, scope=scope)
@@ -705,6 +710,9 @@ class MainWindow(QMainWindow):
     def export_report(self, selected_only: bool, folder: str | None = None, limit: int = 50) -> None:
         if not self._catalog_open():
             return
+        if "report" in self._latest:  # a second one cancelled the first, unsaid
+            self.statusBar().showMessage(self.tr("A report is being written: wait for it, or Cancel it first"), 8000)
+            return
         searched = self._searched  # the query of the results shown, not words typed since
         if searched is None:  # browsing a cluster: a report explains results against a query
             self.statusBar().showMessage(self.tr("A report explains the results of a query: type a description or "
@@ -735,23 +743,31 @@ class MainWindow(QMainWindow):
 
         from explain.report import safe_filename
 
-        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{searched.text or 'photo'}")
+        query = searched.text or "photo"
+        if selected_only:  # not the name of the report of all results: it replaced that one
+            query += f"-{self.engine.catalog.product(self._selected_pk).sku}"
+        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{query}")
 
         def write(html: str) -> None:  # the report of the catalog and query asked for, even if others are open now
             from gui.report_pdf import html_to_pdf
 
-            try:
-                (Path(folder) / f"{name}.html").write_text(html, encoding="utf-8")
-                pages = html_to_pdf(html, Path(folder) / f"{name}.pdf")
+            base, n = name, 1
+            while any((Path(folder) / f"{base}.{ext}").exists() for ext in ("html", "pdf")):
+                n += 1  # an earlier report is never replaced
+                base = f"{name} ({n})"
+            try:  # the PDF first: a PDF that cannot be written leaves no HTML that says otherwise
+                pages = html_to_pdf(html, Path(folder) / f"{base}.pdf")
+                (Path(folder) / f"{base}.html").write_text(html, encoding="utf-8")
             except OSError as exc:
                 self._error(self.tr("The report could not be written to %s: %s") % (folder, exc.strerror or exc),
                             str(exc))
                 return
-            self.last_report = Path(folder) / name
-            self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)") % (name, pages), 8000)
+            self.last_report = Path(folder) / base
+            self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)") % (base, pages), 8000)
 
-        # the clusters, once computed, name each result's; a chosen one is what the results were limited to
-        chosen = self.insights.chosen_cluster
+        # the clusters, once computed, name each result's; the one the results shown were limited to (not one
+        # chosen since, whose search has not answered yet)
+        chosen = self._shown_cluster
         model = self._setting("rationale/model", str) or None  # the rationales' model, as in the window
         self._run("report", backend.report_html, self.engine, self.holder, searched, pks,
                   self.details.method.currentText(), self.insights.clustering, chosen, scores, model, streams=True,

@@ -385,3 +385,35 @@ def test_a_search_after_another_process_changed_the_catalog_searches_what_it_hol
     assert "text" in engine.changed_since_loaded()
     after = backend.run_search(engine, QueryState(text="yellow hat"))
     assert after[0].sku == "N100" and after[0].title == "Yellow hat" and not engine.changed_since_loaded()
+
+
+def test_reports_never_replace_one_another_and_a_second_waits_for_the_first(qtbot, engine, settings, tmp_path,
+                                                                             monkeypatch):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    writing = threading.Event()
+    monkeypatch.setattr(backend, "report_html", lambda *a, emit, cancelled, **k: writing.wait(10) and "<p>r</p>")
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    window.export_report(False, folder=str(folder), limit=3)
+    window.export_report(False, folder=str(folder), limit=3)  # at once: it cancelled the first, unsaid
+    assert "A report is being written" in window.statusBar().currentMessage()
+    window.query.text.setText("blue shirt")
+    window.search()  # it waits behind the report: said
+    assert "Searching once the report is written" in window.statusBar().currentMessage()
+    writing.set()
+    wait_idle(qtbot, window)
+    window.query.text.setText("red summer dress")
+    window.search()
+    wait_idle(qtbot, window)
+    window.export_report(False, folder=str(folder), limit=3)  # the same query again: a second name
+    wait_idle(qtbot, window)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    wait_idle(qtbot, window)
+    sku = window.results.similar_model.row_at(0).sku
+    window.export_report(True, folder=str(folder))  # the selected result: its own name, not the one of all
+    wait_idle(qtbot, window)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"vitrina-mini-red summer dress{end}.{ext}" for end in ("", " (2)", f"-{sku}") for ext in ("html", "pdf"))
