@@ -116,13 +116,20 @@ def load_image(source: Path | bytes, name: str | None = None, max_side: int | No
                        tuple(notes), blur, flags)
 
 
+def read_image_file(path: Path, name: str | None = None) -> bytes:
+    """The bytes of the image file at ``path``, checked as :func:`load_image` checks a path (a folder, a missing,
+    an unreadable, an empty file, one over 512 MB: never read into memory) with ``name`` in the messages."""
+    data, _ = _read(Path(path), name)
+    return data
+
+
 def _read(source: Path | bytes, name: str | None = None) -> tuple[bytes, str]:
     """The file's bytes and a name for messages."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), f"image file '{name}'" if name is not None else "supplied image"
     else:
         path = Path(os.fspath(source))
-        name = f"image file '{path}'"
+        name = f"image file '{name if name is not None else path}'"
         try:
             if path.is_dir():
                 raise _bad("missing", name, "is a folder, not an image", "give the path of an image file")

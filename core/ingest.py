@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.catalog import Catalog, ImageRecord, ProductRecord
 from core.errors import BadImage, Cancelled, ImportFailed
-from core.images import load_image, make_thumbnail, resolve_image_path
+from core.images import load_image, make_thumbnail, read_image_file, resolve_image_path
 from core.progress import Progress
 from core.sources import RawRow, count_rows, read_rows
 from core.spaces import PendingEmbedding, Space, embed_pending, product_text
@@ -189,12 +189,13 @@ def _comma_is_decimal(rows: Iterable[RawRow], column: str) -> bool | None:
 
 
 def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf,
-            comma: Callable[[], bool | None] = lambda: None) -> float | None:
+            comma: Callable[[], bool | None] = lambda: None, point_may_group: bool = False) -> float | None:
     """A single comma is a decimal comma ("12,99"). Before exactly three digits ("1,299") it may as well group
     thousands: ``comma()`` (:func:`_comma_is_decimal`: how the file's other numbers write decimals) decides, and
     when they do not tell, the row is refused as ambiguous rather than stored a thousand times off. Likewise a
     point before three digits ("1.299") groups thousands in a file that writes decimal commas. With both kinds
-    ("1.299,00", "1,299.95") the last is the decimal mark; a mark written twice ("1.299.000") only groups."""
+    ("1.299,00", "1,299.95") the last is the decimal mark; a mark written twice ("1.299.000") only groups.
+    ``point_may_group``: a CSV's price, not a JSON number (written with a decimal point) nor a rating (0-5)."""
     if text == "":
         return None
     if _AMBIGUOUS.fullmatch(text):
@@ -203,8 +204,13 @@ def _number(text: str, what: str, lo: float = 0.0, hi: float = math.inf,
             raise _RowError(f"ambiguous_{what}", f"{what} '{text}' may be {text.replace(',', '')} (a thousands "
                             f"separator) or {text.replace(',', '.')} (a decimal comma): write it as one of those")
         text = text.replace(",", "." if decimal else "")
-    elif _GROUPED_POINT.fullmatch(text) and comma():
-        text = text.replace(".", "")
+    elif _GROUPED_POINT.fullmatch(text) and point_may_group:
+        decimal = comma()
+        if decimal is None:  # "1.299" as much as "1,299" may be either, when the file's other numbers do not tell
+            raise _RowError(f"ambiguous_{what}", f"{what} '{text}' may be {text.replace('.', '')} (a thousands "
+                            f"separator) or {text} (a decimal point): write it as one of those")
+        if decimal:
+            text = text.replace(".", "")
     try:
         value = float(_plain(text) if _NUMERAL.fullmatch(text) else text)
     except ValueError:
@@ -235,8 +241,9 @@ def _plain(text: str) -> str:
     return sign + whole.replace(group, "") + ("." + decimals if decimals else "")
 
 
-def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | None]) -> ProductRecord:
-    data = _mapped_spellings(data, m)
+def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | None],
+            csv: bool = True) -> ProductRecord:
+    """``data``: renamed by :func:`_mapped_spellings` already."""
     sku = data.get(m.id, "").strip()
     if not sku:
         raise _RowError("missing_id", "the id column is empty")
@@ -246,7 +253,7 @@ def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | N
     attributes = {k: v for k, v in data.items() if (k not in roles or k in m.categories) and v != ""}
     rec = dict(sku=sku, title=title or sku, description=data.get(m.description, "") if m.description else "",
                brand=(data.get(m.brand) or None) if m.brand else None,
-               price=_number(data.get(m.price, ""), "price", comma=comma) if m.price else None,
+               price=_number(data.get(m.price, ""), "price", comma=comma, point_may_group=csv) if m.price else None,
                rating=_number(data.get(m.rating, ""), "rating") if m.rating else None,
                attributes=attributes)
     digest = hashlib.sha256(json.dumps([rec, data.get(m.image or "", "")], sort_keys=True).encode()).hexdigest()
@@ -309,7 +316,7 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
             report.cancelled = True
             break
         done += 1
-        row = _validate(raw, mapping, seen, report, options, comma)
+        row = _validate(raw, mapping, seen, report, options, comma, info.kind == "csv")
         if row:
             batch.append(row)
         if len(batch) >= options.batch_size:
@@ -335,14 +342,17 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
 
 
 def _validate(raw: RawRow, m: ColumnMapping, seen: dict[str, int], report: ImportReport,
-              options: ImportOptions, comma: Callable[[], bool | None]) -> _Row | None:
+              options: ImportOptions, comma: Callable[[], bool | None], csv: bool = True) -> _Row | None:
     if raw.error:
         report.skipped.append(Skipped(raw.line, None, "malformed_line", f"line {raw.line} {raw.error}"))
         return None
+    # the row as the mapping names its columns: a JSON line's "ID" or "Image" read as "id" and "image" everywhere
+    # (its skipped row kept by --prune, its photo kept), not only for the record
+    data = _mapped_spellings(raw.data, m)
     try:
-        rec = _record(raw.data, m, comma)
+        rec = _record(data, m, comma, csv)
     except _RowError as exc:
-        sku = raw.data.get(m.id) or None
+        sku = (data.get(m.id) or "").strip() or None
         report.skipped.append(Skipped(raw.line, sku, exc.reason, f"line {raw.line}: {exc.detail}"))
         return None
     if rec.sku in seen:
@@ -350,7 +360,7 @@ def _validate(raw: RawRow, m: ColumnMapping, seen: dict[str, int], report: Impor
                                       f"line {raw.line}: id {rec.sku} already used on line {seen[rec.sku]}"))
         return None
     seen[rec.sku] = raw.line
-    image_rel = raw.data.get(m.image, "") if m.image else ""
+    image_rel = data.get(m.image, "") if m.image else ""
     if options.require_image and not image_rel:
         report.skipped.append(Skipped(raw.line, rec.sku, "no_image", f"line {raw.line}: no image given"))
         return None
@@ -362,7 +372,7 @@ def _load_row_image(row: _Row, root: Path, known: tuple[str, str] | None, fresh:
     """Fill row.image, and row.pil unless the bytes are unchanged and every vector of them is current.
     ``known``: the stored (sha256, path) of the product's image."""
     path = resolve_image_path(root, row.image_rel)
-    data = path.read_bytes()
+    data = read_image_file(path, row.image_rel)  # a file over 512 MB is not read: 1.5 GB aborted the import
     sha = hashlib.sha256(data).hexdigest()
     row.image_changed = known is None or sha != known[0]
     row.image_moved = not row.image_changed and str(path) != known[1]

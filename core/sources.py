@@ -83,10 +83,13 @@ def _read_text(path: Path, head: bool = False) -> tuple[str, str, tuple[int, ...
         return raw.decode(encoding), encoding, ()
     except UnicodeDecodeError:
         pass
-    if encoding == "utf-16":
-        text, odd, utf8 = raw.decode("cp1252", errors="replace"), [], False
-    else:
-        text, odd, utf8 = _decode_lines(raw.removeprefix(codecs.BOM_UTF8))
+    if encoding == "utf-16":  # damaged: read as Windows-1252, every column name came out as "ÿþi\x00d\x00"
+        text = raw.decode(encoding, errors="replace")
+        bad = [n for n, line in enumerate(text.split("\n"), start=1) if "\ufffd" in line]
+        raise ImportFailed(f"{path.name} is UTF-16 text, but {_line_list(bad)} hold{'s' if len(bad) == 1 else ''} "
+                           "bytes that are not UTF-16 (the file is damaged). Save it again from the program that "
+                           "made it, as UTF-8 or UTF-16.")
+    text, odd, utf8 = _decode_lines(raw.removeprefix(codecs.BOM_UTF8))
     # Spreadsheet exports on Windows are often cp1252; every byte decodes, so say what we assumed (once per
     # version of the file: an import reads it to inspect, count and read its rows). A file that is UTF-8 but for
     # a few lines (a row pasted from another file) keeps its UTF-8 lines as they are.
@@ -171,7 +174,8 @@ def _describe(path: Path, kind: str, text: str, encoding: str, cp1252_lines: tup
                            "spreadsheet and save it again as CSV.") from None
     if not header or not any(h.strip() for h in header):
         raise ImportFailed(f"{path.name} has no header line naming its columns.")
-    columns = tuple(h.strip() for h in header)
+    # a column without a name is named by its place: under "" two such columns overwrote each other's values
+    columns = tuple(h.strip() or f"column {n}" for n, h in enumerate(header, 1))
     held = [name for d, name in _DELIMITERS.items() if d != delimiter and d in columns[0]]
     if len(columns) == 1 and held:
         raise ImportFailed(f"{path.name}: its header line reads as one column, '{columns[0][:60]}', though it holds "
@@ -183,8 +187,7 @@ def _describe(path: Path, kind: str, text: str, encoding: str, cp1252_lines: tup
         if column in first:
             raise ImportFailed(f"{path.name} has two columns named '{column}' (columns {first[column]} and "
                                f"{number}); rename one of them.")
-        if column:
-            first[column] = number
+        first[column] = number
     return SourceInfo(path, kind, columns, encoding, delimiter, 2 if sep else 1, cp1252_lines)
 
 
@@ -289,6 +292,11 @@ def _csv_rows(text: str, info: SourceInfo) -> Iterator[RawRow]:
 
 
 def _jsonl_rows(text: str) -> Iterator[RawRow]:
+    """One row per line; a file that is one JSON array of objects (a ".json" export, pretty-printed or not: read
+    line by line, only its last element came through, the others "not valid JSON") one row per element."""
+    if text.lstrip().startswith("["):
+        yield from _json_array_rows(text)
+        return
     # lines end at "\n" only (str.splitlines also breaks at U+2028, U+0085..., which JSON strings may hold)
     for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -302,6 +310,29 @@ def _jsonl_rows(text: str) -> Iterator[RawRow]:
             yield RawRow(n, None, "is not a JSON object")
             continue
         yield RawRow(n, {str(k): _json_value(v) for k, v in obj.items()})
+
+
+def _json_array_rows(text: str) -> Iterator[RawRow]:
+    """The elements of a JSON array, each numbered by the line it starts on. Past an element that is not valid
+    JSON nothing can be told apart: that one error row ends the rows (a preview's head, cut inside an element,
+    ends so too; the import reads the whole file)."""
+    decoder, pos, line, counted = json.JSONDecoder(), text.index("[") + 1, 1, 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":  # a stray or trailing comma is no element
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            return
+        line += text.count("\n", counted, pos)
+        counted = pos
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            yield RawRow(line, None, f"not valid JSON ({exc.msg}); the elements after it are not read")
+            return
+        if isinstance(obj, dict):
+            yield RawRow(line, {str(k): _json_value(v) for k, v in obj.items()})
+        else:
+            yield RawRow(line, None, "is not a JSON object")
 
 
 def _json_value(v) -> str:

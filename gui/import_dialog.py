@@ -250,7 +250,13 @@ class ImportDialog(QDialog):
             self.report.setText(self.tr("The image folder %s is a file, not a folder.") % images
                                 if Path(images).exists() else self.tr("The image folder %s does not exist.") % images)
             return
-        self.target = self.catalog.text().strip()
+        # "~/shop.vitrina" made a folder named "~" in the working directory; a bare name lands beside the
+        # products file, not wherever the application was started from
+        target = Path(self.catalog.text().strip()).expanduser()
+        if not target.is_absolute():
+            target = Path(self.source.text().strip()).expanduser().absolute().parent / target
+        self.catalog.setText(str(target))
+        self.target = str(target)
         self.progress.setRange(0, 0)
         self.skipped.setRowCount(0)
         self.skipped.hide()

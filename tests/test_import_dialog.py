@@ -256,3 +256,24 @@ def test_another_file_clears_the_last_report_and_a_file_is_no_image_folder(qtbot
     assert dialog.report.text().endswith("is a file, not a folder.") and not dialog.running  # "does not exist"
     dialog.resize(1, 1)
     assert dialog.preview.minimumWidth() >= 200  # it was squeezed to its row numbers
+
+
+def test_a_typed_catalog_path_is_made_in_the_home_folder_or_beside_the_products_file(qtbot, mini_dir, tmp_path,
+                                                                                     monkeypatch):
+    from core.catalog import Catalog
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    for typed, made in (("~/shop.vitrina", home / "shop.vitrina"), ("bare.vitrina", mini_dir / "bare.vitrina")):
+        dialog = ImportDialog(typed, pool=QThreadPool())
+        qtbot.addWidget(dialog)
+        dialog.load_source(str(mini_dir / "products.csv"))
+        with qtbot.waitSignal(dialog.imported, timeout=20000):
+            dialog.start()
+        qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
+        assert dialog.catalog.text() == str(made) and made.is_file()  # not "./~/shop.vitrina", not the cwd's
+        with Catalog.open(made) as cat:
+            assert len(cat) == 12
+    assert not (tmp_path / "~").exists() and not (tmp_path / "bare.vitrina").exists()

@@ -538,3 +538,69 @@ def test_cli_import_shows_why_pairs_were_skipped_and_reports_them(tmp_path, mini
     written = json.loads((tmp_path / "r.json").read_text())
     assert (written["added"], written["pairs"], written["pairs_merged"]) == (12, 1, 1)
     assert [s["reason"] for s in written["pairs_file"]["skipped"]] == ["same_product", "unknown_id"]
+
+
+def test_a_json_line_with_its_id_and_photo_keys_spelt_otherwise_keeps_its_photo_and_survives_prune(cat, tmp_path,
+                                                                                                    spaces):
+    Image.new("RGB", (80, 80), (200, 10, 10)).save(tmp_path / "a.png")
+    Image.new("RGB", (80, 80), (10, 10, 200)).save(tmp_path / "b.png")
+    mapping = ColumnMapping(id="id", title="title", price="price", image="image")
+    src = tmp_path / "p.jsonl"
+    src.write_text('{"id": "A", "title": "a", "price": 5, "image": "a.png"}\n'
+                   '{"id": "B", "title": "b", "price": 6, "image": "b.png"}\n')
+    run(cat, src, spaces, mapping=mapping)
+    src.write_text('{"id": "A", "title": "a", "price": 5, "image": "a.png"}\n'
+                   '{"id": "B", "Title": "b", "price": 6, "Image": "b.png"}\n')
+    report, _ = run(cat, src, spaces, mapping=mapping)
+    assert not report.skipped and cat.embedding_count("image") == 2  # "Image" is the image, as "Title" the title
+    assert cat.product(cat.pk_for_sku("B")).title == "b"
+    src.write_text('{"id": "A", "title": "a", "price": 5, "image": "a.png"}\n'
+                   '{"ID": "B", "title": "b", "price": "6,x", "image": "b.png"}\n')
+    report, _ = run(cat, src, spaces, mapping=mapping, prune=True)
+    assert [(s.sku, s.reason) for s in report.skipped] == [("B", "bad_price")]
+    assert report.removed == 0 and cat.pk_for_sku("B") is not None  # a skipped row's product is never pruned
+
+
+def test_an_image_file_over_the_size_limit_is_skipped_unread_and_the_rest_imported(cat, tmp_path, spaces,
+                                                                                   monkeypatch):
+    Image.new("RGB", (80, 80), (200, 10, 10)).save(tmp_path / "ok.png")
+    with open(tmp_path / "huge.jpg", "wb") as f:
+        f.truncate(4096)
+    monkeypatch.setattr("core.images._MAX_FILE_BYTES", 2048)  # the 512 MB limit, made small
+    monkeypatch.setattr(Path, "read_bytes", lambda p, real=Path.read_bytes: pytest.fail(f"{p} read") if
+                        p.name == "huge.jpg" else real(p))
+    (tmp_path / "p.csv").write_text("id,title,image\n1,A,ok.png\n2,B,huge.jpg\n")
+    report, _ = run(cat, tmp_path / "p.csv", spaces, mapping=ColumnMapping(id="id", title="title", image="image"))
+    assert report.added == 1 and [(s.sku, s.reason) for s in report.skipped] == [("2", "too_large")]
+    assert "huge.jpg' is larger than 512 MB" in report.skipped[0].detail
+
+
+def test_a_json_file_holding_one_array_of_objects_is_read_element_by_element(cat, tmp_path, spaces):
+    src = tmp_path / "p.json"
+    src.write_text('[\n  {"id": 1, "title": "a", "price": 3},\n  {"id": 2,\n   "title": "b", "price": 4},\n'
+                   '  7,\n  {"id": 3, "title": "c", "price": 1.299}\n]\n')
+    info = inspect_source(src, whole=True)
+    assert info.columns == ("id", "title", "price")
+    report, _ = run(cat, src, spaces, mapping=ColumnMapping(id="id", title="title", price="price"))
+    assert report.added == 3 and [(s.line, s.reason) for s in report.skipped] == [(5, "malformed_line")]
+    # a JSON number is written with a decimal point: 1.299 is no thousands separator there
+    assert {p.sku: p.price for p in cat.products(cat.all_pks())} == {"1": 3.0, "2": 4.0, "3": 1.299}
+    src.write_text('[{"id": 1, "title": "a"}, {"id": 2, "title": }, {"id": 3, "title": "c"}]')
+    report, _ = run(cat, src, spaces, mapping=ColumnMapping(id="id", title="title"))
+    assert [s.reason for s in report.skipped] == ["malformed_line"]
+    assert "the elements after it are not read" in report.skipped[0].detail
+
+
+def test_a_point_before_three_digits_is_refused_when_no_other_price_tells_how_the_file_writes_decimals(
+        cat, tmp_path, spaces):
+    (tmp_path / "p.csv").write_text("id;title;price;rating\n1;Sofa;1.299;4.125\n2;Chair;899;\n")
+    report, _ = run(cat, tmp_path / "p.csv", spaces,
+                    mapping=ColumnMapping(id="id", title="title", price="price", rating="rating"))
+    assert report.added == 1 and [(s.sku, s.reason, s.detail) for s in report.skipped] == [
+        ("1", "ambiguous_price", "line 2: price '1.299' may be 1299 (a thousands separator) or 1.299 "
+                                 "(a decimal point): write it as one of those")]
+    (tmp_path / "p.csv").write_text("id;title;price;rating\n1;Sofa;1.299;4.125\n2;Chair;899,50;\n")
+    report, _ = run(cat, tmp_path / "p.csv", spaces,
+                    mapping=ColumnMapping(id="id", title="title", price="price", rating="rating"))
+    sofa = cat.product(cat.pk_for_sku("1"))
+    assert not report.skipped and (sofa.price, sofa.rating) == (1299.0, 4.125)  # a rating groups no thousands

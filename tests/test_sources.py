@@ -126,3 +126,20 @@ def test_a_file_of_broken_quotes_is_not_read_again_for_ever(tmp_path):
     rows = rows_of(path)  # each broken row's quote runs to the end: read again each time, it took minutes
     assert len(rows) == MAX_QUOTE_RECOVERIES + 1 and all(error for _, _, error in rows)
     assert f"lines {MAX_QUOTE_RECOVERIES + 2}-{3 * MAX_QUOTE_RECOVERIES + 1} are skipped with it" in rows[-1][2]
+
+
+def test_a_damaged_utf16_file_is_refused_naming_the_line_not_read_as_windows_1252(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("id,title\n1,Café\n2,B\n".encode("utf-16") + "3,".encode("utf-16-le") + b"\x00\xd8"
+                     + "x\n".encode("utf-16-le"))
+    with pytest.raises(ImportFailed, match=r"p.csv is UTF-16 text, but line 4 holds bytes that are not UTF-16"):
+        read_rows(path)
+    path.write_bytes("id,title\n1,Café\n".encode("utf-16"))
+    assert [r.data for r in read_rows(path)[1]] == [{"id": "1", "title": "Café"}]
+
+
+def test_columns_without_a_name_are_named_by_their_place_and_keep_their_values(tmp_path):
+    (tmp_path / "p.csv").write_text("id,,title,\n1,red,A,cotton\n")
+    info, rows = read_rows(tmp_path / "p.csv")
+    assert info.columns == ("id", "column 2", "title", "column 4")
+    assert [r.data for r in rows] == [{"id": "1", "column 2": "red", "title": "A", "column 4": "cotton"}]
