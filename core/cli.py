@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.cli_insights import add_cluster_options, chosen_cluster
+from core.cli_insights import add_cluster_options, cluster_named
 from core.errors import AppError, user_message
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ def cmd_search(args) -> int:
     categories = catalog_spellings(cat, categories)
     members = None
     if args.cluster is not None:
-        clustering, chosen = chosen_cluster(cat, args.cluster, args.cluster_method)
+        clustering, chosen = cluster_named(cat, args)
         members = clustering.members(chosen.label)
     q = Query(text=args.text, image=load_image(args.image).image if args.image else None, like=pks(args.like),
               unlike=pks(args.unlike), unlike_text=tuple(args.unlike_text), image_weight=args.image_weight,
@@ -289,7 +289,9 @@ def cmd_search(args) -> int:
     else:
         for r in rows:
             print(f"{r['rank']:>3}  {r['score']:.3f}  {r['id']:<14} {r['title']}")
-        if not rows:
+        if not rows and not len(cat):  # no filter to loosen: nothing to find
+            print(f"No results: {cat.name} has no products yet (add them with `vitrina import`).")
+        elif not rows:
             print("No results: loosen the filters or the relevance threshold.")
     return 0
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from core.errors import AppError
@@ -30,19 +31,40 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def add_cluster_options(p: argparse.ArgumentParser, what: str) -> None:
-    """``--cluster`` and ``--cluster-method``, shared by the commands that can keep to one cluster."""
+    """``--cluster`` and the clustering it refers to, shared by the commands that can keep to one cluster."""
     p.add_argument("--cluster", metavar="NUMBER|NAME",
                    help=f"{what} only among this cluster's products (as `vitrina clusters` lists them)")
     p.add_argument("--cluster-method", choices=("kmeans", "hdbscan"), default="kmeans",
-                   help="the clustering --cluster refers to (its default settings, as `vitrina clusters`)")
+                   help="the clustering --cluster refers to, as `vitrina clusters --method`")
+    p.add_argument("--cluster-k", type=int, metavar="K", help="as `vitrina clusters -k` (default: its default)")
+    p.add_argument("--cluster-space", metavar="SPACE", help="as `vitrina clusters --space` (default: vit, else image)")
 
 
-def chosen_cluster(catalog, ref: str, method: str):
+def clustering_of(catalog, args):
+    """The clustering that ``vitrina clusters`` lists with the same method, -k and space (the cluster numbers
+    of another one name other clusters: `--cluster 4` of `clusters -k 5` searched the default k's cluster 4)."""
+    from core.insights import cluster
+
+    if args.cluster_k is not None and args.cluster_k < 2:
+        raise AppError(f"--cluster-k needs at least 2 clusters (got {args.cluster_k}).")
+    return cluster(catalog, args.cluster_space, args.cluster_method, args.cluster_k)
+
+
+def chosen_cluster(catalog, ref: str, method: str = "kmeans", k: int | None = None, space: str | None = None):
     """(clustering, cluster) that ``--cluster REF`` names; computed and cached when the catalog has none yet."""
     from core.insights import cluster
 
-    clustering = cluster(catalog, None, method)
+    clustering = cluster(catalog, space, method, k)
     return clustering, clustering.find(ref)
+
+
+def cluster_named(catalog, args):
+    """(clustering, cluster) of ``--cluster`` and its options, said on stderr: which clustering, which cluster."""
+    clustering = clustering_of(catalog, args)
+    chosen = clustering.find(args.cluster)
+    print(f"cluster {chosen.label} of {clustering.summary()}: {chosen.name}, {chosen.size} products",
+          file=sys.stderr)
+    return clustering, chosen
 
 
 def cmd_clusters(args) -> int:

@@ -140,9 +140,12 @@ class Engine:
         """(catalog id, revision) the index was saved at; Nones when unknown (lost, or saved before ids)."""
         try:
             doc = json.loads((self.folder / name / REVISION_FILE).read_text())
-            return doc.get("catalog"), int(doc["revision"])
+            revision = doc["revision"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None, None
+        if type(revision) is not int:  # Infinity (OverflowError from int()), 3.5, "7", true: damaged
+            return None, None
+        return doc.get("catalog"), revision
 
     def vectors_at(self, name: str, pks: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(positions in ``pks`` that have a vector in space ``name``, those vectors), from the index."""

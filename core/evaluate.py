@@ -138,8 +138,8 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
         for mode in modes:
             q = _mode_query(mode, product.title, image, k, () if label == EXACT else (pk,), within,
                             tuple(spaces) if spaces else None)
-            if q is None:
-                why_not[mode] = "the query products have no photo that can be read."
+            if q is None:  # said only if nothing else stopped the mode: a space that takes no photo is the reason
+                why_not.setdefault(mode, "the query products have no photo that can be read.")
                 continue
             try:
                 ranked = [h.pk for h in searcher.search(q)]

@@ -11,6 +11,9 @@ Filters restrict the index search itself, so a selective filter still returns a 
 from __future__ import annotations
 
 import logging
+import math
+import numbers
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +24,12 @@ from core.engine import Engine
 from core.errors import QueryError
 
 log = logging.getLogger(__name__)
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds anything to search for: a zero-width space, a byte-order mark or control characters
+    alone (strip() keeps them) were searched as a text, and found whatever lies nearest an empty one."""
+    return any(unicodedata.category(c)[0] not in "CZ" for c in text)
 
 
 @dataclass(frozen=True)
@@ -53,8 +62,15 @@ class Query:
     spaces: tuple[str, ...] | None = None  # only these embedding spaces (evaluation, "image only" views)
 
     def validate(self) -> None:
-        if not (self.text.strip() or self.image is not None or self.like):
+        if not (has_words(self.text) or self.image is not None or self.like):
             raise QueryError("Give a query: an image, some text or a product to find more like.")
+        # what the command line refuses, refused here too: k=2.5 gave 16 results, a NaN bound no result at all
+        if not isinstance(self.k, numbers.Integral) or isinstance(self.k, bool):
+            raise QueryError(f"The number of results must be a whole number (got {self.k!r}).")
+        for what, v in (("minimum price", self.filters.price_min), ("maximum price", self.filters.price_max),
+                        ("minimum rating", self.filters.rating_min), ("relevance threshold", self.min_score)):
+            if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v)):
+                raise QueryError(f"The {what} must be a number (got {v!r}).")
         if not 0.0 <= self.image_weight <= 1.0:
             raise QueryError(f"The image weight must be between 0 and 1 (got {self.image_weight}).")
         if not 0.0 <= self.negative_weight <= 2.0:
@@ -92,7 +108,7 @@ class Searcher:
         w_img, w_txt = q.image_weight, 1.0 - q.image_weight
         if q.image is None and not q.like:
             w_img, w_txt = 0.0, 1.0
-        if not q.text.strip() and not q.like:
+        if not has_words(q.text) and not q.like:
             w_img, w_txt = 1.0, 0.0
         # the image spaces of a catalog without photos cannot answer: no evidence there, so that a photo query is
         # refused (an empty index waiting for a new model's vectors takes part, and finds nothing until re-indexed)
@@ -101,9 +117,10 @@ class Searcher:
                   if (q.spaces is None or n in q.spaces) and (photos or s.source != "image")]
         out: list[Evidence] = []
         images = [q.image] if q.image is not None else []
-        out += self._from_inputs(spaces, images, [q.text] if q.text.strip() else [], w_img, w_txt, False)
+        out += self._from_inputs(spaces, images, [q.text] if has_words(q.text) else [], w_img, w_txt, False)
         out += self._from_products(spaces, q.like, w_img, w_txt, False)
-        out += self._from_inputs(spaces, list(q.unlike_images), list(q.unlike_text), w_img or 0.5, w_txt or 0.5, True)
+        out += self._from_inputs(spaces, list(q.unlike_images), [t for t in q.unlike_text if has_words(t)],
+                                 w_img or 0.5, w_txt or 0.5, True)
         out += self._from_products(spaces, q.unlike, w_img or 0.5, w_txt or 0.5, True)
         return [e for e in out if e.weight > 0]
 

@@ -26,8 +26,11 @@ def category_field(engine: Engine, field: str | None = None) -> str:
         return field
     counts = {f: len(engine.catalog.field_values(f)) for f in fields}
     usable = [f for f, n in counts.items() if 3 <= n <= 1000]
-    if not usable:
-        raise QueryError(f"{engine.catalog.name} has no category field with at least 3 values to classify into.")
+    if not usable:  # "at least 3 values" was said of fields of 5,000 values too
+        many = [f"{f} ({n:,} values)" for f, n in counts.items() if n > 1000]
+        raise QueryError(f"{engine.catalog.name} has no category field with 3 to 1,000 values to classify into"
+                         + (f": {', '.join(many)} {'has' if len(many) == 1 else 'have'} too many to tell apart."
+                            if many else "."))
     return max(usable, key=counts.get)
 
 

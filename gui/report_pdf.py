@@ -72,7 +72,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="grad-cam vit", help="the heatmap shown (e.g. perturbation, match map)")
     p.add_argument("--name", default="report")
     p.add_argument("--no-rationale", action="store_true")
-    p.add_argument("--clusters", action="store_true", help="name each result's cluster (--cluster-method's clustering)")
+    p.add_argument("--clusters", action="store_true", help="name each result's cluster (the clustering --cluster-method, --cluster-k and "
+                   "--cluster-space name)")
     add_cluster_options(p, "report results")
     p.set_defaults(func=cmd_report)
 
@@ -108,9 +109,8 @@ def read_requests(path: Path):
 def cmd_report(args) -> int:
     from core.catalog import Catalog
     from core.cli import _drive, open_engine_cli, out_folder
-    from core.cli_insights import chosen_cluster
+    from core.cli_insights import cluster_named, clustering_of
     from core.errors import AppError
-    from core.insights import cluster
     from explain.explainer import VIEWS, MatchExplainer
     from explain.facts import words_of
     from explain.rationale import LlamaRationale, RationaleWriter, Verifier
@@ -124,9 +124,9 @@ def cmd_report(args) -> int:
     if args.cluster is not None or args.clusters:  # an unknown cluster is said before any work starts
         with Catalog.open(args.catalog) as catalog:
             if args.cluster is not None:
-                clustering, chosen = chosen_cluster(catalog, args.cluster, args.cluster_method)
+                clustering, chosen = cluster_named(catalog, args)
             else:
-                clustering = cluster(catalog, None, args.cluster_method)
+                clustering = clustering_of(catalog, args)
     if args.k < 1:
         raise AppError(f"Ask for at least one result per query (got -k {args.k}).")
     engine = open_engine_cli(args.catalog)

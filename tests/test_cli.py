@@ -100,6 +100,19 @@ def test_clusters_then_search_and_report_within_one(tmp_path, mini_dir, capsys):
     assert {r["id"] for r in json.loads(capsys.readouterr().out)} == {r["id"] for r in rows}
     assert cli.run(["search", cat, "--text", "shoe", "--cluster", "no such thing"]) == 2
     assert "No cluster 'no such thing'" in capsys.readouterr().err
+    with Catalog.open(tmp_path / "shop.vitrina") as catalog:  # the clustering `clusters -k 3` listed, not the default
+        three = cluster(catalog, "image", "kmeans", 3)
+        assert len(three.clusters) != len(c.clusters)
+        smallest = min(three.clusters, key=lambda x: x.size)
+        members = {catalog.product(pk).sku for pk in three.members(smallest.label)}
+    assert cli.run(["search", cat, "--text", "shoe", "-k", "12", "--json", "--cluster", str(smallest.label),
+                    "--cluster-k", "3"]) == 0
+    out = capsys.readouterr()
+    assert {r["id"] for r in json.loads(out.out)} == members
+    assert f"cluster {smallest.label} of 3 clusters (kmeans, image space" in out.err
+    assert f"{smallest.name}, {smallest.size} products" in out.err
+    assert cli.run(["search", cat, "--text", "shoe", "--cluster", "0", "--cluster-k", "1"]) == 2
+    assert "--cluster-k needs at least 2 clusters" in capsys.readouterr().err
 
 
 def test_numbers_and_names_a_command_cannot_use_are_refused_before_it_runs(tmp_path, mini_dir, capsys):
@@ -169,3 +182,12 @@ def test_filter_values_are_matched_as_the_catalog_spells_them_and_unknown_ones_n
     assert cli.run(["search", cat, "--text", "shoe", "--filter", "articleType=Boots"]) == 2
     err = capsys.readouterr().err
     assert "No product has articleType='Boots'" in err and "Shoes" in err and "Tshirts" in err
+
+
+def test_searching_a_catalog_without_products_says_so_not_to_loosen_filters(tmp_path, capsys):
+    from core.catalog import Catalog
+
+    Catalog.create(tmp_path / "empty.vitrina").close()
+    assert cli.run(["search", str(tmp_path / "empty.vitrina"), "--text", "shoes"]) == 0
+    out = capsys.readouterr().out
+    assert "empty has no products yet (add them with `vitrina import`)" in out and "loosen" not in out

@@ -123,3 +123,14 @@ def test_an_index_that_cannot_be_saved_is_searched_from_memory_with_a_warning(en
     assert any("could not be saved" in r.getMessage() and "Permission denied" in r.getMessage()
                for r in caplog.records)
     assert search(eng, Query(text="red dress", k=3))  # it was a traceback
+
+
+def test_a_damaged_revision_file_rebuilds_its_index(engine, spaces):
+    path = engine.folder / "text" / "catalog_revision.json"
+    saved = json.loads(path.read_text())
+    for revision in (float("inf"), 3.5, "7", True, None):
+        path.write_text(json.dumps({**saved, "revision": revision}))  # Infinity: an OverflowError escaped
+        eng, messages = reopen(engine, spaces)
+        assert messages[0] == "image: loaded 12 vectors" and messages[1].startswith("text: rebuilt"), revision
+        assert len(eng.indexes["text"]) == 12
+        eng.catalog.close()

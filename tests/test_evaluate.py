@@ -104,6 +104,10 @@ def test_each_mode_says_how_many_queries_its_figures_are_over(tmp_path, spaces, 
     rows = {line.split()[0]: line.split()[-1] for line in result.table().splitlines()[2:]}
     assert rows == {"image": "5", "text": "6", "fused": "5"} and "queries" in result.table().splitlines()[1]
     assert "only these ran in these modes" in caplog.text and "image 5" in caplog.text
+    # a photo query in a text-only space: that is why the mode ran nowhere, though the last query has no photo
+    (tmp_path / "img" / "5.png").unlink()
+    with pytest.raises(AppError, match="image: None of the query's inputs can be searched in this catalog"):
+        drain(evaluate(engine, "group", n_queries=6, k=2, modes=("image",), spaces=("text",)))
 
 
 def test_copurchase_relevance_without_pairs_says_how_to_import_them(engine):

@@ -70,6 +70,17 @@ def test_invalid_queries_say_what_to_do(engine):
         search(engine, Query(text="x", filters=Filters(categories={"colour": ("Red",)})))
     with pytest.raises(QueryError, match="price range is empty"):
         search(engine, Query(text="x", filters=Filters(price_min=5, price_max=1)))
+    for invisible in ("\u200b", "\ufeff", "\x00", " \u00a0\n"):  # nothing to search for, though strip() keeps some
+        with pytest.raises(QueryError, match="Give a query"):
+            search(engine, Query(text=invisible))
+    assert search(engine, Query(text="red dress", unlike_text=("\u200b",), k=3))  # an invisible --not: left out
+    with pytest.raises(QueryError, match=r"number of results must be a whole number \(got 2.5\)"):
+        search(engine, Query(text="x", k=2.5))
+    assert len(search(engine, Query(text="x", k=np.int64(2)))) == 2
+    for bad in (dict(filters=Filters(price_min=float("nan"))), dict(filters=Filters(price_max=float("inf"))),
+                dict(filters=Filters(rating_min=float("nan"))), dict(min_score=float("nan"))):
+        with pytest.raises(QueryError, match=r"must be a number \(got (nan|inf)\)"):
+            search(engine, Query(text="x", **bad))
 
 
 def test_scores_are_cosines_of_stored_vectors(engine, spaces):

@@ -51,3 +51,13 @@ def test_a_category_field_without_values_is_an_error_not_a_crash(joint_engine):
         joint_engine.catalog.set_fields({"season": "category"})  # imported with --category season, every cell empty
     with pytest.raises(QueryError, match="No product of mini has a value in 'season', so there are no categories"):
         classify(joint_engine, Image.new("RGB", (8, 8)), "season")
+
+
+def test_a_catalog_whose_category_fields_have_too_many_values_says_so(joint_engine, monkeypatch):
+    catalog = joint_engine.catalog
+    monkeypatch.setattr(catalog, "category_fields", lambda: ["product_code", "articleType"])
+    values = {"product_code": [(str(i), 1) for i in range(5000)], "articleType": [("Shoes", 3), ("Belts", 2)]}
+    monkeypatch.setattr(catalog, "field_values", values.get)
+    with pytest.raises(QueryError, match=r"mini has no category field with 3 to 1,000 values to classify into: "
+                                         r"product_code \(5,000 values\) has too many to tell apart\.$"):
+        category_field(joint_engine)
