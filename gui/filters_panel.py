@@ -70,8 +70,10 @@ class FiltersPanel(QWidget):
             self._settle.stop()
             self.changed.emit()
 
-    def set_fields(self, fields: dict[str, list[tuple[str, int]]]) -> None:
-        """Category field -> its (value, count) list, most common first."""
+    def set_fields(self, fields: dict[str, list[tuple[str, int]]], keep: bool = False) -> None:
+        """Category field -> its (value, count) list, most common first. ``keep``: each field keeps the value chosen
+        before, if it still has it (the same catalog opened again), without a ``changed`` signal."""
+        chosen = {k: c.currentData() for k, c in self.combos.items()} if keep else {}
         for combo in self.combos.values():
             self.form.removeRow(combo)
         self.combos = {}
@@ -87,6 +89,8 @@ class FiltersPanel(QWidget):
             combo.currentIndexChanged.connect(lambda _i, c=combo: c.setToolTip(c.currentText()))
             if len(values) > SEARCHABLE:
                 searchable(combo)
+            if chosen.get(name) is not None:
+                combo.setCurrentIndex(max(0, combo.findData(chosen[name])))
             combo.currentIndexChanged.connect(self.changed)
             self.form.insertRow(row, field_label(name), combo)
             self.combos[name] = combo

@@ -290,7 +290,12 @@ class MainWindow(QMainWindow):
     def cancel_all(self) -> None:
         explaining = "explain" in self._latest
         opening = self._opening if "open" in self._latest else None
-        for worker in list(self._workers):
+        # a search waiting behind other work (a report: "Cancel stops the report") is what the query box says
+        # now: it stays, and runs once the work ahead of it stops (cancelled too, it left the results of the
+        # query before under the new words)
+        waiting = {self._latest.get(k) for k in ("search", "classify")} - {None}
+        waiting = {w for w in waiting if not w.started} if any(w.started for w in self._workers - waiting) else set()
+        for worker in list(self._workers - waiting):
             worker.cancel()
         if explaining:  # its "Explaining…" would stay for good
             self.details.clear(self.tr("Cancelled: select the result again, or choose a heatmap, to explain it."))
@@ -305,23 +310,35 @@ class MainWindow(QMainWindow):
         box.open()
 
     # ---- catalog ------------------------------------------------------------------------
-    def open_catalog(self, path: Path, demo: bool = False) -> None:
+    def open_catalog(self, path: Path, demo: bool = False, restore: bool = False) -> None:
+        """``restore``: the catalog open before a failed or cancelled open comes back with the query, the filters,
+        the clusters and the selection it had (the failed open of a text file wiped them). The example products,
+        category, filters and clusters of the catalog before are dropped only once the new one is open."""
         # the catalog to go back to if this one fails or is cancelled (while one opens: the one open before that)
         before = self.engine.catalog.path if self.engine is not None else self._opening and self._opening[1]
         self._opening = (Path(path), before)
         self.engine = None
         self.holder = {}
         self._stop("search", "classify", "insights")  # the catalog before's
+        if self._selected_pk is not None:  # selected again if this catalog is the one that comes back
+            self._reselect = self._selected_pk
+        self._forget_selection()
+        self._searched = None
+        self.results.set_similar([])  # searched again once a catalog is open (the same results, if it comes back)
+        self.query.setEnabled(False)
+        self._show_catalog(self.tr("Opening %s…") % Path(path).name)
+        self._run("open", backend.open_catalog, Path(path), demo, any_catalog=True,
+                  on_result=lambda engine: self._catalog_opened(engine, restore, demo),
+                  on_error=lambda _why: self._open_failed(Path(path), before))
+
+    def _clear_catalog_state(self) -> None:
+        """What belonged to the catalog before: its results, clusters, example products, category."""
         self._forget_selection()
         self._searched = self._reselect = None
         self.results.set_similar([])
         self.insights.clear()
         self.query.forget_products()
         self.query.set_category(None)  # "only this category": a category of the catalog before
-        self.query.setEnabled(False)
-        self._show_catalog(self.tr("Opening %s…") % Path(path).name)
-        self._run("open", backend.open_catalog, Path(path), demo, on_result=self._catalog_opened, any_catalog=True,
-                  on_error=lambda _why: self._open_failed(Path(path), before))
 
     def _open_failed(self, path: Path, before: Path | None) -> None:
         """The error box says why; the catalog leaves the recent list if it is gone, and the one open before
@@ -331,27 +348,31 @@ class MainWindow(QMainWindow):
             self.settings.setValue("recent", [p for p in self._recent() if p != str(path)])
             self._update_recent()
         if before is not None and before != path and before.exists():
-            self.open_catalog(before)
+            self.open_catalog(before, restore=True)
         else:
+            self._clear_catalog_state()
             none = self.tr("No catalog open: File > Open Catalog or Import Products…")
             self._show_catalog(none)
             self.results.set_similar([], none)  # not "loosen the filters"
 
-    @Slot(object)
-    def _catalog_opened(self, engine) -> None:
+    def _catalog_opened(self, engine, restore: bool = False, demo: bool = False) -> None:
         self.engine = engine
         self._opening = None
+        if not restore:
+            self._clear_catalog_state()
         self.query.setEnabled(True)
         cat = engine.catalog
         fields = {f: cat.field_values(f) for f in cat.category_fields()}
-        self.filters.set_fields(fields)
+        self.filters.set_fields(fields, keep=restore)
         models = ", ".join(s.encoder_id for s in engine.spaces.values())
         self._show_catalog(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
         self._remember(cat.path)
         if engine.notes:  # e.g. its adapted model is gone and the shipped one is used: said, not only logged
             QMessageBox(QMessageBox.Warning, self.tr("Vitrina"),
                         "\n\n".join(backend.in_window_words(n) for n in engine.notes), parent=self).open()
-        if self.query.is_empty():
+        if self.query.is_empty() and demo:  # the demo opens with results; a shop's own catalog with its own query
+            # (typed into every catalog, the words were mixed into the first photo dropped: results pulled
+            # towards red dresses, unsaid)
             self.query.text.setText(self.tr("red summer dress"))
         self.search()
         if self._reindex_after_open == cat.path:
@@ -469,7 +490,7 @@ class MainWindow(QMainWindow):
     def _update_recent(self) -> None:
         self.recent_menu.clear()
         for p in self._recent():
-            action = self.recent_menu.addAction(Path(p).name)
+            action = self.recent_menu.addAction(Path(p).name.replace("&", "&&"))  # "H&M" is no accelerator
             action.setToolTip(p)
             action.triggered.connect(lambda _=False, p=p: self.open_catalog(Path(p)))
         self.recent_menu.setEnabled(bool(self.recent_menu.actions()))

@@ -33,6 +33,17 @@ class ResultsGrid(QListView):
             return
         super().keyPressEvent(event)
 
+    focusing = False  # the focus is coming in (not a keyboard user's Tab): a card it makes current is not chosen
+
+    def focusInEvent(self, event) -> None:
+        """Qt makes the first card current when the focus comes in with none current: the focus moving here from
+        a map that was hidden (the Insights tab left) replaced the product picked there with the first result."""
+        self.focusing = event.reason() not in (Qt.TabFocusReason, Qt.BacktabFocusReason)
+        try:
+            super().focusInEvent(event)
+        finally:
+            self.focusing = False
+
     def mousePressEvent(self, event) -> None:
         before = self.currentIndex()
         super().mousePressEvent(event)
@@ -162,9 +173,12 @@ class ResultsPanel(QWidget):
         selected = index is not None and index.isValid() and grid.selectionModel().isSelected(index)
         return index.model().row_at(index.row()) if selected else None
 
-    def _current_changed(self, current, _previous) -> None:
+    def _current_changed(self, current, previous) -> None:
+        grid = self.similar if current.model() is self.similar_model else self.goes_with
+        if current.isValid() and grid.focusing and not previous.isValid():  # made current by the focus alone
+            self._update_buttons()
+            return
         if current.isValid():  # the card explained is the one highlighted (focus coming in makes a card current only)
-            grid = self.similar if current.model() is self.similar_model else self.goes_with
             grid.selectionModel().select(current, QItemSelectionModel.ClearAndSelect)
         self._update_buttons()
         if current.isValid():

@@ -36,6 +36,7 @@ class TaskWorker(QRunnable):
             self.kwargs.update(emit=lambda item: self._emit("progress", item), cancelled=lambda: self._cancelled)
         self.signals = WorkerSignals()
         self._cancelled = False
+        self.started = False  # its pool has begun to run it (False: queued behind other work)
         self.setAutoDelete(False)
 
     def cancel(self) -> None:
@@ -46,6 +47,7 @@ class TaskWorker(QRunnable):
         return self._cancelled
 
     def run(self) -> None:
+        self.started = True
         try:
             if self._cancelled:  # cancelled while still queued: do nothing at all
                 return

@@ -27,6 +27,7 @@ def open_window(qtbot, path, settings):
 
     window = MainWindow(path, demo=False, settings=settings)
     qtbot.addWidget(window)
+    window.query.text.setText("red summer dress")  # typed while it opens: only the demo opens with a query
     return window
 
 
@@ -664,11 +665,11 @@ def test_opening_another_catalog_drops_the_clusters_and_the_limit_of_the_one_bef
     assert window.cluster_pks is not None and window.insights.map.items
     window.query.add_unlike(window.results.similar_model.row_at(0).pk, "a product")
     window.open_catalog(engine.catalog.path)  # e.g. imported again: other products, other pks
+    wait_idle(qtbot, window)  # once it is open, nothing of the one before is used
     assert window.insights.clustering is None and window.cluster_pks is None
     assert window.query.state().unlike == ()  # "less like this" named products of the catalog before
     assert window.insights.list.count() == 0 and not window.insights.map.items
     assert not window.insights.map.scene().items()
-    wait_idle(qtbot, window)
     shown = {window.results.similar_model.row_at(i).pk for i in range(window.results.similar_model.rowCount())}
     assert len(shown) == 12  # the search is no longer kept to the old cluster
 

@@ -62,6 +62,7 @@ def open_window(qtbot, path, settings):
 
     window = MainWindow(path, demo=False, settings=settings)
     qtbot.addWidget(window)
+    window.query.text.setText("red summer dress")  # typed while it opens: only the demo opens with a query
     qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
     return window
 
@@ -341,3 +342,27 @@ def test_another_heatmap_keeps_the_match_shown_and_a_search_stops_its_explanatio
     explaining.set()
     wait_idle(qtbot, window)
     assert window._searched.text == "blue shirt"
+
+
+def test_coming_back_from_the_insights_tab_keeps_the_product_picked_on_the_map(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=5000)
+    window.compute_insights("kmeans", "pca")
+    wait_idle(qtbot, window)
+    tabs, model = window.results.tabs, window.results.similar_model
+    tabs.setCurrentWidget(window.insights)
+    window.insights.map.setFocus()  # a click on the map
+    qtbot.waitUntil(lambda: window.insights.map.hasFocus(), timeout=5000)
+    picked = model.row_at(3).pk
+    window.insights.map.clicked.emit(picked)
+    wait_idle(qtbot, window)
+    assert window._selected_pk == picked
+    tabs.setCurrentWidget(window.results.similar)  # the map hides: the focus moves into the grid
+    wait_idle(qtbot, window)
+    assert window.results.similar.hasFocus() and window._selected_pk == picked  # not the first result's
+    assert window.results.current_row() is None or window.results.current_row().pk == picked
+    qtbot.keyClick(window.results.similar, Qt.Key_Right)  # the keyboard moves on from the card made current
+    wait_idle(qtbot, window)
+    assert window._selected_pk == window.results.current_row().pk != picked

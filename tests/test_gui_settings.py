@@ -17,6 +17,7 @@ def open_window(qtbot, path, settings):
 
     window = MainWindow(path, demo=False, settings=settings)
     qtbot.addWidget(window)
+    window.query.text.setText("red summer dress")  # typed while it opens: only the demo opens with a query
     qtbot.waitUntil(lambda: not window._workers, timeout=20000)
     return window
 
@@ -132,3 +133,56 @@ def test_a_language_model_is_chosen_in_the_window_and_checked_when_chosen(qtbot,
     assert settings.value("rationale/model") == str(model) and "bigger.gguf" in window.statusBar().currentMessage()
     window.set_language_model(None)
     assert settings.value("rationale/model") is None
+
+
+def test_a_file_that_fails_to_open_leaves_the_open_catalogs_query_filters_clusters_and_selection(
+        qtbot, engine, tmp_path):
+    import shutil
+
+    from PySide6.QtWidgets import QMessageBox
+
+    window = open_window(qtbot, engine.catalog.path, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    window.compute_insights("kmeans", "pca")
+    qtbot.waitUntil(lambda: not window._workers and window.insights.clustering is not None, timeout=20000)
+    model = window.results.similar_model
+    window.thumb(model.row_at(2).pk, model.row_at(2).title, True)  # more like this one
+    combo = window.filters.combos["articleType"]
+    combo.setCurrentIndex(combo.findData("Dresses"))
+    qtbot.waitUntil(lambda: not window._workers and window._searched is not None, timeout=20000)
+    qtbot.wait(500)  # the filters settle
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    window.results.similar.setCurrentIndex(model.index(1, 0))
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    picked, likes, rows = window._selected_pk, window.query.state().like, [model.row_at(i).pk for i in
+                                                                            range(model.rowCount())]
+    clusters = window.insights.list.count()
+    (tmp_path / "notes.txt").write_text("not a catalog")
+    for bad in (tmp_path / "notes.txt", tmp_path / "H&M.vitrina"):  # not a catalog; gone
+        window.open_catalog(bad)
+        qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
+        for box in window.findChildren(QMessageBox):
+            box.deleteLater()
+        assert window.engine.catalog.path == engine.catalog.path
+        assert window.query.state().like == likes and window.filters.combos["articleType"].currentData() == "Dresses"
+        assert window.insights.list.count() == clusters and window.insights.clustering is not None
+        assert [model.row_at(i).pk for i in range(model.rowCount())] == rows and window._selected_pk == picked
+        assert window.results.current_row().pk == picked
+    shutil.copy(engine.catalog.path, tmp_path / "H&M.vitrina")  # another catalog: nothing of the one before
+    window.open_catalog(tmp_path / "H&M.vitrina")
+    qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
+    assert not window.query.state().like and window._selected_pk is None and window.insights.clustering is None
+    assert [a.text() for a in window.recent_menu.actions()][0] == "H&&M.vitrina"  # shown as "H&M", not "HM"
+
+
+def test_only_the_demo_opens_with_a_query_of_its_own(qtbot, engine, tmp_path):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(engine.catalog.path, demo=False,
+                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
+    assert window.query.text.text() == "" and window.results.similar_model.rowCount() == 0
+    assert "Type a description, drop a photo" in window.results.empty.text()
+    window._catalog_opened(window.engine, demo=True)  # the demo catalog, opened
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    assert window.query.text.text() == "red summer dress" and window.results.similar_model.rowCount() > 0

@@ -1,6 +1,7 @@
 """The window never shows, for the catalog or the product now chosen, what was computed for another: results of
 work asked for before a catalog was opened, a product selected or a photo cleared are dropped (pytest-qt)."""
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -72,6 +73,7 @@ def open_window(qtbot, path, settings):
 
     window = MainWindow(path, demo=False, settings=settings)
     qtbot.addWidget(window)
+    window.query.text.setText("red summer dress")  # typed while it opens: only the demo opens with a query
     wait_idle(qtbot, window)
     return window
 
@@ -417,3 +419,36 @@ def test_reports_never_replace_one_another_and_a_second_waits_for_the_first(qtbo
     wait_idle(qtbot, window)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         f"vitrina-mini-red summer dress{end}.{ext}" for end in ("", " (2)", f"-{sku}") for ext in ("html", "pdf"))
+
+
+def test_cancel_stops_a_report_and_the_search_waiting_behind_it_runs(qtbot, engine, settings, tmp_path,
+                                                                     monkeypatch):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    writing = threading.Event()
+
+    def report(*a, emit, cancelled, **k):
+        writing.set()
+        while not cancelled():
+            time.sleep(0.01)
+        return "<p>r</p>"
+
+    monkeypatch.setattr(backend, "report_html", report)
+    (tmp_path / "rep").mkdir()
+    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
+    assert writing.wait(10)
+    window.query.text.setText("blue shirt")
+    window.search()  # queued behind the report
+    window.cancel_all()  # "Cancel stops the report": not the search the box now says
+    wait_idle(qtbot, window)
+    assert window._searched.text == "blue shirt"
+    assert window.results.similar_model.row_at(0).title == backend.run_search(
+        window.engine, window._searched)[0].title
+    assert not list((tmp_path / "rep").iterdir())  # the report stopped, unwritten
+    window.query.text.setText("red dress")
+    window.search()
+    window.cancel_all()  # a search alone (nothing ahead of it) is cancelled as before
+    wait_idle(qtbot, window)
+    assert window._searched.text == "blue shirt"
