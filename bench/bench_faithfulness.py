@@ -92,7 +92,8 @@ def summarise(rows: dict[str, list]) -> dict:
                        "share_beats_random": float(np.mean([r["beats_random"] for r in items]))}
         m = out[method]
         measurable = [r for r in items if r["measurable"]]
-        m["n_measurable"] = len(measurable)  # the rest: blurring the photo moves the score by < MIN_SPAN
+        m["n_measurable"] = len(measurable)  # the rest: blurring the photo moves the score by < MIN_SPAN, or less
+        # than blurring parts of it does
         m["share_beats_random_measurable"] = float(np.mean([r["beats_random"] for r in measurable])) \
             if measurable else float("nan")
         m["deletion_vs_random"] = m["mean_deletion_auc"] / m["mean_random_deletion_auc"]

@@ -45,6 +45,33 @@ def region_of(heatmap: np.ndarray) -> str | None:
     return REGIONS[i][j]
 
 
+# Catalog values such as "Bath and Body" must not turn everyday words into claims.
+STOPWORDS = {"and", "or", "the", "for", "with", "of", "in", "on", "to", "by", "at", "from", "as", "an", "a", "is",
+             "are", "both", "this", "that", "its", "it", "not", "all", "one", "set"}
+
+
+def word_forms(words) -> set[str]:
+    """The words with their singulars and plurals, so that "shirt" meets "Shirts" and "dresses" meets "dress"."""
+    out = set()
+    for w in words:
+        out.add(w)
+        if len(w) <= 2 or not w.isascii() or not w.isalpha():  # English endings only
+            continue
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            out.add(w[:-1])
+            if w.endswith("es"):  # dresses, watches
+                out.add(w[:-2])
+            if w.endswith("ies"):  # accessories
+                out.add(w[:-3] + "y")
+        elif w.endswith(("s", "x", "z", "ch", "sh")):
+            out.add(w + "es")
+        elif w.endswith("y") and w[-2:-1] not in "aeiou":
+            out.add(w[:-1] + "ies")
+        else:
+            out.add(w + "s")
+    return out
+
+
 PHOTO_QUERY = "a photo"  # the query of a search by photo alone, as the facts (and the LLM) say it
 
 
@@ -106,13 +133,17 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
                 shared[k] = v
             elif other:
                 differing[k] = (other, v)
-    elif query_text:
-        said = set(words_of(query_text))
-        shared = {k: v for k, v in attrs.items() if set(words_of(v)) and set(words_of(v)) <= said}
+    elif query_text:  # singular and plural alike: "blue skirt" shares the article type Skirts
+        said = word_forms(words_of(query_text))
+        shared = {k: v for k, v in attrs.items()
+                  if words_of(v) and all(word_forms({w}) & said for w in words_of(v))}
     top: tuple[str, ...] = ()
     if word_attributions is not None and len(word_attributions.tokens):
         order = np.argsort(-np.asarray(word_attributions.values))
-        top = tuple(word_attributions.tokens[i] for i in order[:3] if word_attributions.values[i] > 0)
+        # words worth naming, each once: not "“blue”, “blue”", a quote mark, "of" or the "t" of "T-Shirt"
+        words = [(clean_text(word_attributions.tokens[i], 40).casefold(), word_attributions.values[i]) for i in order]
+        named = [w for w, v in words if v > 0 and words_of(w) and (len(w) > 1 or w.isdigit()) and w not in STOPWORDS]
+        top = tuple(dict.fromkeys(named))[:3]
     return Facts(product=clean_text(product_title), query=clean_text(query_text) or PHOTO_QUERY, shared=shared,
                  differing=differing, product_attributes=attrs, top_words=top,
                  region=region_of(heatmap) if heatmap is not None else None,

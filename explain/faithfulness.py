@@ -27,10 +27,11 @@ one 0, which is what a class probability does by itself in Petsiuk et al.'s sett
 (insertion AUC - random AUC), divided by the score's full range (intact minus fully imputed).
 0 means no better than random, positive better, 1 is the ideal. (The reference's two areas being
 equal, this is (insertion AUC - deletion AUC) / (2 x range), which random orders score 0 on
-average; the reference itself decides ``beats_random``.) When blurring the whole photo
+average; the reference itself decides ``beats_random``, deletion alone.) When blurring the whole photo
 moves the score by less than ``MIN_SPAN`` the photo barely matters to this match and no map can
-be judged by removing parts of it: the score and the normalised areas are then NaN ("not
-measurable"), instead of a noise ratio blown up to +-1.
+be judged by removing parts of it, and when removing parts gains more than the whole range the range
+is noise next to the curves: the score and the normalised areas are then NaN ("not measurable"),
+instead of a noise ratio blown up to +-1.
 
 The composites are built on a copy of the photo at most ``WORK_SIDE`` pixels a side
 (``working_copy``): the encoders square-pad every photo and shrink it to 224 pixels anyway, and at
@@ -94,7 +95,17 @@ class Curves:
 
     @property
     def measurable(self) -> bool:
+        """The whole photo moves the score by ``MIN_SPAN`` at least, and no more than its parts do: removing or
+        revealing parts never gains more than the score's whole range (a ratio past +-1 was clipped and shown as
+        a perfect +1.00, when curves swinging 0.2 around a range of 0.03 only said the range is noise)."""
+        return self.span_measurable and abs(self._gain()) <= abs(self.span) * (1 + 1e-6)
+
+    @property
+    def span_measurable(self) -> bool:
         return abs(self.span) >= MIN_SPAN
+
+    def _gain(self) -> float:
+        return 0.5 * ((self.random_deletion_auc - self.deletion_auc) + (self.insertion_auc - self.random_insertion_auc))
 
     def _normalised_auc(self, y: np.ndarray) -> float:
         if not self.measurable:
@@ -123,12 +134,18 @@ class Curves:
         """In [-1, 1]; NaN when not ``measurable``."""
         if not self.measurable:
             return float("nan")
-        gain = 0.5 * ((self.random_deletion_auc - self.deletion_auc) + (self.insertion_auc - self.random_insertion_auc))
-        return float(np.clip(gain / abs(self.span), -1.0, 1.0))
+        return float(np.clip(self._gain() / abs(self.span), -1.0, 1.0))  # past +-1 by rounding only
 
     @property
     def beats_random(self) -> bool:
+        """Deletion alone beats the random orders (the benchmarks' "share beating random")."""
         return self.deletion_auc < self.random_deletion_auc
+
+    @property
+    def better_than_random(self) -> bool:
+        """What the window says beside ``faithfulness``: its sign ("-0.29 (beats random)", deletion alone, read
+        as a contradiction)."""
+        return self.measurable and self.faithfulness > 0
 
     def to_dict(self) -> dict:
         return {"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc,

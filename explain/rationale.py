@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.catalog import field_label
-from explain.facts import PHOTO_QUERY, Facts, shown_number, words_of
+from explain.facts import PHOTO_QUERY, STOPWORDS, Facts, shown_number, words_of
+from explain.facts import word_forms as _forms
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ REGION_WORDS = {"collar", "sleeve", "sleeves", "hem", "waist", "pocket", "pocket
 FORBIDDEN = re.compile(r"https?://|www\.|<[^>]+>|```|\bignore\b|\binstruction|\bsystem prompt\b|\bas an ai\b",
                        re.IGNORECASE)
 MAX_WORDS = 70
-# Catalog values such as "Bath and Body" must not turn everyday words into claims.
-STOPWORDS = {"and", "or", "the", "for", "with", "of", "in", "on", "to", "by", "at", "from", "as", "an", "a", "is",
-             "are", "both", "this", "that", "its", "it", "not", "all", "one", "set"}
+# A negation turns a fact into its opposite ("the jacket is not black"): never a framing word.
+NEGATIONS = {"not", "no", "never", "nor", "neither", "none", "without", "cannot", "t", "isn", "aren", "doesn",
+             "don", "wasn", "weren", "lacks", "lack", "lacking"}
 # Words by which a clause says it speaks of the query, not of the recommended product.
 QUERY_CUES = {"query", "queried", "searched", "search", "asked", "you", "your"}
 # Words that may stand between a cue and the query's words it describes: "the query is a [black shirt]".
@@ -50,7 +51,7 @@ ATTRIBUTED_QUOTES = re.compile(r"(\b(?:close to|query|queried|searched for|searc
 SENTENCE_END = re.compile(r"[.!?][”\"')\]]*$")
 # Words a rationale may use to frame the facts without asserting anything about the product.
 # Any other word must come from the facts: "a popular, high-end cap" is a claim the facts lack.
-FRAMING = STOPWORDS | QUERY_CUES | {
+FRAMING = (STOPWORDS | QUERY_CUES | {
     "recommended", "recommend", "recommendation", "because", "share", "shares", "shared", "sharing", "same",
     "similar", "similarity", "close", "closely", "match", "matches", "matched", "matching", "query", "product",
     "products", "item", "items", "photo", "photos", "picture", "image", "images", "heatmap", "map", "centres",
@@ -63,7 +64,7 @@ FRAMING = STOPWORDS | QUERY_CUES | {
     "what", "can", "could", "would", "may", "given", "based", "into", "when", "highly", "strong",
     "strongly", "relevant", "selected", "chosen", "part", "parts", "area", "region", "do", "does", "being", "s",
     "many", "some", "well", "result", "results", "found", "find", "between", "similarly", "your",
-}
+}) - NEGATIONS
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,14 @@ class Verifier:
         return Verdict(True)
 
     def _said_of_the_product(self, text: str, facts: Facts) -> tuple[str, ...]:
-        """Claim words (colours, materials, catalog values) only the query has, said of anything but the query:
+        """Words only the query has (but framing words), said of anything but the query:
         every word of the facts is known, but not every word is true of the product."""
         product = _forms({w for t in (facts.product, *facts.product_attributes.values(), *facts.shared.values(),
                                       *(b for _, b in facts.differing.values())) for w in words_of(t)})
-        query_only = {w for w in words_of(facts.query) if w in self.claims and not _forms({w}) & product}
+        # every word of the query the product's facts lack (a price, "cheap", "waterproof", "kids"), not only the
+        # colours and catalog values: "this black jacket is cheap and waterproof" passed as checked
+        query_only = {w for w in words_of(facts.query) if (w in self.claims or w not in FRAMING)
+                      and not _forms({w}) & product}
         if not query_only:
             return ()
         query = _forms(words_of(facts.query))
@@ -147,28 +151,6 @@ def _salient(facts: Facts) -> set[str]:
     texts = [*facts.shared.values(), *(v for pair in facts.differing.values() for v in pair), *facts.top_words,
              facts.region or ""]
     return _forms({w for t in texts for w in words_of(t) if w not in STOPWORDS and len(w) > 2})
-
-
-def _forms(words) -> set[str]:
-    """The words with their singulars and plurals, so that "shirt" meets "Shirts" and "dresses" meets "dress"."""
-    out = set()
-    for w in words:
-        out.add(w)
-        if len(w) <= 2 or not w.isascii() or not w.isalpha():  # English endings only
-            continue
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            out.add(w[:-1])
-            if w.endswith("es"):  # dresses, watches
-                out.add(w[:-2])
-            if w.endswith("ies"):  # accessories
-                out.add(w[:-3] + "y")
-        elif w.endswith(("s", "x", "z", "ch", "sh")):
-            out.add(w + "es")
-        elif w.endswith("y") and w[-2:-1] not in "aeiou":
-            out.add(w[:-1] + "ies")
-        else:
-            out.add(w + "s")
-    return out
 
 
 def _in_sentence(label: str) -> str:

@@ -153,12 +153,16 @@ class DetailsPanel(QWidget):
                                               "it needs a photo on both sides."))
         elif curves is None:
             self.faithfulness.setText("")
-        elif not curves.measurable:
+        elif not curves.span_measurable:
             self.faithfulness.setText(self.tr("Faithfulness of this heatmap: not measurable (blurring the whole "
                                               "photo changes the score by only %.3f)") % abs(curves.span))
+        elif not curves.measurable:
+            self.faithfulness.setText(self.tr("Faithfulness of this heatmap: not measurable (blurring parts of the "
+                                              "photo moves the score more than blurring all of it, %.3f)")
+                                      % abs(curves.span))
         else:
             self.faithfulness.setText(self.tr("Faithfulness of this heatmap: %+.2f (%s random)")
-                                      % (curves.faithfulness, self.tr("beats") if curves.beats_random
+                                      % (curves.faithfulness, self.tr("beats") if curves.better_than_random
                                          else self.tr("does not beat")))
 
     # ---- the rationale, streamed ------------------------------------------------------------

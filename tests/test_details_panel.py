@@ -52,6 +52,16 @@ def test_a_faithfulness_that_cannot_be_measured_says_so(qtbot):
     photo = Image.new("RGB", (224, 224), "white")
     panel.show_match("Navy shirt", photo, photo, m)
     assert "not measurable" in panel.faithfulness.text() and "0.005" in panel.faithfulness.text()
+    x5 = np.linspace(0, 1, 5)
+    noisy = Curves(x5, np.array([0.50, 0.35, 0.40, 0.45, 0.47]), np.array([0.47, 0.65, 0.70, 0.66, 0.50]),
+                   np.array([0.50, 0.52, 0.55, 0.50, 0.47]), np.array([0.47, 0.50, 0.55, 0.52, 0.50]))
+    worse = Curves(x5, np.array([1.0, 0.8, 0.6, 0.4, 0.2]), np.array([0.2, 0.2, 0.2, 0.3, 1.0]),
+                   np.array([1.0, 0.85, 0.65, 0.45, 0.2]), np.array([0.2, 0.45, 0.65, 0.85, 1.0]))
+    for curves, said in ((noisy, "not measurable (blurring parts of the photo moves the score more than blurring "
+                                 "all of it, 0.030)"), (worse, "-0.17 (does not beat random)")):
+        m.faithfulness = {k: curves for k in m.faithfulness}
+        panel.show_match("Navy shirt", photo, photo, m)
+        assert panel.faithfulness.text() == f"Faithfulness of this heatmap: {said}"
 
 
 def test_rationale_streams_resets_and_shows_its_kind(qtbot):

@@ -243,3 +243,22 @@ def test_a_photo_under_the_grid_gives_no_warning_and_is_not_measurable():
         c = curves(tiny, heatmap, red_share, grid=14, steps=16, imputer=mean_imputer)
     assert sorted(order) == list(range(196)) and not c.measurable
     assert set(order[:50]) == {r * 14 + col for r in range(5) for col in range(10)}  # the empty patches last
+
+
+def test_the_words_beside_the_score_follow_its_sign_and_curves_swinging_past_the_range_are_not_measurable():
+    from explain.faithfulness import Curves
+
+    x = np.linspace(0, 1, 5)
+    # deletion slightly below random, insertion far below it: deletion alone "beats" random, the score is negative
+    c = Curves(x, np.array([1.0, 0.8, 0.6, 0.4, 0.2]), np.array([0.2, 0.2, 0.2, 0.3, 1.0]),
+               np.array([1.0, 0.85, 0.65, 0.45, 0.2]), np.array([0.2, 0.45, 0.65, 0.85, 1.0]))
+    assert c.measurable and c.beats_random and c.faithfulness < 0 and not c.better_than_random
+    good = Curves(x, np.array([1.0, 0.3, 0.2, 0.2, 0.2]), np.array([0.2, 0.9, 1.0, 1.0, 1.0]),
+                  np.array([1.0, 0.8, 0.6, 0.4, 0.2]), np.array([0.2, 0.4, 0.6, 0.8, 1.0]))
+    assert good.better_than_random and 0 < good.faithfulness < 1
+    # a range of 0.03 (past MIN_SPAN) with curves swinging 0.2 around it: it was clipped to a "perfect" +1.00
+    noisy = Curves(x, np.array([0.50, 0.35, 0.40, 0.45, 0.47]), np.array([0.47, 0.65, 0.70, 0.66, 0.50]),
+                   np.array([0.50, 0.52, 0.55, 0.50, 0.47]), np.array([0.47, 0.50, 0.55, 0.52, 0.50]))
+    assert abs(noisy.span) >= MIN_SPAN and noisy.span_measurable
+    assert not noisy.measurable and np.isnan(noisy.faithfulness) and not noisy.better_than_random
+    assert np.isnan(noisy.deletion_auc_normalised)

@@ -312,3 +312,36 @@ def test_a_framing_word_stays_one_when_the_catalog_has_its_plural():
     assert Verifier(set()).check(text, f).grounded
     assert Verifier({"sets"}).check(text, f).grounded  # a catalog's "Kurta Sets" made "set" a claim
     assert not Verifier({"sets"}).check("Recommended because it is a black shirt in sets.", f).grounded
+
+
+JACKET = gather_facts("Puma Men Lifestyle Track Black Jacket", {"articleType": "Jackets", "baseColour": "Black",
+                                                                 "gender": "Men"}, "cheap waterproof jacket",
+                      score=0.43, fields=("articleType", "baseColour", "gender"))
+
+
+@pytest.mark.parametrize("query, text, grounded", [
+    ("cheap waterproof jacket", "Recommended because this black jacket is cheap and waterproof.", False),
+    ("slim fit jacket under 20 dollars", "Recommended because the black jacket is slim fit and under 20 dollars.",
+     False),
+    ("jacket for kids", "Recommended because the black jacket is for kids.", False),
+    ("jacket", "Recommended because the jacket is not black.", False),  # a fact negated
+    ("jacket", "Recommended because the jacket isn't for men.", False),
+    ("jacket not black", "Recommended because the jacket is not black.", False),  # the query's negation, of it
+    ("cheap waterproof jacket", "Recommended because it matches your search for a cheap waterproof jacket and both "
+                                "share the article type Jackets.", True),
+    ("cheap waterproof jacket", "Recommended because this black jacket is close to “cheap waterproof jacket”.", True),
+])
+def test_no_word_only_the_query_has_is_said_of_the_product_and_no_fact_is_negated(query, text, grounded):
+    facts = gather_facts("Puma Men Lifestyle Track Black Jacket", {"articleType": "Jackets", "baseColour": "Black",
+                                                                   "gender": "Men"}, query, score=0.43,
+                         fields=("articleType", "baseColour", "gender"))
+    assert Verifier({"black", "jackets", "men", "women", "kids"}).check(text, facts).grounded is grounded
+
+
+def test_a_singular_in_the_query_shares_a_plural_value_and_the_top_words_are_named_once():
+    assert JACKET.shared == {"articleType": "Jackets"}  # "jacket" meets "Jackets"
+    words = Explanation("ig", "m", "title", np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]),
+                        tokens=("blue", "blue", "“", "of", "t", "denim", "skirt"))
+    facts = gather_facts("Blue blue denim skirt", {}, "blue skirt", word_attributions=words)
+    assert facts.top_words == ("blue", "denim", "skirt")
+    assert "The words “blue”, “denim” and “skirt” weigh most." in template_rationale(facts)
