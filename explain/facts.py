@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.catalog import field_label
+from explain.types import is_flat
 
 MAX_TEXT = 160
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -35,7 +36,7 @@ def region_of(heatmap: np.ndarray) -> str | None:
     None for a map that draws nothing (a flat one: its "region" came from rounding noise, and was told as fact)."""
     h = np.nan_to_num(np.asarray(heatmap, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = (float(h.min()), float(h.max())) if h.size else (0.0, 0.0)
-    if hi - lo < 1e-12:
+    if is_flat(lo, hi):
         return None
     h = (h - lo) / (hi - lo)
     rows = np.array_split(np.arange(h.shape[0]), 3)

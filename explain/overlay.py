@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from core.images import fit_within
-from explain.types import Explanation
+from explain.types import Explanation, is_flat
 
 VIEW_SIDE = 1024  # longer side of the photos the app and the explain command draw overlays on
 DEFAULT_CMAP = "inferno"  # perceptually uniform; with value-scaled alpha it reads on light and dark themes
@@ -18,7 +18,7 @@ def heatmap_rgba(values: np.ndarray, size: tuple[int, int], cmap: str = DEFAULT_
 
     v = np.asarray(values, np.float32)
     lo, hi = float(v.min()), float(v.max())
-    v = np.zeros_like(v) if hi - lo < 1e-12 else (v - lo) / (hi - lo)
+    v = np.zeros_like(v) if is_flat(lo, hi) else (v - lo) / (hi - lo)
     big = np.asarray(Image.fromarray((v * 255).astype(np.uint8)).resize(size, Image.BICUBIC), np.float32) / 255
     rgba = colormaps[cmap](big)
     rgba[..., 3] = np.clip(big * 1.4, 0, 1) * opacity  # faint where irrelevant, so the photo shows through

@@ -65,12 +65,24 @@ class ReportMeta:
 OVERLAY_SIDE = 320  # the report's photos, a side
 
 
+PHOTO_BOX = 200  # the side of the square a result page's photos fit in (pixels of the HTML, points of the PDF)
+QUERY_BOX = 120  # the same for the query's photo on its summary
+
+
 def data_uri(image: Image.Image, max_side: int = OVERLAY_SIDE, quality: int = 82) -> str:
     im = image.convert("RGB")
     im.thumbnail((max_side, max_side))
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def box_size(image: Image.Image, box: int) -> tuple[int, int]:
+    """(width, height) that fit ``image`` in a ``box`` x ``box`` square: a width alone let a tall photo run down
+    pages (a 1 x 5 photo 200 wide is 1,000 high: a 4-page report printed on 7)."""
+    w, h = image.size
+    scale = min(box / w, box / h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def curves_uri(curves) -> str:
@@ -136,11 +148,12 @@ def _photo(r: ReportResult, image: Image.Image | None, heat, query_side: bool, m
     if image is None:
         return None
     side = "Query" if query_side else "Result"
+    width, height = box_size(image, PHOTO_BOX)
     if heat is not None:
         return {"src": data_uri(overlay(image, heat, max_side=OVERLAY_SIDE)), "alt": f"{side.lower()} heatmap",
-                "caption": f"{side} — {method}"}
+                "caption": f"{side} — {method}", "width": width, "height": height}
     return {"src": data_uri(image), "alt": f"{side.lower()} photo",
-            "caption": f"{side} photo ({_unmapped(r, query_side, method)})"}
+            "caption": f"{side} photo ({_unmapped(r, query_side, method)})", "width": width, "height": height}
 
 
 def _words_view(words) -> dict:
@@ -181,6 +194,7 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     views = [{"number": q.number, "text": q.text, "image_name": q.image_name, "scope": q.scope, "note": q.note,
               "image": data_uri(q.image, 200) if q.image is not None else None,
+              "image_size": box_size(q.image, QUERY_BOX) if q.image is not None else None,
               "results": [_result_view(r, meta.method) for r in q.results]} for q in queries]
     return env.get_template("report.html.j2").render(queries=views, meta=meta)
 

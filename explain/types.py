@@ -9,6 +9,13 @@ PERTURBATION = "perturbation"  # the slow, model-agnostic heatmap
 MATCH_MAP = "match map"  # region-to-region similarity, not a heatmap of one photo
 
 
+def is_flat(lo: float, hi: float) -> bool:
+    """A map from ``lo`` to ``hi`` draws nothing: no range, or one within float rounding of its values (a query
+    photo that is the result's own: every cell's cosine to itself is 1 +- 1e-6, which the overlay stretched into a
+    full-contrast speckle)."""
+    return hi - lo < 1e-12 or hi - lo <= 1e-5 * max(abs(lo), abs(hi))
+
+
 @dataclass(frozen=True)
 class Explanation:
     """A relevance map over an image (rows x cols grid, values >= 0) or over text tokens.
@@ -33,7 +40,7 @@ class Explanation:
         """Values scaled to [0, 1] (all zeros stay zeros)."""
         v = np.asarray(self.values, dtype=np.float32)
         lo, hi = float(v.min()), float(v.max())
-        return np.zeros_like(v) if hi - lo < 1e-12 else (v - lo) / (hi - lo)
+        return np.zeros_like(v) if is_flat(lo, hi) else (v - lo) / (hi - lo)
 
 
 def photo_frame(values: np.ndarray, size: tuple[int, int], max_side: int = 512) -> np.ndarray:

@@ -82,6 +82,7 @@ def read_requests(path: Path):
     """(text, photo, photo's name) per row of a CSV or JSON Lines file with a text and/or an image column."""
     from core.errors import AppError, BadImage
     from core.images import load_image
+    from core.search import has_words
     from core.sources import read_rows
 
     info, rows = read_rows(path)  # missing, binary, wrongly encoded files: ImportFailed, which says why
@@ -93,6 +94,8 @@ def read_requests(path: Path):
         if row.error:
             raise AppError(f"{path.name} line {row.line}: {row.error}.")
         text, image = (row.data.get("text") or "").strip(), (row.data.get("image") or "").strip()
+        if not has_words(text):  # a zero-width space alone: no query, said with its line (it failed mid-report)
+            text = ""
         if not text and not image:
             raise AppError(f"{path.name} line {row.line}: give a text or an image.")
         try:
@@ -108,7 +111,7 @@ def read_requests(path: Path):
 
 def cmd_report(args) -> int:
     from core.catalog import Catalog
-    from core.cli import _drive, open_engine_cli, out_folder
+    from core.cli import _drive, check_output, open_engine_cli, out_folder
     from core.cli_insights import cluster_named, clustering_of
     from core.errors import AppError
     from explain.explainer import VIEWS, MatchExplainer
@@ -131,6 +134,9 @@ def cmd_report(args) -> int:
         raise AppError(f"Ask for at least one result per query (got -k {args.k}).")
     engine = open_engine_cli(args.catalog)
     out = out_folder(args.out, "report")  # made once the inputs are known to be good
+    name = safe_filename(args.name)
+    for path in (out / f"{name}.html", out / f"{name}.pdf"):  # a folder of that name: said now, not after the work
+        check_output(path)
     explainer = MatchExplainer(engine.space("vit").encoder.load())
     writer = None
     if not args.no_rationale:
@@ -142,7 +148,6 @@ def cmd_report(args) -> int:
     meta = ReportMeta(engine.catalog.name, len(engine.catalog), tuple(s.encoder_id for s in engine.spaces.values()),
                       args.method, clustering.summary() if clustering is not None else "")
     html = render_html(queries, meta)
-    name = safe_filename(args.name)
     for q in queries:  # what the report notes of a query or a result, said here too
         if q.note:
             print(f"query {q.number}: {q.note}")
@@ -152,7 +157,7 @@ def cmd_report(args) -> int:
     try:
         (out / f"{name}.html").write_text(html, encoding="utf-8")
     except OSError as exc:
-        raise AppError(f"The report cannot be written to {out}: {exc.strerror or exc}.") from exc
+        raise AppError(f"The report cannot be written to {out / name}.html: {exc.strerror or exc}.") from exc
     try:
         pages = html_to_pdf(html, out / f"{name}.pdf")
     except PdfNotWritten as exc:

@@ -75,7 +75,7 @@ def test_explain_writes_overlays_and_strict_json(tmp_path, mini_dir, capsys):
     assert "P002.png' does not exist" in capsys.readouterr().err
 
 
-def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_path, mini_dir, capsys):
+def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_path, mini_dir, capsys, monkeypatch):
     import os
     import subprocess
     import sys
@@ -108,13 +108,27 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
         assert main.main(["report", catalog, "--queries", str(queries), "--out", str(tmp_path / "r"), *more]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing was started, no folder made
-    (tmp_path / "emoji" / "report.pdf").mkdir(parents=True)  # the PDF cannot be written there
+    queries.write_text("text,image\nred dress,\n\u200b,\n")  # a zero-width space alone: no query, said by line
+    assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "r")]) == 2
+    assert "q.csv line 3: give a text or an image" in capsys.readouterr().err
+    queries.write_text("text,image\nred dress,\n")
+    (tmp_path / "taken" / "report.html").mkdir(parents=True)  # the report's file name is a folder there
+    assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "taken"), "--no-rationale"]) \
+        == 2
+    assert "report.html: it is a folder" in capsys.readouterr().err
+    import gui.report_pdf
+
+    def full_disk(html, path):  # the PDF cannot be written after all (the disk filled up meanwhile)
+        raise gui.report_pdf.PdfNotWritten(f"The PDF {path} cannot be written: No space left on device.")
+
+    monkeypatch.setattr(gui.report_pdf, "html_to_pdf", full_disk)
     queries.with_name("emoji.csv").write_text("text,image\n👗,\n")
     assert main.main(["report", cat, "--queries", str(queries.with_name("emoji.csv")), "--out",
                       str(tmp_path / "emoji"), "-k", "1", "--no-rationale"]) == 2
+    monkeypatch.undo()
     done = capsys.readouterr()
     assert "query 1: the query text has no words the text model reads" in done.out
-    assert "report.pdf cannot be written: Is a directory. (report.html is written.)" in done.err
+    assert "report.pdf cannot be written: No space left on device. (report.html is written.)" in done.err
     assert "(no words the text model reads" in (tmp_path / "emoji" / "report.html").read_text()
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     root = Path(main.__file__).resolve().parent

@@ -51,3 +51,20 @@ def test_overlay_can_shrink_a_large_photo_first():
     assert out.size == (400, 300)
     assert out.getpixel((5, 5)) != (255, 255, 255) and out.getpixel((395, 295)) == (255, 255, 255)
     assert overlay(Image.new("RGB", (64, 48)), values, max_side=400).size == (64, 48)  # never enlarged
+
+
+def test_a_map_within_rounding_of_its_values_draws_nothing_and_a_tiny_real_one_draws():
+    from explain.facts import region_of
+    from explain.match_map import match_map
+
+    rng = np.random.default_rng(0)
+    import torch
+
+    cells = torch.from_numpy(rng.normal(size=(1, 64, 7, 7)).astype(np.float32))
+    itself = match_map(cells, cells.clone()).values  # a query photo that is the result's own: cosines 1 +- 1e-6
+    assert np.ptp(itself) < 1e-5
+    assert np.asarray(heatmap_rgba(itself, (20, 20)))[..., 3].max() == 0  # no full-contrast speckle
+    assert Explanation("m", "id", "t", itself).normalised().max() == 0 and region_of(itself) is None
+    tiny = np.zeros((4, 4), np.float32)
+    tiny[0, 0] = 1e-9  # gradients can be this small: a real map, scaled up
+    assert np.asarray(heatmap_rgba(tiny, (20, 20)))[..., 3].max() > 0 and region_of(tiny) == "top left"

@@ -70,6 +70,24 @@ def test_pdf_has_a_summary_page_and_a_page_per_result(tmp_path):
     assert pages == 4 and (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
 
 
+
+def test_tall_and_wide_photos_fit_their_box_and_keep_a_page_per_result(tmp_path):
+    import re
+
+    from gui.report_pdf import html_to_pdf
+
+    queries, meta = report(3)
+    tall, wide = Image.new("RGB", (40, 1000), (30, 40, 120)), Image.new("RGB", (1000, 40), (30, 40, 120))
+    for r in queries[0].results:
+        r.result_image, r.query_image = tall, wide
+    queries[0].image = tall
+    html = render_html(queries, meta)
+    sizes = [(int(w), int(h)) for w, h in re.findall(r'<img src="data:image/jpeg[^>]*width="(\d+)" height="(\d+)"', html)]
+    assert sizes[0] == (5, 120)  # the query's, on the summary
+    assert set(sizes[1:]) == {(200, 8), (8, 200)}  # each page's query and result photos: 200 at most, either side
+    assert html_to_pdf(html, tmp_path / "r.pdf") == 4  # a 40 x 1,000 photo 200 wide ran 7 pages (157 with 16)
+
+
 def test_fifty_results_stay_small(tmp_path):
     queries, meta = report(50)
     html = render_html(queries, meta)
@@ -136,7 +154,7 @@ def captions(html):
     from html import unescape
 
     return [(unescape(a), unescape(c)) for a, c in
-            re.findall(r'<img src="[^"]*" alt="([^"]*)" width="200"><br><span class="cap">([^<]*)</span>', html)]
+            re.findall(r'<img src="[^"]*" alt="([^"]*)" width="\d+" height="\d+"><br><span class="cap">([^<]*)</span>', html)]
 
 
 def test_a_photo_without_a_map_is_not_captioned_as_one():
