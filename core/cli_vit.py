@@ -98,7 +98,7 @@ def cmd_adapt(args) -> int:
 
     with Catalog.open(args.catalog) as catalog:
         result = _drive(adapt_to_catalog(catalog, TrainSettings(epochs=args.epochs, lr=1e-4, batch_size=128)), "adapt")
-    print(f"held-out text->image R@10 on {result.held_out} products: current {result.before:.3f}, "
+    print(f"held-out text->image R@{result.k} on {result.held_out} products: current {result.before:.3f}, "
           f"adapted {result.after:.3f}")
     print("kept the adapted model; run `vitrina index` to re-embed" if result.kept else "kept the current model")
     return 0

@@ -30,6 +30,7 @@ TREE_PARAMS = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 31, "mi
                "early_stopping": False}  # a fixed number of trees: early stopping's random hold-out moved R@10 by 5 %
 PROPAGATION = 1.0  # weight of its partners' vectors (degree-normalised) in a bought product's candidate vector
 MIN_PAIRS = 50  # between training products, for stage 1
+FEW_VALIDATION_PAIRS = 100  # fewer pairs of validation products: the ranker also learns from cross-fitted folds
 
 
 def _content_model(x: np.ndarray, pairs: np.ndarray, rank: int, epochs: int, seed: int,
@@ -198,7 +199,11 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
     names = feature_names(sim_spaces, fields, group_fields)
     again = sum(len(more) > len(pairs) for more in mores)
     crossfit = folds >= 2 and len(pairs) >= tree_min_pairs
-    fits = 1 + (folds if crossfit else 0) + again  # stage 1 fits, each ``epochs`` steps
+    validation = held_out_queries(catalog, split, "val", stored)
+    # too few validation pairs for even a linear ranker (its candidates find about half of them): the folds'
+    # rows join theirs, decided now so that the progress counts their first stages
+    folded = folds >= 2 and (crossfit or sum(map(len, validation.values())) < FEW_VALIDATION_PAIRS)
+    fits = 1 + (folds if folded else 0) + again  # stage 1 fits, each ``epochs`` steps
     total = epochs * fits + 1
     done = 0
 
@@ -240,16 +245,18 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
     ev = Evidence(catalog, model, base_pks, x)
     fit_on = "validation"
     sample = np.random.default_rng(seed) if crossfit else None
-    xs, ys = _ranker_rows(ev, held_out_queries(catalog, split, "val", stored), sample=sample, check=check)
-    if xs is None or ys.sum() < 20:  # a small catalog: fit on training products' pairs instead
-        fit_on = "training"
-        xs, ys = _ranker_rows(ev, held_out_queries(catalog, split, "train", stored), sample=sample, check=check)
-    if crossfit:
+    xs, ys = _ranker_rows(ev, validation, sample=sample, check=check)
+    few = xs is None or ys.sum() < 20  # a small catalog: too few validation pairs to fit even a linear ranker
+    if folded or (few and folds >= 2):
+        # each fold's training products play the validation products' part: their pairs unseen by the first
+        # stage that scores them (fitted on training pairs themselves, stage 1's own, the ranker trusted the
+        # memorised "learned from co-purchases" 20 x more than on held-out pairs: new products have none)
+        if not folded:
+            total += epochs * folds  # first stages the progress did not count (rare: the estimate was short)
         rows = [(xs, ys)] if xs is not None else []
         fold = {pk: fold_of(g, folds, seed) for pk, g in product_groups(catalog, group_by).items()
                 if split[pk] == "train"}
         for f in range(folds):
-            # this fold's training products play the validation products' part: their pairs are unseen
             fsplit = {pk: ("fold" if fold.get(pk) == f else s) for pk, s in split.items()}
             fpairs = train_pairs(stored, row, fsplit)
             fmodel, fx = stage_one(fpairs, train_pairs(stored, row, fsplit, directed=True),
@@ -259,14 +266,18 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
             if fx_ is not None:
                 rows.append((fx_, fy))
         xs, ys = (np.concatenate(r) for r in zip(*rows)) if rows else (None, None)
-        _check_both_kinds(catalog, ys)
-        trees = TreeEnsemble.fit(xs, ys, seed, **TREE_PARAMS)
         fit_on += f" and cross-fitted training ({folds} folds)"
+    elif few:  # no folds asked for: the training products' pairs, which the first stage learned from too
+        fit_on = "training"
+        xs, ys = _ranker_rows(ev, held_out_queries(catalog, split, "train", stored), sample=sample, check=check)
+    _check_both_kinds(catalog, ys)
+    if crossfit:
+        trees = TreeEnsemble.fit(xs, ys, seed, **TREE_PARAMS)
     else:
-        _check_both_kinds(catalog, ys)
         mean, scale = xs.mean(axis=0), xs.std(axis=0) + 1e-6
         lr = LogisticRegression(C=1.0, max_iter=2000).fit((xs - mean) / scale, ys)
-    step(f"Goes with: ranker fitted on {int(ys.sum()):,} held-out pairs")
+    step(f"Goes with: ranker fitted on {int(ys.sum()):,} " + ("pairs its first stage also learned from"
+                                                              if fit_on == "training" else "held-out pairs"))
     if crossfit:
         probe = xs[np.random.default_rng(seed).permutation(len(xs))[:20000]]
         importance = np.abs(trees.contributions(probe)).mean(axis=0)

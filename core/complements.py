@@ -65,7 +65,8 @@ def badge(c: Complement) -> str:
     """What a result's badge says: "bought" for a known co-purchase, else the model's chance in percent."""
     if c.known:
         return "bought"
-    return "<1 %" if c.score < 0.005 else f"{c.score:.0%}".replace("%", " %")
+    # a prediction is never certain: 0.99999 printed "100 %" beside products never bought with it
+    return "<1 %" if c.score < 0.005 else ">99 %" if c.score >= 0.995 else f"{c.score:.0%}".replace("%", " %")
 
 
 def why(c: Complement) -> str:

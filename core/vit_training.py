@@ -160,11 +160,18 @@ def train_on_catalogs(sources: Sequence[CatalogSource], out: Path, work: Path, s
 
 @dataclass(frozen=True)
 class AdaptResult:
-    before: float  # text -> image exact-product recall@10 on the held-out slice, current model
+    before: float  # text -> image exact-product recall@k on the held-out slice, current model
     after: float   # the same for the fine-tuned model
     kept: bool     # the new weights replaced the current ones
     weights: Path | None
     held_out: int
+    k: int = 10
+
+
+def held_out_k(held_out: int) -> int:
+    """The k of the recall@k that compares the models on ``held_out`` products: 10 where chance finds at most a
+    tenth, fewer on a small catalog (recall@10 of 10 products is 1.0 for any model: none could ever be kept)."""
+    return max(1, min(10, held_out // 10))
 
 
 def adapted_weights_folder(catalog: Catalog) -> Path:
@@ -192,19 +199,20 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
     if cancelled():
         raise Cancelled("Adaptation cancelled; the current model stays.")
     texts = text_views(items, work)
-    before = recall_at(embed_features(model, feats, held), texts[held, 0])
+    k = held_out_k(len(held))
+    before = recall_at(embed_features(model, feats, held), texts[held, 0], k)
     tuned = HybridViT(model.cfg)
     tuned.load_state_dict(model.state_dict())
     result = yield from train(tuned, feats, texts, train_idx, np.array([], int), settings, None, cancelled,
                               group_ids(items), category_ids(items))
     if result.epochs_run < settings.epochs:
-        return AdaptResult(before, before, False, None, len(held))
-    after = recall_at(embed_features(tuned, feats, held), texts[held, 0])
+        return AdaptResult(before, before, False, None, len(held), k)
+    after = recall_at(embed_features(tuned, feats, held), texts[held, 0], k)
     kept = after > before
     weights = None
     if kept:
         weights = save_vit(tuned, adapted_weights_folder(catalog), {**info, "adapted_to": catalog.name,
-                                                                    "held_out_r10": {"before": before, "after": after}})
+                                                                    "held_out_recall": {"k": k, "before": before, "after": after}})
         with catalog.transaction():
             catalog.set_meta(ADAPTED_META, stored_weights_path(catalog, weights))
-    return AdaptResult(before, after, kept, weights, len(held))
+    return AdaptResult(before, after, kept, weights, len(held), k)

@@ -61,17 +61,23 @@ class AdaptDialog(QDialog):
         super().reject()
 
     def _progress(self, p) -> None:
+        if self.worker is not None and self.worker.cancelled:  # an epoch's line after Cancel read as going on
+            return
         show_progress(self.progress, self.status, p)
 
     def _idle(self) -> None:
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(True)
         stop_busy(self.progress)
+        if self.worker is not None and self.worker.cancelled:  # it said "Cancelling…" for good
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.status.setText(self.tr("Cancelled: the current model stays."))
 
     def _done(self, result) -> None:
         verdict = self.tr("The adapted model is better and is now used; the catalog will be re-embedded.") \
             if result.kept else self.tr("The current model stays: the adapted one was not better.")
-        self.status.setText(self.tr("Finding a product from its title (recall@10 on %d held-out products): "
-                                    "current %.3f, adapted %.3f.\n%s") % (result.held_out, result.before,
+        self.status.setText(self.tr("Finding a product from its title (recall@%d on %d held-out products): "
+                                    "current %.3f, adapted %.3f.\n%s") % (result.k, result.held_out, result.before,
                                                                            result.after, verdict))
         self.adapted.emit(result.kept)

@@ -127,7 +127,9 @@ class GoesWithDialog(QDialog):
         self.status.setText(self.tr(
             "Learned from %s co-purchase pairs in %d min %02d s. \"Goes with\" now suggests complements for "
             "every product.") % (f"{info['pairs']:,}", minutes, seconds))
-        self.status.setToolTip(self.tr("Ranker: %s, fitted on the held-out pairs of %s products.")
-                               % (info["ranker"], info["ranker_fit_on"]))
+        self.status.setToolTip(  # "held-out" only of pairs its first stage did not learn from
+            self.tr("Ranker: %s, fitted on the pairs of training products, which its first stage learned from too.")
+            % info["ranker"] if info["ranker_fit_on"] == "training" else
+            self.tr("Ranker: %s, fitted on the held-out pairs of %s products.") % (info["ranker"], info["ranker_fit_on"]))
         self.current.setText("")
         self.learned.emit(model)

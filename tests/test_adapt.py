@@ -48,12 +48,14 @@ def current_small_model(monkeypatch, tmp_path):
 
 
 def test_adapt_keeps_the_better_model_and_reports_both_scores(tmp_path, current_small_model):
-    from core.vit_training import adapt_to_catalog
+    from core.vit_training import adapt_to_catalog, held_out_k
 
     cat = shape_catalog(tmp_path)
     settings = TrainSettings(epochs=3, batch_size=16, lr=3e-3, seed=0)
     result = drain(adapt_to_catalog(cat, settings, tmp_path / "work"))
     assert result.held_out > 0 and 0 <= result.before <= 1 and 0 <= result.after <= 1
+    # 60 products hold out about 9: recall@1 (chance about 1 in 9), not recall@10, which is 1.0 for any model there
+    assert result.k == held_out_k(result.held_out) == 1
     assert result.kept == (result.after > result.before)
     if result.kept:
         assert cat.meta(ADAPTED_META) == "shapes.vitrina.models/vit/vit.safetensors"  # beside the catalog file
@@ -121,3 +123,14 @@ def test_category_ids_share_one_category_and_keep_items_without_apart():
     assert ids[0] == ids[1]  # same category values
     assert len({ids[2], ids[3], ids[0]}) == 3  # no category: no positives
     assert ids[4] != ids[0]  # another catalog's category of the same name is its own
+
+
+def test_the_held_out_recall_can_tell_models_apart_whatever_the_catalog_size():
+    from core.train import recall_at
+    from core.vit_training import held_out_k
+
+    assert [held_out_k(n) for n in (7, 12, 45, 70, 100, 2000)] == [1, 1, 4, 7, 10, 10]
+    rng = np.random.default_rng(0)
+    for n in (9, 12, 70):  # random vectors: recall@10 of up to 10 products was a perfect 1.0
+        img, txt = rng.normal(size=(n, 32)), rng.normal(size=(n, 32))
+        assert recall_at(img, txt, held_out_k(n)) < 0.5

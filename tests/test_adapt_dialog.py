@@ -31,3 +31,33 @@ def test_adapt_dialog_is_big_enough_for_its_text_and_says_how_long_it_takes(qtbo
     assert dialog.width() >= 480 and dialog.height() >= 240
     assert dialog.text.height() >= dialog.text.heightForWidth(dialog.text.width())  # all of the text shown
     assert "several minutes" in dialog.text.text() and "time left" in dialog.text.text()
+
+
+def test_a_cancelled_adaptation_says_so_and_no_later_progress_says_otherwise(qtbot, monkeypatch):
+    import threading
+
+    from PySide6.QtCore import QThreadPool
+
+    from core.progress import Progress
+    from gui import backend
+    from gui.adapt_dialog import AdaptDialog
+
+    running = threading.Event()
+
+    def training(engine, *, emit, cancelled):  # one epoch's line still arrives after Cancel
+        emit(Progress(1, 100, "epoch 1/4 ETA 1:59"))
+        running.set()
+        while not cancelled():
+            threading.Event().wait(0.01)
+        emit(Progress(2, 100, "epoch 1/4 loss 0.958 ETA 1:04"))
+
+    monkeypatch.setattr(backend, "adapt", training)
+    dialog = AdaptDialog(None, QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.start()
+    assert running.wait(10)
+    qtbot.waitUntil(lambda: "epoch 1/4" in dialog.status.text(), timeout=5000)
+    dialog.cancel()
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
+    qtbot.wait(50)
+    assert dialog.status.text() == "Cancelled: the current model stays." and dialog.progress.value() <= 0

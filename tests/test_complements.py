@@ -356,6 +356,7 @@ def test_badges_and_reasons_of_single_recommendations():
     from core.complements import Complement
 
     assert badge(Complement(1, 0.001, {"often bought": 0.1})) == "<1 %"
+    assert badge(Complement(1, 0.99999, {})) == ">99 %" and badge(Complement(1, 0.994, {})) == "99 %"
     assert badge(Complement(1, 0.234, {})) == "23 %" and why(Complement(1, 0.234, {})) == \
         "predicted: 23 % chance to be bought together"
     assert why(Complement(1, 0.5, {"shared title words": 0.456})) == \
@@ -683,3 +684,17 @@ def test_a_category_like_column_is_no_design_and_a_grouping_that_hides_every_tes
     with pytest.raises(AppError, match=r"because products that share their store are kept together: 1 group of "
                                        r"products \(the largest holds 240 of 240\).*--group-by none"):
         evaluation_queries(cat, "store")
+
+
+def test_a_catalog_with_too_few_validation_pairs_fits_its_ranker_on_pairs_its_first_stage_did_not_see(tmp_path):
+    """Below 20 bought validation candidates the linear ranker learned from the training products' pairs, which
+    stage 1 had memorised: it then trusted "learned from co-purchases", which new products never have."""
+    cat, kinds = shop(tmp_path, n=60)
+    seen = []
+    model = train_complements(cat, rank=8, epochs=10, folds=2, on_progress=seen.append)
+    assert model.info["ranker"] == "logistic regression"
+    assert model.info["ranker_fit_on"] == "validation and cross-fitted training (2 folds)"
+    assert seen[-1].done == seen[-1].total and all(p.total == seen[-1].total for p in seen[1:])
+    assert any("outside fold 2 of 2" in p.message for p in seen)
+    alone = train_complements(cat, rank=8, epochs=10, folds=1)  # no folds: said as what it is
+    assert alone.info["ranker_fit_on"] == "training"

@@ -40,6 +40,9 @@ def test_learns_with_a_designs_variants_kept_together_and_says_what_it_learned(q
     # the same count as it announced: a pair stored both ways is one pair
     assert f"{model.info['pairs']:,} co-purchase pairs" in dialog.text.text()
     assert len(cat.copurchase_pairs()) > model.info["pairs"]
+    assert dialog.status.toolTip() == f"Ranker: {model.info['ranker']}, fitted on the held-out pairs of " \
+        f"{model.info['ranker_fit_on']} products."
+    assert model.info["ranker_fit_on"] != "training"  # never pairs its first stage learned from, called held out
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled() and not dialog.running, timeout=5000)
     assert dialog.design.isEnabled() and not dialog.cancel_button.isEnabled()
     assert seen[-2:] == [100, -1] and seen[:-1] == sorted(seen[:-1]) and len(set(seen)) > 10  # then: stopped

@@ -139,6 +139,28 @@ def test_a_value_two_fields_share_names_a_cluster_once(tmp_path):
     assert sorted(x.name for x in c.clusters) == ["Belts · Men", "Shoes · Men"]
 
 
+def test_a_clusters_second_name_is_of_other_products_where_one_is_typical(tmp_path):
+    """Sub-category Eyewear and type Sunglasses are the same 12 products of 32: naming it "Eyewear · Sunglasses"
+    left the 10 cufflinks unsaid."""
+    from core.catalog import Catalog, ProductRecord
+
+    cat = Catalog.create(tmp_path / "acc.vitrina")
+    rng = np.random.default_rng(0)
+    kinds = [("Eyewear", "Sunglasses")] * 12 + [("Jewellery", "Cufflinks")] * 10 + [("Watches", "Watches")] * 10 + \
+        [("Shoes", "Casual Shoes")] * 32
+    with cat.transaction():
+        cat.set_fields({"subCategory": "category", "articleType": "category"})
+        pks = [cat.upsert_product(ProductRecord(f"p{i}", f"{t} {i}", "", None, None, None,
+                                                {"subCategory": s, "articleType": t}, "h"))
+               for i, (s, t) in enumerate(kinds)]
+        vecs = np.stack([np.eye(4)[int(s == "Shoes")] + rng.normal(0, 0.05, 4) for s, _ in kinds])
+        cat.put_embeddings("vit", "toy", pks, ["h"] * len(pks), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    shoes, other = sorted((x for x in cluster(cat, "vit", "kmeans", k=2).clusters), key=lambda x: "Shoes" not in x.name)
+    assert shoes.name in ("Shoes · Casual Shoes", "Casual Shoes · Shoes")  # no product of other kinds: both said
+    assert other.name in ("Eyewear · Cufflinks", "Sunglasses · Cufflinks", "Eyewear · Jewellery",
+                          "Sunglasses · Jewellery"), other.name
+
+
 def test_a_map_is_coloured_by_category_fields_and_attributes_with_few_values(tmp_path):
     from core.catalog import Catalog, ProductRecord
     from core.insights import MAP_COLOUR_VALUES, colour_fields
