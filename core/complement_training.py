@@ -30,6 +30,7 @@ TREE_PARAMS = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 31, "mi
                "early_stopping": False}  # a fixed number of trees: early stopping's random hold-out moved R@10 by 5 %
 PROPAGATION = 1.0  # weight of its partners' vectors (degree-normalised) in a bought product's candidate vector
 MIN_PAIRS = 50  # between training products, for stage 1
+MIN_FOLD_PAIRS = 10  # between training products outside a fold, for its first stage
 FEW_VALIDATION_PAIRS = 100  # fewer pairs of validation products: the ranker also learns from cross-fitted folds
 
 
@@ -171,9 +172,10 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
     stay hidden), under the same ranker. Both models of ``goes-with --train --eval`` share what comes
     before: the same split and seed fit the same ranker.
 
-    With at least ``tree_min_pairs`` pairs between training products, the training products are also
-    divided into ``folds`` folds; a stage 1 learned without each fold's pairs scores that fold's products,
-    whose rows join the validation products' and the ranker is boosted trees (cross-fitting).
+    With at least ``tree_min_pairs`` pairs between training products, or fewer than FEW_VALIDATION_PAIRS
+    validation pairs, the training products are also divided into ``folds`` folds; a stage 1 learned without
+    each fold's pairs scores that fold's products, whose rows join the validation products' (cross-fitting).
+    With ``tree_min_pairs`` the ranker is boosted trees, below it logistic regression.
 
     ``on_progress`` gets a ``Progress`` after every epoch and stage; ``cancelled()`` is asked as often,
     and when it turns true, ``Cancelled`` is raised (nothing is written: the caller saves the model)."""
@@ -256,18 +258,25 @@ def train_complement_models(catalog: Catalog, group_by: str | None = None, space
         rows = [(xs, ys)] if xs is not None else []
         fold = {pk: fold_of(g, folds, seed) for pk, g in product_groups(catalog, group_by).items()
                 if split[pk] == "train"}
+        folded_rows = 0
         for f in range(folds):
             fsplit = {pk: ("fold" if fold.get(pk) == f else s) for pk, s in split.items()}
             fpairs = train_pairs(stored, row, fsplit)
+            if len(fpairs) < MIN_FOLD_PAIRS:  # e.g. one product in every pair (a gift card): none outside its fold
+                done += epochs
+                continue
             fmodel, fx = stage_one(fpairs, train_pairs(stored, row, fsplit, directed=True),
                                    f"pairs of training products outside fold {f + 1} of {folds}")
             fx_, fy = _ranker_rows(Evidence(catalog, fmodel, base_pks, fx),
                                    held_out_queries(catalog, fsplit, "fold", stored), FOLD_QUERIES, sample, check)
             if fx_ is not None:
                 rows.append((fx_, fy))
+                folded_rows += 1
         xs, ys = (np.concatenate(r) for r in zip(*rows)) if rows else (None, None)
-        fit_on += f" and cross-fitted training ({folds} folds)"
-    elif few:  # no folds asked for: the training products' pairs, which the first stage learned from too
+        if folded_rows:
+            fit_on += f" and cross-fitted training ({folds} folds)"
+    if few and fit_on == "validation":  # no folds (asked for, or that could be learned): the training products'
+        # pairs, which the first stage learned from too, and said so
         fit_on = "training"
         xs, ys = _ranker_rows(ev, held_out_queries(catalog, split, "train", stored), sample=sample, check=check)
     _check_both_kinds(catalog, ys)

@@ -171,8 +171,9 @@ class _RowError(Exception):
 # digits can only be a decimal mark ("12,99", "0.0508"), and so can the last of two kinds ("1.299,95", "1,299.95")
 _AMBIGUOUS = re.compile(r"[1-9]\d{0,2},\d{3}")  # "0,299" groups nothing: a decimal comma
 _GROUPED_POINT = re.compile(r"[1-9]\d{0,2}\.\d{3}")  # "1.299": 1299 in a file that writes decimal commas
-_DECIMAL_COMMA = re.compile(r"\d*,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+")
-_DECIMAL_POINT = re.compile(r"\d*\.(\d{1,2}|\d{4,})|\d{1,3}(,\d{3})+\.\d+")
+# a leading zero groups nothing either: "0.750" tells a file of three-decimal prices (dinars) writes points
+_DECIMAL_COMMA = re.compile(r"\d*,(\d{1,2}|\d{4,})|0?,\d+|\d{1,3}(\.\d{3})+,\d+")
+_DECIMAL_POINT = re.compile(r"\d*\.(\d{1,2}|\d{4,})|0?\.\d+|\d{1,3}(,\d{3})+\.\d+")
 _NUMERAL = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")  # ",5" too
 
 

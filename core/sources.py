@@ -235,7 +235,10 @@ def preview_rows(path: str | Path, n: int = 30) -> tuple[SourceInfo, list[RawRow
 def count_rows(path: str | Path) -> int:
     """Cheap upper bound of the number of data rows, for progress bars."""
     with open(path, "rb") as f:
-        n = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        array = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")  # a JSON array: one line, many rows
+        f.seek(0)
+        mark = b"{" if array else b"\n"
+        n = sum(chunk.count(mark) for chunk in iter(lambda: f.read(1 << 20), b""))
     return max(n - (1 if source_kind(Path(path)) == "csv" else 0), 0) + 1
 
 

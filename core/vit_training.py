@@ -208,6 +208,8 @@ def adapt_to_catalog(catalog: Catalog, settings: TrainSettings = TrainSettings(e
     if result.epochs_run < settings.epochs:
         return AdaptResult(before, before, False, None, len(held), k)
     after = recall_at(embed_features(tuned, feats, held), texts[held, 0], k)
+    if cancelled():  # Cancel during the last comparison: nothing kept (the window said the current model stays)
+        raise Cancelled("Adaptation cancelled; the current model stays.")
     kept = after > before
     weights = None
     if kept:

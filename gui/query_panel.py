@@ -314,7 +314,10 @@ class QueryPanel(QWidget):
         self.unlike_list.clear()
 
     def state(self) -> QueryState:
-        return QueryState(self.text.text().strip(), self.image_path, self.weight.value() / 100,
+        from core.search import has_words  # a zero-width space alone is no text (its search was an error box)
+
+        text = self.text.text().strip()
+        return QueryState(text if has_words(text) else "", self.image_path, self.weight.value() / 100,
                           tuple(self.unlike), tuple(self.like),
                           getattr(self, "_category", None) if self.same_category.isChecked() else None)
 

@@ -134,3 +134,20 @@ def test_the_held_out_recall_can_tell_models_apart_whatever_the_catalog_size():
     for n in (9, 12, 70):  # random vectors: recall@10 of up to 10 products was a perfect 1.0
         img, txt = rng.normal(size=(n, 32)), rng.normal(size=(n, 32))
         assert recall_at(img, txt, held_out_k(n)) < 0.5
+
+
+def test_a_cancel_during_the_last_comparison_keeps_nothing(tmp_path, current_small_model, monkeypatch):
+    import core.vit_training
+    from core.vit_training import adapt_to_catalog
+
+    cat = shape_catalog(tmp_path)
+    calls, real = [], core.vit_training.recall_at
+
+    def compared(*args):  # the adapted model's comparison is the second: Cancel is pressed during it
+        calls.append(1)
+        return real(*args) if len(calls) == 1 else 1.0  # it would have been kept
+    monkeypatch.setattr(core.vit_training, "recall_at", compared)
+    with pytest.raises(Cancelled):
+        drain(adapt_to_catalog(cat, TrainSettings(epochs=1, batch_size=16), tmp_path / "w",
+                               lambda: len(calls) >= 2))
+    assert cat.meta(ADAPTED_META) is None and not (tmp_path / "shapes.vitrina.models" / "vit").exists()

@@ -698,3 +698,25 @@ def test_a_catalog_with_too_few_validation_pairs_fits_its_ranker_on_pairs_its_fi
     assert any("outside fold 2 of 2" in p.message for p in seen)
     alone = train_complements(cat, rank=8, epochs=10, folds=1)  # no folds: said as what it is
     assert alone.info["ranker_fit_on"] == "training"
+
+
+def test_a_catalog_whose_pairs_all_hold_one_product_learns_without_its_fold(tmp_path):
+    """A gift card bought with everything: the fold holding it leaves no pair outside it to learn a first stage
+    from (an IndexError), so that fold is skipped."""
+    from core.complement_splits import product_split
+
+    rng = np.random.default_rng(0)
+    cat = Catalog.create(tmp_path / "hub.vitrina")
+    with cat.transaction():
+        cat.set_fields({"kind": "category"})
+        pks = [cat.upsert_product(ProductRecord(f"p{i}", f"item {i}", "", None, None, None, {"kind": "ab"[i % 2]},
+                                                "h")) for i in range(90)]
+        for space in ("vit", "text"):
+            v = rng.normal(size=(len(pks), 8))
+            cat.put_embeddings(space, "toy", pks, ["h"] * len(pks), v / np.linalg.norm(v, axis=1, keepdims=True))
+        split = product_split(cat, None, 0)
+        hub = next(p for p in pks if split[p] == "train")
+        cat.add_copurchases([(hub, p, 1.0) for p in pks if p != hub])
+    seen = []
+    model = train_complements(cat, rank=4, epochs=2, folds=2, on_progress=seen.append)
+    assert model.info["ranker"] == "logistic regression" and seen[-1].done == seen[-1].total

@@ -14,7 +14,7 @@ from core.catalog import Catalog
 from core.errors import CatalogError, ImportFailed
 from core.ingest import ColumnMapping, ImportOptions, import_catalog, import_copurchases
 from core.progress import drain
-from core.sources import inspect_source, preview_rows, read_rows
+from core.sources import count_rows, inspect_source, preview_rows, read_rows
 
 MAP = ColumnMapping(id="id", title="title", description="description", brand="brand", price="price",
                     rating="rating", image="image", categories=("articleType",))
@@ -404,6 +404,8 @@ def test_a_folder_or_a_file_without_a_type_is_named_as_such(tmp_path):
                                                                          "3": 1299000.0}),  # the last one is decimal
     ("id,title,price\n1,A,12.99\n2,B,1.299\n", {"1": 12.99, "2": 1.299}),  # a decimal point file: 1.299 as written
     ('id,title,price\n1,A,",5"\n2,B,"0,299"\n3,C,4.5\n', {"1": 0.5, "2": 0.299, "3": 4.5}),  # "0," groups nothing
+    ("id,title,price\n1,a,0.750\n2,b,1.500\n3,c,12.250\n", {"1": 0.75, "2": 1.5, "3": 12.25}),  # dinars: "0." tells
+    ("id;title;price\n1;a;0,750\n2;b;1.500,250\n3;c;1.500\n", {"1": 0.75, "2": 1500.25, "3": 1500.0}),
 ])
 def test_a_point_before_three_digits_and_numbers_with_both_separators(cat, tmp_path, spaces, text, prices):
     (tmp_path / "p.csv").write_text(text)
@@ -585,6 +587,8 @@ def test_a_json_file_holding_one_array_of_objects_is_read_element_by_element(cat
     assert report.added == 3 and [(s.line, s.reason) for s in report.skipped] == [(5, "malformed_line")]
     # a JSON number is written with a decimal point: 1.299 is no thousands separator there
     assert {p.sku: p.price for p in cat.products(cat.all_pks())} == {"1": 3.0, "2": 4.0, "3": 1.299}
+    src.write_text(json.dumps([{"id": i, "title": f"t{i}"} for i in range(50)]))  # minified: one line
+    assert count_rows(src) >= 50
     src.write_text('[{"id": 1, "title": "a"}, {"id": 2, "title": }, {"id": 3, "title": "c"}]')
     report, _ = run(cat, src, spaces, mapping=ColumnMapping(id="id", title="title"))
     assert [s.reason for s in report.skipped] == ["malformed_line"]

@@ -65,6 +65,8 @@ def test_state_collects_text_weight_and_negatives(qtbot):
     panel.set_category("Shirts", 0.8)
     panel.same_category.setChecked(True)
     assert panel.state().same_category == "Shirts"
+    panel.text.setText("\u200b\ufeff")  # invisible characters alone: no text (a search of them was an error box)
+    assert panel.state().text == "" and panel.is_empty()
 
 
 def test_more_like_a_product_takes_it_off_the_less_list_and_another_catalog_forgets_both(qtbot):
