@@ -130,9 +130,10 @@ def known_space(catalog: Catalog, space: str | None) -> str:
 
 
 def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int | None = None,
-            min_cluster_size: int = 10, seed: int = 0, cache: bool = True) -> Clustering:
+            min_cluster_size: int = 10, seed: int = 0, cache: bool = True, cancelled=None) -> Clustering:
     """``space``: None for ``default_space``; ``cache``: read and write the result kept in the catalog (off:
-    compute it, e.g. to time it)."""
+    compute it, e.g. to time it); ``cancelled``: HDBSCAN runs in a child process that Cancel ends (the window's
+    way: in a thread beside it, HDBSCAN held the interpreter lock for 1.5 s on H&M and froze it)."""
     space = known_space(catalog, space)
     if method not in ("kmeans", "hdbscan"):
         raise AppError(f"Unknown clustering method '{method}': use kmeans or hdbscan.")
@@ -145,7 +146,7 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
             result = replace(result, clusters=tuple(_describe(catalog, result.pks, result.labels)))
             _save(catalog, result, (asked, min_cluster_size, seed), named, of)
         return result
-    from sklearn.cluster import HDBSCAN, KMeans  # after the cache: importing scikit-learn takes a second or two
+    from sklearn.cluster import KMeans  # after the cache: importing scikit-learn takes a second or two
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import davies_bouldin_score, silhouette_score
 
@@ -171,7 +172,9 @@ def cluster(catalog: Catalog, space: str | None, method: str = "kmeans", k: int 
             from sklearn.decomposition import PCA
 
             x = PCA(n_components=HDBSCAN_DIMS, random_state=seed).fit_transform(x)
-        labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", copy=True).fit_predict(x)
+        labels = _hdbscan(x, min_cluster_size) if cancelled is None else _in_child(
+            "The clustering", "HDBSCAN clustering", _HDBSCAN_CHILD, x, (str(min_cluster_size),), cancelled,
+            instead="Try kmeans.")
     kept = labels >= 0
     n_labels = len(set(labels[kept].tolist()))
     sil = dbi = None
@@ -326,6 +329,12 @@ def embedding_map(catalog: Catalog, space: str, method: str = "pca", seed: int =
     return pks, xy
 
 
+def _hdbscan(x: np.ndarray, min_cluster_size: int) -> np.ndarray:
+    from sklearn.cluster import HDBSCAN
+
+    return HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", copy=True).fit_predict(x)
+
+
 def _tsne(reduced: np.ndarray, seed: int) -> np.ndarray:
     """The t-SNE map; every product at one spot when their vectors are all alike: t-SNE's PCA start divides by
     their spread, and on a spread of zero scikit-learn crashes the whole process (a segmentation fault)."""
@@ -338,9 +347,18 @@ def _tsne(reduced: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _tsne_cancellable(reduced: np.ndarray, seed: int, cancelled, poll_s: float = 0.2) -> np.ndarray:
-    """``_tsne`` in a child Python process: scikit-learn's t-SNE cannot be stopped (a minute on 12,000
-    products), a process can. A plain subprocess rather than multiprocessing, whose spawned child would
-    run the parent's main script again."""
+    """``_tsne`` in a child process (:func:`_in_child`): scikit-learn's t-SNE cannot be stopped (a minute on
+    12,000 products), a process can."""
+    return _in_child("The map", "t-SNE map", _TSNE_CHILD, reduced, (str(seed),), cancelled, poll_s,
+                     "Try the PCA map.")
+
+
+def _in_child(what: str, name: str, code: str, array: np.ndarray, args: tuple[str, ...], cancelled,
+              poll_s: float = 0.2, instead: str = "") -> np.ndarray:
+    """``code`` run by a child Python process on ``array`` (its argv: in.npy, out.npy, ``args``), its result
+    read back; Cancel ends the process. A plain subprocess rather than multiprocessing, whose spawned child
+    would run the parent's main script again. Also for work that holds the interpreter lock for seconds
+    (HDBSCAN's tree: the window froze 1.5 s on H&M), which a thread of the window cannot run beside it."""
     import os
     import subprocess
     import sys
@@ -349,18 +367,18 @@ def _tsne_cancellable(reduced: np.ndarray, seed: int, cancelled, poll_s: float =
 
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
-    with tempfile.TemporaryDirectory(prefix="vitrina-tsne-") as tmp:
-        src, out, err = (Path(tmp, name) for name in ("in.npy", "out.npy", "stderr.txt"))
-        np.save(src, reduced)
+    with tempfile.TemporaryDirectory(prefix="vitrina-child-") as tmp:
+        src, out, err = (Path(tmp, n) for n in ("in.npy", "out.npy", "stderr.txt"))
+        np.save(src, array)
         with err.open("wb") as errors:
-            child = subprocess.Popen([sys.executable, "-c", _TSNE_CHILD, str(src), str(out), str(seed)],
+            child = subprocess.Popen([sys.executable, "-c", code, str(src), str(out), *args],
                                      env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
             try:
                 while True:
                     if cancelled():
-                        raise Cancelled("The map was cancelled.")
+                        raise Cancelled(f"{what} was cancelled.")
                     try:
-                        code = child.wait(timeout=poll_s)
+                        status = child.wait(timeout=poll_s)
                         break
                     except subprocess.TimeoutExpired:
                         pass
@@ -368,20 +386,23 @@ def _tsne_cancellable(reduced: np.ndarray, seed: int, cancelled, poll_s: float =
                 if child.poll() is None:
                     child.kill()
                     child.wait()
-        if code < 0:  # killed by a signal: what it wrote last (a warning's line of source) is not why
+        if status < 0:  # killed by a signal: what it wrote last (a warning's line of source) is not why
             import signal
 
             try:
-                name = signal.Signals(-code).name
+                signame = signal.Signals(-status).name
             except ValueError:
-                name = f"signal {-code}"
-            raise AppError(f"The t-SNE map failed: its process died ({name}), a crash in scikit-learn or too "
-                           "little memory. Try the PCA map.")
-        if code != 0:  # the child's warnings are off: its last line is its message, or its exception's
-            last = (err.read_text(errors="replace").strip().splitlines() or [f"exit status {code}"])[-1]
-            raise AppError(f"The t-SNE map failed: {last}")
+                signame = f"signal {-status}"
+            raise AppError(f"The {name} failed: its process died ({signame}), a crash in scikit-learn or too "
+                           f"little memory. {instead}".rstrip())
+        if status != 0:  # the child's warnings are off: its last line is its message, or its exception's
+            last = (err.read_text(errors="replace").strip().splitlines() or [f"exit status {status}"])[-1]
+            raise AppError(f"The {name} failed: {last}")
         return np.load(out)
 
 
 _TSNE_CHILD = ("import sys, warnings, numpy as np; warnings.simplefilter('ignore'); from core.insights import _tsne; "
                "np.save(sys.argv[2], _tsne(np.load(sys.argv[1]), int(sys.argv[3])))")
+_HDBSCAN_CHILD = ("import sys, warnings, numpy as np; warnings.simplefilter('ignore'); "
+                  "from core.insights import _hdbscan; np.save(sys.argv[2], _hdbscan(np.load(sys.argv[1]), "
+                  "int(sys.argv[3])))")

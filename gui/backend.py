@@ -261,7 +261,10 @@ def insights(catalog_path: Path, method: str = "kmeans", map_method: str = "pca"
     with Catalog.open(catalog_path) as catalog:
         space = default_space(catalog)
         emit(Progress(0, 3, f"Insights: clustering {catalog.embedding_count(space):,} products ({method})…"))
-        clustering = cluster(catalog, space, method)
+        try:
+            clustering = cluster(catalog, space, method, cancelled=cancelled)
+        except Cancelled:
+            return None
         if cancelled():
             return None
         emit(Progress(1, 3, f"Insights: mapping them ({map_method}"

@@ -60,7 +60,8 @@ class CurvesWidget(QWidget):
         self.setToolTip(self.tr(
             "The similarity as the photo's regions are blurred in the heatmap's order, most important first "
             "(deletion), or revealed (insertion); dashed: random orders. Areas are on the similarity's own range: "
-            "0 is the fully blurred photo's, 1 the intact one's."))
+            "0 is the fully blurred photo's, 1 the intact one's (a partly blurred photo may score above the intact "
+            "one, e.g. with a busy background blurred away: an area above 1)."))
 
     def set_curves(self, curves, missing: str | None = None) -> None:
         """``missing``: what the empty chart says when there are no curves (default: none yet)."""

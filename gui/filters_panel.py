@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QWidget
 
 from core.catalog import field_label
@@ -35,6 +35,20 @@ def searchable(combo: QComboBox) -> None:
     completer.setCompletionMode(QCompleter.PopupCompletion)
     combo.lineEdit().setPlaceholderText(combo.tr("type to search"))
     combo.lineEdit().editingFinished.connect(lambda: combo.setEditText(combo.itemText(combo.currentIndex())))
+    typing = _TypeAfterAny(combo)
+    combo.installEventFilter(typing)  # the focus comes to the box (a click, a Tab), which hands it to its line
+    combo.lineEdit().installEventFilter(typing)
+
+
+class _TypeAfterAny(QObject):
+    """A click into a searchable box showing "—" (any value) empties it: typing "70601" read "—70601", which
+    matched nothing, and the "type to search" hint never showed."""
+
+    def eventFilter(self, watched, event) -> bool:
+        combo = self.parent()
+        if event.type() == QEvent.FocusIn and combo.currentIndex() == 0 and combo.lineEdit().text() == ANY:
+            combo.lineEdit().clear()
+        return False
 
 
 class FiltersPanel(QWidget):

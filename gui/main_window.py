@@ -644,9 +644,13 @@ class MainWindow(QMainWindow):
         if pk == self._selected_pk and (self.details.pk == pk or explaining is not None and not explaining.cancelled):
             return  # the current card clicked again (a double-click): its explanation is shown or on its way
         self._selected_pk = pk
-        if self.results.tabs.currentWidget() is not self.results.goes_with:  # chosen in Similar or on the map:
-            self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self._show_goes_with)  # its list
-        QTimer.singleShot(0, self._explain_selected)
+        listed = self.results.tabs.currentWidget() is not self.results.goes_with  # chosen in Similar or on the map
+
+        def explain_then_list() -> None:  # its heatmap first: the first "Goes with" loads its model (1.5 s on H&M)
+            self._explain_selected()
+            if listed and self.engine is not None and self._selected_pk == pk:  # then its "Goes with" list
+                self._run("goes-with", backend.goes_with, self.engine, pk, on_result=self._show_goes_with)
+        QTimer.singleShot(0, explain_then_list)
 
     def _show_goes_with(self, result) -> None:
         rows, note = result

@@ -74,3 +74,21 @@ def test_a_field_of_many_values_is_searched_by_typing_any_part_of_a_value(qtbot)
     codes.lineEdit().editingFinished.emit()
     assert codes.currentText() == "Summer linen shirt (1)"
     assert panel.state().categories == {"product_code": ("Summer linen shirt",)}
+
+
+def test_a_click_into_a_searchable_box_showing_any_value_lets_the_typing_search(qtbot):
+    from PySide6.QtTest import QTest
+
+    panel = FiltersPanel()
+    qtbot.addWidget(panel)
+    panel.set_fields({"product_code": [(f"{706016 + i}", 1) for i in range(300)]})
+    panel.show()
+    codes = panel.combos["product_code"]
+    assert codes.lineEdit().text() == "—"
+    QTest.mouseClick(codes.lineEdit(), Qt.LeftButton)
+    qtbot.waitUntil(lambda: codes.lineEdit().hasFocus(), timeout=3000)
+    assert codes.lineEdit().text() == ""  # "—" gone: the hint shows, and what is typed is searched
+    QTest.keyClicks(codes.lineEdit(), "706299")
+    assert codes.lineEdit().text() == "706299" and codes.completer().completionCount() == 1
+    codes.lineEdit().editingFinished.emit()  # left without choosing: "—" again, and no filter
+    assert codes.lineEdit().text() == "—" and panel.state().categories == {}

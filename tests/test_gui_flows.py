@@ -68,6 +68,7 @@ def open_window(qtbot, path, settings):
 
 
 def wait_idle(qtbot, window):
+    qtbot.wait(5)  # work a selection starts on the next turn of the event loop (its heatmap, then its list)
     qtbot.waitUntil(lambda: not window._workers, timeout=20000)
 
 

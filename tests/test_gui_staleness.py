@@ -79,6 +79,7 @@ def open_window(qtbot, path, settings):
 
 
 def wait_idle(qtbot, window):
+    qtbot.wait(5)  # work a selection starts on the next turn of the event loop (its heatmap, then its list)
     qtbot.waitUntil(lambda: not window._workers, timeout=30000)
 
 
@@ -452,3 +453,17 @@ def test_cancel_stops_a_report_and_the_search_waiting_behind_it_runs(qtbot, engi
     window.cancel_all()  # a search alone (nothing ahead of it) is cancelled as before
     wait_idle(qtbot, window)
     assert window._searched.text == "blue shirt"
+
+
+def test_a_selected_results_heatmap_is_made_before_its_goes_with_list(qtbot, engine, settings, monkeypatch):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    order = []
+    real_explain, real_goes_with = backend.explain, backend.goes_with
+    monkeypatch.setattr(backend, "explain", lambda *a, **k: order.append("explain") or real_explain(*a, **k))
+    monkeypatch.setattr(backend, "goes_with", lambda *a, **k: order.append("goes-with") or real_goes_with(*a, **k))
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(1, 0))
+    wait_idle(qtbot, window)
+    assert order == ["explain", "goes-with"]  # the first list loads its model: 1.5 s before the heatmap on H&M
+    assert window.details.pk == window.results.similar_model.row_at(1).pk

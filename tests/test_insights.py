@@ -227,6 +227,23 @@ def test_a_failing_tsne_child_says_why(monkeypatch):
         core.insights._tsne_cancellable(np.zeros((10, 3)), 0, lambda: False)
 
 
+def test_hdbscan_from_the_window_runs_in_a_child_process_with_the_same_clusters_and_cancels(engine, monkeypatch):
+    import subprocess
+
+    from core.errors import Cancelled
+
+    in_process = cluster(engine.catalog, "image", "hdbscan", min_cluster_size=2, cache=False)
+    children = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: children.append(real_popen(*a, **k)) or children[-1])
+    child = cluster(engine.catalog, "image", "hdbscan", min_cluster_size=2, cache=False, cancelled=lambda: False)
+    assert len(children) == 1 and np.array_equal(child.labels, in_process.labels)  # HDBSCAN held the GIL 1.5 s
+    assert [c.name for c in child.clusters] == [c.name for c in in_process.clusters]
+    with pytest.raises(Cancelled, match="The clustering was cancelled"):
+        cluster(engine.catalog, "image", "hdbscan", min_cluster_size=2, cache=False, cancelled=lambda: True)
+    assert all(c.poll() is not None for c in children)
+
+
 def test_a_tsne_in_a_child_process_is_the_same_map(engine):
     in_process = embedding_map(engine.catalog, "image", "tsne", cache=False)
     child = embedding_map(engine.catalog, "image", "tsne", cache=False, cancelled=lambda: False)
@@ -570,3 +587,25 @@ def test_a_clustering_named_again_keeps_the_revision_its_vectors_had(engine, mon
     insights.cluster(catalog, "text", k=3)
     assert catalog.revision("text") != before
     assert insights._load(catalog, "text", "kmeans", 3, 10, 0) is None  # the old vectors' clustering, as current
+
+
+def test_the_same_map_clustered_otherwise_is_recoloured_not_built_again(qtbot):
+    from PySide6.QtGui import QColor
+
+    from gui.insights_panel import MapView
+
+    view = MapView()
+    qtbot.addWidget(view)
+    pks, xy = np.array([1, 2, 3]), np.array([[0, 0], [100, 0], [50, 80]], np.float32)
+    view.show_points(pks, xy, {1: QColor("red")}, {}, {1: "a", 2: "b", 3: "c"})
+    view.highlight([2])
+    dots = dict(view.items)
+    view.show_points(pks.copy(), xy.copy(), {1: QColor("blue"), 3: QColor("green")}, {}, {1: "a", 2: "b", 3: "c"})
+    assert view.items == dots and all(view.items[p] is dots[p] for p in dots)  # the same items: no rebuild
+    assert view.items[1].brush().color() == QColor("blue") and view.items[3].brush().color() == QColor("green")
+    assert len(view.rings) == 1  # the results stay outlined
+    view.show_points(pks, xy + 1, {}, {}, {1: "a", 2: "b", 3: "c"})  # another map: built again
+    assert all(view.items[p] is not dots[p] for p in dots)
+    dots = dict(view.items)
+    view.show_points(pks, xy + 1, {}, {}, {1: "a", 2: "renamed", 3: "c"})  # a title changed: its tooltip too
+    assert view.items[2] is not dots[2] and view.items[2].toolTip() == "renamed"
