@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self._latest: dict[str, TaskWorker] = {}
         self._selected_pk: int | None = None
         self._opening: tuple[Path, Path | None] | None = None  # the catalog opening and the one open before it
+        self._restoring = False  # the opening one is the catalog before, coming back after a failed open
         self._reselect: int | None = None  # re-indexed: the product to select again once the results are back
         self._reindex_after_open: Path | None = None  # an adapted catalog: re-indexed once it is open again
         # the query whose results are shown: what a result is explained against (the text box may hold words
@@ -289,12 +290,15 @@ class MainWindow(QMainWindow):
 
     def cancel_all(self) -> None:
         explaining = "explain" in self._latest
-        opening = self._opening if "open" in self._latest else None
+        # a catalog coming back after a failed open is not cancelled: that left no catalog open, its state wiped
+        opening = self._opening if "open" in self._latest and not self._restoring else None
         # a search waiting behind other work (a report: "Cancel stops the report") is what the query box says
         # now: it stays, and runs once the work ahead of it stops (cancelled too, it left the results of the
         # query before under the new words)
         waiting = {self._latest.get(k) for k in ("search", "classify")} - {None}
         waiting = {w for w in waiting if not w.started} if any(w.started for w in self._workers - waiting) else set()
+        if self._restoring and "open" in self._latest:
+            waiting.add(self._latest["open"])
         for worker in list(self._workers - waiting):
             worker.cancel()
         if explaining:  # its "Explaining…" would stay for good
@@ -316,7 +320,9 @@ class MainWindow(QMainWindow):
         category, filters and clusters of the catalog before are dropped only once the new one is open."""
         # the catalog to go back to if this one fails or is cancelled (while one opens: the one open before that)
         before = self.engine.catalog.path if self.engine is not None else self._opening and self._opening[1]
-        self._opening = (Path(path), before)
+        if restore:  # another open started while this one comes back falls back to it too
+            before = Path(path)
+        self._opening, self._restoring = (Path(path), before), restore
         self.engine = None
         self.holder = {}
         self._stop("search", "classify", "insights")  # the catalog before's
@@ -343,7 +349,7 @@ class MainWindow(QMainWindow):
     def _open_failed(self, path: Path, before: Path | None) -> None:
         """The error box says why; the catalog leaves the recent list if it is gone, and the one open before
         comes back (the window stayed 'Opening…' with everything disabled)."""
-        self._opening = None
+        self._opening, self._restoring = None, False
         if not path.exists():
             self.settings.setValue("recent", [p for p in self._recent() if p != str(path)])
             self._update_recent()
@@ -357,7 +363,7 @@ class MainWindow(QMainWindow):
 
     def _catalog_opened(self, engine, restore: bool = False, demo: bool = False) -> None:
         self.engine = engine
-        self._opening = None
+        self._opening, self._restoring = None, False
         if not restore:
             self._clear_catalog_state()
         self.query.setEnabled(True)
@@ -645,6 +651,9 @@ class MainWindow(QMainWindow):
             return  # the current card clicked again (a double-click): its explanation is shown or on its way
         self._selected_pk = pk
         listed = self.results.tabs.currentWidget() is not self.results.goes_with  # chosen in Similar or on the map
+        if listed:  # the list of the product before is not this one's, while its heatmap is made first
+            self._stop("goes-with")
+            self.results.set_goes_with([], self.tr("Finding what goes with it…"))
 
         def explain_then_list() -> None:  # its heatmap first: the first "Goes with" loads its model (1.5 s on H&M)
             self._explain_selected()

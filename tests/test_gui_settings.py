@@ -186,3 +186,38 @@ def test_only_the_demo_opens_with_a_query_of_its_own(qtbot, engine, tmp_path):
     window._catalog_opened(window.engine, demo=True)  # the demo catalog, opened
     qtbot.waitUntil(lambda: not window._workers, timeout=20000)
     assert window.query.text.text() == "red summer dress" and window.results.similar_model.rowCount() > 0
+
+
+def test_a_cancel_or_another_failed_open_while_the_catalog_before_comes_back_keeps_it(qtbot, engine, tmp_path,
+                                                                                       monkeypatch):
+    import threading
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    model = window.results.similar_model
+    window.thumb(model.row_at(2).pk, model.row_at(2).title, True)
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    likes = window.query.state().like
+    gate, real_open = threading.Event(), backend.open_catalog
+
+    def slow_open(path, demo=False):  # the catalog before takes seconds to come back (its models load)
+        if path == engine.catalog.path:
+            gate.wait(20)
+        return (yield from real_open(path, demo))
+
+    monkeypatch.setattr(backend, "open_catalog", slow_open)
+    (tmp_path / "notes.txt").write_text("not a catalog")
+    for interrupt in (window.cancel_all, lambda: window.open_catalog(tmp_path / "gone.vitrina")):
+        gate.clear()
+        window.open_catalog(tmp_path / "notes.txt")
+        qtbot.waitUntil(lambda: window._restoring, timeout=20000)  # the failed open brings the one before back
+        interrupt()  # Cancel pressed, or another (failing) open, meanwhile: it lost the catalog and its state
+        gate.set()
+        qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
+        for box in window.findChildren(QMessageBox):
+            box.deleteLater()
+        assert window.engine.catalog.path == engine.catalog.path and window.query.state().like == likes
+

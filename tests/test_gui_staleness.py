@@ -467,3 +467,26 @@ def test_a_selected_results_heatmap_is_made_before_its_goes_with_list(qtbot, eng
     wait_idle(qtbot, window)
     assert order == ["explain", "goes-with"]  # the first list loads its model: 1.5 s before the heatmap on H&M
     assert window.details.pk == window.results.similar_model.row_at(1).pk
+
+
+def test_a_new_selection_never_shows_the_goes_with_list_of_the_one_before(qtbot, engine, settings, mini_dir,
+                                                                           monkeypatch):
+    import threading
+
+    from core.ingest import import_copurchases
+    from gui import backend
+
+    import_copurchases(engine.catalog, mini_dir / "copurchase.csv")
+    window = open_window(qtbot, engine.catalog.path, settings)
+    model, listed = window.results.similar_model, window.results.goes_with_model
+    window.results.similar.setCurrentIndex(model.index(0, 0))
+    qtbot.wait(5)
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    assert listed.rowCount()
+    gate, real_explain = threading.Event(), backend.explain
+    monkeypatch.setattr(backend, "explain", lambda *a, **k: gate.wait(20) and real_explain(*a, **k))
+    window.results.similar.setCurrentIndex(model.index(1, 0))  # its heatmap is made first, its list after
+    qtbot.waitUntil(lambda: "explain" in window._latest, timeout=5000)
+    assert listed.rowCount() == 0 and "Finding what goes with it" in window.results.goes_with.placeholder
+    gate.set()
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
