@@ -107,6 +107,11 @@ class MapView(QGraphicsView):
         self.extent = QRectF()  # the points and their thumbnails, in scene units
         self.fitted = None  # the transform that fitted the whole map: still that one, the map is fitted again on resize
         self.guide = QLabel(self.viewport(), wordWrap=True, alignment=Qt.AlignCenter)  # said while no map
+        # the items' Python wrappers go before Qt deletes the items with the view: a wrapper that outlived its item
+        # (the view's Python object kept a while longer) was handed out for a new object at the same address (a
+        # window's selection model came back as the query marker's QGraphicsItemGroup: an AttributeError, or a crash)
+        self.destroyed.connect(lambda *_, refs=self.__dict__: refs.update(
+            items={}, rings=[], query_marker=None, outlined=set(), positions={}))
 
     def clear(self) -> None:
         self._shown = None

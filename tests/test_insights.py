@@ -609,3 +609,20 @@ def test_the_same_map_clustered_otherwise_is_recoloured_not_built_again(qtbot):
     dots = dict(view.items)
     view.show_points(pks, xy + 1, {}, {}, {1: "a", 2: "renamed", 3: "c"})  # a title changed: its tooltip too
     assert view.items[2] is not dots[2] and view.items[2].toolTip() == "renamed"
+
+
+def test_a_deleted_map_lets_go_of_its_items_wrappers_before_qt_deletes_them(qtbot):
+    import shiboken6
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+
+    from gui.insights_panel import MapView
+
+    view = MapView()
+    view.show_points(np.array([1, 2]), np.array([[0, 0], [100, 0]], np.float32), {1: QColor("red")}, {})
+    view.highlight([1])
+    view.mark_query(QPointF(10, 10))
+    assert view.items and view.rings and view.query_marker is not None
+    shiboken6.delete(view)  # the window closed: Qt deletes the view, its scene and every item
+    kept = vars(view)  # the Python object may live on a while: it must hold no wrapper of a deleted item
+    assert kept["items"] == {} and kept["rings"] == [] and kept["query_marker"] is None
