@@ -50,14 +50,6 @@ def clustering_of(catalog, args):
     return cluster(catalog, args.cluster_space, args.cluster_method, args.cluster_k)
 
 
-def chosen_cluster(catalog, ref: str, method: str = "kmeans", k: int | None = None, space: str | None = None):
-    """(clustering, cluster) that ``--cluster REF`` names; computed and cached when the catalog has none yet."""
-    from core.insights import cluster
-
-    clustering = cluster(catalog, space, method, k)
-    return clustering, clustering.find(ref)
-
-
 def cluster_named(catalog, args):
     """(clustering, cluster) of ``--cluster`` and its options, said on stderr: which clustering, which cluster."""
     clustering = clustering_of(catalog, args)

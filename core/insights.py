@@ -220,7 +220,7 @@ def _describe(catalog: Catalog, pks: np.ndarray, labels: np.ndarray) -> list[Clu
             first = values[0][1]
             chosen.append(next((x for x in values[1:] if len(x[1] & first) < 0.8 * min(len(x[1]), len(first))),
                                values[1]))
-        name = " · ".join([v for v, _ in chosen[:2]] or list(top_words[:3])) or f"cluster {label}"
+        name = " · ".join([v for v, _ in chosen] or list(top_words[:3])) or f"cluster {label}"
         out.append(Cluster(int(label), int(len(members)), name, tuple(attrs[:5]), top_words))
     return _distinct_names(out)
 

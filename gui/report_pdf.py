@@ -72,8 +72,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="grad-cam vit", help="the heatmap shown (e.g. perturbation, match map)")
     p.add_argument("--name", default="report")
     p.add_argument("--no-rationale", action="store_true")
-    p.add_argument("--clusters", action="store_true", help="name each result's cluster (the clustering --cluster-method, --cluster-k and "
-                   "--cluster-space name)")
+    p.add_argument("--clusters", action="store_true",
+                   help="name each result's cluster (the clustering --cluster-method, --cluster-k and --cluster-space "
+                        "name)")
     add_cluster_options(p, "report results")
     p.set_defaults(func=cmd_report)
 

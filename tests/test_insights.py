@@ -491,7 +491,9 @@ def test_the_default_kmeans_clustering_is_read_back_from_the_cache(tmp_path, mon
 
 def test_cached_clusters_are_named_again_when_attributes_or_titles_change(tmp_path, monkeypatch):
     from core.catalog import ProductRecord
-    from core.cli_insights import chosen_cluster
+    from types import SimpleNamespace
+
+    from core.cli_insights import cluster_named
 
     cat, kinds = _belts_and_shoes(tmp_path)
     fits = counting_kmeans(monkeypatch)
@@ -506,10 +508,13 @@ def test_cached_clusters_are_named_again_when_attributes_or_titles_change(tmp_pa
     assert sorted(x.name for x in cluster(cat, None, "kmeans", k=2).clusters) == ["Belts", "Footwear"]
     assert sorted(x.name for x in cluster(cat, None, "hdbscan", min_cluster_size=5).clusters) == \
         sorted(x.name.replace("Shoes", "Footwear") for x in hdbscan.clusters)
-    clustering, chosen = chosen_cluster(cat, "footwear", "kmeans")  # what `search --cluster NAME` looks up
+    def named(ref):  # `search --cluster REF`, the default kmeans clustering
+        return SimpleNamespace(cluster=ref, cluster_method="kmeans", cluster_k=None, cluster_space=None)
+
+    clustering, chosen = cluster_named(cat, named("footwear"))  # what `search --cluster NAME` looks up
     assert {kinds[p] for p in clustering.members(chosen.label)} == {"Shoes"}
     with pytest.raises(AppError, match="No cluster 'Shoes'"):
-        chosen_cluster(cat, "Shoes", "kmeans")
+        cluster_named(cat, named("Shoes"))
     assert fits == [2, 2]  # the default clustering's and k=2's: named again, not fitted again
     with cat.transaction():  # no category field left: the names come from the titles' words
         cat.execute("DELETE FROM fields")
