@@ -405,6 +405,23 @@ def adapt(engine, *, emit, cancelled):
     return drain(adapt_to_catalog(engine.catalog, cancelled=cancelled), emit)
 
 
+def export_report(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering, cluster,
+                  scores: list[float] | None, model_path: str | None, folder: Path, name: str, *, emit,
+                  cancelled) -> tuple[Path, int] | None:
+    """``report_html``, then its HTML and PDF written into ``folder`` (``report_pdf.write_report``): the printing
+    too is off the GUI thread. Returns the files' path without the suffix and the PDF's pages; None when
+    cancelled (nothing written)."""
+    from core.progress import Progress
+    from gui import report_pdf
+
+    html = report_html(engine, holder, query, pks, method, clustering, cluster, scores, model_path, emit=emit,
+                       cancelled=cancelled)
+    if html is None:
+        return None
+    emit(Progress(len(pks), len(pks), "Report: printing the PDF…"))
+    return report_pdf.write_report(html, folder, name, cancelled)
+
+
 def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering=None, cluster=None,
                 scores: list[float] | None = None, model_path: str | None = None, *, emit,
                 cancelled) -> str | None:

@@ -782,31 +782,20 @@ class MainWindow(QMainWindow):
             query += f"-{self.engine.catalog.product(self._selected_pk).sku}"
         name = safe_filename(f"vitrina-{self.engine.catalog.name}-{query}")
 
-        def write(html: str) -> None:  # the report of the catalog and query asked for, even if others are open now
-            from gui.report_pdf import html_to_pdf
-
-            base, n = name, 1
-            while any((Path(folder) / f"{base}.{ext}").exists() for ext in ("html", "pdf")):
-                n += 1  # an earlier report is never replaced
-                base = f"{name} ({n})"
-            try:  # the PDF first: a PDF that cannot be written leaves no HTML that says otherwise
-                pages = html_to_pdf(html, Path(folder) / f"{base}.pdf")
-                (Path(folder) / f"{base}.html").write_text(html, encoding="utf-8")
-            except OSError as exc:
-                self._error(self.tr("The report could not be written to %s: %s") % (folder, exc.strerror or exc),
-                            str(exc))
+        def written(out) -> None:  # the report of the catalog and query asked for, even if others are open now
+            if out is None:  # cancelled
                 return
-            self.last_report = Path(folder) / base
-            self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)") % (base, pages), 8000)
+            self.last_report, pages = out
+            self.statusBar().showMessage(self.tr("Report written: %s.html and .pdf (%d pages)")
+                                         % (self.last_report.name, pages), 8000)
 
         # the clusters, once computed, name each result's; the one the results shown were limited to (not one
         # chosen since, whose search has not answered yet)
         chosen = self._shown_cluster
         model = self._setting("rationale/model", str) or None  # the rationales' model, as in the window
-        self._run("report", backend.report_html, self.engine, self.holder, searched, pks,
-                  self.details.method.currentText(), self.insights.clustering, chosen, scores, model, streams=True,
-                  on_result=write,
-                  any_catalog=True)
+        self._run("report", backend.export_report, self.engine, self.holder, searched, pks,
+                  self.details.method.currentText(), self.insights.clustering, chosen, scores, model, Path(folder),
+                  name, streams=True, on_result=written, any_catalog=True)
 
     def copy_result(self) -> None:
         """The explained product's id and title, and its rationale: the product the details show, whichever tab is

@@ -158,7 +158,7 @@ def test_a_category_guessed_for_a_photo_cleared_since_is_dropped(qtbot, engine, 
 
 def test_a_report_ends_well_after_another_catalog_is_opened_and_closing_adapt_stops_it(qtbot, engine, settings, tmp_path,
                                                                                mini_dir, spaces, monkeypatch):
-    from gui import backend
+    from gui import backend, report_pdf
     from gui.adapt_dialog import AdaptDialog
 
     other = reversed_catalog(tmp_path, mini_dir, spaces)
@@ -168,10 +168,16 @@ def test_a_report_ends_well_after_another_catalog_is_opened_and_closing_adapt_st
     (tmp_path / "rep").mkdir()
     window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
     window.open_catalog(other)
+    printed_on = []
+    real_pdf = report_pdf.html_to_pdf
+    monkeypatch.setattr(report_pdf, "html_to_pdf", lambda html, path: printed_on.append(
+        threading.current_thread()) or real_pdf(html, path))
     writing.set()
     wait_idle(qtbot, window)
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["vitrina-mini-red summer dress.html",
                                                                     "vitrina-mini-red summer dress.pdf"]
+    assert printed_on and printed_on[0] is not threading.main_thread()  # the window did not freeze while it printed
+    assert window.last_report == tmp_path / "rep" / "vitrina-mini-red summer dress"
 
     window.open_catalog(engine.catalog.path)
     wait_idle(qtbot, window)

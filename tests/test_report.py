@@ -275,3 +275,34 @@ def test_a_pdf_printed_first_leaves_an_application_that_windows_can_use(tmp_path
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1], env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.returncode == 0 and "window made" in done.stdout, done.stderr[-500:]  # it aborted
+
+
+def test_a_report_written_beside_earlier_ones_keeps_them_and_a_failure_leaves_no_half(tmp_path, monkeypatch):
+    import pytest
+
+    from core.errors import AppError
+    from gui import report_pdf
+    from gui.report_pdf import pdf_page_count, write_report
+
+    html = render_html(*report(1))
+    (tmp_path / "r.html").write_text("an earlier report")
+    out, pages = write_report(html, tmp_path, "r")
+    assert out == tmp_path / "r (2)" and pages == 2 == pdf_page_count(tmp_path / "r (2).pdf")
+    assert (tmp_path / "r (2).html").read_text() == html and (tmp_path / "r.html").read_text() == "an earlier report"
+
+    real_write = Path.write_text
+
+    def disk_full(self, *args, **kwargs):
+        if self.suffix == ".html":
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(AppError, match="could not be written to .*No space left on device"):
+        write_report(html, tmp_path, "r")
+    monkeypatch.setattr(Path, "write_text", real_write)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r (2).html", "r (2).pdf", "r.html"]  # no PDF alone
+
+    assert write_report(html, tmp_path, "r", cancelled=lambda: True) is None  # Cancel while it printed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r (2).html", "r (2).pdf", "r.html"]
+    assert report_pdf.write_report(html, tmp_path, "s")[0] == tmp_path / "s"
