@@ -50,6 +50,9 @@ class MainWindow(QMainWindow):
         self._selected_pk: int | None = None
         self._opening: tuple[Path, Path | None] | None = None  # the catalog opening and the one open before it
         self._restoring = False  # the opening one is the catalog before, coming back after a failed open
+        self._insights_asked: tuple[str, str] = ("kmeans", "pca")  # the clusters and map asked for last
+        # (catalog, method, map): clusters being computed when another catalog began to open
+        self._insights_stopped: tuple[Path, str, str] | None = None
         self._reselect: int | None = None  # re-indexed: the product to select again once the results are back
         self._reindex_after_open: Path | None = None  # an adapted catalog: re-indexed once it is open again
         # the query whose results are shown: what a result is explained against (the text box may hold words
@@ -323,6 +326,9 @@ class MainWindow(QMainWindow):
         if restore:  # another open started while this one comes back falls back to it too
             before = Path(path)
         self._opening, self._restoring = (Path(path), before), restore
+        computing = self._latest.get("insights")
+        if computing is not None and not computing.cancelled and self.engine is not None:
+            self._insights_stopped = (self.engine.catalog.path, *self._insights_asked)  # asked again if it comes back
         self.engine = None
         self.holder = {}
         self._stop("search", "classify", "insights")  # the catalog before's
@@ -381,6 +387,9 @@ class MainWindow(QMainWindow):
             # towards red dresses, unsaid)
             self.query.text.setText(self.tr("red summer dress"))
         self.search()
+        stopped, self._insights_stopped = self._insights_stopped, None
+        if restore and stopped is not None and stopped[0] == cat.path:  # the clusters asked for before the failed open
+            self.compute_insights(*stopped[1:])
         if self._reindex_after_open == cat.path:
             self.reindex()
         self._reindex_after_open = None
@@ -575,6 +584,7 @@ class MainWindow(QMainWindow):
                 raise
 
         if self._catalog_open():
+            self._insights_asked = (method, map_method)
             self._run("insights", insights, self.engine.catalog.path, method, map_method,
                       on_result=self._show_insights, pool=self.insights_pool, streams=True)
 
@@ -650,7 +660,10 @@ class MainWindow(QMainWindow):
         if pk == self._selected_pk and (self.details.pk == pk or explaining is not None and not explaining.cancelled):
             return  # the current card clicked again (a double-click): its explanation is shown or on its way
         self._selected_pk = pk
-        listed = self.results.tabs.currentWidget() is not self.results.goes_with  # chosen in Similar or on the map
+        # chosen in Similar or on the map, or with no list to keep (the catalog before come back after a failed
+        # open, with "Goes with" in front: its list stayed empty)
+        listed = self.results.tabs.currentWidget() is not self.results.goes_with \
+            or not self.results.goes_with_model.rowCount()
         if listed:  # the list of the product before is not this one's, while its heatmap is made first
             self._stop("goes-with")
             self.results.set_goes_with([], self.tr("Finding what goes with it…"))

@@ -367,3 +367,15 @@ def test_coming_back_from_the_insights_tab_keeps_the_product_picked_on_the_map(q
     qtbot.keyClick(window.results.similar, Qt.Key_Right)  # the keyboard moves on from the card made current
     wait_idle(qtbot, window)
     assert window._selected_pk == window.results.current_row().pk != picked
+
+    tabs.setCurrentWidget(window.insights)  # back on the map, then into the grid again: its current card, unchosen,
+    window.insights.map.setFocus()  # is chosen by Enter (it took a click or an arrow key)
+    window.insights.map.clicked.emit(picked)
+    wait_idle(qtbot, window)
+    tabs.setCurrentWidget(window.results.similar)
+    wait_idle(qtbot, window)
+    current = window.results.similar.currentIndex()
+    assert window._selected_pk == picked != model.row_at(current.row()).pk
+    qtbot.keyClick(window.results.similar, Qt.Key_Return)
+    wait_idle(qtbot, window)
+    assert window._selected_pk == model.row_at(current.row()).pk == window.results.current_row().pk

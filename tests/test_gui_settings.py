@@ -174,6 +174,36 @@ def test_a_file_that_fails_to_open_leaves_the_open_catalogs_query_filters_cluste
     assert [a.text() for a in window.recent_menu.actions()][0] == "H&&M.vitrina"  # shown as "H&M", not "HM"
 
 
+def test_a_failed_open_brings_back_the_goes_with_list_in_front_and_the_clusters_being_computed(
+        qtbot, engine, tmp_path, mini_dir, monkeypatch):
+    import threading
+
+    from core.ingest import import_copurchases
+    from gui import backend
+
+    import_copurchases(engine.catalog, mini_dir / "copurchase.csv")
+    window = open_window(qtbot, engine.catalog.path, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    model, results = window.results.similar_model, window.results
+    row = next(i for i in range(model.rowCount()) if backend.goes_with(window.engine, model.row_at(i).pk)[0])
+    results.similar.setCurrentIndex(model.index(row, 0))
+    qtbot.waitUntil(lambda: not window._workers and results.goes_with_model.rowCount() > 0, timeout=20000)
+    listed = [results.goes_with_model.row_at(i).pk for i in range(results.goes_with_model.rowCount())]
+    results.tabs.setCurrentWidget(results.goes_with)  # its list in front
+    gate, real = threading.Event(), backend.insights
+    monkeypatch.setattr(backend, "insights", lambda *a, **k: gate.wait(20) and real(*a, **k))
+    window.compute_insights("kmeans", "pca")  # still computing when the bad file is opened
+    (tmp_path / "notes.txt").write_text("not a catalog")
+    window.open_catalog(tmp_path / "notes.txt")
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=20000)  # it failed
+    gate.set()
+    qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
+    for box in window.findChildren(QMessageBox):
+        box.deleteLater()
+    assert window._selected_pk == model.row_at(row).pk and results.tabs.currentWidget() is results.goes_with
+    assert [results.goes_with_model.row_at(i).pk for i in range(results.goes_with_model.rowCount())] == listed
+    assert window.insights.clustering is not None  # asked for before the failed open: computed once it is back
+
+
 def test_only_the_demo_opens_with_a_query_of_its_own(qtbot, engine, tmp_path):
     from gui.main_window import MainWindow
 
