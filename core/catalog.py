@@ -483,11 +483,14 @@ class Catalog:
         """pks of products that pass every filter (category values OR-ed within a field, AND-ed across)."""
         sql, args = ["SELECT pk FROM products WHERE 1=1"], []
         if price_min is not None:
-            sql.append("AND price >= ?"); args.append(price_min)
+            sql.append("AND price >= ?")
+            args.append(price_min)
         if price_max is not None:
-            sql.append("AND price <= ?"); args.append(price_max)
+            sql.append("AND price <= ?")
+            args.append(price_max)
         if rating_min is not None:
-            sql.append("AND rating >= ?"); args.append(rating_min)
+            sql.append("AND rating >= ?")
+            args.append(rating_min)
         for key, values in (categories or {}).items():
             values = list(values)
             sql.append(f"AND pk IN (SELECT pk FROM attributes WHERE key=? AND value IN ({','.join('?' * len(values))}))")

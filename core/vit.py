@@ -25,10 +25,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.errors import EncoderError
+from core.vit_files import SHIPPED_WEIGHTS, WEIGHTS_FILE, weights_path  # noqa: F401  (SHIPPED_WEIGHTS re-used)
 
 log = logging.getLogger(__name__)
-
-from core.vit_files import SHIPPED_WEIGHTS, WEIGHTS_FILE, weights_path  # noqa: F401  (SHIPPED_WEIGHTS re-used)
 
 
 @dataclass(frozen=True)

@@ -195,8 +195,10 @@ def test_feathered_removal_softens_patch_borders_and_removes_as_much_on_average(
     soft = np.asarray(composite_patches(black, white, np.array([27]), 8))
     # One patch of 64: as much is blended in as the patch holds, but without a cut edge around it.
     assert hard.mean() == 255 / 64 and abs(soft.mean() - 255 / 64) < 0.02 * 255 / 64
-    jump = lambda a: max(np.abs(np.diff(a[..., 0].astype(int), axis=0)).max(),
-                         np.abs(np.diff(a[..., 0].astype(int), axis=1)).max())
+    def jump(a):
+        return max(np.abs(np.diff(a[..., 0].astype(int), axis=0)).max(),
+                   np.abs(np.diff(a[..., 0].astype(int), axis=1)).max())
+
     assert jump(hard) == 255 and jump(soft) < 0.25 * 255
     assert soft[24, 24, 0] > 0 and soft[0, 0, 0] == 0  # the border softened, far pixels untouched
     # Random orders still remove k/64 of the photo on average: a linear score falls in a straight line,

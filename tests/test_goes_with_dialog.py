@@ -93,7 +93,6 @@ def test_the_window_opens_it_only_where_there_are_pairs_to_learn_from(qtbot, eng
 def test_a_failure_with_the_dialog_closed_is_said_and_a_reopened_catalog_takes_what_was_learned(
         qtbot, engine, settings, monkeypatch):  # noqa: F811
     from core.errors import AppError
-    from gui import backend
 
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
