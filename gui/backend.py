@@ -45,12 +45,29 @@ def open_catalog(path: Path, demo: bool = False):
         for message in engine.load_indexes():
             yield Progress(0, None, f"Index {message}")
     notes += index_notes
-    yield Progress(0, None, "Loading models…")
-    for space in spaces:
-        load = getattr(space.encoder, "load", None)  # lazy encoders: load the weights now, off the GUI thread
+    return engine  # its models load next (``load_models``), with the catalog open meanwhile
+
+
+def load_models(engine, *, emit, cancelled) -> None:
+    """The lazy encoders' weights, loaded once the catalog is open and before any search (the window runs this
+    first on its one pool, so a search typed meanwhile waits behind it). Opening waited for them: 3 s of the
+    H&M catalog's 6, most of it importing transformers for MiniLM. A model that cannot be loaded is said by the
+    search that needs it (said here too, it came twice)."""
+    import logging
+
+    from core.errors import EncoderError
+    from core.progress import Progress
+
+    emit(Progress(0, None, "Loading models…"))
+    for space in engine.spaces.values():
+        if cancelled():
+            return
+        load = getattr(space.encoder, "load", None)
         if load:
-            load()
-    return engine
+            try:
+                load()
+            except EncoderError as exc:
+                logging.getLogger(__name__).warning("%s", exc)
 
 
 @contextmanager

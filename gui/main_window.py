@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
             self._insights_stopped = (self.engine.catalog.path, *self._insights_asked)  # asked again if it comes back
         self.engine = None
         self.holder = {}
-        self._stop("search", "classify", "insights")  # the catalog before's
+        self._stop("search", "classify", "insights", "models")  # the catalog before's
         if self._selected_pk is not None:  # selected again if this catalog is the one that comes back
             self._reselect = self._selected_pk
         self._forget_selection()
@@ -382,6 +382,7 @@ class MainWindow(QMainWindow):
         if engine.notes:  # e.g. its adapted model is gone and the shipped one is used: said, not only logged
             QMessageBox(QMessageBox.Warning, self.tr("Vitrina"),
                         "\n\n".join(backend.in_window_words(n) for n in engine.notes), parent=self).open()
+        self._run("models", backend.load_models, engine, streams=True, on_result=lambda _none: None)
         if self.query.is_empty() and demo:  # the demo opens with results; a shop's own catalog with its own query
             # (typed into every catalog, the words were mixed into the first photo dropped: results pulled
             # towards red dresses, unsaid)

@@ -204,6 +204,50 @@ def test_a_failed_open_brings_back_the_goes_with_list_in_front_and_the_clusters_
     assert window.insights.clustering is not None  # asked for before the failed open: computed once it is back
 
 
+def test_the_catalog_is_usable_while_its_models_load_and_a_model_that_cannot_load_is_said_once(
+        qtbot, engine, tmp_path, monkeypatch):
+    import threading
+
+    from core.encoders import LazyEncoder
+    from core.errors import EncoderError
+    from core.spaces import Space
+    from gui.main_window import MainWindow
+    from tests.fakes import BagOfWordsEncoder, ColourGridEncoder
+
+    gate, broken = threading.Event(), []
+
+    def text_model():  # seconds of importing transformers, or a model that is not there
+        gate.wait(20)
+        if broken:
+            raise EncoderError("The MiniLM text model is not installed")
+        return BagOfWordsEncoder()
+
+    text = BagOfWordsEncoder()
+    monkeypatch.setattr("core.spaces.default_spaces", lambda: [
+        Space("image", ColourGridEncoder(), "image"),
+        Space("text", LazyEncoder(text_model, text.model_id, text.dim, frozenset({"text"})), "text")])
+    window = MainWindow(engine.catalog.path, demo=False,
+                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=20000)  # open before its text model loaded
+    assert window.query.isEnabled() and "models" in window._latest and not gate.is_set()
+    window.query.text.setText("red summer dress")  # typed meanwhile: searched once the model is there
+    window.search()
+    gate.set()
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    assert window.results.similar_model.rowCount() > 0 and not window.findChildren(QMessageBox)
+
+    gate.clear()
+    broken.append(True)
+    window.open_catalog(engine.catalog.path)  # its spaces made again: the text model is loaded again, and fails
+    qtbot.waitUntil(lambda: window.engine is not None and "models" in window._latest, timeout=20000)
+    window.search()
+    gate.set()
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    boxes = [b.text() for b in window.findChildren(QMessageBox)]
+    assert len(boxes) == 1 and "MiniLM text model is not installed" in boxes[0]  # by the search, once
+
+
 def test_only_the_demo_opens_with_a_query_of_its_own(qtbot, engine, tmp_path):
     from gui.main_window import MainWindow
 
