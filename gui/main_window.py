@@ -560,6 +560,8 @@ class MainWindow(QMainWindow):
             return
         state = self.query.state()
         filters = replace(self.filters.state(), pks=self.cluster_pks)
+        if "models" in self._latest and not self.results.similar_model.rowCount():  # not "Type a description"
+            self.results.set_similar([], self.tr("Searching once the models are loaded…"))
         self._run("search", backend.run_search, self.engine, state, filters,
                   on_result=lambda rows, state=state: self._show_results(rows, state), on_error=self._search_failed)
         if state.image_path and not state.same_category and "vit" in self.engine.spaces:

@@ -233,6 +233,7 @@ def test_the_catalog_is_usable_while_its_models_load_and_a_model_that_cannot_loa
     assert window.query.isEnabled() and "models" in window._latest and not gate.is_set()
     window.query.text.setText("red summer dress")  # typed meanwhile: searched once the model is there
     window.search()
+    assert window.results.similar.placeholder == "Searching once the models are loaded…"
     gate.set()
     qtbot.waitUntil(lambda: not window._workers, timeout=20000)
     assert window.results.similar_model.rowCount() > 0 and not window.findChildren(QMessageBox)
