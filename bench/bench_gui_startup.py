@@ -71,11 +71,13 @@ def open_catalog(catalog: str, runs: int, env: dict) -> dict:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.time()
-            out = subprocess.run([sys.executable, "-c", OPEN.format(root=str(ROOT), catalog=catalog,
-                                                                    ini=str(Path(tmp) / "s.ini"))],
-                                 env=env, capture_output=True, text=True, timeout=300).stdout
-        times = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()
+            done = subprocess.run([sys.executable, "-c", OPEN.format(root=str(ROOT), catalog=catalog,
+                                                                     ini=str(Path(tmp) / "s.ini"))],
+                                  env=env, capture_output=True, text=True, timeout=300)
+        times = {line.split()[0]: float(line.split()[1]) for line in done.stdout.splitlines()
                  if line.startswith(("OPEN", "RESULTS"))}
+        if len(times) < 2:
+            raise SystemExit(f"the app did not open {catalog} with results:\n{done.stderr[-2000:]}")
         opened.append(times["OPEN"] - t0)
         results.append(times["RESULTS"] - t0)
     return {"benchmark": "gui-open-catalog", "catalog": catalog, "catalog_open_s": percentiles(opened),

@@ -270,13 +270,31 @@ class LazyEncoder:
     def __init__(self, factory, model_id: str, dim: int, modalities: frozenset[str]):
         self._factory = factory
         self._encoder: Encoder | None = None
+        self._failed: EncoderError | None = None
         self.model_id, self.dim, self.modalities = model_id, dim, modalities
 
     def load(self) -> Encoder:
+        """The encoder, loaded on the first call. A model that cannot be loaded raises an ``EncoderError`` that
+        says which, then raises it again at each call without loading again (each search of the window tried,
+        seconds each, and said it once more)."""
+        if self._failed is not None:
+            raise self._failed
         if self._encoder is None:
-            enc = self._factory()
+            try:
+                enc = self._factory()
+            except MemoryError:  # may pass: tried again next time
+                raise
+            except EncoderError as exc:
+                self._failed = exc
+                raise
+            except Exception as exc:  # damaged weights: torch, transformers and the OS each say it their way
+                self._failed = EncoderError(f"The {self.model_id} model could not be loaded ({exc}). "
+                                            "Run scripts/setup.sh again.")
+                raise self._failed from exc
             if (enc.model_id, enc.dim) != (self.model_id, self.dim):
-                raise EncoderError(f"Expected encoder {self.model_id} ({self.dim}-d), got {enc.model_id} ({enc.dim}-d).")
+                self._failed = EncoderError(f"Expected encoder {self.model_id} ({self.dim}-d), got {enc.model_id} "
+                                            f"({enc.dim}-d).")
+                raise self._failed
             self._encoder = enc
         return self._encoder
 

@@ -24,7 +24,8 @@ from gui.results_model import NoResults, ResultRow
 
 
 def open_catalog(path: Path, demo: bool = False):
-    """Generator: (for the demo, import or refresh it), load the indexes, warm the encoders; returns the engine."""
+    """Generator: (for the demo, import or refresh it), load the indexes; returns the engine (its encoders load
+    afterwards, ``load_models``)."""
     from core.catalog import Catalog
     from core.demo import ensure_demo_catalog
     from core.engine import Engine

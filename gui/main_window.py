@@ -237,22 +237,25 @@ class MainWindow(QMainWindow):
 
     # ---- running work -------------------------------------------------------------------
     def _run(self, kind: str, task, *args, on_result, on_progress=None, streams: bool = False,
-             pool: QThreadPool | None = None, any_catalog: bool = False, on_error=None) -> TaskWorker:
+             pool: QThreadPool | None = None, any_catalog: bool = False, on_error=None,
+             result_when_cancelled: bool = False) -> TaskWorker:
         """Runs ``task`` on a pool; its result (and its own progress) reach the window only while the catalog
         it was asked for is still the one open (``any_catalog``: whatever is open then, e.g. opening one).
-        ``on_error(message)``: after the error box, what replaces what was shown while it ran (on the same terms)."""
+        ``on_error(message)``: after the error box, what replaces what was shown while it ran (on the same terms).
+        ``result_when_cancelled``: its result arrives even if Cancel came after it was made (a report written)."""
         older = self._latest.get(kind)
         if older is not None:
             older.cancel()  # a newer request of the same kind supersedes it
-        worker = TaskWorker(task, *args, streams=streams)
+        worker = TaskWorker(task, *args, streams=streams, result_when_cancelled=result_when_cancelled)
         engine = self.engine
 
-        def current(apply):  # what a worker sent before it was cancelled arrives after: dropped then
-            return lambda value: None if worker.cancelled or not (any_catalog or self.engine is engine is not None) \
-                else apply(value)
+        def current(apply, always: bool = False):  # what a worker sent before it was cancelled arrives after:
+            # dropped then
+            return lambda value: None if worker.cancelled and not always \
+                or not (any_catalog or self.engine is engine is not None) else apply(value)
 
         worker.signals.progress.connect(current(on_progress or self._show_progress))
-        worker.signals.result.connect(current(on_result))
+        worker.signals.result.connect(current(on_result, result_when_cancelled))
         # a superseded search's error (e.g. about a photo no longer in the query) is dropped like its results
         worker.signals.error.connect(lambda message, details: None if worker.cancelled and not any_catalog
                                      else self._error(message, details))
@@ -302,8 +305,12 @@ class MainWindow(QMainWindow):
         waiting = {w for w in waiting if not w.started} if any(w.started for w in self._workers - waiting) else set()
         if self._restoring and "open" in self._latest:
             waiting.add(self._latest["open"])
+        searching = self._latest.get("search")
         for worker in list(self._workers - waiting):
             worker.cancel()
+        if searching is not None and searching.cancelled and not self.results.similar_model.rowCount():
+            # it said "Searching once the models are loaded…" with nothing searching
+            self.results.set_similar([], self.tr("Search cancelled: press Enter in the query box to search again"))
         if explaining:  # its "Explaining…" would stay for good
             self.details.clear(self.tr("Cancelled: select the result again, or choose a heatmap, to explain it."))
         self.statusBar().showMessage(self.tr("Cancelled"), 3000)
@@ -312,6 +319,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _error(self, message: str, details: str) -> None:
+        if any(box.text() == message and box.isVisible() for box in self.findChildren(QMessageBox)):
+            return  # said already, and still on screen (each search of a model that cannot load said it again)
         box = QMessageBox(QMessageBox.Warning, self.tr("Vitrina"), message, parent=self)
         box.setDetailedText(details)
         box.open()
@@ -811,7 +820,7 @@ class MainWindow(QMainWindow):
         model = self._setting("rationale/model", str) or None  # the rationales' model, as in the window
         self._run("report", backend.export_report, self.engine, self.holder, searched, pks,
                   self.details.method.currentText(), self.insights.clustering, chosen, scores, model, Path(folder),
-                  name, streams=True, on_result=written, any_catalog=True)
+                  name, streams=True, on_result=written, any_catalog=True, result_when_cancelled=True)
 
     def copy_result(self) -> None:
         """The explained product's id and title, and its rationale: the product the details show, whichever tab is

@@ -74,9 +74,9 @@ def write_report(html: str, folder: Path, name: str, cancelled=lambda: False) ->
     pdf, page = folder / f"{base}.pdf", folder / f"{base}.html"
     try:
         pages = html_to_pdf(html, pdf)
-        try:
-            page.write_text(html, encoding="utf-8")
-        except OSError:
+        try:  # a lone surrogate (a file name's undecodable byte) is written as "?", not refused
+            page.write_text(html, encoding="utf-8", errors="replace")
+        except BaseException:
             pdf.unlink(missing_ok=True)
             page.unlink(missing_ok=True)  # a part of it
             raise

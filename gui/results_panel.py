@@ -31,7 +31,7 @@ class ResultsGrid(QListView):
         if event.text() in ("+", "-") and self.currentIndex().isValid():
             self.thumb_key.emit(event.text() == "+")
             return
-        if event.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space) and self.currentIndex().isValid() \
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and self.currentIndex().isValid() \
                 and not event.modifiers() & ~Qt.KeypadModifier:
             # the card the focus made current (Ctrl+Tab into the tab) is chosen as a click chooses it
             self.current_clicked.emit()

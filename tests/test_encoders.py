@@ -51,6 +51,30 @@ def test_lazy_encoder_loads_once_and_checks_identity():
         wrong.encode_texts(["x"])
 
 
+def test_a_model_that_cannot_load_is_said_as_such_and_not_loaded_again():
+    calls = []
+
+    def damaged():  # a torch.load of a truncated file, say
+        calls.append(1)
+        raise RuntimeError("PytorchStreamReader failed reading zip archive")
+
+    lazy = LazyEncoder(damaged, "all-MiniLM-L6-v2", 384, frozenset({"text"}))
+    for _ in range(2):
+        with pytest.raises(EncoderError, match="all-MiniLM-L6-v2 model could not be loaded .*PytorchStreamReader"):
+            lazy.encode_texts(["x"])
+    assert calls == [1] and not lazy.loaded
+
+    def short_of_memory():
+        calls.append(2)
+        raise MemoryError
+
+    lazy = LazyEncoder(short_of_memory, "all-MiniLM-L6-v2", 384, frozenset({"text"}))
+    for _ in range(2):
+        with pytest.raises(MemoryError):
+            lazy.load()
+    assert calls == [1, 2, 2]  # tried again: memory may be free by then
+
+
 @pytest.mark.parametrize("enc,inputs", [(ColourGridEncoder(), "images"), (BagOfWordsEncoder(), "texts")])
 def test_fake_encoders_honour_the_contract(enc, inputs):
     data = [Image.new("RGB", (9, 9), (i * 40, 0, 0)) for i in range(3)] if inputs == "images" else ["a b", "c", ""]

@@ -245,8 +245,32 @@ def test_the_catalog_is_usable_while_its_models_load_and_a_model_that_cannot_loa
     window.search()
     gate.set()
     qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    window.search()  # searched again while the box is up: not loaded again, not said again
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
     boxes = [b.text() for b in window.findChildren(QMessageBox)]
     assert len(boxes) == 1 and "MiniLM text model is not installed" in boxes[0]  # by the search, once
+
+
+def test_a_search_cancelled_before_it_answered_says_so(qtbot, engine, tmp_path, monkeypatch):
+    import threading
+
+    from gui import backend
+    from gui.main_window import MainWindow
+
+    window = MainWindow(engine.catalog.path, demo=False,
+                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.engine is not None and not window._workers, timeout=20000)
+    gate, real = threading.Event(), backend.run_search
+    monkeypatch.setattr(backend, "run_search", lambda *a, **k: gate.wait(20) and real(*a, **k))
+    window.query.text.setText("red summer dress")
+    window.search()
+    qtbot.waitUntil(lambda: window._latest["search"].started, timeout=20000)
+    window.cancel_all()
+    gate.set()
+    qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+    assert window.results.similar_model.rowCount() == 0
+    assert window.results.similar.placeholder.startswith("Search cancelled")
 
 
 def test_only_the_demo_opens_with_a_query_of_its_own(qtbot, engine, tmp_path):

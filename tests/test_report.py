@@ -306,3 +306,6 @@ def test_a_report_written_beside_earlier_ones_keeps_them_and_a_failure_leaves_no
     assert write_report(html, tmp_path, "r", cancelled=lambda: True) is None  # Cancel while it printed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r (2).html", "r (2).pdf", "r.html"]
     assert report_pdf.write_report(html, tmp_path, "s")[0] == tmp_path / "s"
+    odd = html.replace("</body>", "photo-\udcff.png</body>")  # a file name's undecodable byte
+    assert write_report(odd, tmp_path, "odd")[0] == tmp_path / "odd"
+    assert "photo-?.png" in (tmp_path / "odd.html").read_text() and (tmp_path / "odd.pdf").exists()
