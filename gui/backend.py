@@ -68,7 +68,8 @@ def load_models(engine, *, emit, cancelled) -> None:
             try:
                 load()
             except EncoderError as exc:
-                logging.getLogger(__name__).warning("%s", exc)
+                if not cancelled():  # the window closed meanwhile: an import cut short by the shutdown, not a fault
+                    logging.getLogger(__name__).warning("%s", exc)
 
 
 @contextmanager

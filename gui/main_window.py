@@ -51,6 +51,8 @@ class MainWindow(QMainWindow):
         self._opening: tuple[Path, Path | None] | None = None  # the catalog opening and the one open before it
         self._restoring = False  # the opening one is the catalog before, coming back after a failed open
         self._insights_asked: tuple[str, str] = ("kmeans", "pca")  # the clusters and map asked for last
+        self._selections = 0  # products chosen so far (a search keeps one chosen after it was asked)
+        self._progress_message = ""  # the status bar's last progress message, cleared once all work is done
         # (catalog, method, map): clusters being computed when another catalog began to open
         self._insights_stopped: tuple[Path, str, str] | None = None
         self._reselect: int | None = None  # re-indexed: the product to select again once the results are back
@@ -272,7 +274,10 @@ class MainWindow(QMainWindow):
         self._workers.discard(worker)
         if self._latest.get(kind) is worker:
             del self._latest[kind]
+        self.busy.setRange(0, 0)  # the work left is "busy" until it reports how far it is (it stayed 2/3 full)
         self._set_busy(bool(self._workers))
+        if not self._workers and self.statusBar().currentMessage() == self._progress_message:
+            self.statusBar().clearMessage()  # "Loading models…" stayed after they were loaded
 
     def _show_catalog(self, text: str) -> None:
         """The status bar's catalog line, cut with "…" past CATALOG_LABEL_WIDTH (a long catalog name set the
@@ -288,7 +293,8 @@ class MainWindow(QMainWindow):
             self.busy.setRange(0, 0)  # the next task is "busy" until it reports how far it is
 
     def _show_progress(self, p) -> None:
-        self.statusBar().showMessage(getattr(p, "message", "") or str(p))
+        self._progress_message = getattr(p, "message", "") or str(p)
+        self.statusBar().showMessage(self._progress_message)
         total = getattr(p, "total", None)
         self.busy.setRange(0, total or 0)  # a task that knows its steps (learning "Goes with") fills the bar
         if total:
@@ -554,10 +560,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("Searching once the report is written (Cancel stops the report)"),
                                          10000)
         chosen = self.insights.chosen_cluster
+        selections = self._selections  # a product chosen before the answer comes is kept (_show_results)
+        if not self.results.similar_model.rowCount() and (chosen is not None or not self.query.is_empty()):
+            # not "Type a description" with words typed, while the search waits behind the models or loads them
+            self.results.set_similar([], self.tr("Searching once the models are loaded…") if "models" in
+                                     self._latest else self.tr("Searching…"))
         if self.query.is_empty():
             if chosen is not None:  # browsing a cluster: its products, the most typical first
                 self._run("search", backend.browse_cluster, self.engine, self.insights.clustering, chosen.label,
-                          self.filters.state(), on_result=lambda rows: self._show_results(rows, None),
+                          self.filters.state(), on_result=lambda rows: self._show_results(rows, None, selections),
                           on_error=self._search_failed)
             else:  # nothing to search for: no list (a cluster's stayed, under "Results from all products")
                 self._stop("search")
@@ -569,10 +580,9 @@ class MainWindow(QMainWindow):
             return
         state = self.query.state()
         filters = replace(self.filters.state(), pks=self.cluster_pks)
-        if "models" in self._latest and not self.results.similar_model.rowCount():  # not "Type a description"
-            self.results.set_similar([], self.tr("Searching once the models are loaded…"))
         self._run("search", backend.run_search, self.engine, state, filters,
-                  on_result=lambda rows, state=state: self._show_results(rows, state), on_error=self._search_failed)
+                  on_result=lambda rows, state=state: self._show_results(rows, state, selections),
+                  on_error=self._search_failed)
         if state.image_path and not state.same_category and "vit" in self.engine.spaces:
             self._run("classify", backend.classify, self.engine, state.image_path,
                       on_result=lambda guess, photo=state.image_path: self._show_category(guess, photo))
@@ -626,11 +636,17 @@ class MainWindow(QMainWindow):
         self.insights.show_results([(row.pk, row.score) for row in map(model.row_at, range(model.rowCount()))],
                                    mark_query=self._searched is not None)  # browsing a cluster: no query to mark
 
-    def _show_results(self, rows, searched: QueryState | None) -> None:
-        """``searched``: the query these are the results of (None: a cluster's products, browsed)."""
-        self._forget_selection("" if not rows else self.tr("Select a result to see why it matches.") if searched
-                               else self.tr("Select a product to see what it is and what goes with it."))
-        self._searched = searched
+    def _show_results(self, rows, searched: QueryState | None, selections: int | None = None) -> None:
+        """``searched``: the query these are the results of (None: a cluster's products, browsed); ``selections``:
+        the count of products chosen when the search was asked: one chosen since (a point of the map, while the
+        search waited behind the models) stays chosen, explained against these results' query (it was wiped, its
+        "Goes with" list stopped)."""
+        picked = self._selected_pk if selections is not None and selections != self._selections else None
+        if picked is None:
+            self._forget_selection("" if not rows else self.tr("Select a result to see why it matches.")
+                                   if searched else self.tr("Select a product to see what it is and what goes "
+                                                            "with it."))
+        asked_before, self._searched = self._searched, searched
         chosen = self._shown_cluster = self.insights.chosen_cluster  # said beside the count: a status message was
         # gone in seconds
         scope = "" if chosen is None else self.tr("cluster “%s”") % chosen.name if searched is None else \
@@ -639,9 +655,12 @@ class MainWindow(QMainWindow):
         self._highlight_results()
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)
         keep, self._reselect = self._reselect, None  # re-indexed: the product selected before, if it is still listed
+        keep = picked if picked is not None else keep
         row = next((i for i in range(len(rows)) if rows[i].pk == keep), None)
         if row is not None:
             self.results.similar.setCurrentIndex(self.results.similar_model.index(row, 0))  # as a click selects it
+        if picked is not None and searched != asked_before:  # explained against the query it was picked under
+            self._explain_selected()
 
     def _show_category(self, guess, photo: str) -> None:
         if guess and self.query.state().image_path == photo:  # not a photo cleared or replaced since
@@ -672,6 +691,7 @@ class MainWindow(QMainWindow):
         if pk == self._selected_pk and (self.details.pk == pk or explaining is not None and not explaining.cancelled):
             return  # the current card clicked again (a double-click): its explanation is shown or on its way
         self._selected_pk = pk
+        self._selections += 1
         # chosen in Similar or on the map, or with no list to keep (the catalog before come back after a failed
         # open, with "Goes with" in front: its list stayed empty)
         listed = self.results.tabs.currentWidget() is not self.results.goes_with \

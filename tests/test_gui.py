@@ -553,6 +553,26 @@ def test_status_bar_progress_fills_for_a_task_that_counts_its_steps(qtbot, engin
     window._set_busy(False)
     assert window.busy.maximum() == 0 and window.busy.isHidden()  # the next task starts busy
 
+    import threading
+
+    from gui import backend
+
+    gate = threading.Event()  # a task that counted its steps ends while another goes on: busy, not 2/3 full
+    counted = window._run("insights", lambda *, emit, cancelled: emit(Progress(2, 3, "Insights: map")),
+                          streams=True, on_result=lambda _none: None, pool=window.insights_pool)
+    window._run("models", lambda *, emit, cancelled: gate.wait(20), streams=True, on_result=lambda _none: None)
+    qtbot.waitUntil(lambda: counted not in window._workers, timeout=20000)
+    assert window.busy.maximum() == 0 and not window.busy.isHidden()
+    window._show_progress(Progress(0, None, "Loading models…"))
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window.statusBar().currentMessage() == ""  # "Loading models…" stayed once they were loaded
+    window.statusBar().showMessage("Report written: r.html and .pdf (4 pages)", 8000)
+    window._run("goes-with", backend.goes_with, window.engine, window.results.similar_model.row_at(0).pk,
+                on_result=lambda _rows: None)  # work that says nothing as it goes
+    wait_idle(qtbot, window)
+    assert window.statusBar().currentMessage() == "Report written: r.html and .pdf (4 pages)"  # not progress: kept
+
 
 def test_the_insights_tab_says_how_many_products_hdbscan_left_out(qtbot):
     import numpy as np

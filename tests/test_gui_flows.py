@@ -379,3 +379,50 @@ def test_coming_back_from_the_insights_tab_keeps_the_product_picked_on_the_map(q
     qtbot.keyClick(window.results.similar, Qt.Key_Return)
     wait_idle(qtbot, window)
     assert window._selected_pk == model.row_at(current.row()).pk == window.results.current_row().pk
+
+
+def test_a_product_picked_while_a_search_waits_stays_picked_with_its_goes_with_list(qtbot, engine, settings,
+                                                                                    mini_dir, explaining,
+                                                                                    monkeypatch):
+    from core.ingest import import_copurchases
+    from gui import backend
+
+    import_copurchases(engine.catalog, mini_dir / "copurchase.csv")
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.compute_insights("kmeans", "pca")
+    wait_idle(qtbot, window)
+    window.results.tabs.setCurrentWidget(window.insights)
+    picked = next(pk for pk in window.engine.catalog.all_pks() if backend.goes_with(window.engine, int(pk))[0])
+    explained, fake_explain = [], backend.explain
+    monkeypatch.setattr(backend, "explain", lambda engine, holder, query, pk, *a, **k: explained.append(
+        (pk, query.text)) or fake_explain(engine, holder, query, pk, *a, **k))
+    gate, real = threading.Event(), backend.run_search
+    monkeypatch.setattr(backend, "run_search", lambda *a, **k: gate.wait(20) and real(*a, **k))
+    window.query.text.setText("blue shirt")
+    window.search()  # waits (behind the models loading, say)
+    window.insights.map.clicked.emit(int(picked))  # a point of the map clicked meanwhile
+    qtbot.wait(50)
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window._searched.text == "blue shirt" and window._selected_pk == picked == window.details.pk
+    assert window.results.goes_with_model.rowCount() > 0  # its list came (it was stopped, the details wiped)
+    assert explained[-1] == (picked, "blue shirt")  # explained against the query of the results now shown
+
+
+def test_a_search_into_an_empty_grid_says_it_is_searching(qtbot, engine, settings, monkeypatch):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.query.text.setText("")
+    window.search()
+    assert window.results.similar.placeholder.startswith("Type a description")
+    gate, real = threading.Event(), backend.run_search
+    monkeypatch.setattr(backend, "run_search", lambda *a, **k: gate.wait(20) and real(*a, **k))
+    window.query.text.setText("red summer dress")
+    window.search()  # it said "Type a description" with the words in the box while it ran
+    assert window.results.similar.placeholder == "Searching…"
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() > 0

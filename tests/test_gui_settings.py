@@ -320,3 +320,28 @@ def test_a_cancel_or_another_failed_open_while_the_catalog_before_comes_back_kee
             box.deleteLater()
         assert window.engine.catalog.path == engine.catalog.path and window.query.state().like == likes
 
+
+
+def test_a_model_load_cut_short_by_quitting_is_not_said_missing(caplog):
+    from types import SimpleNamespace
+
+    from core.encoders import LazyEncoder
+    from core.errors import EncoderError
+    from gui import backend
+
+    closed = []
+
+    def shutting_down():  # the window closed while transformers was being imported
+        closed.append(True)
+        raise EncoderError("The MiniLM text model is not installed")
+
+    def broken():
+        raise EncoderError("The MiniLM text model is not installed")
+
+    for factory, said in ((shutting_down, False), (broken, True)):
+        caplog.clear()
+        closed.clear()
+        engine = SimpleNamespace(spaces={"text": SimpleNamespace(
+            encoder=LazyEncoder(factory, "all-MiniLM-L6-v2", 384, frozenset({"text"})))})
+        backend.load_models(engine, emit=lambda _p: None, cancelled=lambda: bool(closed))
+        assert ("not installed" in caplog.text) == said
