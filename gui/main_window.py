@@ -52,6 +52,8 @@ class MainWindow(QMainWindow):
         self._restoring = False  # the opening one is the catalog before, coming back after a failed open
         self._insights_asked: tuple[str, str] = ("kmeans", "pca")  # the clusters and map asked for last
         self._selections = 0  # products chosen so far (a search keeps one chosen after it was asked)
+        self._cancelled_at = -1  # the count when Cancel stopped the chosen product's work: it is not kept
+        self._counted_by: TaskWorker | None = None  # the task whose progress counts its steps on the busy bar
         self._progress_message = ""  # the status bar's last progress message, cleared once all work is done
         # (catalog, method, map): clusters being computed when another catalog began to open
         self._insights_stopped: tuple[Path, str, str] | None = None
@@ -256,7 +258,7 @@ class MainWindow(QMainWindow):
             return lambda value: None if worker.cancelled and not always \
                 or not (any_catalog or self.engine is engine is not None) else apply(value)
 
-        worker.signals.progress.connect(current(on_progress or self._show_progress))
+        worker.signals.progress.connect(current(on_progress or (lambda p: self._show_progress(p, worker))))
         worker.signals.result.connect(current(on_result, result_when_cancelled))
         # a superseded search's error (e.g. about a photo no longer in the query) is dropped like its results
         worker.signals.error.connect(lambda message, details: None if worker.cancelled and not any_catalog
@@ -274,7 +276,9 @@ class MainWindow(QMainWindow):
         self._workers.discard(worker)
         if self._latest.get(kind) is worker:
             del self._latest[kind]
-        self.busy.setRange(0, 0)  # the work left is "busy" until it reports how far it is (it stayed 2/3 full)
+        if self._counted_by is worker:  # the work left is "busy" until it reports how far it is (it stayed 2/3
+            self._counted_by = None  # full)
+            self.busy.setRange(0, 0)
         self._set_busy(bool(self._workers))
         if not self._workers and self.statusBar().currentMessage() == self._progress_message:
             self.statusBar().clearMessage()  # "Loading models…" stayed after they were loaded
@@ -292,8 +296,9 @@ class MainWindow(QMainWindow):
         if not busy:
             self.busy.setRange(0, 0)  # the next task is "busy" until it reports how far it is
 
-    def _show_progress(self, p) -> None:
+    def _show_progress(self, p, worker: TaskWorker | None = None) -> None:
         self._progress_message = getattr(p, "message", "") or str(p)
+        self._counted_by = worker if getattr(p, "total", None) else None
         self.statusBar().showMessage(self._progress_message)
         total = getattr(p, "total", None)
         self.busy.setRange(0, total or 0)  # a task that knows its steps (learning "Goes with") fills the bar
@@ -318,6 +323,7 @@ class MainWindow(QMainWindow):
             # it said "Searching once the models are loaded…" with nothing searching
             self.results.set_similar([], self.tr("Search cancelled: press Enter in the query box to search again"))
         if explaining:  # its "Explaining…" would stay for good
+            self._cancelled_at = self._selections  # nor explained again when a search waiting meanwhile answers
             self.details.clear(self.tr("Cancelled: select the result again, or choose a heatmap, to explain it."))
         self.statusBar().showMessage(self.tr("Cancelled"), 3000)
         if opening is not None:  # it stayed "Opening…" with everything disabled: the catalog before comes back
@@ -641,7 +647,11 @@ class MainWindow(QMainWindow):
         the count of products chosen when the search was asked: one chosen since (a point of the map, while the
         search waited behind the models) stays chosen, explained against these results' query (it was wiped, its
         "Goes with" list stopped)."""
-        picked = self._selected_pk if selections is not None and selections != self._selections else None
+        picked = self._selected_pk if selections is not None and selections != self._selections \
+            and self._cancelled_at != self._selections else None  # chosen since, and its work not cancelled
+        if picked is not None and not any(row.pk == picked for row in rows) \
+                and self.results.tabs.currentWidget() is not self.insights:  # one the map shows stays, whatever
+            picked = None  # is listed; a card of the results before that these leave out does not
         if picked is None:
             self._forget_selection("" if not rows else self.tr("Select a result to see why it matches.")
                                    if searched else self.tr("Select a product to see what it is and what goes "
@@ -657,10 +667,11 @@ class MainWindow(QMainWindow):
         keep, self._reselect = self._reselect, None  # re-indexed: the product selected before, if it is still listed
         keep = picked if picked is not None else keep
         row = next((i for i in range(len(rows)) if rows[i].pk == keep), None)
+        selections = self._selections
         if row is not None:
             self.results.similar.setCurrentIndex(self.results.similar_model.index(row, 0))  # as a click selects it
-        if picked is not None and searched != asked_before:  # explained against the query it was picked under
-            self._explain_selected()
+        if picked is not None and searched != asked_before and self._selections == selections:
+            self._explain_selected()  # against these results' query, unless selecting its card did it
 
     def _show_category(self, guess, photo: str) -> None:
         if guess and self.query.state().image_path == photo:  # not a photo cleared or replaced since

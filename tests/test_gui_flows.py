@@ -409,6 +409,35 @@ def test_a_product_picked_while_a_search_waits_stays_picked_with_its_goes_with_l
     assert window.results.goes_with_model.rowCount() > 0  # its list came (it was stopped, the details wiped)
     assert explained[-1] == (picked, "blue shirt")  # explained against the query of the results now shown
 
+    gate.clear()  # picked, then Cancel: the pick's work stopped is not started again when the search answers
+    window._run("models", lambda *, emit, cancelled: gate.wait(20), streams=True, on_result=lambda _none: None)
+    window.query.text.setText("red summer dress")
+    window.search()  # waits behind the models: Cancel keeps it
+    other = next(int(pk) for pk in window.engine.catalog.all_pks() if pk != picked)
+    window.insights.map.clicked.emit(other)
+    qtbot.wait(50)
+    assert window._selected_pk == other
+    window.cancel_all()
+    calls = len(explained)
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window._searched.text == "red summer dress" and window._selected_pk is None and len(explained) == calls
+
+    gate.clear()  # a card of the results before, clicked while the search waits, that the new ones leave out
+    window.results.tabs.setCurrentWidget(window.results.similar)
+    model = window.results.similar_model
+    left_out = model.row_at(model.rowCount() - 1).pk
+    monkeypatch.setattr(backend, "run_search", lambda *a, **k: gate.wait(20) and [
+        r for r in real(*a, **k) if r.pk != left_out])
+    window.query.text.setText("blue shirt")
+    window.search()
+    window.results.similar.setCurrentIndex(model.index(model.rowCount() - 1, 0))
+    qtbot.wait(50)
+    assert window._selected_pk == left_out
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window._selected_pk is None and window.details.pk is None  # not "why it matches" for an unlisted one
+
 
 def test_a_search_into_an_empty_grid_says_it_is_searching(qtbot, engine, settings, monkeypatch):
     from gui import backend
