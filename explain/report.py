@@ -119,8 +119,11 @@ def word_colours(explanation) -> list[dict]:
 
 
 def safe_filename(name: str, default: str = "report") -> str:
-    """A file name that is safe on every OS: no separators, no control or reserved characters."""
+    """A file name that is safe on every OS: no separators, no control, format (invisible, direction) or reserved
+    characters."""
     name = unicodedata.normalize("NFKC", name)
+    # format characters too: a right-to-left override showed "x\u202egnp.exe.pdf" as "x…fdp.exe.png"
+    name = "".join(c for c in name if unicodedata.category(c) != "Cf")
     name = re.sub(r"[\x00-\x1f\x7f<>:\"/\\|?*]+", "_", name).strip(" ._")
     if re.fullmatch(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", name, re.IGNORECASE):
         name = "_" + name

@@ -800,7 +800,8 @@ class MainWindow(QMainWindow):
     def export_report(self, selected_only: bool, folder: str | None = None, limit: int = 50) -> None:
         if not self._catalog_open():
             return
-        if "report" in self._latest:  # a second one cancelled the first, unsaid
+        if "report" in self._latest and not self._latest["report"].cancelled:  # a second one cancelled the first,
+            # unsaid (one cancelled already is let go: Export again right after Cancel was refused)
             self.statusBar().showMessage(self.tr("A report is being written: wait for it, or Cancel it first"), 8000)
             return
         searched = self._searched  # the query of the results shown, not words typed since
@@ -833,10 +834,11 @@ class MainWindow(QMainWindow):
 
         from explain.report import safe_filename
 
-        query = searched.text or "photo"
-        if selected_only:  # not the name of the report of all results: it replaced that one
-            query += f"-{self.engine.catalog.product(self._selected_pk).sku}"
-        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{query}")
+        query = searched.text or ("photo" if searched.image_path else "more like this")
+        # the product of a selected-result report is named whatever the query's length (cut after 120 characters,
+        # a long query's name lost it): not the name of the report of all results, which it replaced
+        sku = f"-{self.engine.catalog.product(self._selected_pk).sku}" if selected_only else ""
+        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{query}"[:120 - len(sku)] + sku)
 
         def written(out) -> None:  # the report of the catalog and query asked for, even if others are open now
             if out is None:  # cancelled

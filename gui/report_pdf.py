@@ -68,7 +68,7 @@ def write_report(html: str, folder: Path, name: str, cancelled=lambda: False) ->
     after) leaves neither (None)."""
     folder = Path(folder)
     base, n = name, 1
-    while any((folder / f"{base}.{ext}").exists() for ext in ("html", "pdf")):
+    while any(os.path.lexists(folder / f"{base}.{ext}") for ext in ("html", "pdf")):  # a dangling link too
         n += 1
         base = f"{name} ({n})"
     pdf, page = folder / f"{base}.pdf", folder / f"{base}.html"

@@ -427,6 +427,33 @@ def test_reports_never_replace_one_another_and_a_second_waits_for_the_first(qtbo
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         f"vitrina-mini-red summer dress{end}.{ext}" for end in ("", " (2)", f"-{sku}") for ext in ("html", "pdf"))
 
+    writing.clear()  # Export again right after Cancel: the cancelled one does not refuse it
+    window.export_report(False, folder=str(folder), limit=3)
+    window.cancel_all()
+    writing.set()
+    window.export_report(False, folder=str(folder), limit=3)
+    assert "A report is being written" not in window.statusBar().currentMessage()
+    wait_idle(qtbot, window)
+    assert (folder / "vitrina-mini-red summer dress (3).pdf").exists()
+
+    long = "red summer dress " + "very " * 40  # a long query's selected result still names its product
+    window.query.text.setText(long)
+    window.search()
+    wait_idle(qtbot, window)
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
+    wait_idle(qtbot, window)
+    window.export_report(True, folder=str(folder))
+    wait_idle(qtbot, window)
+    sku = window.results.similar_model.row_at(0).sku
+    assert len(list(folder.glob(f"vitrina-mini-red summer dress very*-{sku}.html"))) == 1
+
+    window.query.text.setText("")  # "more like this" alone: no words, no photo
+    window.thumb(window.results.similar_model.row_at(0).pk, window.results.similar_model.row_at(0).title, True)
+    wait_idle(qtbot, window)
+    window.export_report(False, folder=str(folder), limit=3)
+    wait_idle(qtbot, window)
+    assert (folder / "vitrina-mini-more like this.html").exists() and not list(folder.glob("*photo*"))
+
 
 def test_cancel_stops_a_report_and_the_search_waiting_behind_it_runs(qtbot, engine, settings, tmp_path,
                                                                      monkeypatch):

@@ -99,6 +99,7 @@ def test_safe_file_names():
     assert safe_filename('a<b>:c"d|e?f*g') == "a_b_c_d_e_f_g"
     assert safe_filename("CON") == "_CON" and safe_filename("  ..  ") == "report"
     assert safe_filename("платье 👗") == "платье 👗"
+    assert safe_filename("red dress \u202egnp.exe\u200b") == "red dress gnp.exe"  # shown as "exe.png" before
     assert len(safe_filename("x" * 500)) == 120
     long = safe_filename("vitrina-demo-" + "赤いドレス" * 30)  # 120 characters were 334 bytes: "File name too long"
     assert len(long.encode("utf-8")) <= 180 and long.startswith("vitrina-demo-赤いドレス") and "\ufffd" not in long
@@ -306,6 +307,8 @@ def test_a_report_written_beside_earlier_ones_keeps_them_and_a_failure_leaves_no
     assert write_report(html, tmp_path, "r", cancelled=lambda: True) is None  # Cancel while it printed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r (2).html", "r (2).pdf", "r.html"]
     assert report_pdf.write_report(html, tmp_path, "s")[0] == tmp_path / "s"
+    (tmp_path / "t.html").symlink_to(tmp_path / "gone" / "elsewhere.html")  # a dangling link is taken too
+    assert write_report(html, tmp_path, "t")[0] == tmp_path / "t (2)" and not (tmp_path / "gone").exists()
     odd = html.replace("</body>", "photo-\udcff.png</body>")  # a file name's undecodable byte
     assert write_report(odd, tmp_path, "odd")[0] == tmp_path / "odd"
     assert "photo-?.png" in (tmp_path / "odd.html").read_text() and (tmp_path / "odd.pdf").exists()
