@@ -118,9 +118,11 @@ def word_colours(explanation) -> list[dict]:
     return out
 
 
-def safe_filename(name: str, default: str = "report") -> str:
+def safe_filename(name: str, default: str = "report", end: str = "") -> str:
     """A file name that is safe on every OS: no separators, no control, format (invisible, direction) or reserved
-    characters."""
+    characters. ``end`` (made safe too) is kept whole when a long ``name`` is cut to fit (a selected result's
+    product id after a long query)."""
+    end = safe_filename(end, "") if end else ""
     name = unicodedata.normalize("NFKC", name)
     # format characters too: a right-to-left override showed "x\u202egnp.exe.pdf" as "x…fdp.exe.png"
     name = "".join(c for c in name if unicodedata.category(c) != "Cf")
@@ -129,7 +131,8 @@ def safe_filename(name: str, default: str = "report") -> str:
         name = "_" + name
     # 120 characters, and at most 180 bytes: 120 Japanese characters are 360 bytes, past the 255 a file name may
     # have ("File name too long" after minutes of explaining), with room for the PDF's temporary suffix
-    return (name or default)[:120].encode("utf-8")[:180].decode("utf-8", "ignore").rstrip(" .") or default
+    cut = (name or default)[:120 - len(end)].encode("utf-8")[:180 - len(end.encode("utf-8"))]
+    return (cut.decode("utf-8", "ignore").rstrip(" .") or default) + end
 
 
 def _unmapped(r: ReportResult, query_side: bool, method: str) -> str:

@@ -298,9 +298,9 @@ class MainWindow(QMainWindow):
 
     def _show_progress(self, p, worker: TaskWorker | None = None) -> None:
         self._progress_message = getattr(p, "message", "") or str(p)
-        self._counted_by = worker if getattr(p, "total", None) else None
-        self.statusBar().showMessage(self._progress_message)
         total = getattr(p, "total", None)
+        self._counted_by = worker if total else None
+        self.statusBar().showMessage(self._progress_message)
         self.busy.setRange(0, total or 0)  # a task that knows its steps (learning "Goes with") fills the bar
         if total:
             self.busy.setValue(getattr(p, "done", 0))
@@ -667,10 +667,10 @@ class MainWindow(QMainWindow):
         keep, self._reselect = self._reselect, None  # re-indexed: the product selected before, if it is still listed
         keep = picked if picked is not None else keep
         row = next((i for i in range(len(rows)) if rows[i].pk == keep), None)
-        selections = self._selections
+        chosen_before = self._selections
         if row is not None:
             self.results.similar.setCurrentIndex(self.results.similar_model.index(row, 0))  # as a click selects it
-        if picked is not None and searched != asked_before and self._selections == selections:
+        if picked is not None and searched != asked_before and self._selections == chosen_before:
             self._explain_selected()  # against these results' query, unless selecting its card did it
 
     def _show_category(self, guess, photo: str) -> None:
@@ -835,10 +835,10 @@ class MainWindow(QMainWindow):
         from explain.report import safe_filename
 
         query = searched.text or ("photo" if searched.image_path else "more like this")
-        # the product of a selected-result report is named whatever the query's length (cut after 120 characters,
-        # a long query's name lost it): not the name of the report of all results, which it replaced
+        # the product of a selected-result report is named whatever the query's length (cut to fit, a long query's
+        # name lost it): not the name of the report of all results, which it replaced
         sku = f"-{self.engine.catalog.product(self._selected_pk).sku}" if selected_only else ""
-        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{query}"[:120 - len(sku)] + sku)
+        name = safe_filename(f"vitrina-{self.engine.catalog.name}-{query}", end=sku)
 
         def written(out) -> None:  # the report of the catalog and query asked for, even if others are open now
             if out is None:  # cancelled

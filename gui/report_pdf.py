@@ -77,16 +77,19 @@ def write_report(html: str, folder: Path, name: str, cancelled=lambda: False) ->
         try:  # a lone surrogate (a file name's undecodable byte) is written as "?", not refused
             page.write_text(html, encoding="utf-8", errors="replace")
         except BaseException:
-            pdf.unlink(missing_ok=True)
-            page.unlink(missing_ok=True)  # a part of it
+            _remove(pdf, page)  # the HTML: a part of it
             raise
     except OSError as exc:
         raise ReportNotWritten(f"The report could not be written to {folder}: {exc.strerror or exc}") from exc
     if cancelled():
-        pdf.unlink(missing_ok=True)
-        page.unlink(missing_ok=True)
+        _remove(pdf, page)
         return None
     return folder / base, pages
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def pdf_page_count(path: Path) -> int:

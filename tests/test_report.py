@@ -100,6 +100,9 @@ def test_safe_file_names():
     assert safe_filename("CON") == "_CON" and safe_filename("  ..  ") == "report"
     assert safe_filename("платье 👗") == "платье 👗"
     assert safe_filename("red dress \u202egnp.exe\u200b") == "red dress gnp.exe"  # shown as "exe.png" before
+    long = safe_filename("ドレス" * 100, end="-P005")  # cut to 180 bytes: the product id is kept whole
+    assert long.startswith("ドレス") and long.endswith("-P005") and len(long.encode("utf-8")) <= 180
+    assert safe_filename("x" * 500, end="-a/b").endswith("x-a_b") and len(safe_filename("x" * 500, end="-1")) == 120
     assert len(safe_filename("x" * 500)) == 120
     long = safe_filename("vitrina-demo-" + "赤いドレス" * 30)  # 120 characters were 334 bytes: "File name too long"
     assert len(long.encode("utf-8")) <= 180 and long.startswith("vitrina-demo-赤いドレス") and "\ufffd" not in long
