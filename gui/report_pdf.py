@@ -27,6 +27,26 @@ def html_to_pdf(html: str, path: Path) -> int:
     """Writes ``path``; returns the number of pages. Qt prints to a new file beside it, renamed over it once
     it holds pages: Qt only logs that it cannot open a file (QPainter::begin), and an earlier PDF left
     at ``path`` must not pass for this one."""
+    path = Path(path)
+    part = _part(path)
+    try:
+        pages = _print(html, part, path)
+        try:
+            os.replace(part, path)
+        except OSError as exc:
+            raise PdfNotWritten(f"The PDF {path} cannot be written: {exc.strerror or exc}.") from exc
+    finally:
+        part.unlink(missing_ok=True)
+    return pages
+
+
+def _part(path: Path) -> Path:
+    """A new file beside ``path`` that a file is written to before it is renamed over ``path``."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+def _print(html: str, part: Path, path: Path) -> int:
+    """Prints ``html`` to ``part`` (the PDF that will be ``path``); returns its pages."""
     global _APP
     from PySide6.QtWidgets import QApplication
 
@@ -35,9 +55,6 @@ def html_to_pdf(html: str, path: Path) -> int:
     # QWidget without QApplication", and an abort: the test suite died so when a report test ran first)
     if QApplication.instance() is None:
         _APP = QApplication(["vitrina", "-platform", "offscreen"])
-    path = Path(path)
-    part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    pages = 0
     try:
         part.write_bytes(b"")  # says why a folder cannot be written to, which Qt does not
         doc = QTextDocument()
@@ -49,41 +66,48 @@ def html_to_pdf(html: str, path: Path) -> int:
         doc.print_(writer)
         del writer  # closes the file
         pages = pdf_page_count(part)
-        if pages:
-            os.replace(part, path)
     except OSError as exc:
         raise PdfNotWritten(f"The PDF {path} cannot be written: {exc.strerror or exc}.") from exc
-    finally:
-        part.unlink(missing_ok=True)
     if not pages:
         raise PdfNotWritten(f"The PDF {path} cannot be written: Qt could not print the report to a file there.")
     return pages
 
 
-def write_report(html: str, folder: Path, name: str, cancelled=lambda: False) -> tuple[Path, int] | None:
-    """Writes ``name``.pdf and ``name``.html into ``folder`` (``name (2)``, ... when either is there: an earlier
-    report is never replaced); returns their path without the suffix and the PDF's pages. The window runs it on
-    its worker (printing a 50-result report froze it 0.8 s). The PDF first: one that cannot be written leaves no
-    HTML; an HTML that cannot be written leaves no PDF; Cancel while they were written (``cancelled()`` true
-    after) leaves neither (None)."""
+def write_report(html: str, folder: Path, name: str, cancelled=lambda: False,
+                 replace: bool = False) -> tuple[Path, int] | None:
+    """Writes ``name``.pdf and ``name``.html into ``folder``; returns their path without the suffix and the PDF's
+    pages. An earlier report of that name is kept (``name (2)``, ... when either file is there) unless
+    ``replace``. The window runs it on its worker (printing a 50-result report froze it 0.8 s). Both are written
+    to new files first and renamed into place once both are whole: one that cannot be written leaves neither
+    (and an earlier report that ``replace`` would have replaced is left as it was: a failed PDF left the earlier
+    one beside the new HTML); Cancel while they were written (``cancelled()`` true after) leaves neither (None)."""
     folder = Path(folder)
     base, n = name, 1
-    while any(os.path.lexists(folder / f"{base}.{ext}") for ext in ("html", "pdf")):  # a dangling link too
-        n += 1
+    while not replace and any(os.path.lexists(folder / f"{base}.{ext}") for ext in ("html", "pdf")):  # a dangling
+        n += 1  # link too
         base = f"{name} ({n})"
     pdf, page = folder / f"{base}.pdf", folder / f"{base}.html"
+    for path in (pdf, page) if replace else ():
+        if path.is_dir():  # a rename over a folder fails late, or (an empty one) would replace it
+            raise ReportNotWritten(f"The report cannot be written to {path}: it is a folder.")
+    pdf_part, page_part = _part(pdf), _part(page)
     try:
-        pages = html_to_pdf(html, pdf)
         try:  # a lone surrogate (a file name's undecodable byte) is written as "?", not refused
-            page.write_text(html, encoding="utf-8", errors="replace")
-        except BaseException:
-            _remove(pdf, page)  # the HTML: a part of it
-            raise
+            page_part.write_text(html, encoding="utf-8", errors="replace")
+            pages = _print(html, pdf_part, pdf)
+            if cancelled():
+                return None
+            os.replace(pdf_part, pdf)
+            try:
+                os.replace(page_part, page)
+            except BaseException:
+                if not replace:  # the PDF alone: a part of it
+                    pdf.unlink(missing_ok=True)
+                raise
+        finally:
+            _remove(pdf_part, page_part)
     except OSError as exc:
         raise ReportNotWritten(f"The report could not be written to {folder}: {exc.strerror or exc}") from exc
-    if cancelled():
-        _remove(pdf, page)
-        return None
     return folder / base, pages
 
 
@@ -103,10 +127,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("catalog", type=Path)
     p.add_argument("--queries", type=Path, required=True,
                    help="CSV or JSON Lines with columns text and/or image (a photo path)")
-    p.add_argument("--out", type=Path, required=True, help="folder for report.html and report.pdf")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for report.html and report.pdf (report (2).html ... when a report is there)")
     p.add_argument("-k", type=int, default=5, help="results per query")
     p.add_argument("--method", default="grad-cam vit", help="the heatmap shown (e.g. perturbation, match map)")
-    p.add_argument("--name", default="report")
+    p.add_argument("--name", default="report", help="the files' name (without .html and .pdf)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace a report of the same --name in that folder (kept otherwise: the new one is "
+                        "NAME (2))")
     p.add_argument("--no-rationale", action="store_true")
     p.add_argument("--clusters", action="store_true",
                    help="name each result's cluster (the clustering --cluster-method, --cluster-k and --cluster-space "
@@ -172,8 +200,8 @@ def cmd_report(args) -> int:
     engine = open_engine_cli(args.catalog)
     out = out_folder(args.out, "report")  # made once the inputs are known to be good
     name = safe_filename(args.name)
-    for path in (out / f"{name}.html", out / f"{name}.pdf"):  # a folder of that name: said now, not after the work
-        check_output(path)
+    for path in (out / f"{name}.html", out / f"{name}.pdf") if args.replace else ():  # a folder of that name: said
+        check_output(path)  # now, not after the work
     explainer = MatchExplainer(engine.space("vit").encoder.load())
     writer = None
     if not args.no_rationale:
@@ -191,13 +219,6 @@ def cmd_report(args) -> int:
         for r in q.results:
             if r.note:
                 print(f"query {q.number}, result {r.rank} ({r.sku}): {r.note}")
-    try:
-        (out / f"{name}.html").write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise AppError(f"The report cannot be written to {out / name}.html: {exc.strerror or exc}.") from exc
-    try:
-        pages = html_to_pdf(html, out / f"{name}.pdf")
-    except PdfNotWritten as exc:
-        raise AppError(f"{exc} ({name}.html is written.)") from exc
-    print(f"{out / name}.html and .pdf ({pages} pages)")
+    base, pages = write_report(html, out, name, replace=args.replace)
+    print(f"{base}.html and .pdf ({pages} pages)")
     return 0

@@ -113,23 +113,39 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
     assert "q.csv line 3: give a text or an image" in capsys.readouterr().err
     queries.write_text("text,image\nred dress,\n")
     (tmp_path / "taken" / "report.html").mkdir(parents=True)  # the report's file name is a folder there
-    assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "taken"), "--no-rationale"]) \
-        == 2
+    assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "taken"), "--no-rationale",
+                      "--replace"]) == 2
     assert "report.html: it is a folder" in capsys.readouterr().err
     import gui.report_pdf
 
-    def full_disk(html, path):  # the PDF cannot be written after all (the disk filled up meanwhile)
+    def full_disk(html, part, path):  # the PDF cannot be written after all (the disk filled up meanwhile)
         raise gui.report_pdf.PdfNotWritten(f"The PDF {path} cannot be written: No space left on device.")
 
-    monkeypatch.setattr(gui.report_pdf, "html_to_pdf", full_disk)
+    emoji = tmp_path / "emoji"
+    emoji.mkdir()
+    for name in ("report.html", "report.pdf"):
+        (emoji / name).write_text(f"the earlier {name}")
     queries.with_name("emoji.csv").write_text("text,image\n👗,\n")
-    assert main.main(["report", cat, "--queries", str(queries.with_name("emoji.csv")), "--out",
-                      str(tmp_path / "emoji"), "-k", "1", "--no-rationale"]) == 2
+    ask = ["report", cat, "--queries", str(queries.with_name("emoji.csv")), "--out", str(emoji), "-k", "1",
+           "--no-rationale"]
+    monkeypatch.setattr(gui.report_pdf, "_print", full_disk)
+    assert main.main([*ask, "--replace"]) == 2
     monkeypatch.undo()
     done = capsys.readouterr()
     assert "query 1: the query text has no words the text model reads" in done.out
-    assert "report.pdf cannot be written: No space left on device. (report.html is written.)" in done.err
-    assert "(no words the text model reads" in (tmp_path / "emoji" / "report.html").read_text()
+    assert "report.pdf cannot be written: No space left on device." in done.err
+    # the earlier report is as it was (the failed PDF left it beside a new HTML), and no half of a new one is there
+    assert sorted((p.name, p.read_text()) for p in emoji.iterdir()) == [
+        ("report.html", "the earlier report.html"), ("report.pdf", "the earlier report.pdf")]
+    assert main.main(ask) == 0  # an earlier report is kept: the new one is beside it
+    assert f"{emoji / 'report (2)'}.html and .pdf (2 pages)" in capsys.readouterr().out
+    assert "(no words the text model reads" in (emoji / "report (2).html").read_text()
+    assert (emoji / "report.html").read_text() == "the earlier report.html"
+    assert main.main([*ask, "--replace"]) == 0  # asked to: the earlier one is replaced, both its files
+    assert "(no words the text model reads" in (emoji / "report.html").read_text()
+    assert (emoji / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in emoji.iterdir()) == ["report (2).html", "report (2).pdf", "report.html",
+                                                        "report.pdf"]
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     root = Path(main.__file__).resolve().parent
     done = subprocess.run([sys.executable, str(root / "main.py"), "report", cat, "--queries", str(queries),
