@@ -48,8 +48,10 @@ class ReportQuery:
     image: Image.Image | None = None
     image_name: str = ""
     results: list[ReportResult] = field(default_factory=list)
-    scope: str = ""  # what the results were limited to (a cluster), said under the query
+    scope: str = ""  # what the results were limited to (a cluster, filters), said under the query
     note: str = ""  # what the query lacks (a text without a word the text model reads)
+    like: tuple[str, ...] = ()  # the products of "more like this", as "title (id)"
+    unlike: tuple[str, ...] = ()  # and of "less like this"
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,9 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     views = [{"number": q.number, "text": q.text, "image_name": q.image_name, "scope": q.scope, "note": q.note,
+              "like": q.like, "unlike": q.unlike,
+              # the maps of a query of liked products alone: the first of them with a photo stands in for it
+              "stand_in": bool(q.like) and not q.text and q.image is None,
               "image": data_uri(q.image, 200) if q.image is not None else None,
               "image_size": box_size(q.image, QUERY_BOX) if q.image is not None else None,
               "results": [_result_view(r, meta.method) for r in q.results]} for q in queries]
@@ -208,6 +213,31 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
 def cluster_scope(cluster) -> str:
     """What a report says of results kept to ``cluster`` (None: nothing)."""
     return f"results only from the cluster “{cluster.name}” ({cluster.size} products)" if cluster is not None else ""
+
+
+def _number(v: float) -> str:
+    return f"{v:g}"
+
+
+def filters_scope(categories: dict[str, Sequence[str]] | None = None, price_min: float | None = None,
+                  price_max: float | None = None, rating_min: float | None = None, min_score: float | None = None,
+                  same_category: tuple[str, str] | None = None) -> str:
+    """What a report says of the filters its results passed ("" for none): a report of results filtered to a price
+    read as one of all products. ``same_category``: (field, value) of "Only this category" (the photo's)."""
+    from core.catalog import field_label
+
+    parts = [f"{field_label(name)} {' or '.join(values)}" for name, values in (categories or {}).items() if values]
+    if same_category is not None:
+        parts.append(f"{field_label(same_category[0])} {same_category[1]} (the photo's category)")
+    if price_min is not None and price_max is not None:
+        parts.append(f"price {_number(price_min)}–{_number(price_max)}")
+    elif price_min is not None or price_max is not None:
+        parts.append(f"price ≥ {_number(price_min)}" if price_min is not None else f"price ≤ {_number(price_max)}")
+    if rating_min is not None:
+        parts.append(f"rating ≥ {_number(rating_min)}")
+    if min_score is not None:
+        parts.append(f"similarity ≥ {min_score:.2f}")
+    return "filters: " + " · ".join(parts) if parts else ""
 
 
 def text_note(explainer, text: str) -> str:

@@ -425,37 +425,53 @@ def adapt(engine, *, emit, cancelled):
 
 
 def export_report(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering, cluster,
-                  scores: list[float] | None, model_path: str | None, folder: Path, name: str, *, emit,
-                  cancelled) -> tuple[Path, int] | None:
+                  scores: list[float] | None, model_path: str | None, folder: Path, name: str,
+                  filters: FilterState | None = None, *, emit, cancelled) -> tuple[Path, int] | None:
     """``report_html``, then its HTML and PDF written into ``folder`` (``report_pdf.write_report``): the printing
     too is off the GUI thread. Returns the files' path without the suffix and the PDF's pages; None when
     cancelled (nothing written)."""
     from core.progress import Progress
     from gui import report_pdf
 
-    html = report_html(engine, holder, query, pks, method, clustering, cluster, scores, model_path, emit=emit,
-                       cancelled=cancelled)
+    html = report_html(engine, holder, query, pks, method, clustering, cluster, scores, model_path, filters,
+                       emit=emit, cancelled=cancelled)
     if html is None:
         return None
     emit(Progress(len(pks), len(pks), "Report: printing the PDF…"))
     return report_pdf.write_report(html, folder, name, cancelled)
 
 
+def _named(catalog, pks) -> tuple[str, ...]:
+    """Products as a report names them: "title (id)", in the order given (one deleted since is left out)."""
+    products = {p.pk: p for p in catalog.products(list(pks))}
+    return tuple(f"{products[pk].title} ({products[pk].sku})" for pk in pks if pk in products)
+
+
 def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering=None, cluster=None,
-                scores: list[float] | None = None, model_path: str | None = None, *, emit,
-                cancelled) -> str | None:
+                scores: list[float] | None = None, model_path: str | None = None, filters: FilterState | None = None,
+                *, emit, cancelled) -> str | None:
     """Explain and write a rationale for each product of the current results; returns the report HTML (None when
     cancelled).
     ``clustering``: the Insights tab's, whose names the results carry; ``cluster``: the one they were limited to;
     ``scores``: the similarities the results list shows, which the report and each rationale state (the
     explaining model's own similarity differs: the report read 0.369 where the card read 0.43); ``model_path``:
-    the language model the window's rationales use (None: the bundled one; the report used it whatever was set)."""
+    the language model the window's rationales use (None: the bundled one; the report used it whatever was set);
+    ``filters``: those the results were searched with, which the report states with the query's liked and unliked
+    products (it said nothing of them: a "more like this" query's report had no query at all)."""
     from core.progress import Progress
-    from explain.report import ReportMeta, ReportQuery, ReportResult, cluster_scope, render_html
+    from explain.report import ReportMeta, ReportQuery, ReportResult, cluster_scope, filters_scope, render_html
 
     names = clustering.names() if clustering is not None else {}
+    f = filters or FilterState()
+    same = None
+    if query.same_category:
+        from core.zero_shot import category_field
+
+        same = (category_field(engine), query.same_category)
+    scope = "; ".join(s for s in (cluster_scope(cluster), filters_scope(f.categories, f.price_min, f.price_max,
+                                                                         f.rating_min, f.min_score, same)) if s)
     q = ReportQuery(1, query.text, _image(query.image_path), Path(query.image_path).name if query.image_path else "",
-                    scope=cluster_scope(cluster))
+                    scope=scope, like=_named(engine.catalog, query.like), unlike=_named(engine.catalog, query.unlike))
     emit(Progress(0, len(pks), f"Report: explaining {plural(len(pks), 'result')}…"))
     for rank, pk in enumerate(pks, 1):
         if cancelled():

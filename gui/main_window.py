@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMessag
 from explain.types import MATCH_MAP, PERTURBATION
 from gui import backend, plural
 from gui.details_panel import DetailsPanel
-from gui.filters_panel import FiltersPanel
+from gui.filters_panel import FilterState, FiltersPanel
 from gui.insights_panel import InsightsPanel
 from gui.query_panel import IMAGE_SUFFIXES, QueryPanel, QueryState
 from gui.results_panel import ResultsPanel
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         # the query whose results are shown: what a result is explained against (the text box may hold words
         # typed since, not searched yet); None while browsing a cluster or with no results
         self._searched: QueryState | None = None
+        self._searched_filters: FilterState | None = None  # the filters of the results shown
         self._shown_match = None  # the explanation the details show (backend.ExplainedMatch)
         self._shown_cluster = None  # the Insights cluster the results shown were limited to
         self.goes_with_dialog = None  # kept while it learns, closed or not
@@ -587,7 +588,8 @@ class MainWindow(QMainWindow):
         state = self.query.state()
         filters = replace(self.filters.state(), pks=self.cluster_pks)
         self._run("search", backend.run_search, self.engine, state, filters,
-                  on_result=lambda rows, state=state: self._show_results(rows, state, selections),
+                  on_result=lambda rows, state=state, filters=filters: self._show_results(rows, state, selections,
+                                                                                          filters),
                   on_error=self._search_failed)
         if state.image_path and not state.same_category and "vit" in self.engine.spaces:
             self._run("classify", backend.classify, self.engine, state.image_path,
@@ -642,8 +644,10 @@ class MainWindow(QMainWindow):
         self.insights.show_results([(row.pk, row.score) for row in map(model.row_at, range(model.rowCount()))],
                                    mark_query=self._searched is not None)  # browsing a cluster: no query to mark
 
-    def _show_results(self, rows, searched: QueryState | None, selections: int | None = None) -> None:
-        """``searched``: the query these are the results of (None: a cluster's products, browsed); ``selections``:
+    def _show_results(self, rows, searched: QueryState | None, selections: int | None = None,
+                      filters: FilterState | None = None) -> None:
+        """``searched``: the query these are the results of (None: a cluster's products, browsed), ``filters``: those
+        it was searched with (which a report states); ``selections``:
         the count of products chosen when the search was asked: one chosen since (a point of the map, while the
         search waited behind the models) stays chosen, explained against these results' query (it was wiped, its
         "Goes with" list stopped)."""
@@ -657,6 +661,7 @@ class MainWindow(QMainWindow):
                                    if searched else self.tr("Select a product to see what it is and what goes "
                                                             "with it."))
         asked_before, self._searched = self._searched, searched
+        self._searched_filters = filters
         chosen = self._shown_cluster = self.insights.chosen_cluster  # said beside the count: a status message was
         # gone in seconds
         scope = "" if chosen is None else self.tr("cluster “%s”") % chosen.name if searched is None else \
@@ -853,7 +858,7 @@ class MainWindow(QMainWindow):
         model = self._setting("rationale/model", str) or None  # the rationales' model, as in the window
         self._run("report", backend.export_report, self.engine, self.holder, searched, pks,
                   self.details.method.currentText(), self.insights.clustering, chosen, scores, model, Path(folder),
-                  name, streams=True, on_result=written, any_catalog=True, result_when_cancelled=True)
+                  name, self._searched_filters, streams=True, on_result=written, any_catalog=True, result_when_cancelled=True)
 
     def copy_result(self) -> None:
         """The explained product's id and title, and its rationale: the product the details show, whichever tab is

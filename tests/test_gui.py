@@ -234,16 +234,16 @@ def test_export_report_from_the_window(qtbot, engine, settings, tmp_path, monkey
     assert not window._workers and "cannot be written" in window.findChild(QMessageBox).text()
     window.findChild(QMessageBox).deleteLater()
 
-    def disk_full(html, path):
+    def disk_full(html, part, path):
         raise OSError(28, "No space left on device")
 
-    real_pdf = report_pdf.html_to_pdf
-    monkeypatch.setattr(report_pdf, "html_to_pdf", disk_full)
+    real_pdf = report_pdf._print
+    monkeypatch.setattr(report_pdf, "_print", disk_full)
     window.export_report(False, folder=str(tmp_path), limit=3)
     qtbot.waitUntil(lambda: any("No space left" in b.text() for b in window.findChildren(QMessageBox)),
                     timeout=120000)
     assert not hasattr(window, "last_report")
-    monkeypatch.setattr(report_pdf, "html_to_pdf", real_pdf)
+    monkeypatch.setattr(report_pdf, "_print", real_pdf)
     wait_idle(qtbot, window)
     window.export_report(False, folder=str(tmp_path), limit=3)
     qtbot.waitUntil(lambda: hasattr(window, "last_report"), timeout=120000)
@@ -264,6 +264,30 @@ def test_export_report_from_the_window(qtbot, engine, settings, tmp_path, monkey
     assert f"Clusters: {window.insights.clustering.summary()}" in html
     assert f"results only from the cluster “{chosen.name}” ({chosen.size} products)" in html
     assert html.count(f"· cluster {chosen.name}</p>") == html.count('class="result"') > 0
+
+    from html import unescape
+
+    # the whole query is said: the filters searched with, and the products liked and unliked (a "more like this"
+    # query's report said no query at all)
+    window.insights.list.setCurrentRow(0)  # all products
+    window.filters.price_max.setValue(45)
+    window.filters.rating_min.setValue(2.5)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window._searched_filters is not None and window._searched_filters.price_max == 45)
+    wait_idle(qtbot, window)
+    liked, unliked = (engine.catalog.product(engine.catalog.pk_for_sku(sku)) for sku in ("P003", "P002"))
+    window.query.text.setText("")
+    window.thumb(liked.pk, liked.title, True)
+    window.thumb(unliked.pk, unliked.title, False)
+    wait_idle(qtbot, window)
+    assert window._searched.like == (liked.pk,) and not window._searched.text
+    del window.last_report
+    window.export_report(False, folder=str(tmp_path), limit=2)
+    qtbot.waitUntil(lambda: hasattr(window, "last_report"), timeout=120000)
+    html = unescape(Path(f"{window.last_report}.html").read_text())
+    assert "filters: price ≤ 45 · rating ≥ 2.5" in html and "results only from the cluster" not in html
+    assert f"More like: {liked.title} (P003)" in html and f"Less like: {unliked.title} (P002)" in html
+    assert "each result is explained against the first of these with a photo" in html
 
 
 def test_insights_clusters_filter_results_and_the_map_selects(qtbot, engine, settings):

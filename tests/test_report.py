@@ -315,3 +315,20 @@ def test_a_report_written_beside_earlier_ones_keeps_them_and_a_failure_leaves_no
     odd = html.replace("</body>", "photo-\udcff.png</body>")  # a file name's undecodable byte
     assert write_report(odd, tmp_path, "odd")[0] == tmp_path / "odd"
     assert "photo-?.png" in (tmp_path / "odd.html").read_text() and (tmp_path / "odd.pdf").exists()
+
+
+def test_a_report_says_the_filters_and_the_liked_products_of_its_query():
+    from explain.report import ReportQuery, filters_scope
+
+    assert filters_scope() == "" and filters_scope({"articleType": ()}) == ""
+    assert filters_scope({"articleType": ("Dresses", "Skirts")}, 10, 49.5, 4, 0.3, ("baseColour", "Red")) == (
+        "filters: Article type Dresses or Skirts · Base colour Red (the photo's category) · price 10–49.5 · "
+        "rating ≥ 4 · similarity ≥ 0.30")
+    assert filters_scope(price_min=5) == "filters: price ≥ 5" and filters_scope(price_max=0.5) == "filters: price ≤ 0.5"
+    queries, meta = report(1)
+    liked = ReportQuery(2, like=("Red <b>shirt</b> (P1)", "Blue shirt (P2)"), unlike=("Hat (P9)",),
+                        scope="filters: price ≤ 5", results=queries[0].results)
+    html = render_html([queries[0], liked], meta)
+    assert "More like: Red &lt;b&gt;shirt&lt;/b&gt; (P1); Blue shirt (P2)" in html and "Less like: Hat (P9)" in html
+    assert "filters: price ≤ 5" in html
+    assert html.count("each result is explained against the first of these with a photo") == 1  # not the text one
