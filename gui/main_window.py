@@ -858,7 +858,8 @@ class MainWindow(QMainWindow):
         model = self._setting("rationale/model", str) or None  # the rationales' model, as in the window
         self._run("report", backend.export_report, self.engine, self.holder, searched, pks,
                   self.details.method.currentText(), self.insights.clustering, chosen, scores, model, Path(folder),
-                  name, self._searched_filters, streams=True, on_result=written, any_catalog=True, result_when_cancelled=True)
+                  name, self._searched_filters, streams=True, on_result=written, any_catalog=True,
+                  result_when_cancelled=True)
 
     def copy_result(self) -> None:
         """The explained product's id and title, and its rationale: the product the details show, whichever tab is

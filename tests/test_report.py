@@ -324,7 +324,8 @@ def test_a_report_says_the_filters_and_the_liked_products_of_its_query():
     assert filters_scope({"articleType": ("Dresses", "Skirts")}, 10, 49.5, 4, 0.3, ("baseColour", "Red")) == (
         "filters: Article type Dresses or Skirts · Base colour Red (the photo's category) · price 10–49.5 · "
         "rating ≥ 4 · similarity ≥ 0.30")
-    assert filters_scope(price_min=5) == "filters: price ≥ 5" and filters_scope(price_max=0.5) == "filters: price ≤ 0.5"
+    assert filters_scope(price_min=5) == "filters: price ≥ 5"
+    assert filters_scope(price_max=0.5) == "filters: price ≤ 0.5"
     queries, meta = report(1)
     liked = ReportQuery(2, like=("Red <b>shirt</b> (P1)", "Blue shirt (P2)"), unlike=("Hat (P9)",),
                         scope="filters: price ≤ 5", results=queries[0].results)
