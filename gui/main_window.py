@@ -810,6 +810,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("A report is being written: wait for it, or Cancel it first"), 8000)
             return
         searched = self._searched  # the query of the results shown, not words typed since
+        if searched is None and "search" in self._latest and not self.query.is_empty():  # typed, not answered yet
+            self.statusBar().showMessage(self.tr("The results are not in yet: export the report once they are "
+                                                 "shown"), 8000)
+            return
         if searched is None:  # browsing a cluster: a report explains results against a query
             self.statusBar().showMessage(self.tr("A report explains the results of a query: type a description or "
                                                  "drop a photo first"), 8000)

@@ -455,6 +455,28 @@ def test_reports_never_replace_one_another_and_a_second_waits_for_the_first(qtbo
     assert (folder / "vitrina-mini-more like this.html").exists() and not list(folder.glob("*photo*"))
 
 
+def test_export_while_the_first_results_are_awaited_says_to_wait_for_them(qtbot, engine, settings, tmp_path,
+                                                                           monkeypatch):
+    from gui import backend
+
+    answering, real_search = threading.Event(), backend.run_search
+    monkeypatch.setattr(backend, "run_search", lambda *a, **k: answering.wait(10) and real_search(*a, **k))
+    from gui.main_window import MainWindow
+
+    window = MainWindow(engine.catalog.path, demo=False, settings=settings)
+    qtbot.addWidget(window)
+    window.query.text.setText("red summer dress")  # typed while it opens
+    qtbot.waitUntil(lambda: "search" in window._latest, timeout=30000)
+    window.export_report(False, folder=str(tmp_path))  # it said "type a description first", with one typed
+    assert "The results are not in yet" in window.statusBar().currentMessage()
+    answering.set()
+    wait_idle(qtbot, window)
+    window.query.text.setText("")
+    window.search()
+    window.export_report(False, folder=str(tmp_path))  # no query at all: said as before
+    assert "type a description or drop a photo first" in window.statusBar().currentMessage()
+
+
 def test_cancel_stops_a_report_and_the_search_waiting_behind_it_runs(qtbot, engine, settings, tmp_path,
                                                                      monkeypatch):
     from gui import backend
