@@ -236,6 +236,8 @@ class MainWindow(QMainWindow):
         for dialog in (self.goes_with_dialog, self.import_dialog, self.adapt_dialog):
             if dialog is not None:  # their work stops too: a window closed mid-import must not wait for it
                 dialog.cancel()
+        if self.pool.activeThreadCount() or self.insights_pool.activeThreadCount():
+            self.hide()  # gone at once: a model being imported (2-3.5 s after opening) cannot be cut short
         self.pool.waitForDone(5000)
         self.insights_pool.waitForDone(5000)
         super().closeEvent(event)

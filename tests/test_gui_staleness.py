@@ -345,6 +345,28 @@ def test_quit_during_a_report_stops_it(qtbot, engine, settings, tmp_path, monkey
     assert not list((tmp_path / "rep").iterdir())
 
 
+def test_closing_while_the_models_load_hides_the_window_at_once(qtbot, engine, settings, monkeypatch):
+    from gui import backend
+    from gui.main_window import MainWindow
+
+    loading = threading.Event()
+
+    def load_models(engine, *, emit, cancelled):  # an import of transformers: seconds, and it cannot be cut short
+        loading.set()
+        time.sleep(1.5)
+
+    monkeypatch.setattr(backend, "load_models", load_models)
+    window = MainWindow(engine.catalog.path, demo=False, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(loading.is_set, timeout=30000)
+    seen = []
+    real_wait = window.pool.waitForDone
+    monkeypatch.setattr(window.pool, "waitForDone", lambda ms: seen.append(window.isVisible()) or real_wait(ms))
+    window.close()  # it stayed on screen, unanswering, until the models were loaded
+    assert seen == [False] and window.pool.activeThreadCount() == 0
+
+
 def test_a_query_photo_deleted_since_gives_one_error_and_no_results_of_the_query_before(qtbot, engine, settings,
                                                                                         mini_dir, tmp_path):
     import shutil
