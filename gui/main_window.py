@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self._insights_asked: tuple[str, str] = ("kmeans", "pca")  # the clusters and map asked for last
         self._selections = 0  # products chosen so far (a search keeps one chosen after it was asked)
         self._cancelled_at = -1  # the count when Cancel stopped the chosen product's work: it is not kept
+        self._asked_at: int | None = None  # the count when the searches not answered yet began to be asked
         self._counted_by: TaskWorker | None = None  # the task whose progress counts its steps on the busy bar
         self._progress_message = ""  # the status bar's last progress message, cleared once all work is done
         # (catalog, method, map): clusters being computed when another catalog began to open
@@ -569,7 +570,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("Searching once the report is written (Cancel stops the report)"),
                                          10000)
         chosen = self.insights.chosen_cluster
-        selections = self._selections  # a product chosen before the answer comes is kept (_show_results)
+        # a product chosen before the answer comes is kept (_show_results): chosen since the first of the searches
+        # not answered yet was asked (a second one asked meanwhile, a filter changed, dropped it)
+        selections = self._selections if "search" not in self._latest or self._asked_at is None else self._asked_at
+        self._asked_at = selections
         if not self.results.similar_model.rowCount() and (chosen is not None or not self.query.is_empty()):
             # not "Type a description" with words typed, while the search waits behind the models or loads them
             self.results.set_similar([], self.tr("Searching once the models are loaded…") if "models" in
@@ -582,7 +586,7 @@ class MainWindow(QMainWindow):
             else:  # nothing to search for: no list (a cluster's stayed, under "Results from all products")
                 self._stop("search")
                 self._forget_selection()
-                self._searched = self._reselect = None
+                self._searched = self._reselect = self._asked_at = None
                 self.results.set_similar([], self.tr("Type a description, drop a photo, or choose a cluster in "
                                                      "the Insights tab"))
                 self._highlight_results()
@@ -601,7 +605,7 @@ class MainWindow(QMainWindow):
         """The error box says why; the results of the query before are not this one's (they stayed, with their
         count, as if they answered it): none, and why, where they were."""
         self._forget_selection()
-        self._searched = self._reselect = None
+        self._searched = self._reselect = self._asked_at = None
         self.results.set_similar([], self.tr("No results. %s") % why)
         self._highlight_results()
 
@@ -653,6 +657,7 @@ class MainWindow(QMainWindow):
         the count of products chosen when the search was asked: one chosen since (a point of the map, while the
         search waited behind the models) stays chosen, explained against these results' query (it was wiped, its
         "Goes with" list stopped)."""
+        self._asked_at = None
         picked = self._selected_pk if selections is not None and selections != self._selections \
             and self._cancelled_at != self._selections else None  # chosen since, and its work not cancelled
         if picked is not None and not any(row.pk == picked for row in rows) \

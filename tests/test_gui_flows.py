@@ -409,6 +409,26 @@ def test_a_product_picked_while_a_search_waits_stays_picked_with_its_goes_with_l
     assert window.results.goes_with_model.rowCount() > 0  # its list came (it was stopped, the details wiped)
     assert explained[-1] == (picked, "blue shirt")  # explained against the query of the results now shown
 
+    gate.clear()  # picked while a search waits, then a second search (a filter changed) before the first answers
+    window.query.text.setText("red shirt")
+    window.search()
+    other = next(int(pk) for pk in window.engine.catalog.all_pks() if pk != picked)
+    window.insights.map.clicked.emit(other)
+    qtbot.wait(50)
+    window.query.text.setText("green shirt")
+    window.search()  # it dropped the pick: only one made after the last search was asked was kept
+    qtbot.wait(50)
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window._searched.text == "green shirt" and window._selected_pk == other == window.details.pk
+    assert explained[-1] == (other, "green shirt")
+    window.insights.map.clicked.emit(int(picked))  # chosen with the results shown: a search asked since drops it
+    wait_idle(qtbot, window)
+    window.query.text.setText("blue shirt")
+    window.search()
+    wait_idle(qtbot, window)
+    assert window._selected_pk is None
+
     gate.clear()  # picked, then Cancel: the pick's work stopped is not started again when the search answers
     window._run("models", lambda *, emit, cancelled: gate.wait(20), streams=True, on_result=lambda _none: None)
     window.query.text.setText("red summer dress")
