@@ -216,7 +216,9 @@ def cluster_scope(cluster) -> str:
 
 
 def _number(v: float) -> str:
-    return f"{v:g}"
+    """A filter's number as the filters panel holds it (2 decimals), without trailing zeros: not 1e+06 or 123457
+    for 123456.78."""
+    return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
 def filters_scope(categories: dict[str, Sequence[str]] | None = None, price_min: float | None = None,

@@ -572,7 +572,9 @@ class MainWindow(QMainWindow):
         chosen = self.insights.chosen_cluster
         # a product chosen before the answer comes is kept (_show_results): chosen since the first of the searches
         # not answered yet was asked (a second one asked meanwhile, a filter changed, dropped it)
-        selections = self._selections if "search" not in self._latest or self._asked_at is None else self._asked_at
+        pending = self._latest.get("search")  # one cancelled is not awaited: it will not answer
+        selections = self._asked_at if pending is not None and not pending.cancelled and self._asked_at is not None \
+            else self._selections
         self._asked_at = selections
         if not self.results.similar_model.rowCount() and (chosen is not None or not self.query.is_empty()):
             # not "Type a description" with words typed, while the search waits behind the models or loads them
@@ -817,7 +819,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("A report is being written: wait for it, or Cancel it first"), 8000)
             return
         searched = self._searched  # the query of the results shown, not words typed since
-        if searched is None and "search" in self._latest and not self.query.is_empty():  # typed, not answered yet
+        if searched is None and "search" in self._latest and not self._latest["search"].cancelled \
+                and not self.query.is_empty():  # typed, not answered yet
             self.statusBar().showMessage(self.tr("The results are not in yet: export the report once they are "
                                                  "shown"), 8000)
             return

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -97,13 +98,24 @@ def write_report(html: str, folder: Path, name: str, cancelled=lambda: False,
             pages = _print(html, pdf_part, pdf)
             if cancelled():
                 return None
-            os.replace(pdf_part, pdf)
+            earlier = _part(pdf) if replace and os.path.isfile(pdf) else None  # kept until the HTML is in place
+            if earlier is not None:
+                try:
+                    os.link(pdf, earlier)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(pdf, earlier)
             try:
-                os.replace(page_part, page)
+                os.replace(pdf_part, pdf)
+                os.replace(page_part, page)  # it fails when another program holds the HTML open (Windows)
             except BaseException:
-                if not replace:  # the PDF alone: a part of it
+                if earlier is not None:  # the earlier report as it was: not its HTML beside the new PDF
+                    os.replace(earlier, pdf)
+                else:  # the new PDF alone: a part of a report
                     pdf.unlink(missing_ok=True)
                 raise
+            finally:
+                if earlier is not None:
+                    earlier.unlink(missing_ok=True)
         finally:
             _remove(pdf_part, page_part)
     except OSError as exc:

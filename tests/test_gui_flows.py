@@ -428,6 +428,18 @@ def test_a_product_picked_while_a_search_waits_stays_picked_with_its_goes_with_l
     window.search()
     wait_idle(qtbot, window)
     assert window._selected_pk is None
+    gate.clear()  # a search cancelled, then a pick with the results before still shown, then a search: dropped
+    window.query.text.setText("red shirt")
+    window.search()
+    qtbot.waitUntil(lambda: window._latest["search"].started)
+    window.cancel_all()
+    window.insights.map.clicked.emit(int(picked))
+    qtbot.wait(50)
+    window.query.text.setText("green shirt")
+    window.search()
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window._searched.text == "green shirt" and window._selected_pk is None
 
     gate.clear()  # picked, then Cancel: the pick's work stopped is not started again when the search answers
     window._run("models", lambda *, emit, cancelled: gate.wait(20), streams=True, on_result=lambda _none: None)

@@ -169,9 +169,9 @@ def test_a_report_ends_well_after_another_catalog_is_opened_and_closing_adapt_st
     window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
     window.open_catalog(other)
     printed_on = []
-    real_pdf = report_pdf.html_to_pdf
-    monkeypatch.setattr(report_pdf, "html_to_pdf", lambda html, path: printed_on.append(
-        threading.current_thread()) or real_pdf(html, path))
+    real_pdf = report_pdf._print
+    monkeypatch.setattr(report_pdf, "_print", lambda html, part, path: printed_on.append(
+        threading.current_thread()) or real_pdf(html, part, path))
     writing.set()
     wait_idle(qtbot, window)
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["vitrina-mini-red summer dress.html",
@@ -491,6 +491,10 @@ def test_export_while_the_first_results_are_awaited_says_to_wait_for_them(qtbot,
     qtbot.waitUntil(lambda: "search" in window._latest, timeout=30000)
     window.export_report(False, folder=str(tmp_path))  # it said "type a description first", with one typed
     assert "The results are not in yet" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window._latest["search"].started, timeout=30000)  # not waiting behind the models:
+    window.cancel_all()  # cancelled (one waiting would stay), no results are coming
+    window.export_report(False, folder=str(tmp_path))
+    assert "type a description or drop a photo first" in window.statusBar().currentMessage()
     answering.set()
     wait_idle(qtbot, window)
     window.query.text.setText("")

@@ -325,6 +325,8 @@ def test_a_report_says_the_filters_and_the_liked_products_of_its_query():
         "filters: Article type Dresses or Skirts · Base colour Red (the photo's category) · price 10–49.5 · "
         "rating ≥ 4 · similarity ≥ 0.30")
     assert filters_scope(price_min=5) == "filters: price ≥ 5"
+    assert filters_scope(price_max=123456.78) == "filters: price ≤ 123456.78"  # not 123457 (6 digits of :g)
+    assert filters_scope(price_max=1e6) == "filters: price ≤ 1000000"
     assert filters_scope(price_max=0.5) == "filters: price ≤ 0.5"
     queries, meta = report(1)
     liked = ReportQuery(2, like=("Red <b>shirt</b> (P1)", "Blue shirt (P2)"), unlike=("Hat (P9)",),
@@ -333,3 +335,34 @@ def test_a_report_says_the_filters_and_the_liked_products_of_its_query():
     assert "More like: Red &lt;b&gt;shirt&lt;/b&gt; (P1); Blue shirt (P2)" in html and "Less like: Hat (P9)" in html
     assert "filters: price ≤ 5" in html
     assert html.count("each result is explained against the first of these with a photo") == 1  # not the text one
+
+
+def test_a_replaced_report_whose_html_cannot_be_put_in_place_stays_as_it_was(tmp_path, monkeypatch):
+    import os
+
+    import pytest
+
+    from core.errors import AppError
+    from gui import report_pdf
+
+    html = render_html(*report(1))
+    for name in ("r.html", "r.pdf"):
+        (tmp_path / name).write_text(f"the earlier {name}")
+    real_replace = os.replace
+
+    def held_open(src, dst):  # Windows: another program holds the HTML open
+        if str(dst).endswith(".html"):
+            raise PermissionError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", held_open)
+    for replace in (True, False):
+        with pytest.raises(AppError, match="Permission denied"):
+            report_pdf.write_report(html, tmp_path, "r", replace=replace)
+        # the earlier PDF back, not the new one beside the earlier HTML; no new PDF alone; no temporary file left
+        assert sorted((p.name, p.read_text()) for p in tmp_path.iterdir()) == [
+            ("r.html", "the earlier r.html"), ("r.pdf", "the earlier r.pdf")]
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert report_pdf.write_report(html, tmp_path, "r", replace=True) == (tmp_path / "r", 2)
+    assert (tmp_path / "r.html").read_text() == html and sorted(p.name for p in tmp_path.iterdir()) == [
+        "r.html", "r.pdf"]
