@@ -291,7 +291,8 @@ def test_a_result_is_explained_against_the_query_searched_not_words_typed_since(
 
     reports = []
     monkeypatch.setattr(backend, "report_html", lambda engine, holder, query, pks, method, clustering, cluster, scores,
-                        model_path, *, emit, cancelled: reports.append((query.text, pks, scores)) or "<p>r</p>")
+                        model_path, filters, *, emit, cancelled: reports.append((query.text, pks, scores))
+                        or "<p>r</p>")
     (tmp_path / "rep").mkdir()
     window.export_report(False, folder=str(tmp_path / "rep"), limit=2)
     wait_idle(qtbot, window)
