@@ -106,7 +106,8 @@ def cmd_import(args) -> int:
     from core.sources import inspect_source
     from core.spaces import add_clip_space, spaces_for
 
-    check_output(args.report)  # the files are checked before a catalog is made for them, not after the import
+    # the files are checked before a catalog is made for them, not after the import
+    check_output(args.report, catalogs=[args.catalog], inputs=[args.source, args.pairs])
     info = inspect_source(args.source, whole=True)  # a JSON Lines file's keys on every line, not the first ones only
     if args.pairs:
         inspect_source(args.pairs)
@@ -321,10 +322,38 @@ def catalog_spellings(cat, categories: dict[str, tuple[str, ...]]) -> dict[str, 
     return out
 
 
-def check_output(path: Path | None) -> None:
-    """Says before a long run that its output file cannot be written (not after it)."""
+def catalog_files(path: Path) -> list[Path]:
+    """A catalog and what lives beside it under its name: SQLite's journal files, its indexes' and models' folders."""
+    path = Path(path)
+    return [path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal", ".index", ".models"))]
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether ``a`` is ``b`` or lies inside it (through links too, a hard link included)."""
+    real_a, real_b = os.path.realpath(a), os.path.realpath(b)
+    if real_a == real_b or real_a.startswith(real_b.rstrip(os.sep) + os.sep):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is not there
+        return False
+
+
+def check_output(path: Path | None, catalogs=(), inputs=()) -> None:
+    """Says before a long run that its output file cannot be written (not after it), or must not be: a file of one
+    of the ``catalogs`` or one of the ``inputs`` (``--report shop.vitrina`` replaced the catalog with the import's
+    report, ``--report shop.vitrina-wal`` emptied it unsaid, ``--report products.csv`` replaced the products file)."""
     if path is None:
         return
+    for catalog in catalogs:
+        for part in catalog_files(catalog):
+            if _same(path, part):
+                what = "the catalog" if part == Path(catalog) else f"a file of the catalog {catalog}"
+                raise AppError(f"Cannot write {path}: it is {what}, which it would destroy. Give another file name.")
+    for source in inputs:
+        if source is not None and _same(path, source):
+            raise AppError(f"Cannot write {path}: it is the input file {source}, which it would replace. "
+                           "Give another file name.")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise AppError(f"Cannot write {path}: the folder {folder} does not exist.")
@@ -335,7 +364,7 @@ def check_output(path: Path | None) -> None:
 def cmd_eval(args) -> int:
     from core.evaluate import MODES, evaluate
 
-    check_output(args.json)
+    check_output(args.json, catalogs=[args.catalog])
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - set(MODES):
         raise AppError(f"Unknown mode in --modes '{args.modes}': use {', '.join(MODES)} (comma-separated).")

@@ -83,7 +83,7 @@ def cmd_goes_with(args) -> int:
     if not (args.train or args.eval or args.product is not None):
         raise AppError("Say what to do: --train (learn from the co-purchase pairs), --eval (measure it) or "
                        "--product ID (what goes with that product).")
-    check_output(args.json)
+    check_output(args.json, catalogs=[args.catalog])
     written: dict = {}  # what --json writes
     with Catalog.open(args.catalog) as catalog:
         path = model_path(catalog)

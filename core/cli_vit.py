@@ -70,7 +70,7 @@ def cmd_train(args) -> int:
         raise AppError(f"--dim {args.dim} is not a multiple of the {heads} attention heads; "
                        f"give e.g. {max(1, round(args.dim / heads)) * heads}.")
     sources = _sources(args.catalog)
-    check_output(args.summary)
+    check_output(args.summary, catalogs=[source.path for source in sources])
     out_folder(args.out, "trained model")
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                              group_pairs=args.group_pairs, image_loss=args.image_loss,

@@ -79,6 +79,32 @@ def test_files_that_cannot_be_written_are_messages_too(tmp_path, mini_dir, capsy
     assert list((tmp_path / "new" / "sub").iterdir()) == []  # the write test leaves nothing behind
 
 
+def test_an_output_file_is_never_the_catalog_or_an_input(tmp_path, mini_dir, capsys, monkeypatch):
+    cat = tmp_path / "shop.vitrina"
+    products = mini_dir / "products.csv"
+    assert cli.run(["import", str(cat), str(products), "--category", "articleType"]) == 0
+    capsys.readouterr()
+    before = products.read_bytes()
+    (tmp_path / "link.json").symlink_to(cat)
+    monkeypatch.chdir(tmp_path)
+    for args, said in (
+            (["import", str(cat), str(products), "--report", str(cat)], "it is the catalog"),
+            (["import", "shop.vitrina", str(products), "--report", str(cat)], "it is the catalog"),
+            (["import", str(cat), str(products), "--report", f"{cat}-wal"], "a file of the catalog"),  # emptied it
+            (["import", str(cat), str(products), "--report", str(products)], "it is the input file"),
+            (["import", str(cat), str(products), "--pairs", str(mini_dir / "copurchase.csv"), "--report",
+              str(mini_dir / "copurchase.csv")], "it is the input file"),
+            (["eval", str(cat), "--label", "articleType", "--json", "link.json"], "it is the catalog"),
+            (["goes-with", str(cat), "--product", "P001", "--json", str(cat)], "it is the catalog"),
+            (["goes-with", str(cat), "--eval", "--json", f"{cat}.index/x.json"], "a file of the catalog")):
+        assert cli.run(args) == 2, args
+        err = capsys.readouterr().err
+        assert said in err and "Give another file name." in err, err
+    assert products.read_bytes() == before
+    assert cli.run(["search", str(cat), "--text", "red", "-k", "20", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 12  # the catalog is whole
+
+
 def test_clusters_then_search_and_report_within_one(tmp_path, mini_dir, capsys):
     from core.catalog import Catalog
     from core.insights import cluster
