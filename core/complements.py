@@ -77,6 +77,21 @@ def why(c: Complement) -> str:
     return f"predicted: {badge(c)} chance to be bought together" + (f"; evidence: {reasons}" if reasons else "")
 
 
+def evidence_label(feature: str, value: float) -> str:
+    """A ranker feature as the evidence it was for one candidate: a flag or a count at 0 that weighed for the
+    candidate says so ("not the same articleType"), where its name alone claimed the opposite ("same articleType
+    +0.23" beside a green shoe for a black T-shirt: a different type is evidence for a complement)."""
+    if value != 0:
+        return feature
+    if feature.startswith("same "):
+        return f"not the {feature}"
+    if feature == "shared title words":
+        return "no shared title words"
+    if feature.startswith("often bought"):
+        return "never bought" + feature[len("often bought"):]
+    return feature
+
+
 def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int = 20,
               evidence: Evidence | None = None, reasons: int = 3) -> list[Complement]:
     """Known co-purchases first, then the model's complements; each with the evidence used."""
@@ -107,7 +122,8 @@ def recommend(catalog: Catalog, model: ComplementModel | None, pk: int, k: int =
     for n, r in enumerate(shown):
         top = np.argsort(-parts[n])[:reasons]
         out.append(Complement(int(evidence.pks[cand[r]]), float(chance[n]),
-                              {model.features[t]: round(float(parts[n, t]), 3) for t in top if parts[n, t] > 0}))
+                              {evidence_label(model.features[t], float(feats[r, t])): round(float(parts[n, t]), 3)
+                               for t in top if parts[n, t] > 0}))
     return out
 
 

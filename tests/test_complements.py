@@ -61,7 +61,10 @@ def test_learned_complements_beat_similarity_and_say_why(tmp_path):
     assert {r.pk for r in recs[:len(known)]} == known and recs[0].evidence == {"bought together": 1.0}
     learned = recs[len(known):]
     assert learned and all(kinds[r.pk] == "bottom" for r in learned[:5])
-    assert all(r.evidence and set(r.evidence) <= set(model.features) for r in learned)
+    # each reason holds for its pair: a bottom for a top was said to be of the "same kind" (a 0 flag, weighed
+    # against, weighs for)
+    assert all(r.evidence and set(r.evidence) <= {*model.features, "not the same kind"} for r in learned)
+    assert all("same kind" not in r.evidence for r in learned) and "not the same kind" in learned[0].evidence
     assert "category pairing (kind)" in learned[0].evidence
     # one scale a merchandiser can read: a known pair says so, a pick the model's chance (0..1, best first)
     assert all(r.known and badge(r) == "bought" and why(r) == "bought together (co-purchase weight 1)"
@@ -361,6 +364,13 @@ def test_badges_and_reasons_of_single_recommendations():
         "predicted: 23 % chance to be bought together"
     assert why(Complement(1, 0.5, {"shared title words": 0.456})) == \
         "predicted: 50 % chance to be bought together; evidence: shared title words +0.46"
+    from core.complements import evidence_label
+
+    assert [evidence_label(f, 0.0) for f in ("same colour", "shared title words", "often bought",
+                                             "often bought with this section", "similar (vit)")] == [
+        "not the same colour", "no shared title words", "never bought", "never bought with this section",
+        "similar (vit)"]
+    assert [evidence_label(f, 1.0) for f in ("same colour", "often bought")] == ["same colour", "often bought"]
     pair = Complement(1, 17.0, {"bought together": 17.0})  # a catalog whose weights are counts
     assert pair.known and badge(pair) == "bought" and why(pair) == "bought together (co-purchase weight 17)"
 
