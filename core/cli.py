@@ -387,6 +387,25 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def check_text_arguments(args, parser: argparse.ArgumentParser) -> None:
+    """Text given in another encoding than UTF-8 (a Latin-1 script's "café") reaches Python with the bytes it
+    cannot read as lone surrogates: the text model and SQLite raised tracebacks on them. File paths may hold any
+    bytes (they name files as they are) and are not checked."""
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest == "catalog":  # train-vit's PATH[:GROUP] strings are paths
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and not isinstance(v, Path):
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown = v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    name = action.option_strings[-1] if action.option_strings else action.dest
+                    raise AppError(f"{name} “{shown}” is not UTF-8 text (a terminal or a script in another "
+                                   "encoding?): give it in UTF-8.") from None
+
+
 def run(argv: list[str], add_more=None) -> int:
     parser = argparse.ArgumentParser(prog="vitrina", description="Vitrina: product recommendations that show why.")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -399,9 +418,11 @@ def run(argv: list[str], add_more=None) -> int:
     if add_more:
         add_more(sub)
     args = parser.parse_args(argv)
+    command = sub.choices[args.command]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        check_text_arguments(args, command)
         return args.func(args)
     except AppError as exc:
         print(f"vitrina: {exc}", file=sys.stderr)

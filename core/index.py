@@ -188,8 +188,9 @@ class VectorIndex:
         tmp_index, tmp_manifest = (folder / f"{name}.tmp-{os.getpid()}" for name in (INDEX_FILE, MANIFEST_FILE))
         final_index, backup = folder / INDEX_FILE, folder / BACKUP_FILE
         try:
-            try:
-                faiss.write_index(self._index, str(tmp_index))
+            try:  # through a Python file: faiss takes a path as UTF-8 text only, not a name of any bytes
+                with open(tmp_index, "wb") as out:
+                    faiss.write_index(self._index, faiss.PyCallbackIOWriter(out.write))
             except RuntimeError as exc:  # faiss says "could not open ... for writing" (a read-only folder, a full disk)
                 raise OSError(f"could not write {tmp_index}: {str(exc).strip().splitlines()[-1]}") from exc
             size, digest = _fingerprint(tmp_index, sync=True)
@@ -245,7 +246,8 @@ class VectorIndex:
             log.warning("%s: restoring the index file kept by an interrupted save", folder)
             os.replace(path, folder / INDEX_FILE)
         try:
-            index = faiss.read_index(str(folder / INDEX_FILE))
+            with open(folder / INDEX_FILE, "rb") as source:  # a path of any bytes (as save writes it)
+                index = faiss.read_index(faiss.PyCallbackIOReader(source.read))
         except RuntimeError as e:
             raise fail(f"{INDEX_FILE} is corrupt ({str(e).strip().splitlines()[-1]})") from e
         expected = faiss.IndexIVFFlat if m.kind == "ivf" else faiss.IndexIDMap2

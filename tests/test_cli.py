@@ -217,3 +217,22 @@ def test_searching_a_catalog_without_products_says_so_not_to_loosen_filters(tmp_
     assert cli.run(["search", str(tmp_path / "empty.vitrina"), "--text", "shoes"]) == 0
     out = capsys.readouterr().out
     assert "empty has no products yet (add them with `vitrina import`)" in out and "loosen" not in out
+
+
+def test_text_arguments_not_in_utf8_are_said_and_paths_in_any_encoding_work(tmp_path, mini_dir, capsys):
+    import os
+
+    cat = str(tmp_path / "shop.vitrina")
+    assert cli.run(["import", cat, str(mini_dir / "products.csv")]) == 0
+    capsys.readouterr()
+    latin1 = os.fsdecode(b"caf\xe9")  # a Latin-1 script's "café": a lone surrogate, which the text model and SQLite
+    for args, option in ((["search", cat, "--text", latin1], "--text"),  # raised tracebacks on
+                         (["search", cat, "--like", latin1], "--like"),
+                         (["search", cat, "--text", "red", "--not", latin1], "--not"),
+                         (["goes-with", cat, "--product", latin1], "--product")):
+        assert cli.run(args) == 2
+        assert capsys.readouterr().err == (f"vitrina: {option} “caf\ufffd” is not UTF-8 text (a terminal or a script "
+                                           "in another encoding?): give it in UTF-8.\n")
+    odd = tmp_path / os.fsdecode(b"shop-\xe9.vitrina")  # a file name's bytes are a name, whatever they are
+    os.link(cat, odd)
+    assert cli.run(["search", str(odd), "--text", "red", "-k", "2"]) == 0
