@@ -155,11 +155,15 @@ def _describe(path: Path, kind: str, text: str, encoding: str, cp1252_lines: tup
     """``rows``: a JSON Lines file's rows when the caller has parsed them already (not parsed twice)."""
     if kind == "jsonl":
         counts: dict[str, int] = {}  # every line's keys (one first seen on line 5,000 is a column too)
+        first_error = None
         for row in _jsonl_rows(text) if rows is None else rows:
             for key in row.data or ():
                 counts[key] = counts.get(key, 0) + 1
-        if not counts:
-            raise ImportFailed(f"{path.name} has no JSON object lines.")
+            if row.error and first_error is None:
+                first_error = row
+        if not counts:  # why, when a line says it (a first element nested too deeply ends an array's rows)
+            raise ImportFailed(f"{path.name} has no JSON object lines" + (
+                f": line {first_error.line} {first_error.error}." if first_error is not None else "."))
         return SourceInfo(path, kind, tuple(counts), encoding, None, 1, cp1252_lines, counts)
     head = text[:HEAD_BYTES]
     sep = _SEP_LINE.match(head)  # Excel's "sep=;" line names the delimiter, and the header comes next
@@ -309,10 +313,22 @@ def _jsonl_rows(text: str) -> Iterator[RawRow]:
         except json.JSONDecodeError as exc:
             yield RawRow(n, None, f"not valid JSON ({exc.msg})")
             continue
-        if not isinstance(obj, dict):
-            yield RawRow(n, None, "is not a JSON object")
+        except RecursionError:  # a traceback, and the import stopped
+            yield RawRow(n, None, TOO_DEEP)
             continue
-        yield RawRow(n, {str(k): _json_value(v) for k, v in obj.items()})
+        yield _object_row(n, obj)
+
+
+TOO_DEEP = "not read: its values nest too deeply (lists or objects thousands of levels deep)"
+
+
+def _object_row(line: int, obj) -> RawRow:
+    if not isinstance(obj, dict):
+        return RawRow(line, None, "is not a JSON object")
+    try:
+        return RawRow(line, {str(k): _json_value(v) for k, v in obj.items()})
+    except RecursionError:  # a value read, too deep to be written back as text
+        return RawRow(line, None, TOO_DEEP)
 
 
 def _json_array_rows(text: str) -> Iterator[RawRow]:
@@ -332,10 +348,10 @@ def _json_array_rows(text: str) -> Iterator[RawRow]:
         except json.JSONDecodeError as exc:
             yield RawRow(line, None, f"not valid JSON ({exc.msg}); the elements after it are not read")
             return
-        if isinstance(obj, dict):
-            yield RawRow(line, {str(k): _json_value(v) for k, v in obj.items()})
-        else:
-            yield RawRow(line, None, "is not a JSON object")
+        except RecursionError:  # where it ends cannot be told either
+            yield RawRow(line, None, f"{TOO_DEEP}; the elements after it are not read")
+            return
+        yield _object_row(line, obj)
 
 
 def _json_value(v) -> str:

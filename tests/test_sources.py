@@ -143,3 +143,18 @@ def test_columns_without_a_name_are_named_by_their_place_and_keep_their_values(t
     info, rows = read_rows(tmp_path / "p.csv")
     assert info.columns == ("id", "column 2", "title", "column 4")
     assert [r.data for r in rows] == [{"id": "1", "column 2": "red", "title": "A", "column 4": "cotton"}]
+
+
+def test_values_nested_thousands_deep_are_a_skipped_line_not_a_traceback(tmp_path):
+    deep = "[" * 3000 + "]" * 3000
+    path = tmp_path / "deep.jsonl"
+    path.write_text(f'{{"id": "a", "x": {deep}}}\n{{"id": "b", "title": "ok"}}\n')
+    assert rows_of(path) == [(1, None, "not read: its values nest too deeply (lists or objects thousands of levels "
+                                       "deep)"), (2, {"id": "b", "title": "ok"}, None)]
+    array = tmp_path / "deep.json"
+    array.write_text(f'[{{"id": "b", "title": "ok"}}, {{"id": "a", "x": {deep}}}, {{"id": "c"}}]')
+    assert [(line, data) for line, data, _ in rows_of(array)] == [(1, {"id": "b", "title": "ok"}), (1, None)]
+    array.write_text(f'[{{"id": "a", "x": {deep}}}, {{"id": "c"}}]')  # nothing readable: said why
+    with pytest.raises(ImportFailed, match=r"deep.json has no JSON object lines: line 1 not read: its values nest "
+                                           r"too deeply .*; the elements after it are not read\."):
+        inspect_source(array)
