@@ -74,6 +74,14 @@ class ColumnMapping:
         return ColumnMapping(**{**asdict(self), **{k: v for k, v in kw.items() if v is not None}})
 
     def validate(self, columns: Sequence[str]) -> None:
+        from core.catalog import INTERNAL_ATTRIBUTES
+
+        roles = {getattr(self, f) for f in MAPPABLE} - set(self.categories)
+        for column in columns:  # a column kept as an attribute of that name was replaced by the import's own
+            if column in INTERNAL_ATTRIBUTES and column not in roles:
+                raise ImportFailed(f"The column '{column}' has the name of what Vitrina records of each product's "
+                                   "photo (ok, tiny, blurry...), which would replace its values: rename it in the "
+                                   f"file (e.g. to '{column.replace('image_', 'photo_')}').")
         missing = [c for c in self.used_columns() if c not in columns]
         if missing:
             folded = {c.lower(): c for c in columns}

@@ -162,6 +162,16 @@ def test_whole_file_problems_raise_clear_errors(cat, tmp_path, spaces, caplog):
     assert report.added == 1 and cat.product(cat.pk_for_sku("1")).title == "Café crème"
     assert [r.getMessage() for r in caplog.records if "UTF-8" in r.getMessage()] == [
         "win.csv is not UTF-8; reading it as Windows-1252"]  # once, though the import reads the file three times
+    (tmp_path / "iq.csv").write_text("id,title,image_quality\nQ1,red,excellent\n")  # the import's own attribute:
+    for mapping in (ColumnMapping(id="id", title="title"),  # its values were replaced by "ok" or "tiny", unsaid
+                    ColumnMapping(id="id", title="title", categories=("image_quality",))):
+        with pytest.raises(ImportFailed, match="The column 'image_quality' has the name of what Vitrina records of "
+                                               "each product's photo .*rename it in the file \\(e.g. to "
+                                               "'photo_quality'\\)"):
+            run(cat, tmp_path / "iq.csv", spaces, mapping=mapping)
+    assert cat.pk_for_sku("Q1") is None
+    report, _ = run(cat, tmp_path / "iq.csv", spaces, mapping=ColumnMapping(id="id", title="image_quality"))
+    assert report.added == 1 and cat.product(cat.pk_for_sku("Q1")).title == "excellent"  # a role: no attribute
 
 
 def test_catalog_refuses_foreign_and_newer_files(tmp_path):
