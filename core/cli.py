@@ -365,7 +365,7 @@ def cmd_eval(args) -> int:
     from core.evaluate import MODES, evaluate
 
     check_output(args.json, catalogs=[args.catalog])
-    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    modes = tuple(dict.fromkeys(m.strip() for m in args.modes.split(",") if m.strip()))  # image,image: once
     if not modes or set(modes) - set(MODES):
         raise AppError(f"Unknown mode in --modes '{args.modes}': use {', '.join(MODES)} (comma-separated).")
     engine = open_engine_cli(args.catalog)

@@ -121,7 +121,9 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
         raise AppError(f"{engine.catalog.name} has no co-purchase pairs to evaluate against: import them with "
                        "`vitrina import CATALOG PRODUCTS --pairs PAIRS.csv` (or File > Import Products…).")
     if not queries:
-        raise AppError(f"No product has another product with the same {label}: nothing to evaluate.")
+        among = "" if within is None else " among the products searched (the split asked for)"
+        what = "a co-purchase" if label == "copurchase" else f"another product with the same {label}"
+        raise AppError(f"No product has {what}{among}: nothing to evaluate.")
     searcher = Searcher(engine)
     why_not: dict[str, str] = {}  # mode -> why a query of it could not run
     takes = {m for n, s in engine.spaces.items() if not spaces or n in spaces for m in s.encoder.modalities}

@@ -308,7 +308,8 @@ def import_catalog(catalog: Catalog, source: str | Path, mapping: ColumnMapping,
     mapping.validate(info.columns)
     root = (options.image_root or source.parent).resolve()
     if mapping.image and not root.is_dir():
-        raise ImportFailed(f"The image folder {root} does not exist.")
+        raise ImportFailed(f"The image folder {root} " + ("is a file: give the folder the image paths start from."
+                                                          if root.exists() else "does not exist."))
     report = ImportReport(str(source))
     total = count_rows(source)
     # a second pass over the file, only for a file with a price like "1,299" or "1.299"

@@ -29,6 +29,15 @@ def test_import_search_eval(tmp_path, mini_dir, capsys):
     assert cli.run(["eval", cat, "--label", "articleType", "--queries", "5", "-k", "3",
                     "--json", str(tmp_path / "e.json")]) == 0
     assert set(json.loads((tmp_path / "e.json").read_text())["scores"]) == {"image", "text", "fused"}
+    assert cli.run(["eval", cat, "--label", "articleType", "--queries", "5", "--modes", "image,image", "--json",
+                    str(tmp_path / "e.json")]) == 0  # a mode named twice is evaluated once (it read 10 queries of 5)
+    assert json.loads((tmp_path / "e.json").read_text())["mode_queries"] == {"image": 5}
+    capsys.readouterr()
+    assert cli.run(["eval", cat, "--label", "copurchase", "--split", "test"]) == 2  # 3 pairs: none within the split
+    assert "No product has a co-purchase among the products searched (the split asked for)" in \
+        capsys.readouterr().err
+    assert cli.run(["import", cat, str(mini_dir / "products.csv"), "--images", str(mini_dir / "products.csv")]) == 2
+    assert "products.csv is a file: give the folder the image paths start from." in capsys.readouterr().err
     assert cli.run(["index", cat, "--rebuild"]) == 0
     assert "image: rebuilt, 12 vectors (flat)" in capsys.readouterr().out
 
