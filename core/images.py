@@ -217,6 +217,10 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
 def _gray_to_8bit(image: Image.Image, notes: list[str]) -> Image.Image:
     """Scale 16-bit / 32-bit / float grayscale to 8-bit ``L`` keeping relative brightness."""
     values = np.asarray(image).astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():  # a float TIFF's NaN or inf made the scale NaN (and numpy's warnings on every read)
+        values = np.where(finite, values, 0.0)
+        notes.append("values that are not numbers shown black")
     top = float(values.max()) if values.size else 0.0
     if image.mode.startswith("I;16") or top > 255:
         scale = 255.0 / max(65535.0, top)

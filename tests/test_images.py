@@ -247,6 +247,19 @@ def test_float_grayscale_tiff(tmp_path):
     assert near(pixel(loaded), (128, 128, 128), tol=1)
 
 
+def test_a_float_tiff_with_values_that_are_not_numbers_keeps_its_brightness(tmp_path):
+    import warnings
+
+    values = np.full((80, 80), 0.5, dtype=np.float32)
+    values[:4, :4] = np.nan
+    values[-4:, -4:] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "invalid value encountered in cast", on every read
+        loaded = load_image(save(Image.fromarray(values), tmp_path / "nan.tif"))
+    assert near(pixel(loaded, (40, 40)), (128, 128, 128), tol=1)  # mid-grey (NaN made the scale NaN)
+    assert loaded.image.getpixel((0, 0)) == (0, 0, 0) and "values that are not numbers shown black" in loaded.notes
+
+
 def test_palette_gif(tmp_path):
     img = Image.new("P", (80, 80), 1)
     img.putpalette([0, 0, 0, 10, 200, 30] + [0, 0, 0] * 254)
