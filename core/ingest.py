@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,6 +257,8 @@ def _record(data: dict[str, str], m: ColumnMapping, comma: Callable[[], bool | N
     sku = data.get(m.id, "").strip()
     if not sku:
         raise _RowError("missing_id", "the id column is empty")
+    if any(unicodedata.category(c) == "Cc" for c in sku):  # a quoted line break: a row run into the next one?
+        raise _RowError("bad_id", f"the id {sku!r} holds a line break, a tab or another control character")
     title = data.get(m.title, "") if m.title else ""
     roles = (m.id, m.title, m.description, m.brand, m.price, m.rating, m.image)
     # a column with a role is no attribute, unless it is also a filter (brand as a filter: its values are needed)

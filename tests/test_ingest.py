@@ -162,6 +162,10 @@ def test_whole_file_problems_raise_clear_errors(cat, tmp_path, spaces, caplog):
     assert report.added == 1 and cat.product(cat.pk_for_sku("1")).title == "Café crème"
     assert [r.getMessage() for r in caplog.records if "UTF-8" in r.getMessage()] == [
         "win.csv is not UTF-8; reading it as Windows-1252"]  # once, though the import reads the file three times
+    (tmp_path / "nl.csv").write_text('id,title\n"N1\nN2",run together\nN3,fine\n')  # it broke the search table
+    report, _ = run(cat, tmp_path / "nl.csv", spaces, mapping=ColumnMapping(id="id", title="title"))
+    assert report.added == 1 and [(s.reason, s.detail) for s in report.skipped] == [
+        ("bad_id", "line 2: the id 'N1\\nN2' holds a line break, a tab or another control character")]
     (tmp_path / "iq.csv").write_text("id,title,image_quality\nQ1,red,excellent\n")  # the import's own attribute:
     for mapping in (ColumnMapping(id="id", title="title"),  # its values were replaced by "ok" or "tiny", unsaid
                     ColumnMapping(id="id", title="title", categories=("image_quality",))):
