@@ -137,6 +137,13 @@ def safe_filename(name: str, default: str = "report", end: str = "") -> str:
     return (cut.decode("utf-8", "ignore").rstrip(" .") or default) + end
 
 
+TITLE_CHARS = 300  # a title shown longer is cut with "…": a 2 MB title of one word printed 897 pages
+
+
+def shortened(text: str, limit: int = TITLE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def _unmapped(r: ReportResult, query_side: bool, method: str) -> str:
     """Why a photo of the result's page is shown plain: it must not pass for a map that was not drawn."""
     if r.explanation is None:
@@ -181,7 +188,7 @@ def _result_view(r: ReportResult, method: str) -> dict:
         curves = m.faithfulness.get(method)
     kind = getattr(r.rationale, "kind", None)
     return {
-        "rank": r.rank, "sku": r.sku, "title": r.title, "score": r.score,
+        "rank": r.rank, "sku": r.sku, "title": shortened(r.title), "score": r.score,
         "attributes": readable_attributes(r.attributes),
         "cluster": r.cluster, "note": r.note,
         "result_photo": _photo(r, r.result_image, res_map, False, method),
@@ -200,8 +207,9 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    views = [{"number": q.number, "text": q.text, "image_name": q.image_name, "scope": q.scope, "note": q.note,
-              "like": q.like, "unlike": q.unlike,
+    views = [{"number": q.number, "text": shortened(q.text, 4 * TITLE_CHARS), "image_name": q.image_name,
+              "scope": q.scope, "note": q.note,
+              "like": [shortened(t) for t in q.like], "unlike": [shortened(t) for t in q.unlike],
               # the maps of a query of liked products alone: the first of them with a photo stands in for it
               "stand_in": bool(q.like) and not q.text and q.image is None,
               "image": data_uri(q.image, 200) if q.image is not None else None,

@@ -366,3 +366,17 @@ def test_a_replaced_report_whose_html_cannot_be_put_in_place_stays_as_it_was(tmp
     assert report_pdf.write_report(html, tmp_path, "r", replace=True) == (tmp_path / "r", 2)
     assert (tmp_path / "r.html").read_text() == html and sorted(p.name for p in tmp_path.iterdir()) == [
         "r.html", "r.pdf"]
+
+
+def test_a_title_or_query_of_megabytes_is_cut_short_in_the_report(tmp_path):
+    from gui.report_pdf import html_to_pdf
+
+    word = "x" * 200_000  # one word: no line to break it at (a 2 MB title printed 897 pages)
+    queries, meta = report(1, title=word)
+    queries[0].text = word
+    queries[0].like = (f"{word} (P1)",)
+    html = render_html(queries, meta)
+    # the query (cut at 1,200), its liked product, the summary's row and the result's heading (at 300)
+    assert word not in html and html.count("x" * 299 + "…") == 4 and ("x" * 1199 + "…") in html
+    assert "x" * 301 not in html.replace("x" * 1199 + "…", "")
+    assert html_to_pdf(html, tmp_path / "r.pdf") <= 4
