@@ -162,6 +162,9 @@ def _decode(data: bytes, name: str, max_side: int | None = None) -> tuple[Image.
         except _BOMB as exc:
             raise _too_large(name, "more than Pillow allows") from exc
         except Exception as exc:  # noqa: BLE001 - plugins raise many kinds of errors
+            if isinstance(exc, EOFError) or "truncated" in str(exc).lower():  # cut off within its header
+                raise _bad("truncated", name, "is incomplete (the file was cut off)",
+                           "copy or download it again") from exc
             raise _bad("unreadable", name, f"is damaged ({exc})", "export it again") from exc
         width, height = image.size
         if width * height > MAX_PIXELS:

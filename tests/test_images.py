@@ -119,6 +119,8 @@ def test_truncated_jpeg(tmp_path):
     path = tmp_path / "half.jpg"
     path.write_bytes(data[: len(data) // 2])
     assert reason_of(path) == "truncated"
+    path.write_bytes(data[:400])  # cut within its header: it read "damaged (Truncated File Read)"
+    assert reason_of(path) == "truncated"
 
 
 def test_truncated_png(tmp_path):
