@@ -76,6 +76,9 @@ def _read_text(path: Path, head: bool = False) -> tuple[str, str, tuple[int, ...
             raw = path.read_bytes()
     except OSError as exc:  # no permission to read it, a file on a disconnected drive
         raise ImportFailed(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # its BOM begins as UTF-16's: read as such,
+        # every column name came out full of NUL characters
+        raise ImportFailed(f"{path.name} is UTF-32 text, which Vitrina does not read: save it as UTF-8 (or UTF-16).")
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ImportFailed(f"{path.name} looks like a binary file, not CSV or JSON Lines text.")
     encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"

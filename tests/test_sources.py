@@ -158,3 +158,12 @@ def test_values_nested_thousands_deep_are_a_skipped_line_not_a_traceback(tmp_pat
     with pytest.raises(ImportFailed, match=r"deep.json has no JSON object lines: line 1 not read: its values nest "
                                            r"too deeply .*; the elements after it are not read\."):
         inspect_source(array)
+
+
+def test_a_utf32_file_is_said_to_be_one(tmp_path):
+    for encoding in ("utf-32", "utf-32-be"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(("\ufeff" if encoding.endswith("be") else "").encode(encoding) + "id,title\n1,a\n".encode(
+            encoding))
+        with pytest.raises(ImportFailed, match=f"{encoding}.csv is UTF-32 text, which Vitrina does not read"):
+            inspect_source(path)
