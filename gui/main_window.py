@@ -311,6 +311,7 @@ class MainWindow(QMainWindow):
 
     def cancel_all(self) -> None:
         explaining = "explain" in self._latest
+        listing = "goes-with" in self._latest  # queued behind the heatmap, or finding
         # a catalog coming back after a failed open is not cancelled: that left no catalog open, its state wiped
         opening = self._opening if "open" in self._latest and not self._restoring else None
         # a search waiting behind other work (a report: "Cancel stops the report") is what the query box says
@@ -329,6 +330,8 @@ class MainWindow(QMainWindow):
         if explaining:  # its "Explaining…" would stay for good
             self._cancelled_at = self._selections  # nor explained again when a search waiting meanwhile answers
             self.details.clear(self.tr("Cancelled: select the result again, or choose a heatmap, to explain it."))
+        if listing and not self.results.goes_with_model.rowCount():  # its "Finding what goes with it…" stayed
+            self.results.set_goes_with([], self.tr("Cancelled: select the product again to see what goes with it"))
         self.statusBar().showMessage(self.tr("Cancelled"), 3000)
         if opening is not None:  # it stayed "Opening…" with everything disabled: the catalog before comes back
             self._open_failed(*opening)
@@ -361,7 +364,9 @@ class MainWindow(QMainWindow):
             self._reselect = self._selected_pk
         self._forget_selection()
         self._searched = None
-        self.results.set_similar([])  # searched again once a catalog is open (the same results, if it comes back)
+        # searched again once a catalog is open (the same results, if it comes back); meanwhile not "No results:
+        # loosen the filters", with nothing searched
+        self.results.set_similar([], self.tr("Opening %s…") % Path(path).name)
         self.query.setEnabled(False)
         self._show_catalog(self.tr("Opening %s…") % Path(path).name)
         self._run("open", backend.open_catalog, Path(path), demo, any_catalog=True,

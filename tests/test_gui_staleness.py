@@ -231,6 +231,8 @@ def test_cancel_says_the_explanation_stopped(qtbot, engine, settings, slow):
     slow["explain"].set()
     wait_idle(qtbot, window)
     assert window.details.title.text().startswith("Cancelled: select the result again")
+    # its "Goes with" list, queued behind the heatmap, was stopped too: "Finding what goes with it…" stayed for good
+    assert window.results.goes_with.placeholder == "Cancelled: select the product again to see what goes with it"
 
 
 def test_liked_products_without_a_photo_stand_in_for_the_query_by_their_title(engine):
@@ -488,6 +490,7 @@ def test_export_while_the_first_results_are_awaited_says_to_wait_for_them(qtbot,
 
     window = MainWindow(engine.catalog.path, demo=False, settings=settings)
     qtbot.addWidget(window)
+    assert window.results.similar.placeholder == "Opening mini.vitrina…"  # not "No results: loosen the filters"
     window.query.text.setText("red summer dress")  # typed while it opens
     qtbot.waitUntil(lambda: "search" in window._latest, timeout=30000)
     window.export_report(False, folder=str(tmp_path))  # it said "type a description first", with one typed
