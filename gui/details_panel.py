@@ -176,6 +176,12 @@ class DetailsPanel(QWidget):
             return
         self.rationale.setText(self.rationale.text() + piece)
 
+    def cancel_rationale(self) -> None:
+        """Cancelled while written: the half written is unchecked, not shown ("writing…" stayed under it)."""
+        self.rationale.setText("")
+        self.badge.setText(self.tr("cancelled: select the result again to write it"))
+        self.badge.setToolTip("")
+
     def finish_rationale(self, rationale) -> None:
         self.rationale.setText(rationale.text)
         if rationale.kind == "model":

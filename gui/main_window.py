@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self._searched: QueryState | None = None
         self._searched_filters: FilterState | None = None  # the filters of the results shown
         self._shown_match = None  # the explanation the details show (backend.ExplainedMatch)
+        self._rationale_cancelled: int | None = None  # the product shown whose rationale Cancel stopped
         self._shown_cluster = None  # the Insights cluster the results shown were limited to
         self.goes_with_dialog = None  # kept while it learns, closed or not
         self.import_dialog = self.adapt_dialog = None  # closing them cancels their work; so does closing the window
@@ -312,6 +313,7 @@ class MainWindow(QMainWindow):
     def cancel_all(self) -> None:
         explaining = "explain" in self._latest
         listing = "goes-with" in self._latest  # queued behind the heatmap, or finding
+        writing = "rationale" in self._latest
         # a catalog coming back after a failed open is not cancelled: that left no catalog open, its state wiped
         opening = self._opening if "open" in self._latest and not self._restoring else None
         # a search waiting behind other work (a report: "Cancel stops the report") is what the query box says
@@ -330,6 +332,9 @@ class MainWindow(QMainWindow):
         if explaining:  # its "Explaining…" would stay for good
             self._cancelled_at = self._selections  # nor explained again when a search waiting meanwhile answers
             self.details.clear(self.tr("Cancelled: select the result again, or choose a heatmap, to explain it."))
+        elif writing:  # its "writing…" stayed for good under half a sentence, unchecked
+            self.details.cancel_rationale()
+            self._rationale_cancelled = self.details.pk
         if listing and not self.results.goes_with_model.rowCount():  # its "Finding what goes with it…" stayed
             self.results.set_goes_with([], self.tr("Cancelled: select the product again to see what goes with it"))
         self.statusBar().showMessage(self.tr("Cancelled"), 3000)
@@ -719,7 +724,11 @@ class MainWindow(QMainWindow):
         self.results.keep_current(pk)  # the card of the product explained before is highlighted no more
         explaining = self._latest.get("explain")
         if pk == self._selected_pk and (self.details.pk == pk or explaining is not None and not explaining.cancelled):
-            return  # the current card clicked again (a double-click): its explanation is shown or on its way
+            # the current card clicked again (a double-click): its explanation is shown or on its way; its
+            # rationale cancelled is written again (the badge says to select it again: the click did nothing)
+            if self.details.pk == pk and self._rationale_cancelled == pk and self._shown_match is not None:
+                self._show_explanation(self._shown_match, pk)
+            return
         self._selected_pk = pk
         self._selections += 1
         # chosen in Similar or on the map, or with no list to keep (the catalog before come back after a failed
@@ -809,7 +818,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_explanation(self, match, pk: int | None = None) -> None:
-        self._shown_match = match
+        self._shown_match, self._rationale_cancelled = match, None
         self.details.show_match(match.title, match.query_image, match.result_image, match.explanation, pk)
         self.details.start_rationale()
         model = self._setting("rationale/model", str) or None  # None: the bundled model

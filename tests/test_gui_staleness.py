@@ -222,17 +222,36 @@ def test_copy_takes_the_explained_product_and_a_new_search_empties_goes_with(qtb
     assert window.results.goes_with_model.rowCount() == 0  # not the complements of a product no longer selected
 
 
-def test_cancel_says_the_explanation_stopped(qtbot, engine, settings, slow):
+def test_cancel_says_the_explanation_stopped(qtbot, engine, settings, slow, monkeypatch):
+    from gui import backend
+
+    listing = threading.Event()
+    monkeypatch.setattr(backend, "goes_with", lambda engine, pk, k=30: listing.wait(10) and ([], ""))
     window = open_window(qtbot, engine.catalog.path, settings)
     slow["explain"].clear()
     window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
     qtbot.waitUntil(lambda: "explain" in window._latest, timeout=5000)
+    assert window.results.goes_with.placeholder == "Finding what goes with it…"
     window.cancel_button.click()
-    slow["explain"].set()
-    wait_idle(qtbot, window)
-    assert window.details.title.text().startswith("Cancelled: select the result again")
     # its "Goes with" list, queued behind the heatmap, was stopped too: "Finding what goes with it…" stayed for good
     assert window.results.goes_with.placeholder == "Cancelled: select the product again to see what goes with it"
+    slow["explain"].set()
+    listing.set()
+    wait_idle(qtbot, window)
+    assert window.details.title.text().startswith("Cancelled: select the result again")
+    assert window.results.goes_with.placeholder.startswith("Cancelled: select the product again")
+
+    slow["rationale"].clear()  # Cancel while the rationale is written: its unchecked half is not left under
+    window.results.similar.setCurrentIndex(window.results.similar_model.index(1, 0))  # "writing…"
+    qtbot.waitUntil(lambda: window.details.rationale.text().startswith("why"), timeout=10000)
+    window.cancel_button.click()
+    slow["rationale"].set()
+    wait_idle(qtbot, window)
+    assert (window.details.rationale.text(), window.details.badge.text()) == (
+        "", "cancelled: select the result again to write it")
+    window.results.similar.current_clicked.emit()  # the same card again: written again (the click did nothing)
+    wait_idle(qtbot, window)
+    assert window.details.rationale.text() == f"why {window.results.current_row().title}"
 
 
 def test_liked_products_without_a_photo_stand_in_for_the_query_by_their_title(engine):
