@@ -244,8 +244,13 @@ class ImportDialog(QDialog):
             self.report.setText(self.tr("Choose the catalog file to import into (e.g. shop.vitrina)."))
             return
         images = self.images.text().strip()
-        if images:
-            images = str(Path(images).expanduser())
+        if images:  # a relative folder is beside the products file, as the catalog's name is (it was looked up
+            # from wherever the application was started: an "images" folder there gave every product its photos)
+            folder = Path(images).expanduser()
+            if not folder.is_absolute():
+                folder = Path(self.source.text().strip()).expanduser().absolute().parent / folder
+            images = str(folder)
+            self.images.setText(images)
         if images and not Path(images).is_dir():  # said now, before a catalog file is made for nothing
             self.report.setText(self.tr("The image folder %s is a file, not a folder.") % images
                                 if Path(images).exists() else self.tr("The image folder %s does not exist.") % images)

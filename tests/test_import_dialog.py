@@ -277,3 +277,31 @@ def test_a_typed_catalog_path_is_made_in_the_home_folder_or_beside_the_products_
         with Catalog.open(made) as cat:
             assert len(cat) == 12
     assert not (tmp_path / "~").exists() and not (tmp_path / "bare.vitrina").exists()
+
+
+def test_a_typed_relative_image_folder_is_beside_the_products_file(qtbot, mini_dir, tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from PIL import Image
+
+    from core.catalog import Catalog
+
+    elsewhere = tmp_path / "started-here"  # where the application was started, with an images folder of its own
+    shutil.copytree(mini_dir / "images", elsewhere / "images")
+    for photo in (elsewhere / "images").iterdir():
+        Image.new("RGB", (64, 64), (0, 0, 0)).save(photo)  # all alike: every product got this one photo
+    monkeypatch.chdir(elsewhere)
+    dialog = ImportDialog(str(tmp_path / "shop.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    bare = mini_dir / "bare.csv"  # image paths without their folder: the image folder is typed
+    bare.write_text((mini_dir / "products.csv").read_text().replace("images/", ""))
+    dialog.load_source(str(bare))
+    dialog.images.setText("images")
+    with qtbot.waitSignal(dialog.imported, timeout=20000):
+        dialog.start()
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
+    assert dialog.images.text() == str(mini_dir / "images"), dialog.report.text()
+    with Catalog.open(Path(dialog.target)) as cat:
+        paths = [cat.product(pk).image_path for pk in cat.all_pks()]
+    assert len(paths) == 12 and all(p.startswith(str(mini_dir / "images")) for p in paths), dialog.report.text()
