@@ -88,6 +88,9 @@ def value_colours(values: dict[int, str]) -> tuple[dict[int, QColor], list[tuple
     return {pk: colour_of.get(v, OTHER) for pk, v in values.items()}, legend
 
 
+LEGEND_CHARS = 32  # a legend value longer than this is cut with "…"
+
+
 class MapView(QGraphicsView):
     clicked = Signal(int)  # pk
 
@@ -398,7 +401,14 @@ class InsightsPanel(QWidget):
         self._show_legend(legend)
 
     def _show_legend(self, legend: list[tuple[str, QColor]]) -> None:
-        self.legend.setText(" ".join(f'<span style="color:{c.name()}">■</span>&nbsp;{escape(v)}' for v, c in legend))
+        # each value cut at LEGEND_CHARS (whole in the tooltip): a 150-character value widened the window past the
+        # screen, its label's minimum width that of the value, which has no space to wrap at
+        def cut(v: str) -> str:
+            return v if len(v) <= LEGEND_CHARS else v[:LEGEND_CHARS - 1] + "…"
+
+        self.legend.setText(" ".join(f'<span style="color:{c.name()}">■</span>&nbsp;{escape(cut(v))}'
+                                     for v, c in legend))
+        self.legend.setToolTip("\n".join(v for v, _ in legend if len(v) > LEGEND_CHARS))
         self.legend.setVisible(bool(legend))
 
     def show_results(self, results: list[tuple[int, float]], mark_query: bool = True) -> None:

@@ -631,3 +631,25 @@ def test_a_deleted_map_lets_go_of_its_items_wrappers_before_qt_deletes_them(qtbo
     shiboken6.delete(view)  # the window closed: Qt deletes the view, its scene and every item
     kept = vars(view)  # the Python object may live on a while: it must hold no wrapper of a deleted item
     assert kept["items"] == {} and kept["rings"] == [] and kept["query_marker"] is None
+
+
+def test_a_long_value_in_the_legend_is_cut_and_does_not_widen_the_panel(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from gui.insights_panel import LEGEND_CHARS, InsightsPanel
+
+    pks = list(range(1, 41))
+    long = "Apparel>Men>Topwear>Shirts>Casual_Shirts_Listing_" * 3  # one unbroken value of 150 characters
+    values = {"articleType": {pk: long if pk % 2 else "Shoes" for pk in pks}}
+    panel = InsightsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_insights(_insights(pks, values))
+    before = panel.minimumSizeHint().width()
+    panel.colour_by.setCurrentIndex(panel.colour_by.findData("articleType"))
+    QApplication.processEvents()
+    from html import escape
+
+    assert escape(long[:LEGEND_CHARS - 1]) + "…" in panel.legend.text() and escape(long) not in panel.legend.text()
+    assert panel.legend.toolTip() == long
+    assert panel.minimumSizeHint().width() <= before + 50  # it was the value's width (1,113 px; the window 1,781)
