@@ -42,6 +42,21 @@ def test_shows_heatmaps_words_curves_and_switches_method(qtbot):
     assert panel.opacity.isEnabled()
 
 
+def test_a_title_of_100000_characters_is_cut_and_the_photos_stay_in_sight(qtbot):
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, 800)
+    panel.show()
+    photo = Image.new("RGB", (224, 224), "white")
+    title = "Navy shirt " * 9_000
+    panel.show_match(title, photo, photo, fake_explanation())
+    qtbot.waitUntil(lambda: panel.result_view.isVisible())
+    assert len(panel.title.text()) == 300 and panel.title.text().endswith("…") and panel.title.toolTip() == title
+    assert panel.title.height() < 400  # it was 15,568 px tall, the photo below it at 15,603
+    panel.show_match("Navy shirt", photo, photo, fake_explanation())
+    assert panel.title.text() == "Navy shirt" and panel.title.toolTip() == ""
+
+
 def test_a_faithfulness_that_cannot_be_measured_says_so(qtbot):
     panel = DetailsPanel()
     qtbot.addWidget(panel)
