@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
         fields = {f: cat.field_values(f) for f in cat.category_fields()}
         self.filters.set_fields(fields, keep=restore)
         models = ", ".join(s.encoder_id for s in engine.spaces.values())
-        self._show_catalog(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
+        self._show_catalog(self.tr("%s · %s · %s") % (cat.name, plural(len(cat), "product"), models))  # "1 products"
         self._remember(cat.path)
         if engine.notes:  # e.g. its adapted model is gone and the shipped one is used: said, not only logged
             QMessageBox(QMessageBox.Warning, self.tr("Vitrina"),
@@ -469,7 +469,7 @@ class MainWindow(QMainWindow):
             box.open()
         models = ", ".join(s.encoder_id for s in engine.spaces.values())
         cat = engine.catalog
-        self._show_catalog(self.tr("%s · %d products · %s") % (cat.name, len(cat), models))
+        self._show_catalog(self.tr("%s · %s · %s") % (cat.name, plural(len(cat), "product"), models))  # "1 products"
         self._reselect = self._selected_pk
         self.search()
 

@@ -55,6 +55,7 @@ def test_opens_catalog_searches_and_filters(qtbot, engine, settings):
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
     assert "mini" in window.catalog_label.text() and window.results.similar_model.rowCount() > 0
+    assert window.catalog_label.text().startswith("mini · 12 products · ")
     window.query.text.setText("green shoe")
     window.query.text.returnPressed.emit()
     wait_idle(qtbot, window)
