@@ -396,7 +396,7 @@ def check_text_arguments(args, parser: argparse.ArgumentParser) -> None:
         if action.dest == "catalog":  # train-vit's PATH[:GROUP] strings are paths
             continue
         for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, str) and not isinstance(v, Path):
+            if isinstance(v, str):
                 try:
                     v.encode("utf-8")
                 except UnicodeEncodeError:

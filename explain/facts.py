@@ -27,7 +27,11 @@ REGIONS = (("top left", "top", "top right"), ("left side", "centre", "right side
 def clean_text(text: str, limit: int = MAX_TEXT) -> str:
     """Catalog text made safe to quote: no control characters or chat markup, one line, bounded."""
     text = _MARKUP.sub(" ", _CONTROL.sub(" ", text or ""))
-    text = " ".join(text.replace('"', "'").split())
+    return shortened(" ".join(text.replace('"', "'").split()), limit)
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last an "…" (as it is when shorter)."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -20,6 +20,7 @@ from PIL import Image
 
 from core.catalog import readable_attributes
 from core.progress import Progress
+from explain.facts import shortened
 from explain.overlay import VIEW_SIDE, overlay
 from explain.types import MATCH_MAP, PERTURBATION
 
@@ -140,10 +141,6 @@ def safe_filename(name: str, default: str = "report", end: str = "") -> str:
 TITLE_CHARS = 300  # a title shown longer is cut with "…": a 2 MB title of one word printed 897 pages
 
 
-def shortened(text: str, limit: int = TITLE_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
-
-
 def _unmapped(r: ReportResult, query_side: bool, method: str) -> str:
     """Why a photo of the result's page is shown plain: it must not pass for a map that was not drawn."""
     if r.explanation is None:
@@ -188,7 +185,7 @@ def _result_view(r: ReportResult, method: str) -> dict:
         curves = m.faithfulness.get(method)
     kind = getattr(r.rationale, "kind", None)
     return {
-        "rank": r.rank, "sku": r.sku, "title": shortened(r.title), "score": r.score,
+        "rank": r.rank, "sku": r.sku, "title": shortened(r.title, TITLE_CHARS), "score": r.score,
         "attributes": readable_attributes(r.attributes),
         "cluster": r.cluster, "note": r.note,
         "result_photo": _photo(r, r.result_image, res_map, False, method),
@@ -209,7 +206,8 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     views = [{"number": q.number, "text": shortened(q.text, 4 * TITLE_CHARS), "image_name": q.image_name,
               "scope": q.scope, "note": q.note,
-              "like": [shortened(t) for t in q.like], "unlike": [shortened(t) for t in q.unlike],
+              "like": [shortened(t, TITLE_CHARS) for t in q.like],
+              "unlike": [shortened(t, TITLE_CHARS) for t in q.unlike],
               # the maps of a query of liked products alone: the first of them with a photo stands in for it
               "stand_in": bool(q.like) and not q.text and q.image is None,
               "image": data_uri(q.image, 200) if q.image is not None else None,

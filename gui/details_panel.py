@@ -109,9 +109,12 @@ class DetailsPanel(QWidget):
     def show_match(self, title: str, query_image, result_image, explanation, pk: int | None = None) -> None:
         """``pk``: the product explained (what Copy copies with the rationale shown here)."""
         self.pk = pk
-        from explain.report import shortened  # 300 characters: a 100,000-character title pushed the photos and
-        self.title.setText(shortened(title))  # the rationale 15,000 pixels down, out of sight
-        self.title.setToolTip(title if shortened(title) != title else "")
+        from explain.facts import shortened
+        from explain.report import TITLE_CHARS
+
+        shown = shortened(title, TITLE_CHARS)  # a 100,000-character title pushed the photos and the rationale
+        self.title.setText(shown)  # 15,000 pixels down, out of sight
+        self.title.setToolTip(title if shown != title else "")
         self.query_image, self.result_image, self.explanation = query_image, result_image, explanation
         self._show_parts(photos=True, explanation=True, query=query_image is not None)  # a text query: no frame
         dark = self.palette().color(QPalette.Window).value() < 128

@@ -403,11 +403,10 @@ class InsightsPanel(QWidget):
     def _show_legend(self, legend: list[tuple[str, QColor]]) -> None:
         # each value cut at LEGEND_CHARS (whole in the tooltip): a 150-character value widened the window past the
         # screen, its label's minimum width that of the value, which has no space to wrap at
-        def cut(v: str) -> str:
-            return v if len(v) <= LEGEND_CHARS else v[:LEGEND_CHARS - 1] + "…"
+        from explain.facts import shortened
 
-        self.legend.setText(" ".join(f'<span style="color:{c.name()}">■</span>&nbsp;{escape(cut(v))}'
-                                     for v, c in legend))
+        self.legend.setText(" ".join(f'<span style="color:{c.name()}">■</span>&nbsp;'
+                                     f'{escape(shortened(v, LEGEND_CHARS))}' for v, c in legend))
         self.legend.setToolTip("\n".join(v for v, _ in legend if len(v) > LEGEND_CHARS))
         self.legend.setVisible(bool(legend))
 
