@@ -83,7 +83,8 @@ PHOTO_QUERY = "a photo"  # the query of a search by photo alone, as the facts (a
 @dataclass(frozen=True)
 class Facts:
     product: str  # the recommended product's title (cleaned)
-    query: str  # what the user asked: their words, or "a photo" (cleaned)
+    query: str  # what the user asked: their words, or "a photo" (cleaned): only what weighed in the search
+    query_photo: bool = False  # a photo weighed in the query too (besides the words in ``query``, if any)
     shared: dict[str, str] = field(default_factory=dict)  # attribute -> value both have
     differing: dict[str, tuple[str, str]] = field(default_factory=dict)  # attribute -> (query's, product's)
     product_attributes: dict[str, str] = field(default_factory=dict)
@@ -124,10 +125,17 @@ def words_of(text: str) -> list[str]:
 def gather_facts(product_title: str, product_attributes: dict[str, str], query_text: str = "",
                  query_attributes: dict[str, str] | None = None, word_attributions=None, heatmap=None,
                  score: float | None = None, faithfulness: float | None = None,
-                 fields: tuple[str, ...] = ()) -> Facts:
+                 fields: tuple[str, ...] = (), query_photo: bool = False, image_weight: float = 0.5) -> Facts:
     """Facts for one match. ``query_attributes`` exist when the query is a catalog product (more like
     this); for a text query, the product's attribute values that the text mentions count as shared. ``score``:
-    the similarity shown beside the result (a NaN, e.g. of a product without a photo, is none)."""
+    the similarity shown beside the result (a NaN, e.g. of a product without a photo, is none). ``query_photo``:
+    the query had a photo, weighed ``image_weight`` against its text as the search weighs it: a side weighed 0
+    is not part of the query the facts state (a photo searched with the slider at "photo" is not close to its
+    words)."""
+    has_text = bool(query_text.strip())
+    text_counts = has_text and not (query_photo and image_weight >= 1.0)
+    photo_counts = query_photo and not (has_text and image_weight <= 0.0)
+    query_text = query_text if text_counts else ""
     attrs = {k: clean_text(v, 40) for k, v in product_attributes.items() if (not fields or k in fields) and v}
     shared: dict[str, str] = {}
     differing: dict[str, tuple[str, str]] = {}
@@ -149,7 +157,8 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
         words = [(clean_text(word_attributions.tokens[i], 40).casefold(), word_attributions.values[i]) for i in order]
         named = [w for w, v in words if v > 0 and words_of(w) and (len(w) > 1 or w.isdigit()) and w not in STOPWORDS]
         top = tuple(dict.fromkeys(named))[:3]
-    return Facts(product=clean_text(product_title), query=clean_text(query_text) or PHOTO_QUERY, shared=shared,
+    return Facts(product=clean_text(product_title), query=clean_text(query_text) or PHOTO_QUERY,
+                 query_photo=photo_counts, shared=shared,
                  differing=differing, product_attributes=attrs, top_words=top,
                  region=region_of(heatmap) if heatmap is not None else None,
                  score=float(score) if score is not None and math.isfinite(score) else None,

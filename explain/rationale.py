@@ -165,7 +165,8 @@ def template_rationale(facts: Facts) -> str:
         parts.append("Recommended because both share " + _join(f"the {_in_sentence(field_label(k))} {v}"
                                                                for k, v in facts.shared.items()) + ".")
     else:
-        what = "the query photo" if facts.query == PHOTO_QUERY else _quote(facts.query)
+        what = ("the query photo" if facts.query == PHOTO_QUERY
+                else f"{_quote(facts.query)} and the query photo" if facts.query_photo else _quote(facts.query))
         parts.append(f"Recommended as close to {what}"
                      + (f" (similarity {shown_number(facts.score)})." if facts.score is not None else "."))
     if facts.region:
@@ -192,7 +193,9 @@ SYSTEM_PROMPT = (
 
 
 def build_prompt(facts: Facts) -> list[dict[str, str]]:
-    data = {"recommended product": facts.product, "query": facts.query, "shared attributes": facts.shared,
+    data = {"recommended product": facts.product, "query": facts.query,
+            "query also has a photo": "yes" if facts.query_photo and facts.query != PHOTO_QUERY else None,
+            "shared attributes": facts.shared,
             "different attributes": {k: {"query": a, "product": b} for k, (a, b) in facts.differing.items()},
             "words that mattered most": list(facts.top_words), "heatmap centre": facts.region,
             "similarity": None if facts.score is None else shown_number(facts.score)}  # "0.50", as the template

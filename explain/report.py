@@ -293,7 +293,7 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
             heat = m.result_maps.get(method)
             facts = gather_facts(p.title, p.attributes, text, word_attributions=m.words.get("title"),
                                  heatmap=heat.values if heat is not None else None, score=hit.score,
-                                 fields=tuple(engine.catalog.category_fields()))
+                                 fields=tuple(engine.catalog.category_fields()), query_photo=image is not None)
             rationale = writer.write(facts) if writer is not None else None
             q.results.append(ReportResult(rank, p.sku, p.title, hit.score, p.attributes,
                                           fit_within(photo, VIEW_SIDE) if photo is not None else None, shown, m,

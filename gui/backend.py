@@ -379,7 +379,7 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
                          heatmap=heat.values if heat is not None else None, score=score,
                          faithfulness=m.faithfulness[method].faithfulness
                          if method in m.faithfulness and m.faithfulness[method].measurable else None,
-                         fields=fields)
+                         fields=fields, query_photo=query_image is not None, image_weight=query.image_weight)
     # The details panel redraws the overlays whenever the opacity or the map changes: at the size it shows them.
     query_image, result_image = (None if im is None else fit_within(im, VIEW_SIDE) for im in (query_image, result_image))
     return ExplainedMatch(product.title, query_image, result_image, m, facts, pk, query)

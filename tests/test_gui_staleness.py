@@ -270,6 +270,29 @@ def test_liked_products_without_a_photo_stand_in_for_the_query_by_their_title(en
     assert match.query_image is None and match.facts.query == clean_text(engine.catalog.product(liked).title)
 
 
+def test_the_rationale_states_the_sides_of_the_query_the_slider_weighs(engine):
+    """A photo searched with words: the facts (and the template written from them) say the photo and the words as
+    the slider weighs them; at "photo" the words are not what the result is close to, at "text" the photo is not."""
+    from core.engine import Engine
+    from core.spaces import spaces_for
+    from explain.facts import PHOTO_QUERY
+    from explain.rationale import template_rationale
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    with_vit = Engine(engine.catalog, spaces_for(engine.catalog))
+    photo = engine.catalog.product(engine.catalog.pk_for_sku("P001")).image_path
+    target = engine.catalog.pk_for_sku("P002")
+    said = {}
+    for weight in (1.0, 0.5, 0.0):
+        match = backend.explain(with_vit, {}, QueryState(text="red dress", image_path=photo, image_weight=weight),
+                                target)
+        said[weight] = (match.facts.query, match.facts.query_photo, template_rationale(match.facts))
+    assert said[1.0][:2] == (PHOTO_QUERY, True) and said[1.0][2].startswith("Recommended as close to the query photo")
+    assert said[0.5][:2] == ("red dress", True) and "“red dress” and the query photo" in said[0.5][2]
+    assert said[0.0][:2] == ("red dress", False) and "photo" not in said[0.0][2].split(".")[0]
+
+
 def test_a_superseded_explanation_stops_between_model_passes(engine):
     from core.engine import Engine
     from core.spaces import spaces_for
