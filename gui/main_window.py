@@ -23,7 +23,7 @@ from gui import backend, plural
 from gui.details_panel import DetailsPanel
 from gui.filters_panel import FilterState, FiltersPanel
 from gui.insights_panel import InsightsPanel
-from gui.query_panel import IMAGE_SUFFIXES, QueryPanel, QueryState
+from gui.query_panel import IMAGE_SUFFIXES, QueryPanel, QueryState, save_pasted_photo
 from gui.results_panel import ResultsPanel
 from gui.workers import TaskWorker
 
@@ -45,6 +45,9 @@ class MainWindow(QMainWindow):
         # searching goes on meanwhile
         self.insights_pool = QThreadPool(self)
         self.insights_pool.setMaxThreadCount(1)
+        self.paste_pool = QThreadPool(self)  # a pasted photo is written while a search or a report runs
+        self.paste_pool.setMaxThreadCount(1)
+        self._pasted: list[Path] = []  # temporary files of the photos pasted in this window
         self._workers: set[TaskWorker] = set()
         self._latest: dict[str, TaskWorker] = {}
         self._selected_pk: int | None = None
@@ -238,10 +241,12 @@ class MainWindow(QMainWindow):
         for dialog in (self.goes_with_dialog, self.import_dialog, self.adapt_dialog):
             if dialog is not None:  # their work stops too: a window closed mid-import must not wait for it
                 dialog.cancel()
-        if self.pool.activeThreadCount() or self.insights_pool.activeThreadCount():
+        if any(pool.activeThreadCount() for pool in (self.pool, self.insights_pool, self.paste_pool)):
             self.hide()  # gone at once: a model being imported (2-3.5 s after opening) cannot be cut short
         self.pool.waitForDone(5000)
         self.insights_pool.waitForDone(5000)
+        self.paste_pool.waitForDone(5000)
+        self._forget_pasted(keep_none=True)
         super().closeEvent(event)
 
     # ---- running work -------------------------------------------------------------------
@@ -560,11 +565,42 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("The clipboard holds no image"), 4000)
 
     def set_query_qimage(self, image: QImage) -> None:
+        """Pasted or dropped image data as the query's photo: written to a temporary file of this window's (deleted
+        once no query of it names the file, and at Quit) off the GUI thread, then shown and searched."""
+        from core.images import MAX_PIXELS
+
+        if image.width() * image.height() > MAX_PIXELS:  # said of the paste, not of a temporary file it never saw
+            self._error(self.tr("The pasted photo has too many pixels (%dx%d; the limit is %s): resize it to a few "
+                                "thousand pixels a side.") % (image.width(), image.height(), f"{MAX_PIXELS:,}"), "")
+            return
         folder = Path(tempfile.gettempdir()) / "vitrina-pasted"
-        folder.mkdir(exist_ok=True)
-        path = folder / f"pasted-{image.cacheKey()}.png"
-        image.save(str(path))
-        self.query.set_image_file(str(path))
+        try:
+            folder.mkdir(exist_ok=True)
+            handle, path = tempfile.mkstemp(prefix="pasted-", suffix=".png", dir=folder)  # unique: two windows
+            os.close(handle)  # pasting at once wrote the same "pasted-<cacheKey>.png"
+        except OSError as exc:
+            self._error(self.tr("The pasted photo could not be saved to the temporary folder %s (%s).")
+                        % (folder, exc), "")
+            return
+        self._pasted.append(Path(path))
+        self.statusBar().showMessage(self.tr("Reading the pasted photo…"), 10000)
+        self._run("paste", save_pasted_photo, image, path, pool=self.paste_pool, any_catalog=True,
+                  on_result=lambda saved: self._use_pasted(*saved))
+
+    def _use_pasted(self, path: str, preview) -> None:
+        self.query.set_image_file(path, preview)
+        self._forget_pasted()
+
+    def _forget_pasted(self, keep_none: bool = False) -> None:
+        """Deletes this window's pasted photos that no query names any more (all of them: ``keep_none``): neither
+        the photo in the query panel nor that of the results shown (their explanations and report read it)."""
+        named = set() if keep_none else {str(q.image_path) for q in (self.query.state(), self._searched)
+                                         if q is not None and q.image_path}
+        if not keep_none:  # one being written is no query's yet
+            named |= {w.args[1] for w in self._workers if w.task is save_pasted_photo}
+        for path in [p for p in self._pasted if str(p) not in named]:
+            path.unlink(missing_ok=True)
+            self._pasted.remove(path)
 
     def focus_text(self) -> None:
         self.left_tabs.setCurrentWidget(self.query)  # a box in a hidden tab takes no focus (Ctrl+F did nothing)
@@ -680,6 +716,7 @@ class MainWindow(QMainWindow):
                                    if searched else self.tr("Select a product to see what it is and what goes "
                                                             "with it."))
         asked_before, self._searched = self._searched, searched
+        self._forget_pasted()  # a pasted photo neither in the query nor in these results' is not read again
         self._searched_filters = filters
         chosen = self._shown_cluster = self.insights.chosen_cluster  # said beside the count: a status message was
         # gone in seconds

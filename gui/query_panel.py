@@ -33,6 +33,19 @@ class QueryState:
     labels: dict[int, str] = field(default_factory=dict)  # pk -> title, for the lists
 
 
+def save_pasted_photo(image: QImage, path: str):
+    """Writes pasted image data to ``path`` (a PNG) and reads it back as the search will: (path, the preview).
+    Run off the GUI thread: a 7000 x 7000 paste took 7 s to write as a compressed PNG, the window frozen; it is
+    written uncompressed (2 s), as the temporary file it is."""
+    from core.errors import AppError
+    from core.images import load_image
+
+    if not image.save(path, "PNG", 100):  # quality 100: zlib level 0
+        raise AppError(f"The pasted photo could not be saved to the temporary file {path}: check the free space "
+                       "of the temporary folder, or save the photo to a file and open it instead.")
+    return path, load_image(Path(path), name="pasted photo", max_side=PREVIEW_SIDE).image
+
+
 def image_from_mime(mime: QMimeData) -> tuple[str | None, QImage | None]:
     """(a local image file, or image data) carried by a drop or the clipboard; (None, None) if neither."""
     for url in mime.urls():
@@ -244,15 +257,16 @@ class QueryPanel(QWidget):
         for first, second in zip(chain, chain[1:]):
             QWidget.setTabOrder(first, second)
 
-    def set_image_file(self, path: str | None) -> None:
+    def set_image_file(self, path: str | None, preview=None) -> None:
         """The query's photo (None: none). One the search could not read is refused now, with why: kept, it
-        failed every search after it until the photo was cleared."""
+        failed every search after it until the photo was cleared. ``preview``: the photo at preview size, read
+        already (a pasted photo, read off the GUI thread)."""
         if path:
             from core.errors import BadImage
             from core.images import load_image
 
             try:
-                loaded = load_image(Path(path), max_side=PREVIEW_SIDE).image
+                loaded = preview if preview is not None else load_image(Path(path), max_side=PREVIEW_SIDE).image
             except BadImage as exc:
                 self.refused.emit(str(exc))
                 return

@@ -87,6 +87,51 @@ def test_paste_an_image_as_the_query(qtbot, engine, settings, mini_dir):
     assert window.query.state().image_path and window.results.similar_model.row_at(0).sku == "P010"
 
 
+def test_a_pasted_photo_is_written_off_the_window_s_thread_and_deleted_once_no_query_names_it(
+        qtbot, engine, settings, mini_dir, tmp_path, monkeypatch):
+    import tempfile
+    import threading
+
+    from gui import main_window
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    threads = []
+
+    def save(image, path, real=main_window.save_pasted_photo):
+        threads.append(threading.current_thread())
+        return real(image, path)
+
+    monkeypatch.setattr(main_window, "save_pasted_photo", save)
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.query.text.clear()
+    window.set_query_qimage(QImage(str(mini_dir / "images" / "P010.png")))
+    wait_idle(qtbot, window)
+    first = Path(window.query.state().image_path)
+    assert first.parent == tmp_path / "vitrina-pasted" and first.exists() and window.query.drop._source is not None
+    assert threads and threads[0] is not threading.main_thread()  # a 7000 px photo froze the window 7 s
+    assert window.results.similar_model.row_at(0).sku == "P010"
+    window.set_query_qimage(QImage(str(mini_dir / "images" / "P003.png")))
+    wait_idle(qtbot, window)
+    second = Path(window.query.state().image_path)
+    assert window.results.similar_model.row_at(0).sku == "P003" and window._searched.image_path == str(second)
+    assert second.exists() and not first.exists()  # searched no more, shown no more: gone
+    window.close()
+    assert not second.exists()
+
+
+def test_a_paste_over_the_pixel_limit_is_refused_as_a_paste(qtbot, engine, settings, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.set_query_qimage(QImage(8000, 8000, QImage.Format_Mono))  # 8 MB as data, 64 million pixels
+    box = window.findChild(QMessageBox)
+    assert box is not None and "The pasted photo has too many pixels (8000x8000" in box.text()
+    assert not list(tmp_path.glob("vitrina-pasted/*")) and window.query.state().image_path is None
+
+
 def test_thumbs_refine_the_query(qtbot, engine, settings):
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
