@@ -323,11 +323,15 @@ class MainWindow(QMainWindow):
         opening = self._opening if "open" in self._latest and not self._restoring else None
         # a search waiting behind other work (a report: "Cancel stops the report") is what the query box says
         # now: it stays, and runs once the work ahead of it stops (cancelled too, it left the results of the
-        # query before under the new words)
-        waiting = {self._latest.get(k) for k in ("search", "classify")} - {None}
+        # query before under the new words); so does a catalog opening behind it
+        waiting = {self._latest.get(k) for k in ("search", "classify", "open")} - {None}
         waiting = {w for w in waiting if not w.started} if any(w.started for w in self._workers - waiting) else set()
         if self._restoring and "open" in self._latest:
             waiting.add(self._latest["open"])
+        if self._latest.get("open") in waiting and self._opening is not None and not self._restoring:
+            opening = None  # it opens now: no longer "once the report is written"
+            self.results.set_similar([], self.tr("Opening %s…") % self._opening[0].name)
+            self._show_catalog(self.tr("Opening %s…") % self._opening[0].name)
         searching = self._latest.get("search")
         for worker in list(self._workers - waiting):
             worker.cancel()
@@ -376,9 +380,14 @@ class MainWindow(QMainWindow):
         self._searched = None
         # searched again once a catalog is open (the same results, if it comes back); meanwhile not "No results:
         # loosen the filters", with nothing searched
-        self.results.set_similar([], self.tr("Opening %s…") % Path(path).name)
+        report = self._latest.get("report")
+        if report is not None and not report.cancelled:  # one pool: it waited for minutes, saying only "Opening…"
+            opening = self.tr("Opening %s once the report is written (Cancel stops the report)…") % Path(path).name
+        else:
+            opening = self.tr("Opening %s…") % Path(path).name
+        self.results.set_similar([], opening)
         self.query.setEnabled(False)
-        self._show_catalog(self.tr("Opening %s…") % Path(path).name)
+        self._show_catalog(opening)
         self._run("open", backend.open_catalog, Path(path), demo, any_catalog=True,
                   on_result=lambda engine: self._catalog_opened(engine, restore, demo),
                   on_error=lambda _why: self._open_failed(Path(path), before))

@@ -582,6 +582,38 @@ def test_cancel_stops_a_report_and_the_search_waiting_behind_it_runs(qtbot, engi
     assert window._searched.text == "blue shirt"
 
 
+def test_a_catalog_opened_while_a_report_is_written_says_it_waits_and_cancel_stops_only_the_report(
+        qtbot, engine, settings, tmp_path, monkeypatch):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    import shutil
+
+    other = tmp_path / "other.vitrina"
+    shutil.copy(engine.catalog.path, other)
+    writing = threading.Event()
+
+    def report(*a, emit, cancelled, **k):
+        writing.set()
+        while not cancelled():
+            time.sleep(0.01)
+        return "<p>r</p>"
+
+    monkeypatch.setattr(backend, "report_html", report)
+    (tmp_path / "rep").mkdir()
+    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
+    assert writing.wait(10)
+    window.open_catalog(other)  # one pool: it waits behind the report (it said only "Opening other.vitrina…")
+    qtbot.wait(50)
+    assert "once the report is written" in window.catalog_label.toolTip() and window.engine is None
+    window.cancel_all()  # "Cancel stops the report": not the catalog asked for
+    assert "once the report" not in window.catalog_label.toolTip()
+    wait_idle(qtbot, window)
+    assert window.engine is not None and window.engine.catalog.path == other
+    assert not list((tmp_path / "rep").iterdir())  # the report stopped, unwritten
+
+
 def test_a_selected_results_heatmap_is_made_before_its_goes_with_list(qtbot, engine, settings, monkeypatch):
     from gui import backend
 
