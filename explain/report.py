@@ -53,6 +53,16 @@ class ReportQuery:
     note: str = ""  # what the query lacks (a text without a word the text model reads)
     like: tuple[str, ...] = ()  # the products of "more like this", as "title (id)"
     unlike: tuple[str, ...] = ()  # and of "less like this"
+    weights: str = ""  # how a photo and words were weighed against each other (``weights_line``)
+
+
+def weights_line(text: str, photo: bool, image_weight: float = 0.5) -> str:
+    """How the search weighed a query's photo against its words (its rationales name only what weighed); empty
+    for a query with one of them."""
+    if not (text and photo):
+        return ""
+    share = round(100 * image_weight)
+    return f"weighed: photo {share} %, words {100 - share} %"
 
 
 @dataclass(frozen=True)
@@ -205,7 +215,7 @@ def render_html(queries: Sequence[ReportQuery], meta: ReportMeta) -> str:
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     views = [{"number": q.number, "text": shortened(q.text, 4 * TITLE_CHARS), "image_name": q.image_name,
-              "scope": q.scope, "note": q.note,
+              "scope": q.scope, "note": q.note, "weights": q.weights,
               "like": [shortened(t, TITLE_CHARS) for t in q.like],
               "unlike": [shortened(t, TITLE_CHARS) for t in q.unlike],
               # the maps of a query of liked products alone: the first of them with a photo stands in for it
@@ -276,7 +286,8 @@ def collect(engine, explainer, writer, requests: Sequence[tuple[str, Image.Image
     for n, (text, image, name) in enumerate(requests, 1):
         # The report keeps the photos it draws, at a size it can draw: 50 camera photos at full size hold gigabytes.
         shown = fit_within(image, VIEW_SIDE) if image is not None else None
-        q = ReportQuery(n, text, shown, name, scope=scope, note=text_note(explainer, text))
+        q = ReportQuery(n, text, shown, name, scope=scope, note=text_note(explainer, text),
+                        weights=weights_line(text, image is not None))  # the search's even weights
         hits = search(engine, Query(text=text, image=image, k=k, filters=filters))
         total = done + len(hits) + (len(requests) - n) * per_query  # the real count of this query's results
         for rank, hit in enumerate(hits, 1):

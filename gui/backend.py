@@ -447,6 +447,16 @@ def _named(catalog, pks) -> tuple[str, ...]:
     return tuple(f"{products[pk].title} ({products[pk].sku})" for pk in pks if pk in products)
 
 
+PASTED_FOLDER = "vitrina-pasted"  # the temporary folder of pasted photos (in the system's temporary folder)
+
+
+def photo_name(path: str | None) -> str:
+    """The query photo as a report names it: its file's name, or "pasted photo" (not a random temporary name)."""
+    if not path:
+        return ""
+    return "pasted photo" if Path(path).parent.name == PASTED_FOLDER else Path(path).name
+
+
 def report_html(engine, holder: dict, query: QueryState, pks: list[int], method: str, clustering=None, cluster=None,
                 scores: list[float] | None = None, model_path: str | None = None, filters: FilterState | None = None,
                 *, emit, cancelled) -> str | None:
@@ -459,7 +469,8 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
     ``filters``: those the results were searched with, which the report states with the query's liked and unliked
     products (it said nothing of them: a "more like this" query's report had no query at all)."""
     from core.progress import Progress
-    from explain.report import ReportMeta, ReportQuery, ReportResult, cluster_scope, filters_scope, render_html
+    from explain.report import (ReportMeta, ReportQuery, ReportResult, cluster_scope, filters_scope, render_html,
+                                weights_line)
 
     names = clustering.names() if clustering is not None else {}
     f = filters or FilterState()
@@ -470,8 +481,9 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
         same = (category_field(engine), query.same_category)
     scope = "; ".join(s for s in (cluster_scope(cluster), filters_scope(f.categories, f.price_min, f.price_max,
                                                                          f.rating_min, f.min_score, same)) if s)
-    q = ReportQuery(1, query.text, _image(query.image_path), Path(query.image_path).name if query.image_path else "",
-                    scope=scope, like=_named(engine.catalog, query.like), unlike=_named(engine.catalog, query.unlike))
+    q = ReportQuery(1, query.text, _image(query.image_path), photo_name(query.image_path), scope=scope,
+                    like=_named(engine.catalog, query.like), unlike=_named(engine.catalog, query.unlike),
+                    weights=weights_line(query.text, bool(query.image_path), query.image_weight))
     emit(Progress(0, len(pks), f"Report: explaining {plural(len(pks), 'result')}…"))
     for rank, pk in enumerate(pks, 1):
         if cancelled():

@@ -284,6 +284,8 @@ class MainWindow(QMainWindow):
 
     def _finished(self, kind: str, worker: TaskWorker) -> None:
         self._workers.discard(worker)
+        if self._pasted:  # a pasted photo it read (a report's) may be no query's any more
+            self._forget_pasted()
         if self._latest.get(kind) is worker:
             del self._latest[kind]
         if self._counted_by is worker:  # the work left is "busy" until it reports how far it is (it stayed 2/3
@@ -324,11 +326,17 @@ class MainWindow(QMainWindow):
         # a search waiting behind other work (a report: "Cancel stops the report") is what the query box says
         # now: it stays, and runs once the work ahead of it stops (cancelled too, it left the results of the
         # query before under the new words); so does a catalog opening behind it
-        waiting = {self._latest.get(k) for k in ("search", "classify", "open")} - {None}
+        waiting = {self._latest.get(k) for k in ("search", "classify")} - {None}
         waiting = {w for w in waiting if not w.started} if any(w.started for w in self._workers - waiting) else set()
         if self._restoring and "open" in self._latest:
             waiting.add(self._latest["open"])
-        if self._latest.get("open") in waiting and self._opening is not None and not self._restoring:
+        report, opens = self._latest.get("report"), self._latest.get("open")
+        if opens is not None and not opens.started and report is not None and report.started \
+                and not report.cancelled:  # it said "once the report is written (Cancel stops the report)"
+            waiting.add(opens)
+        if "paste" in self._latest:  # a photo pasted a moment ago is the query's photo: not dropped unsaid
+            waiting.add(self._latest["paste"])
+        if opens in waiting and self._opening is not None and not self._restoring:
             opening = None  # it opens now: no longer "once the report is written"
             self.results.set_similar([], self.tr("Opening %s…") % self._opening[0].name)
             self._show_catalog(self.tr("Opening %s…") % self._opening[0].name)
@@ -582,7 +590,7 @@ class MainWindow(QMainWindow):
             self._error(self.tr("The pasted photo has too many pixels (%dx%d; the limit is %s): resize it to a few "
                                 "thousand pixels a side.") % (image.width(), image.height(), f"{MAX_PIXELS:,}"), "")
             return
-        folder = Path(tempfile.gettempdir()) / "vitrina-pasted"
+        folder = Path(tempfile.gettempdir()) / backend.PASTED_FOLDER
         try:
             folder.mkdir(exist_ok=True)
             handle, path = tempfile.mkstemp(prefix="pasted-", suffix=".png", dir=folder)  # unique: two windows
@@ -593,22 +601,29 @@ class MainWindow(QMainWindow):
             return
         self._pasted.append(Path(path))
         self.statusBar().showMessage(self.tr("Reading the pasted photo…"), 10000)
+        chosen = self.query.photo_changes  # a photo opened or cleared meanwhile is the query's, not this paste
         self._run("paste", save_pasted_photo, image, path, pool=self.paste_pool, any_catalog=True,
-                  on_result=lambda saved: self._use_pasted(*saved))
+                  on_result=lambda saved: self._use_pasted(*saved) if self.query.photo_changes == chosen else None)
 
     def _use_pasted(self, path: str, preview) -> None:
         self.query.set_image_file(path, preview)
         self._forget_pasted()
 
     def _forget_pasted(self, keep_none: bool = False) -> None:
-        """Deletes this window's pasted photos that no query names any more (all of them: ``keep_none``): neither
-        the photo in the query panel nor that of the results shown (their explanations and report read it)."""
-        named = set() if keep_none else {str(q.image_path) for q in (self.query.state(), self._searched)
-                                         if q is not None and q.image_path}
-        if not keep_none:  # one being written is no query's yet
-            named |= {w.args[1] for w in self._workers if w.task is save_pasted_photo}
+        """Deletes this window's pasted photos that nothing names any more (all of them: ``keep_none``): neither
+        the query panel, nor the results shown (their explanations read it), nor any work still running (a
+        report reads it for every result, a search or a paste being written)."""
+        named = set()
+        if not keep_none:
+            held = [a for w in self._workers for a in w.args]
+            named = {str(q.image_path) for q in (self.query.state(), self._searched, *held)
+                     if isinstance(q, QueryState) and q.image_path}
+            named |= {str(a) for a in held if isinstance(a, (str, Path))}
         for path in [p for p in self._pasted if str(p) not in named]:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # still open elsewhere (Windows): tried again next time
+                continue
             self._pasted.remove(path)
 
     def focus_text(self) -> None:

@@ -7,6 +7,7 @@ way in: the drop zone highlights what it can take and refuses the rest.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def save_pasted_photo(image: QImage, path: str):
     from core.errors import AppError
     from core.images import load_image
 
+    if not os.path.exists(path):  # the window closed meanwhile and deleted it: not written again
+        raise AppError("The window closed before the pasted photo was saved.")
     if not image.save(path, "PNG", 100):  # quality 100: zlib level 0
         raise AppError(f"The pasted photo could not be saved to the temporary file {path}: check the free space "
                        "of the temporary folder, or save the photo to a file and open it instead.")
@@ -208,6 +211,7 @@ class QueryPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.image_path: str | None = None
+        self.photo_changes = 0  # photos set or cleared so far (a paste written meanwhile is not the query's)
         self.unlike: dict[int, str] = {}
         self.like: dict[int, str] = {}
         self.drop = DropZone(self)
@@ -261,6 +265,7 @@ class QueryPanel(QWidget):
         """The query's photo (None: none). One the search could not read is refused now, with why: kept, it
         failed every search after it until the photo was cleared. ``preview``: the photo at preview size, read
         already (a pasted photo, read off the GUI thread)."""
+        self.photo_changes += 1
         if path:
             from core.errors import BadImage
             from core.images import load_image

@@ -302,6 +302,31 @@ def test_explanations_and_reports_use_the_window_s_weight_and_language_model(eng
     assert html == "html" and seen["model"] == "/models/mine.gguf"  # the report used the bundled model
 
 
+def test_a_report_says_how_photo_and_words_were_weighed_and_names_a_pasted_photo_so(engine, mini_dir, tmp_path,
+                                                                                    monkeypatch):
+    import shutil
+
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    pasted = tmp_path / backend.PASTED_FOLDER / "pasted-k2j4x9.png"
+    pasted.parent.mkdir()
+    shutil.copy(mini_dir / "images" / "P005.png", pasted)
+    match = SimpleNamespace(facts="facts", result_image=None, query_image=None, explanation=SimpleNamespace(score=0.5))
+    monkeypatch.setattr(backend, "explain", lambda *a, **kw: match)
+    monkeypatch.setattr(backend, "write_rationale", lambda *a, **kw: None)
+    seen = {}
+    monkeypatch.setattr("explain.report.render_html", lambda queries, meta: seen.setdefault("q", queries[0]) and "h")
+    pk = engine.catalog.pk_for_sku("P001")
+    for query, weights, name in ((QueryState("red shirt", str(pasted), 0.8), "weighed: photo 80 %, words 20 %",
+                                  "pasted photo"),
+                                 (QueryState("", str(mini_dir / "images" / "P005.png"), 0.8), "", "P005.png"),
+                                 (QueryState("red shirt", None, 0.8), "", "")):
+        seen.clear()
+        backend.report_html(engine, {}, query, [pk], "grad-cam vit", emit=lambda _p: None, cancelled=lambda: False)
+        assert (seen["q"].weights, seen["q"].image_name) == (weights, name)
+
+
 def test_another_heatmap_keeps_the_match_shown_and_a_search_stops_its_explanation(qtbot, engine, settings, explaining,
                                                                                    monkeypatch):
     from gui import backend

@@ -2,6 +2,7 @@
 work asked for before a catalog was opened, a product selected or a photo cleared are dropped (pytest-qt)."""
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -649,3 +650,122 @@ def test_a_new_selection_never_shows_the_goes_with_list_of_the_one_before(qtbot,
     assert listed.rowCount() == 0 and "Finding what goes with it" in window.results.goes_with.placeholder
     gate.set()
     qtbot.waitUntil(lambda: not window._workers, timeout=20000)
+
+
+@pytest.fixture
+def pasting(monkeypatch, tmp_path):
+    """Pasted photos in this test's temporary folder, each written once its gate opens."""
+    import tempfile
+
+    from gui import main_window
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    gate = threading.Event()
+    gate.set()
+    real = main_window.save_pasted_photo
+    monkeypatch.setattr(main_window, "save_pasted_photo", lambda image, path: gate.wait(10) and real(image, path))
+    return gate
+
+
+def paste(window, mini_dir, sku):
+    from PySide6.QtGui import QImage
+
+    window.set_query_qimage(QImage(str(mini_dir / "images" / f"{sku}.png")))
+
+
+def test_a_pasted_photo_a_report_reads_is_kept_until_the_report_is_written(qtbot, engine, settings, mini_dir,
+                                                                            tmp_path, monkeypatch, pasting):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    window.query.text.clear()
+    paste(window, mini_dir, "P010")
+    wait_idle(qtbot, window)
+    first = Path(window._searched.image_path)
+    gate, explained = threading.Event(), threading.Event()
+    match = SimpleNamespace(facts="facts", result_image=None, query_image=None, explanation=SimpleNamespace(score=0.5))
+
+    def explain(engine, holder, query, *a, **kw):  # the report reads the query photo again for each result
+        backend._image(query.image_path)
+        explained.set()
+        gate.wait(10)
+        return match
+
+    monkeypatch.setattr(backend, "explain", explain)
+    monkeypatch.setattr(backend, "write_rationale", lambda *a, **k: None)
+    monkeypatch.setattr("explain.report.render_html", lambda queries, meta: "<p>r</p>")
+    (tmp_path / "rep").mkdir()
+    window.export_report(False, folder=str(tmp_path / "rep"), limit=2)
+    assert explained.wait(20)
+    window.query.clear_button.click()  # no photo searched: the results shown are no longer the first photo's
+    paste(window, mini_dir, "P003")  # and another pasted: the first was deleted under the report
+    qtbot.waitUntil(lambda: "paste" not in window._latest, timeout=10000)
+    assert first.exists()
+    gate.set()
+    wait_idle(qtbot, window)
+    assert not window.findChildren(QMessageBox) and len(list((tmp_path / "rep").glob("*.html"))) == 1
+    assert not first.exists()  # read by nothing now: gone
+
+
+def test_a_paste_written_after_another_photo_was_chosen_does_not_replace_it(qtbot, engine, settings, mini_dir,
+                                                                            pasting):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    pasting.clear()
+    paste(window, mini_dir, "P010")  # a large photo takes seconds to write
+    chosen = str(mini_dir / "images" / "P005.png")
+    window.query.set_image_file(chosen)  # meanwhile File > Open Photo…
+    pasting.set()
+    wait_idle(qtbot, window)
+    assert window.query.state().image_path == chosen and window._searched.image_path == chosen
+
+
+def test_cancel_stops_a_report_not_the_photo_pasted_behind_it(qtbot, engine, settings, mini_dir, tmp_path,
+                                                              monkeypatch, pasting):
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    writing = threading.Event()
+
+    def report(*a, emit, cancelled, **k):
+        writing.set()
+        while not cancelled():
+            time.sleep(0.01)
+        return "<p>r</p>"
+
+    monkeypatch.setattr(backend, "report_html", report)
+    (tmp_path / "rep").mkdir()
+    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
+    assert writing.wait(10)
+    pasting.clear()
+    paste(window, mini_dir, "P010")
+    window.cancel_all()  # "Cancel stops the report": the photo just pasted was dropped, unsaid
+    pasting.set()
+    wait_idle(qtbot, window)
+    photo = window.query.state().image_path
+    assert photo and Path(photo).parent == tmp_path / "vitrina-pasted" and window._searched.image_path == photo
+
+
+def test_cancel_still_stops_a_catalog_opening_behind_work_that_is_no_report(qtbot, engine, settings, tmp_path,
+                                                                            monkeypatch):
+    import shutil
+
+    from gui import backend
+
+    window = open_window(qtbot, engine.catalog.path, settings)
+    other = tmp_path / "other.vitrina"
+    shutil.copy(engine.catalog.path, other)
+    gate, loading = threading.Event(), threading.Event()
+
+    def load_models(engine, *, emit, cancelled):  # a model import: seconds, not cut short
+        loading.set()
+        gate.wait(10)
+
+    monkeypatch.setattr(backend, "load_models", load_models)
+    window._run("models", backend.load_models, window.engine, streams=True, on_result=lambda _n: None)
+    assert loading.wait(10)
+    window.open_catalog(other)
+    assert "once the report" not in window.catalog_label.toolTip()
+    window.cancel_all()  # the catalog before comes back
+    gate.set()
+    wait_idle(qtbot, window)
+    assert window.engine.catalog.path == engine.catalog.path

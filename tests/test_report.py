@@ -6,7 +6,7 @@ from pathlib import Path
 from PIL import Image
 
 from explain.rationale import Rationale
-from explain.report import ReportMeta, ReportQuery, ReportResult, render_html, safe_filename
+from explain.report import ReportMeta, ReportQuery, ReportResult, render_html, safe_filename, weights_line
 from tests.test_details_panel import fake_explanation
 
 
@@ -335,6 +335,10 @@ def test_a_report_says_the_filters_and_the_liked_products_of_its_query():
     assert "More like: Red &lt;b&gt;shirt&lt;/b&gt; (P1); Blue shirt (P2)" in html and "Less like: Hat (P9)" in html
     assert "filters: price ≤ 5" in html
     assert html.count("each result is explained against the first of these with a photo") == 1  # not the text one
+    both = ReportQuery(3, "red shirt", queries[0].image, "pasted photo", queries[0].results,
+                       weights=weights_line("red shirt", True, 1.0))
+    assert "weighed: photo 100 %, words 0 %" in render_html([both], meta)
+    assert weights_line("red shirt", False) == weights_line("", True) == ""
 
 
 def test_a_replaced_report_whose_html_cannot_be_put_in_place_stays_as_it_was(tmp_path, monkeypatch):
