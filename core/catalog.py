@@ -439,7 +439,9 @@ class Catalog:
         return out
 
     def pk_for_sku(self, sku: str) -> int | None:
-        row = self._conn.execute("SELECT pk FROM products WHERE sku=?", (sku,)).fetchone()
+        """The product of id ``sku`` as an import stores ids, without the spaces around it (an id copied from
+        the products file, "  A12 ", was no product)."""
+        row = self._conn.execute("SELECT pk FROM products WHERE sku=?", (sku.strip(),)).fetchone()
         return row[0] if row else None
 
     def all_pks(self) -> np.ndarray:

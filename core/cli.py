@@ -276,8 +276,12 @@ def cmd_search(args) -> int:
     if args.cluster is not None:
         clustering, chosen = cluster_named(cat, args)
         members = clustering.members(chosen.label)
-    q = Query(text=args.text, image=load_image(args.image).image if args.image else None, like=pks(args.like),
-              unlike=pks(args.unlike), unlike_text=tuple(args.unlike_text), image_weight=args.image_weight,
+    like, unlike = pks(args.like), pks(args.unlike)
+    both = [sku for sku, pk in zip(args.like, like) if pk in unlike]
+    if both:  # its scores were halved, unsaid
+        raise AppError(f"Product '{both[0].strip()}' is given both as --like and as --unlike: give it to one of them.")
+    q = Query(text=args.text, image=load_image(args.image).image if args.image else None, like=like,
+              unlike=unlike, unlike_text=tuple(args.unlike_text), image_weight=args.image_weight,
               negative_weight=args.negative_weight,
               filters=Filters(categories, args.price_min, args.price_max, args.rating_min, members),
               min_score=args.min_score, k=args.k)
@@ -292,8 +296,13 @@ def cmd_search(args) -> int:
             print(f"{r['rank']:>3}  {r['score']:.3f}  {r['id']:<14} {r['title']}")
         if not rows and not len(cat):  # no filter to loosen: nothing to find
             print(f"No results: {cat.name} has no products yet (add them with `vitrina import`).")
-        elif not rows:
+        elif not rows and (args.filter or args.cluster is not None or args.min_score is not None
+                           or any(v is not None for v in (args.price_min, args.price_max, args.rating_min))):
             print("No results: loosen the filters or the relevance threshold.")
+        elif not rows and len(set(like)) >= len(cat):  # examples are never their own results
+            print(f"No results: every product of {cat.name} is an example given with --like.")
+        elif not rows:
+            print(f"No results: no product of {cat.name} could be compared with this query.")
     return 0
 
 

@@ -14,7 +14,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("catalog", type=Path)
     p.add_argument("--method", choices=("kmeans", "hdbscan"), default="kmeans")
     p.add_argument("-k", type=int, help="number of KMeans clusters (default: from the catalog size)")
-    p.add_argument("--space", help="vector space (default: vit, else image)")
+    p.add_argument("--space", help="vector space (default: vit, else image, else text)")
     p.set_defaults(func=cmd_clusters)
 
     p = sub.add_parser("goes-with", help="train, evaluate or ask the complementary-products model")
@@ -37,7 +37,8 @@ def add_cluster_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--cluster-method", choices=("kmeans", "hdbscan"), default="kmeans",
                    help="the clustering --cluster refers to, as `vitrina clusters --method`")
     p.add_argument("--cluster-k", type=int, metavar="K", help="as `vitrina clusters -k` (default: its default)")
-    p.add_argument("--cluster-space", metavar="SPACE", help="as `vitrina clusters --space` (default: vit, else image)")
+    p.add_argument("--cluster-space", metavar="SPACE",
+                   help="as `vitrina clusters --space` (default: vit, else image, else text)")
 
 
 def clustering_of(catalog, args):
@@ -47,6 +48,9 @@ def clustering_of(catalog, args):
 
     if args.cluster_k is not None and args.cluster_k < 2:
         raise AppError(f"--cluster-k needs at least 2 clusters (got {args.cluster_k}).")
+    if args.cluster_k is not None and args.cluster_method != "kmeans":
+        raise AppError("--cluster-k is the number of KMeans clusters: HDBSCAN finds its own number (drop "
+                       "--cluster-k, or use --cluster-method kmeans).")
     return cluster(catalog, args.cluster_space, args.cluster_method, args.cluster_k)
 
 
@@ -63,6 +67,9 @@ def cmd_clusters(args) -> int:
     from core.catalog import Catalog
     from core.insights import cluster
 
+    if args.k is not None and args.method != "kmeans":  # it ran HDBSCAN, unsaid that -k counted for nothing
+        raise AppError("-k is the number of KMeans clusters: HDBSCAN finds its own number (drop -k, or use "
+                       "--method kmeans).")
     with Catalog.open(args.catalog) as catalog:
         c = cluster(catalog, args.space, args.method, args.k)
     print(c.summary())
@@ -83,6 +90,8 @@ def cmd_goes_with(args) -> int:
     if not (args.train or args.eval or args.product is not None):
         raise AppError("Say what to do: --train (learn from the co-purchase pairs), --eval (measure it) or "
                        "--product ID (what goes with that product).")
+    if args.group_by is not None and not (args.train or args.eval):  # only learning splits the products
+        raise AppError("--group-by says how --train and --eval split the products: give it with one of them.")
     check_output(args.json, catalogs=[args.catalog])
     written: dict = {}  # what --json writes
     with Catalog.open(args.catalog) as catalog:
@@ -90,7 +99,7 @@ def cmd_goes_with(args) -> int:
         model = None
         pk = None if args.product is None else catalog.pk_for_sku(args.product)
         if args.product is not None and pk is None:  # said now, not after minutes of learning
-            raise AppError(f"No product with id '{args.product}'.")
+            raise AppError(f"No product with id '{args.product.strip()}' in {catalog.name}.")
         # the evaluation's model never sees the test products' pairs (the saved one learns from all); with
         # both, they are learned together: the same split fits the same ranker
         wanted = ([ALL_SPLITS] if args.train else []) + ([EVALUATION_SPLITS] if args.eval else [])

@@ -23,6 +23,9 @@ MAX_VARIANTS = 5.0  # products per design value, on average, at most: more is a 
 # the designs, so a value over a tenth of the products is a kind (Topwear), which no split can hold as a design
 # (H&M's product_code: 32 of 11,800 at most)
 MAX_DESIGN_SHARE = 0.1
+# a column without a design-like name is taken for one only where this many of its values are each shared:
+# in a catalog of 3 products, any column with a repeated value (baseColour) passed for a design
+MIN_SHARED_DESIGNS = 5
 
 
 def variant_columns(catalog: Catalog) -> list[str]:
@@ -50,8 +53,10 @@ def design_column(catalog: Catalog, among: list[str] | None = None) -> str | Non
     for key in variant_columns(catalog) if among is None else among:
         counts = Counter(catalog.attribute_column(key).values())
         have = sum(counts.values())
-        if have >= 0.9 * n and sum(c for c in counts.values() if c > 1) >= 0.1 * have:
-            found.append((any(w in key.lower() for w in DESIGN_WORDS), len(counts), key))
+        named = any(w in key.lower() for w in DESIGN_WORDS)
+        shared = [c for c in counts.values() if c > 1]
+        if have >= 0.9 * n and sum(shared) >= 0.1 * have and (named or len(shared) >= MIN_SHARED_DESIGNS):
+            found.append((named, len(counts), key))
     return max(found)[2] if found else None
 
 

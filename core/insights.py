@@ -207,7 +207,8 @@ def _describe(catalog: Catalog, pks: np.ndarray, labels: np.ndarray) -> list[Clu
         attrs.sort(key=lambda t: -t[2])
         words = Counter(w for p in members for w in set(_words(titles.get(int(p), ""))))
         lift = {w: (n / len(members)) / (all_words[w] / len(pks)) for w, n in words.items() if n >= max(2, 0.2 * len(members))}
-        top_words = tuple(sorted(lift, key=lambda w: -lift[w])[:4])
+        # ties by the word: set order changed with each run's hash seed, and so did a name copied for --cluster
+        top_words = tuple(sorted(lift, key=lambda w: (-lift[w], w))[:4])
         # the two most typical values, each once ("Belts" is often both the sub-category and the type), the second
         # of other products where one is typical enough: "Eyewear · Sunglasses" named the same 12 of 32 products,
         # and left the 10 cufflinks unsaid
@@ -247,7 +248,7 @@ def _key(space: str, method: str, k, mcs, seed: int) -> str:
     return f"insights6:{space}:{method}:{k}:{mcs}:{seed}"
 
 
-NAMING = "names 2: two values of other products"
+NAMING = "names 3: two values of other products; tied words in order"
 
 
 def _naming_state(catalog: Catalog) -> str:

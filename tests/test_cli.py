@@ -228,6 +228,30 @@ def test_searching_a_catalog_without_products_says_so_not_to_loosen_filters(tmp_
     assert "empty has no products yet (add them with `vitrina import`)" in out and "loosen" not in out
 
 
+def test_odd_but_plausible_search_and_insights_options_are_answered_or_refused_with_why(tmp_path, mini_dir, capsys):
+    cat = str(tmp_path / "shop.vitrina")
+    assert cli.run(["import", cat, str(mini_dir / "products.csv")]) == 0
+    capsys.readouterr()
+    # an id copied with the spaces around it in the products file (the import keeps it without them)
+    assert cli.run(["search", cat, "--like", "  P001 ", "-k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] != "P001"
+    assert cli.run(["search", cat, "--like", "P001", "--unlike", " P001"]) == 2  # its scores were halved, unsaid
+    assert "'P001' is given both as --like and as --unlike" in capsys.readouterr().err
+    every = [a for i in range(1, 13) for a in ("--like", f"P{i:03d}")]
+    assert cli.run(["search", cat, *every]) == 0  # no filter was given: none to loosen
+    out = capsys.readouterr().out
+    assert "every product of shop is an example given with --like" in out and "loosen" not in out
+    assert cli.run(["search", cat, "--text", "shoe", "--price-max", "0.01"]) == 0
+    assert "loosen the filters" in capsys.readouterr().out
+    assert cli.run(["clusters", cat, "--method", "hdbscan", "-k", "5"]) == 2  # ran HDBSCAN, -k ignored unsaid
+    assert "-k is the number of KMeans clusters" in capsys.readouterr().err
+    assert cli.run(["search", cat, "--text", "shoe", "--cluster", "0", "--cluster-method", "hdbscan",
+                    "--cluster-k", "3"]) == 2
+    assert "--cluster-k is the number of KMeans clusters" in capsys.readouterr().err
+    assert cli.run(["goes-with", cat, "--product", "P001", "--group-by", "nope"]) == 2
+    assert "--group-by says how --train and --eval split the products" in capsys.readouterr().err
+
+
 def test_text_arguments_not_in_utf8_are_said_and_paths_in_any_encoding_work(tmp_path, mini_dir, capsys):
     import os
 

@@ -466,6 +466,10 @@ def test_the_column_a_designs_variants_share_is_found(tmp_path):
     column("model_no", lambda i: f"m{i // 2}", pks[:30])  # a quarter of the products lack it
     assert design_column(cat) == "article_set"
     assert variant_columns(cat) == ["article_set", "model_no"]  # those a user may choose instead
+    column("article_set", lambda i: f"a{i // 2}" if i < 8 else f"u{i}")  # 4 shared values, no design name: too few to
+    assert design_column(cat) is None  # tell a design from a colour (a 3-product catalog's baseColour was one)
+    column("model_no", lambda i: f"m{i // 2}" if i < 8 else f"u{i}")  # named so: its values are designs
+    assert design_column(cat) == "model_no"
     cat.close()
 
 
