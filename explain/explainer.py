@@ -191,7 +191,10 @@ class MatchExplainer:
                     out.faithfulness = curves_of_maps(result_image, maps, self.scorer(q), steps=self.steps,
                                                       imputer=blur_imputer, orders=self.random_orders,
                                                       feather=self.feather)
-        if query_image is not None and result_vec is not None:
+        # a side the slider weighs 0 is not part of the query: its maps (or words) would explain what did not count
+        photo_counts = query_image is not None and not (query_text.strip() and image_weight <= 0.0)
+        text_counts = bool(query_text.strip()) and not (query_image is not None and image_weight >= 1.0)
+        if photo_counts and result_vec is not None:
             self._check()
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)
             with _Timer(seconds, MATCH_MAP):
@@ -202,7 +205,7 @@ class MatchExplainer:
         self._check()
         with _Timer(seconds, "words"):
             jobs = [("query", query_text, result_vec, "similarity to the result's photo")] \
-                if query_text.strip() and result_vec is not None else []
+                if text_counts and result_vec is not None else []
             jobs += [(name, text, q, "similarity to the query") for name, text in (("title", title),
                                                                                    ("description", description))
                      if text.strip()]

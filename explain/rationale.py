@@ -121,11 +121,12 @@ class Verifier:
                                       *(b for _, b in facts.differing.values())) for w in words_of(t)})
         # every word of the query the product's facts lack (a price, "cheap", "waterproof", "kids"), not only the
         # colours and catalog values: "this black jacket is cheap and waterproof" passed as checked
-        query_only = {w for w in words_of(facts.query) if (w in self.claims or w not in FRAMING)
-                      and not _forms({w}) & product}
+        # the query's side of a differing attribute too: "the shirt is red" of a blue shirt like a red one
+        asked = [w for t in (facts.query, *(a for a, _ in facts.differing.values())) for w in words_of(t)]
+        query_only = {w for w in asked if (w in self.claims or w not in FRAMING) and not _forms({w}) & product}
         if not query_only:
             return ()
-        query = _forms(words_of(facts.query))
+        query = _forms(asked)
         # Only a quote attributed to the query names it ("close to “black shirt”", "your search for “black”"):
         # the skirt is “black” says black of the skirt.
         text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)

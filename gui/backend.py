@@ -374,7 +374,7 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     finally:
         x.cancelled = lambda: False
     fields = tuple(engine.catalog.category_fields())
-    heat = m.result_maps.get(method) or m.result_maps.get("grad-cam vit")
+    heat = m.result_maps.get(method)  # none drawn (a match map of a text query): no region to tell of
     facts = gather_facts(product.title, product.attributes, text, word_attributions=m.words.get("title"),
                          heatmap=heat.values if heat is not None else None, score=score,
                          faithfulness=m.faithfulness[method].faithfulness

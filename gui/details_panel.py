@@ -153,7 +153,11 @@ class DetailsPanel(QWidget):
                                else self.tr("No faithfulness test for the match map") if method == MATCH_MAP
                                else self.tr("The result has no photo to test") if self.result_image is None
                                else self.tr("No curves for this map"))
-        if unmapped:
+        if unmapped and self.query_image is not None and self.result_image is not None:  # the slider at "text"
+            self.faithfulness.setText(self.tr("The match map pairs regions of the query photo with the result's: "
+                                              "the query's photo counted for nothing in this search (the "
+                                              "text/photo slider is at “text”)."))
+        elif unmapped:
             self.faithfulness.setText(self.tr("The match map pairs regions of the query photo with the result's: "
                                               "it needs a photo on both sides."))
         elif curves is None:

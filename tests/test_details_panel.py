@@ -40,6 +40,11 @@ def test_shows_heatmaps_words_curves_and_switches_method(qtbot):
     assert not panel.opacity.isEnabled()  # no heatmap drawn: nothing for the opacity to blend
     panel.method.setCurrentText("grad-cam vit")
     assert panel.opacity.isEnabled()
+    weighed_nothing = fake_explanation()
+    weighed_nothing.match, weighed_nothing.query_maps = None, {}  # a photo with words, the slider at "text"
+    panel.show_match("Navy shirt", photo, photo, weighed_nothing)
+    panel.method.setCurrentText("match map")
+    assert "photo counted for nothing" in panel.faithfulness.text() and "both sides" not in panel.faithfulness.text()
 
 
 def test_a_title_of_100000_characters_is_cut_and_the_photos_stay_in_sight(qtbot):

@@ -99,6 +99,10 @@ def test_the_query_is_explained_with_the_weight_the_search_gave_its_photo(explai
     assert text_only.score == pytest.approx(float(explainer.embed([shirt])[0] @ text), abs=1e-5)
     even = explainer.explain(shirt, "red shirt", "", query_image=shirt, query_text="blue jeans", faithfulness=())
     assert text_only.score < even.score < photo_only.score  # one fixed even mean was explained whatever the slider
+    # a side weighed 0 is not explained: the words of a photo search at "photo", the photo of one at "text"
+    assert "query" not in photo_only.words and photo_only.query_maps and photo_only.match is not None
+    assert "query" in text_only.words and not text_only.query_maps and text_only.match is None
+    assert "query" in even.words and even.query_maps and even.match is not None
     with pytest.raises(ValueError):
         explainer.query_vector(shirt, "x", image_weight=1.5)
 

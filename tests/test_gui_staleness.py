@@ -294,6 +294,22 @@ def test_the_rationale_states_the_sides_of_the_query_the_slider_weighs(engine):
     assert said[0.0][:2] == ("red dress", False) and "photo" not in said[0.0][2].split(".")[0]
 
 
+def test_a_rationale_tells_of_the_heatmap_shown_not_of_one_it_fell_back_to(engine):
+    from core.engine import Engine
+    from core.spaces import spaces_for
+    from explain.types import MATCH_MAP
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    with_vit = Engine(engine.catalog, spaces_for(engine.catalog))
+    pk = engine.catalog.pk_for_sku("P002")
+    shown = backend.explain(with_vit, {}, QueryState(text="red dress"), pk, "grad-cam vit")
+    assert shown.facts.region is not None
+    # a text query has no match map ("No match map for this query"): its rationale named the grad-cam's region
+    unmapped = backend.explain(with_vit, {}, QueryState(text="red dress"), pk, MATCH_MAP)
+    assert unmapped.explanation.match is None and unmapped.facts.region is None
+
+
 def test_a_superseded_explanation_stops_between_model_passes(engine):
     from core.engine import Engine
     from core.spaces import spaces_for

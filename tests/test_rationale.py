@@ -357,3 +357,29 @@ def test_a_singular_in_the_query_shares_a_plural_value_and_the_top_words_are_nam
     facts = gather_facts("Blue blue denim skirt", {}, "blue skirt", word_attributions=words)
     assert facts.top_words == ("blue", "denim", "skirt")
     assert "The words “blue”, “denim” and “skirt” weigh most." in template_rationale(facts)
+
+
+def test_what_a_query_rules_out_or_names_as_a_compound_is_not_shared():
+    shirt = {"articleType": "Shirts", "baseColour": "Blue"}
+    excluded = gather_facts("Blue shirt", shirt, "not blue, no blue at all: any colour but blue shirt", score=0.4)
+    assert excluded.shared == {"articleType": "Shirts"}  # it said "both share the base colour Blue"
+    assert gather_facts("Blue shirt", shirt, "women t-shirt").shared == {}  # a t-shirt is no shirt
+    assert gather_facts("Tee", {"articleType": "Tshirts"}, "women t-shirt").shared == {"articleType": "Tshirts"}
+    assert gather_facts("Blue shirt", shirt, "blue shirt without pockets").shared == shirt
+
+
+def test_the_verifier_holds_a_liked_products_values_and_unseen_figures_to_the_facts():
+    liked = gather_facts("Blue shirt", {"baseColour": "Blue", "articleType": "Shirts"},
+                         query_attributes={"baseColour": "Red", "articleType": "Shirts"}, score=0.4, faithfulness=0.29)
+    v = Verifier(CATALOG_TERMS)
+    assert not v.check("Recommended because the shirt is red.", liked).grounded  # red is the liked product's
+    assert v.check("Recommended because both are shirts, while the query is red.", liked).grounded
+    assert not v.check("Recommended because the similarity is 0.29.", liked).grounded  # the faithfulness, unshown
+    assert "0.29" not in build_prompt(liked)[1]["content"]
+
+
+def test_the_heatmap_centres_where_the_overlay_draws_it_not_where_a_faint_spread_sums_most():
+    heat = np.full((14, 14), 0.0)
+    heat[0:5, :] = 0.3  # a faint wash over the top third: more mass in sum
+    heat[6:8, 6:8] = 1.0  # the spot the eye sees
+    assert region_of(heat) == "centre"
