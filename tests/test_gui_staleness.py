@@ -84,6 +84,24 @@ def wait_idle(qtbot, window):
     qtbot.waitUntil(lambda: not window._workers, timeout=30000)
 
 
+def report_until_cancelled(window, monkeypatch, folder):
+    """Starts a report of the results shown that is written until Cancel; returns once it is being written."""
+    from gui import backend
+
+    writing = threading.Event()
+
+    def report(*a, emit, cancelled, **k):
+        writing.set()
+        while not cancelled():
+            time.sleep(0.01)
+        return "<p>r</p>"
+
+    monkeypatch.setattr(backend, "report_html", report)
+    folder.mkdir()
+    window.export_report(False, folder=str(folder), limit=3)
+    assert writing.wait(10)
+
+
 def goes_with_rows(window):
     model = window.results.goes_with_model
     return [model.row_at(i).pk for i in range(model.rowCount())]
@@ -572,18 +590,7 @@ def test_cancel_stops_a_report_and_the_search_waiting_behind_it_runs(qtbot, engi
 
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
-    writing = threading.Event()
-
-    def report(*a, emit, cancelled, **k):
-        writing.set()
-        while not cancelled():
-            time.sleep(0.01)
-        return "<p>r</p>"
-
-    monkeypatch.setattr(backend, "report_html", report)
-    (tmp_path / "rep").mkdir()
-    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
-    assert writing.wait(10)
+    report_until_cancelled(window, monkeypatch, tmp_path / "rep")
     window.query.text.setText("blue shirt")
     window.search()  # queued behind the report
     window.cancel_all()  # "Cancel stops the report": not the search the box now says
@@ -601,26 +608,13 @@ def test_cancel_stops_a_report_and_the_search_waiting_behind_it_runs(qtbot, engi
 
 def test_a_catalog_opened_while_a_report_is_written_says_it_waits_and_cancel_stops_only_the_report(
         qtbot, engine, settings, tmp_path, monkeypatch):
-    from gui import backend
+    import shutil
 
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
-    import shutil
-
     other = tmp_path / "other.vitrina"
     shutil.copy(engine.catalog.path, other)
-    writing = threading.Event()
-
-    def report(*a, emit, cancelled, **k):
-        writing.set()
-        while not cancelled():
-            time.sleep(0.01)
-        return "<p>r</p>"
-
-    monkeypatch.setattr(backend, "report_html", report)
-    (tmp_path / "rep").mkdir()
-    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
-    assert writing.wait(10)
+    report_until_cancelled(window, monkeypatch, tmp_path / "rep")
     window.open_catalog(other)  # one pool: it waits behind the report (it said only "Opening other.vitrina…")
     qtbot.wait(50)
     assert "once the report is written" in window.catalog_label.toolTip() and window.engine is None
@@ -737,21 +731,8 @@ def test_a_paste_written_after_another_photo_was_chosen_does_not_replace_it(qtbo
 
 def test_cancel_stops_a_report_not_the_photo_pasted_behind_it(qtbot, engine, settings, mini_dir, tmp_path,
                                                               monkeypatch, pasting):
-    from gui import backend
-
     window = open_window(qtbot, engine.catalog.path, settings)
-    writing = threading.Event()
-
-    def report(*a, emit, cancelled, **k):
-        writing.set()
-        while not cancelled():
-            time.sleep(0.01)
-        return "<p>r</p>"
-
-    monkeypatch.setattr(backend, "report_html", report)
-    (tmp_path / "rep").mkdir()
-    window.export_report(False, folder=str(tmp_path / "rep"), limit=3)
-    assert writing.wait(10)
+    report_until_cancelled(window, monkeypatch, tmp_path / "rep")
     pasting.clear()
     paste(window, mini_dir, "P010")
     window.cancel_all()  # "Cancel stops the report": the photo just pasted was dropped, unsaid
