@@ -130,10 +130,12 @@ NEGATING = {"not", "no", "never", "without", "except", "nor", "non", "excluding"
 
 
 def asked_words(text: str) -> list[str]:
-    """The words a text query asks for: a hyphenated compound as one word ("t-shirt" is no "shirt"), and no word
-    that a negation in its clause rules out, anywhere in the text ("not blue, any colour but blue" asks for no
-    blue: a blue result "shared" the colour the query excluded)."""
-    text = re.sub(r"(?<=[^\W_])-(?=[^\W_])", "", unicodedata.normalize("NFKC", text))
+    """The words a text query asks for: a hyphenated compound with a part of a letter or two as one word
+    ("t-shirt" is no "shirt", "a-line" no "line"; "navy-blue" is navy and blue), and no word that a negation in
+    its clause rules out, anywhere in the text ("not blue, any colour but blue" asks for no blue: a blue result
+    "shared" the colour the query excluded)."""
+    text = re.sub(r"\b(?:[^\W_]{1,2}-[^\W_]+|[^\W_]+-[^\W_]{1,2})\b", lambda m: m.group(0).replace("-", ""),
+                  unicodedata.normalize("NFKC", text))
     clauses = [words_of(c) for c in re.split(r"[,;:.!?()]|\bbut\b", text, flags=re.IGNORECASE)]
     ruled_out = {w for c in clauses for i, w in enumerate(c) if any(x in NEGATING for x in c[:i])}
     return [w for c in clauses for w in c if w not in NEGATING and w not in ruled_out]

@@ -366,6 +366,8 @@ def test_what_a_query_rules_out_or_names_as_a_compound_is_not_shared():
     assert gather_facts("Blue shirt", shirt, "women t-shirt").shared == {}  # a t-shirt is no shirt
     assert gather_facts("Tee", {"articleType": "Tshirts"}, "women t-shirt").shared == {"articleType": "Tshirts"}
     assert gather_facts("Blue shirt", shirt, "blue shirt without pockets").shared == shirt
+    assert gather_facts("Navy blue shirt", {"baseColour": "Navy Blue"}, "navy-blue top").shared == {
+        "baseColour": "Navy Blue"}  # a compound of words is its words
 
 
 def test_the_verifier_holds_a_liked_products_values_and_unseen_figures_to_the_facts():
