@@ -56,13 +56,16 @@ class ReportQuery:
     weights: str = ""  # how a photo and words were weighed against each other (``weights_line``)
 
 
-def weights_line(text: str, photo: bool, image_weight: float = 0.5) -> str:
+def weights_line(text: str, photo: bool, image_weight: float = 0.5, liked: bool = False) -> str:
     """How the search weighed a query's photo against its words (its rationales name only what weighed); empty
-    for a query with one of them."""
-    if not (text and photo):
+    for a query with one of them. ``liked``: "more like this" products, whose photos the search weighs as the
+    query's photo (the slider moved the results of words and liked products, unsaid)."""
+    if not (text and (photo or liked)):
         return ""
     share = round(100 * image_weight)
-    return f"weighed: photo {share} %, words {100 - share} %"
+    photos = "photo and liked products' photos" if photo and liked else "liked products' photos" if liked \
+        else "photo"
+    return f"weighed: {photos} {share} %, words {100 - share} %"
 
 
 @dataclass(frozen=True)

@@ -470,7 +470,7 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
     products (it said nothing of them: a "more like this" query's report had no query at all)."""
     from core.progress import Progress
     from explain.report import (ReportMeta, ReportQuery, ReportResult, cluster_scope, filters_scope, render_html,
-                                weights_line)
+                                text_note, weights_line)
 
     names = clustering.names() if clustering is not None else {}
     f = filters or FilterState()
@@ -483,7 +483,8 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
                                                                          f.rating_min, f.min_score, same)) if s)
     q = ReportQuery(1, query.text, _image(query.image_path), photo_name(query.image_path), scope=scope,
                     like=_named(engine.catalog, query.like), unlike=_named(engine.catalog, query.unlike),
-                    weights=weights_line(query.text, bool(query.image_path), query.image_weight))
+                    weights=weights_line(query.text, bool(query.image_path), query.image_weight,
+                                         liked=bool(query.like)))
     emit(Progress(0, len(pks), f"Report: explaining {plural(len(pks), 'result')}…"))
     for rank, pk in enumerate(pks, 1):
         if cancelled():
@@ -503,6 +504,8 @@ def report_html(engine, holder: dict, query: QueryState, pks: list[int], method:
         emit(Progress(rank, len(pks), f"Report: {rank}/{len(pks)} results explained"))
     if cancelled():  # nothing is written
         return None
+    if "explainer" in holder:  # as the command line's report: an emoji-only text is said to be read as none
+        q.note = text_note(holder["explainer"], query.text)
     meta = ReportMeta(engine.catalog.name, len(engine.catalog), tuple(s.encoder_id for s in engine.spaces.values()),
                       method, clustering.summary() if clustering is not None else "")
     return render_html([q], meta)

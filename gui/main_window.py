@@ -28,6 +28,7 @@ from gui.results_panel import ResultsPanel
 from gui.workers import TaskWorker
 
 MAX_RECENT = 8
+FILTERS_CHARS = 90  # the filters said beside the results' count, at most (all of them are in the Filters tab)
 DETAILS_MIN_WIDTH = 300  # the photos side by side, the heatmap menu, the curves
 CATALOG_LABEL_WIDTH = 640  # the status bar's catalog line at most, in pixels (the models' names fit beside the name)
 
@@ -746,6 +747,13 @@ class MainWindow(QMainWindow):
         # gone in seconds
         scope = "" if chosen is None else self.tr("cluster “%s”") % chosen.name if searched is None else \
             self.tr("limited to cluster “%s” (Insights: All products lifts it)") % chosen.name
+        if filters is not None and searched is not None:  # said as the cluster is: "174 results" hid two filters
+            from explain.facts import shortened
+            from explain.report import filters_scope
+
+            said = filters_scope(filters.categories, filters.price_min, filters.price_max, filters.rating_min,
+                                 filters.min_score)
+            scope = " · ".join(s for s in (scope, shortened(said, FILTERS_CHARS)) if s)
         self.results.set_similar(rows, scope=scope)
         self._highlight_results()
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)

@@ -65,6 +65,8 @@ def test_opens_catalog_searches_and_filters(qtbot, engine, settings):
     wait_idle(qtbot, window)
     skus = {window.results.similar_model.row_at(i).sku for i in range(window.results.similar_model.rowCount())}
     assert skus == {"P005", "P006", "P007", "P008"}
+    counted = window.results.empty.text()  # beside the count, as a cluster is: "4 results" hid the filter
+    assert counted.startswith("4 results · filters:") and "Dresses" in counted, counted
     # a 1024 px laptop screen holds the three columns, the details at least DETAILS_MIN_WIDTH wide (they were
     # cut to 190 px, the photos and rationale clipped)
     from gui.main_window import DETAILS_MIN_WIDTH

@@ -321,10 +321,19 @@ def test_a_report_says_how_photo_and_words_were_weighed_and_names_a_pasted_photo
     for query, weights, name in ((QueryState("red shirt", str(pasted), 0.8), "weighed: photo 80 %, words 20 %",
                                   "pasted photo"),
                                  (QueryState("", str(mini_dir / "images" / "P005.png"), 0.8), "", "P005.png"),
-                                 (QueryState("red shirt", None, 0.8), "", "")):
+                                 (QueryState("red shirt", None, 0.8), "", ""),
+                                 # the liked product's photo weighs as the query's: the slider moved the results
+                                 (QueryState("red shirt", None, 0.8, like=(pk,)),
+                                  "weighed: liked products' photos 80 %, words 20 %", "")):
         seen.clear()
         backend.report_html(engine, {}, query, [pk], "grad-cam vit", emit=lambda _p: None, cancelled=lambda: False)
         assert (seen["q"].weights, seen["q"].image_name) == (weights, name)
+    reads = SimpleNamespace(words=SimpleNamespace(readable_words=lambda text: [w for w in text.split() if w.isalpha()]))
+    for text, noted in (("👗👠💄", True), ("red dress", False)):  # the command line's report said so; the window's not
+        seen.clear()
+        backend.report_html(engine, {"explainer": reads}, QueryState(text), [pk], "grad-cam vit",
+                            emit=lambda _p: None, cancelled=lambda: False)
+        assert ("no words the text model reads" in seen["q"].note) == noted
 
 
 def test_another_heatmap_keeps_the_match_shown_and_a_search_stops_its_explanation(qtbot, engine, settings, explaining,

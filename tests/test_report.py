@@ -341,6 +341,16 @@ def test_a_report_says_the_filters_and_the_liked_products_of_its_query():
     assert weights_line("red shirt", False) == weights_line("", True) == ""
 
 
+def test_a_result_s_curves_are_under_its_photos_not_beside_them_past_the_page():
+    import re
+
+    html = render_html(*report(1))
+    rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
+    curves = [row for row in rows if "deletion and insertion curves" in row]
+    # two 200 pt photos and 230 pt of curves in one row are wider than A4's 527 pt: the curves were cut
+    assert curves and all(row.count("<img") == 1 for row in curves)
+
+
 def test_a_replaced_report_whose_html_cannot_be_put_in_place_stays_as_it_was(tmp_path, monkeypatch):
     import os
 
