@@ -296,8 +296,7 @@ def cmd_search(args) -> int:
             print(f"{r['rank']:>3}  {r['score']:.3f}  {r['id']:<14} {r['title']}")
         if not rows and not len(cat):  # no filter to loosen: nothing to find
             print(f"No results: {cat.name} has no products yet (add them with `vitrina import`).")
-        elif not rows and (args.filter or args.cluster is not None or args.min_score is not None
-                           or any(v is not None for v in (args.price_min, args.price_max, args.rating_min))):
+        elif not rows and (q.filters.active() or q.min_score is not None):
             print("No results: loosen the filters or the relevance threshold.")
         elif not rows and len(set(like)) >= len(cat):  # examples are never their own results
             print(f"No results: every product of {cat.name} is an example given with --like.")

@@ -26,7 +26,7 @@ from explain.match_map import match_map
 from explain.perturbation import METHOD as PERTURBATION
 from explain.perturbation import perturbation_map
 from explain.tokens import TokenAttributor
-from explain.types import MATCH_MAP, Explanation, photo_frame
+from explain.types import MATCH_MAP, Explanation, counted_sides, photo_frame
 
 IMAGE_METHODS = ("attention rollout", "gradient-weighted attention", "grad-cam cnn", "grad-cam vit")
 # Maps that cost seconds, not milliseconds: computed only when asked for (``explain(..., slow=...)``, or
@@ -192,8 +192,7 @@ class MatchExplainer:
                                                       imputer=blur_imputer, orders=self.random_orders,
                                                       feather=self.feather)
         # a side the slider weighs 0 is not part of the query: its maps (or words) would explain what did not count
-        photo_counts = query_image is not None and not (query_text.strip() and image_weight <= 0.0)
-        text_counts = bool(query_text.strip()) and not (query_image is not None and image_weight >= 1.0)
+        photo_counts, text_counts = counted_sides(query_image is not None, bool(query_text.strip()), image_weight)
         if photo_counts and result_vec is not None:
             self._check()
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)

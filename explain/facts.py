@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.catalog import field_label
-from explain.types import is_flat
+from explain.types import counted_sides, is_flat
 
 MAX_TEXT = 160
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -151,9 +151,7 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
     the query had a photo, weighed ``image_weight`` against its text as the search weighs it: a side weighed 0
     is not part of the query the facts state (a photo searched with the slider at "photo" is not close to its
     words)."""
-    has_text = bool(query_text.strip())
-    text_counts = has_text and not (query_photo and image_weight >= 1.0)
-    photo_counts = query_photo and not (has_text and image_weight <= 0.0)
+    photo_counts, text_counts = counted_sides(query_photo, bool(query_text.strip()), image_weight)
     query_text = query_text if text_counts else ""
     attrs = {k: clean_text(v, 40) for k, v in product_attributes.items() if (not fields or k in fields) and v}
     shared: dict[str, str] = {}

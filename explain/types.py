@@ -16,6 +16,13 @@ def is_flat(lo: float, hi: float) -> bool:
     return hi - lo < 1e-12 or hi - lo <= 1e-5 * max(abs(lo), abs(hi))
 
 
+def counted_sides(has_photo: bool, has_text: bool, image_weight: float) -> tuple[bool, bool]:
+    """(the photo counts, the words count) in a query the search weighs so (``image_weight``: the photo's): a side
+    weighed 0 beside the other is not part of the query, and neither its maps, its words nor the facts tell of it."""
+    return (has_photo and not (has_text and image_weight <= 0.0),
+            has_text and not (has_photo and image_weight >= 1.0))
+
+
 @dataclass(frozen=True)
 class Explanation:
     """A relevance map over an image (rows x cols grid, values >= 0) or over text tokens.

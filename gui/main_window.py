@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
 
     def _finished(self, kind: str, worker: TaskWorker) -> None:
         self._workers.discard(worker)
-        if self._pasted:  # a pasted photo it read (a report's) may be no query's any more
+        if self._pasted:  # a pasted photo it read (a report's, a search's, the paste's own) may be no query's now
             self._forget_pasted()
         if self._latest.get(kind) is worker:
             del self._latest[kind]
@@ -607,8 +607,7 @@ class MainWindow(QMainWindow):
                   on_result=lambda saved: self._use_pasted(*saved) if self.query.photo_changes == chosen else None)
 
     def _use_pasted(self, path: str, preview) -> None:
-        self.query.set_image_file(path, preview)
-        self._forget_pasted()
+        self.query.set_image_file(path, preview)  # the photo it replaces is let go once its work ends (_finished)
 
     def _forget_pasted(self, keep_none: bool = False) -> None:
         """Deletes this window's pasted photos that nothing names any more (all of them: ``keep_none``): neither
@@ -741,7 +740,6 @@ class MainWindow(QMainWindow):
                                    if searched else self.tr("Select a product to see what it is and what goes "
                                                             "with it."))
         asked_before, self._searched = self._searched, searched
-        self._forget_pasted()  # a pasted photo neither in the query nor in these results' is not read again
         self._searched_filters = filters
         chosen = self._shown_cluster = self.insights.chosen_cluster  # said beside the count: a status message was
         # gone in seconds
