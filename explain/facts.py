@@ -81,6 +81,7 @@ def word_forms(words) -> set[str]:
 
 
 PHOTO_QUERY = "a photo"  # the query of a search by photo alone, as the facts (and the LLM) say it
+PRODUCT_QUERY = "a catalog product"  # that of a catalog product given by its attributes alone
 
 
 @dataclass(frozen=True)
@@ -129,14 +130,31 @@ def words_of(text: str) -> list[str]:
 NEGATING = {"not", "no", "never", "without", "except", "nor", "non", "excluding"}
 
 
+# Words that make the next one something else: "off-white" is not white, "faux leather" no leather.
+QUALIFYING = {"off", "faux", "fake", "imitation"}
+
+
+def value_words(text: str) -> list[str]:
+    """The words of a text as an attribute is matched on them: a qualifier and the word it qualifies as one word
+    ("off white" -> "offwhite"), in the query and the catalog value alike ("Off White" is the query's "off-white",
+    "White" is not)."""
+    words, out = words_of(text), []
+    for w in words:
+        if out and out[-1] in QUALIFYING:
+            out[-1] += w
+        else:
+            out.append(w)
+    return out
+
+
 def asked_words(text: str) -> list[str]:
     """The words a text query asks for: a hyphenated compound with a part of a letter or two as one word
-    ("t-shirt" is no "shirt", "a-line" no "line"; "navy-blue" is navy and blue), and no word that a negation in
-    its clause rules out, anywhere in the text ("not blue, any colour but blue" asks for no blue: a blue result
-    "shared" the colour the query excluded)."""
+    ("t-shirt" is no "shirt", "a-line" no "line"; "navy-blue" is navy and blue), a qualified word as one word
+    (``value_words``), and no word that a negation in its clause rules out, anywhere in the text ("not blue, any
+    colour but blue" asks for no blue: a blue result "shared" the colour the query excluded)."""
     text = re.sub(r"\b(?:[^\W_]{1,2}-[^\W_]+|[^\W_]+-[^\W_]{1,2})\b", lambda m: m.group(0).replace("-", ""),
                   unicodedata.normalize("NFKC", text))
-    clauses = [words_of(c) for c in re.split(r"[,;:.!?()]|\bbut\b", text, flags=re.IGNORECASE)]
+    clauses = [value_words(c) for c in re.split(r"[,;:.!?()]|\bbut\b", text, flags=re.IGNORECASE)]
     ruled_out = {w for c in clauses for i, w in enumerate(c) if any(x in NEGATING for x in c[:i])}
     return [w for c in clauses for w in c if w not in NEGATING and w not in ruled_out]
 
@@ -144,9 +162,12 @@ def asked_words(text: str) -> list[str]:
 def gather_facts(product_title: str, product_attributes: dict[str, str], query_text: str = "",
                  query_attributes: dict[str, str] | None = None, word_attributions=None, heatmap=None,
                  score: float | None = None, faithfulness: float | None = None,
-                 fields: tuple[str, ...] = (), query_photo: bool = False, image_weight: float = 0.5) -> Facts:
+                 fields: tuple[str, ...] = (), query_photo: bool = False, image_weight: float = 0.5,
+                 query_product: str = "") -> Facts:
     """Facts for one match. ``query_attributes`` exist when the query is a catalog product (more like
-    this); for a text query, the product's attribute values that the text mentions count as shared. ``score``:
+    this), whose title is ``query_product`` (the query the facts name; with neither words nor a title, such a
+    query is "a catalog product", not a photo it never had); for a text query, the product's attribute values
+    that the text mentions count as shared. ``score``:
     the similarity shown beside the result (a NaN, e.g. of a product without a photo, is none). ``query_photo``:
     the query had a photo, weighed ``image_weight`` against its text as the search weighs it: a side weighed 0
     is not part of the query the facts state (a photo searched with the slider at "photo" is not close to its
@@ -166,7 +187,7 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
     elif query_text:  # singular and plural alike: "blue skirt" shares the article type Skirts
         said = word_forms(asked_words(query_text))
         shared = {k: v for k, v in attrs.items()
-                  if words_of(v) and all(word_forms({w}) & said for w in words_of(v))}
+                  if value_words(v) and all(word_forms({w}) & said for w in value_words(v))}
     top: tuple[str, ...] = ()
     if word_attributions is not None and len(word_attributions.tokens):
         order = np.argsort(-np.asarray(word_attributions.values))
@@ -174,7 +195,9 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
         words = [(clean_text(word_attributions.tokens[i], 40).casefold(), word_attributions.values[i]) for i in order]
         named = [w for w, v in words if v > 0 and words_of(w) and (len(w) > 1 or w.isdigit()) and w not in STOPWORDS]
         top = tuple(dict.fromkeys(named))[:3]
-    return Facts(product=clean_text(product_title), query=clean_text(query_text) or PHOTO_QUERY,
+    query = clean_text(query_text) or clean_text(query_product) or (
+        PRODUCT_QUERY if query_attributes and not photo_counts else PHOTO_QUERY)
+    return Facts(product=clean_text(product_title), query=query,
                  query_photo=photo_counts, shared=shared,
                  differing=differing, product_attributes=attrs, top_words=top,
                  region=region_of(heatmap) if heatmap is not None else None,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.catalog import field_label
-from explain.facts import PHOTO_QUERY, STOPWORDS, Facts, shown_number, words_of
+from explain.facts import PHOTO_QUERY, PRODUCT_QUERY, STOPWORDS, Facts, shown_number, words_of
 from explain.facts import word_forms as _forms
 
 log = logging.getLogger(__name__)
@@ -166,8 +166,8 @@ def template_rationale(facts: Facts) -> str:
         parts.append("Recommended because both share " + _join(f"the {_in_sentence(field_label(k))} {v}"
                                                                for k, v in facts.shared.items()) + ".")
     else:
-        what = ("the query photo" if facts.query == PHOTO_QUERY
-                else f"{_quote(facts.query)} and the query photo" if facts.query_photo else _quote(facts.query))
+        what = {PHOTO_QUERY: "the query photo", PRODUCT_QUERY: "the query product"}.get(
+            facts.query, f"{_quote(facts.query)} and the query photo" if facts.query_photo else _quote(facts.query))
         parts.append(f"Recommended as close to {what}"
                      + (f" (similarity {shown_number(facts.score)})." if facts.score is not None else "."))
     if facts.region:

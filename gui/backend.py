@@ -353,14 +353,14 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     x = holder["explainer"]
     product = engine.catalog.product(pk)
     query_image, result_image = _image(query.image_path), _image(product.image_path)
-    text = query.text
+    text, stand_in = query.text, None
     if query_image is None and not text:  # "more like this" products stand in for the query: the first with a
         liked = engine.catalog.products(list(query.like))  # photo, else the first one's title
-        with_photo = next((p for p in liked if p.image_path), None)
-        if with_photo is not None:
-            query_image = _image(with_photo.image_path)
-        elif liked:
-            text = liked[0].title
+        stand_in = next((p for p in liked if p.image_path), liked[0] if liked else None)
+        if stand_in is not None and stand_in.image_path:
+            query_image = _image(stand_in.image_path)
+        elif stand_in is not None:
+            text = stand_in.title
     faith = (method,) if method in ALL_IMAGE_METHODS else ()
     x.cancelled = cancelled
     try:
@@ -375,11 +375,16 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
         x.cancelled = lambda: False
     fields = tuple(engine.catalog.category_fields())
     heat = m.result_maps.get(method)  # none drawn (a match map of a text query): no region to tell of
-    facts = gather_facts(product.title, product.attributes, text, word_attributions=m.words.get("title"),
+    # A liked product standing in for the query is the query the facts state, with its attribute values: "both
+    # share the base colour Red", not "close to the query photo" (a photo the user never gave).
+    facts = gather_facts(product.title, product.attributes, "" if stand_in else text,
+                         query_attributes=stand_in.attributes if stand_in else None,
+                         query_product=stand_in.title if stand_in else "", word_attributions=m.words.get("title"),
                          heatmap=heat.values if heat is not None else None, score=score,
                          faithfulness=m.faithfulness[method].faithfulness
                          if method in m.faithfulness and m.faithfulness[method].measurable else None,
-                         fields=fields, query_photo=query_image is not None, image_weight=query.image_weight)
+                         fields=fields, query_photo=query_image is not None and not stand_in,
+                         image_weight=query.image_weight)
     # The details panel redraws the overlays whenever the opacity or the map changes: at the size it shows them.
     query_image, result_image = (None if im is None else fit_within(im, VIEW_SIDE) for im in (query_image, result_image))
     return ExplainedMatch(product.title, query_image, result_image, m, facts, pk, query)

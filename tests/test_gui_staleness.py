@@ -289,6 +289,25 @@ def test_liked_products_without_a_photo_stand_in_for_the_query_by_their_title(en
     assert match.query_image is None and match.facts.query == clean_text(engine.catalog.product(liked).title)
 
 
+def test_a_liked_product_standing_in_for_the_query_is_the_query_its_facts_state(engine):
+    """"More like this" alone: the liked product's title and attribute values are the query's (the rationale read
+    "close to the query photo", a photo the user never gave, and compared no attribute)."""
+    from core.engine import Engine
+    from core.spaces import spaces_for
+    from explain.rationale import template_rationale
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    with_vit = Engine(engine.catalog, spaces_for(engine.catalog))
+    liked = engine.catalog.pk_for_sku("P001")  # Red shirt, Tshirts, with a photo
+    match = backend.explain(with_vit, {}, QueryState(like=(liked,)), engine.catalog.pk_for_sku("P002"))
+    assert match.query_image is not None  # its photo is still the query's side of the maps
+    facts = match.facts
+    assert (facts.query, facts.query_photo) == ("Red shirt", False)
+    assert facts.shared == {"articleType": "Tshirts"} and facts.differing == {"baseColour": ("Red", "Blue")}
+    assert template_rationale(facts).startswith("Recommended because both share the article type Tshirts.")
+
+
 def test_the_rationale_states_the_sides_of_the_query_the_slider_weighs(engine):
     """A photo searched with words: the facts (and the template written from them) say the photo and the words as
     the slider weighs them; at "photo" the words are not what the result is close to, at "text" the photo is not."""

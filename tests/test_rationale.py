@@ -24,7 +24,7 @@ def test_gather_facts_from_a_text_query_and_a_product_query():
     assert f.shared == {"baseColour": "Blue"} and f.top_words == ("denim", "men", "blue") and f.region == "top right"
     g = gather_facts("X", {"baseColour": "Red", "usage": "Casual"}, query_attributes={"baseColour": "Red",
                                                                                       "usage": "Formal"})
-    assert g.shared == {"baseColour": "Red"} and g.differing == {"usage": ("Formal", "Casual")} and g.query == "a photo"
+    assert g.shared == {"baseColour": "Red"} and g.differing == {"usage": ("Formal", "Casual")} and g.query == "a catalog product"
     assert region_of(np.eye(6)) == "top left"
     # a map that draws nothing has no region: a flat one named one from rounding noise, told to the model as a fact
     assert region_of(np.zeros((14, 14))) is None and region_of(np.full((14, 14), 2e-15)) is None
@@ -368,6 +368,20 @@ def test_what_a_query_rules_out_or_names_as_a_compound_is_not_shared():
     assert gather_facts("Blue shirt", shirt, "blue shirt without pockets").shared == shirt
     assert gather_facts("Navy blue shirt", {"baseColour": "Navy Blue"}, "navy-blue top").shared == {
         "baseColour": "Navy Blue"}  # a compound of words is its words
+
+
+def test_a_qualified_word_is_not_the_word_and_a_query_product_is_no_photo():
+    dress = {"articleType": "Dresses", "baseColour": "White", "material": "Leather"}
+    assert gather_facts("Dress", dress, "off-white faux leather dress").shared == {"articleType": "Dresses"}
+    off = {"baseColour": "Off White", "material": "Faux Leather"}
+    assert gather_facts("Dress", off, "off white faux-leather dress").shared == off
+    assert gather_facts("Dress", off, "white leather dress").shared == {}  # nor is white off-white
+    assert gather_facts("Dress", dress, "white leather dress").shared == dress
+    product = gather_facts("Blue shirt", {"baseColour": "Blue"}, query_attributes={"baseColour": "Red"}, score=0.4)
+    assert template_rationale(product) == "Recommended as close to the query product (similarity 0.40)."
+    named = gather_facts("Blue shirt", {"baseColour": "Blue"}, query_attributes={"baseColour": "Red"},
+                         query_product="Red shirt")
+    assert named.query == "Red shirt" and template_rationale(named) == "Recommended as close to “Red shirt”."
 
 
 def test_the_verifier_holds_a_liked_products_values_and_unseen_figures_to_the_facts():
