@@ -92,6 +92,14 @@ MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _CATALOG_ID}
 CATALOG_TABLES = ("meta", "products", "attributes", "fields", "images", "embeddings", "copurchase", "import_runs")
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _looks_like_catalog(conn: sqlite3.Connection) -> bool:
     """An empty file (a new catalog), or one with a catalog's tables: migrating or switching another
     application's SQLite file to WAL would change a file that is not ours (many set a user_version too)."""
@@ -172,6 +180,8 @@ class Catalog:
         self.path = path
         self._conn = conn
         self._note_writes = 0  # rows this connection wrote through set_meta (caches, settings)
+        self._identity = _identity(path)  # the file opened, which the path must still name to be written
+        self._own_runs: set[int] = set()  # the import runs this connection started
 
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -214,23 +224,25 @@ class Catalog:
                                "(Vitrina keeps its indexes and notes in the catalog). Copy it somewhere writable.")
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-            if not _looks_like_catalog(conn):  # before WAL: another application's file is left as it was
+            # before WAL: a file refused (another application's, a newer Vitrina's) is left as it was
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION and _looks_like_catalog(conn) and conn.execute(
+                    "SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
                 conn.close()
+                raise CatalogError(
+                    f"{path} was written by a newer Vitrina (schema {version}, this one reads up to "
+                    f"{SCHEMA_VERSION}). Update Vitrina to open it."
+                )
+            if not _looks_like_catalog(conn) or version > SCHEMA_VERSION:  # tables none of ours, or a version
+                conn.close()  # on a file without tables: a catalog's user_version comes with its tables
                 raise CatalogError(f"{path} is an SQLite file but not a Vitrina catalog.")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.OperationalError as exc:  # not the file's content: a lock, a full disk, a lost drive
             raise CatalogError(f"{path} cannot be opened ({exc}).") from exc
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{path} is not a Vitrina catalog or is damaged ({exc}).") from exc
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise CatalogError(
-                f"{path} was written by a newer Vitrina (schema {version}, this one reads up to "
-                f"{SCHEMA_VERSION}). Update Vitrina to open it."
-            )
         cat = cls(path, conn)
         cat._migrate(version)
         return cat
@@ -268,10 +280,11 @@ class Catalog:
         except sqlite3.OperationalError:
             self.close()
             return False
-        try:  # no import run at all: another process's import records its run before its first batch, and one of
-            # this process's that began (then was interrupted) is resumed from its catalog, not started afresh
-            unused = not self._conn.execute("SELECT 1 FROM products LIMIT 1").fetchone() and \
-                not self._conn.execute("SELECT 1 FROM import_runs LIMIT 1").fetchone()
+        try:  # no import run but this connection's: another process's import records its run before its first
+            # batch, and one of this process's that began (then was interrupted) is resumed from its catalog, not
+            # started afresh; this connection's own run, failed or cancelled before its first product, imported none
+            others = [r for (r,) in self._conn.execute("SELECT id FROM import_runs") if r not in self._own_runs]
+            unused = not self._conn.execute("SELECT 1 FROM products LIMIT 1").fetchone() and not others
         finally:
             self._conn.execute("ROLLBACK")
             self.close()
@@ -286,8 +299,21 @@ class Catalog:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def replaced(self) -> bool:
+        """Whether the path no longer names the file this catalog opened (deleted, moved, or another file put in
+        its place, e.g. a backup restored): writing through this connection would then pair its journal with
+        the other file and damage it."""
+        return _identity(self.path) != self._identity
+
+    def _check_file(self) -> None:
+        """Before a write that begins a transaction (one within a transaction was checked as it began)."""
+        if not self._conn.in_transaction and self.replaced():
+            raise CatalogError(f"{self.path.name} was deleted, moved or replaced since it was opened: nothing was "
+                               "written. Open it again (File > Open Catalog).")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._check_file()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -302,6 +328,26 @@ class Catalog:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+        self._settle()
+
+    def _settle(self) -> None:
+        """What was just committed moved from the write-ahead log into the catalog file, the log emptied, when no
+        reader holds an older state (else left to the next write or the close): a copy of the file made while the
+        window is open (a backup) holds the catalog, and a backup put back in its place is not read through the
+        frames this connection left in the log (it read as this catalog, or as damaged pages). No waiting: a
+        separate connection that gives up at once when it would have to wait."""
+        if self.replaced():
+            return
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=0, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -330,16 +376,22 @@ class Catalog:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
+        self._check_file()
         before = self._conn.total_changes
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         self._note_writes += self._conn.total_changes - before
+        if not self._conn.in_transaction:
+            self._settle()
 
     def drop_meta(self, pattern: str, keep: str = "") -> None:
         """Deletes the notes whose key matches the GLOB ``pattern``, but ``keep``: caches superseded by a newer
         one (a map kept per revision would grow the catalog by a map at every import)."""
+        self._check_file()
         before = self._conn.total_changes
         self._conn.execute("DELETE FROM meta WHERE key GLOB ? AND key != ?", (pattern, keep))
         self._note_writes += self._conn.total_changes - before
+        if not self._conn.in_transaction:
+            self._settle()
 
     # ---- products ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -609,16 +661,21 @@ class Catalog:
 
     # ---- import bookkeeping -------------------------------------------------------------
     def start_import_run(self, source: str) -> int:
+        self._check_file()
         cur = self._conn.execute(
             "INSERT INTO import_runs (source, started, status) VALUES (?,?, 'running')", (source, now_iso()))
+        self._own_runs.add(int(cur.lastrowid))
         return int(cur.lastrowid)
 
     def finish_import_run(self, run_id: int, status: str, report: dict) -> None:
+        self._check_file()
         self._conn.execute("UPDATE import_runs SET finished=?, status=?, report=? WHERE id=?",
                            (now_iso(), status, json.dumps(report), run_id))
         if status == "done":  # a finished run completes every earlier interrupted run of the same file
             self._conn.execute("UPDATE import_runs SET status='resumed' WHERE status='running' AND source="
                                "(SELECT source FROM import_runs WHERE id=?)", (run_id,))
+        if not self._conn.in_transaction:
+            self._settle()
 
     def interrupted_imports(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT source FROM import_runs WHERE status='running'")]

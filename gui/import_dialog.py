@@ -34,7 +34,8 @@ def _is_number(text: str) -> bool:
 def run_import(catalog_path: str, source: str, image_root: str | None, mapping_kw: dict, pairs: str | None = None,
                *, emit, cancelled):
     """Worker task: import the products, then the co-purchase pairs (if a file is given and the import was not
-    cancelled); returns (products report, pairs report or None, why the pairs were not imported or "").
+    cancelled); returns (products report, pairs report or None, why the pairs were not imported or ""), or None
+    when an import into a new catalog was cancelled before its first product (the catalog is deleted).
     The engine's indexes are updated on next open."""
     from core.catalog import Catalog
     from core.errors import AppError, Cancelled
@@ -48,6 +49,8 @@ def run_import(catalog_path: str, source: str, image_root: str | None, mapping_k
         task = import_catalog(catalog, source, ColumnMapping(**mapping_kw), spaces_for(catalog),
                               ImportOptions(image_root=Path(image_root) if image_root else None), cancelled)
         report = drain(task, emit)
+        if new and report.cancelled and not len(catalog) and catalog.discard_if_unused():
+            return None  # cancelled before its first product: no empty catalog is left (nor opened by the window)
         if not pairs or report.cancelled:
             return report, None, ""
         emit(Progress(0, None, f"Importing the co-purchase pairs of {Path(pairs).name}…"))
@@ -69,7 +72,9 @@ def run_import(catalog_path: str, source: str, image_root: str | None, mapping_k
 class ImportDialog(QDialog):
     imported = Signal(str)  # the catalog path, when an import finished
 
-    def __init__(self, catalog_path: str | None = None, parent=None, pool: QThreadPool | None = None):
+    def __init__(self, catalog_path: str | None = None, parent=None, pool: QThreadPool | None = None,
+                 is_open: bool = False):
+        """``is_open``: ``catalog_path`` is the catalog the window has open (not a new one's name)."""
         super().__init__(parent)
         self.setWindowTitle(self.tr("Import Products"))
         self.resize(900, 640)
@@ -87,6 +92,7 @@ class ImportDialog(QDialog):
         clear_pairs = QPushButton(self.tr("None"))
         clear_pairs.clicked.connect(lambda: self.set_pairs(""))
         self.catalog = QLineEdit(catalog_path or "")
+        self.opened = Path(catalog_path).expanduser().absolute() if catalog_path and is_open else None
         self.preview = QTableWidget()
         self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
         self.preview.setMinimumWidth(200)  # a small dialog squeezed it to its row numbers
@@ -261,6 +267,15 @@ class ImportDialog(QDialog):
         if not target.is_absolute():
             target = Path(self.source.text().strip()).expanduser().absolute().parent / target
         self.catalog.setText(str(target))
+        if not target.exists() and self.opened is not None and target == self.opened:
+            # the window's catalog, gone: importing made a new, nearly empty one in its place, unsaid
+            self.report.setText(self.tr("The catalog %s no longer exists (deleted, or its folder or drive moved). "
+                                        "Type a new name to create a catalog, or File > Open Catalog.") % target)
+            return
+        if not target.parent.is_dir():  # a folder is not made for it (an unplugged drive's mount point was)
+            self.report.setText(self.tr("The folder %s does not exist: choose a catalog in an existing folder.")
+                                % target.parent)
+            return
         self.target = str(target)
         self.progress.setRange(0, 0)
         self.skipped.setRowCount(0)
@@ -310,6 +325,8 @@ class ImportDialog(QDialog):
         self.report.setText(message)
 
     def _done(self, result) -> None:
+        if result is None:  # cancelled before anything was imported: said when the task is over (_idle)
+            return
         self._reported = True
         report, pairs, pairs_error = result
         self.progress.setRange(0, 1)

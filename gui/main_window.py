@@ -462,7 +462,7 @@ class MainWindow(QMainWindow):
         from gui.import_dialog import ImportDialog
 
         current = str(self.engine.catalog.path) if self.engine else None
-        dialog = self.import_dialog = ImportDialog(current, self, self.pool)
+        dialog = self.import_dialog = ImportDialog(current, self, self.pool, is_open=current is not None)
         dialog.imported.connect(lambda path: self.open_catalog(Path(path)))
         dialog.open()
 

@@ -185,3 +185,66 @@ def test_an_empty_file_of_another_kind_is_not_made_a_catalog(tmp_path):
     (tmp_path / "new.vitrina").write_bytes(b"")  # an empty .vitrina file: a new catalog, as before
     with Catalog.open(tmp_path / "new.vitrina") as catalog:
         assert len(catalog) == 0
+
+
+def test_a_catalog_replaced_while_open_is_not_written_through_the_old_connection(tmp_path):
+    """A backup put in the place of an open catalog: a write through the old connection went into the journal the
+    new file shares, and damaged it. Now nothing is written, and the error says why."""
+    import os
+    import shutil
+
+    path, backup = tmp_path / "shop.vitrina", tmp_path / "backup.vitrina"
+    with Catalog.create(backup) as b, b.transaction():
+        b.upsert_product(ProductRecord("B1", "Backup shirt", "", None, None, None, {}, "h"))
+    cat = Catalog.create(path)
+    with cat.transaction():
+        cat.upsert_product(ProductRecord("A0", "Kept shirt", "", None, None, None, {}, "h"))
+    shutil.copy(path, tmp_path / "copy.vitrina")  # a backup of the file alone, made while it is open
+    with Catalog.open(tmp_path / "copy.vitrina") as copy:
+        assert len(copy) == 1  # what was committed is in the file, not only in its log
+    assert not cat.replaced()
+    os.replace(backup, path)
+    assert cat.replaced()
+    with pytest.raises(CatalogError, match="deleted, moved or replaced"):
+        with cat.transaction():
+            cat.upsert_product(ProductRecord("A1", "Shirt", "", None, None, None, {}, "h"))
+    with pytest.raises(CatalogError, match="replaced"):
+        cat.set_meta("note", "x")
+    cat.close()
+    with Catalog.open(path) as restored:
+        assert restored.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert len(restored) == 1 and restored.product(restored.pk_for_sku("B1")).title == "Backup shirt"
+    deleted = Catalog.create(tmp_path / "gone.vitrina")
+    (tmp_path / "gone.vitrina").unlink()
+    with pytest.raises(CatalogError, match="deleted"):
+        deleted.set_meta("note", "x")
+    deleted.close()
+
+
+@pytest.mark.parametrize("tables", [True, False])
+def test_a_newer_catalog_or_a_numbered_empty_file_is_refused_before_it_is_changed(tmp_path, tables):
+    path = tmp_path / "new.vitrina"
+    with Catalog.create(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=DELETE")  # as a newer Vitrina (or a copy tool) may leave it
+    if not tables:
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
+            conn.execute(f"DROP TABLE {name}")
+    conn.execute("PRAGMA user_version=99")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(CatalogError, match="newer Vitrina" if tables else "not a Vitrina catalog"):
+        Catalog.open(path)
+    assert _journal_mode(path) == "delete" and path.read_bytes() == before
+
+
+def test_an_unused_catalog_is_discarded_despite_its_own_import_run_not_another_connections(tmp_path):
+    mine = Catalog.create(tmp_path / "mine.vitrina")
+    mine.start_import_run("products.csv")  # its import failed before its first product
+    assert mine.discard_if_unused() and not (tmp_path / "mine.vitrina").exists()
+    theirs = Catalog.create(tmp_path / "theirs.vitrina")
+    with Catalog.open(tmp_path / "theirs.vitrina") as other:
+        other.start_import_run("products.csv")  # another import, between its batches
+    assert not theirs.discard_if_unused() and (tmp_path / "theirs.vitrina").exists()

@@ -785,3 +785,19 @@ def test_cancel_still_stops_a_catalog_opening_behind_work_that_is_no_report(qtbo
     gate.set()
     wait_idle(qtbot, window)
     assert window.engine.catalog.path == engine.catalog.path
+
+
+def test_a_catalog_replaced_since_it_was_opened_is_not_searched_and_says_so(engine, tmp_path):
+    import os
+
+    from core.catalog import Catalog
+    from core.errors import CatalogError
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    assert backend.run_search(engine, QueryState(text="red shirt"))
+    with Catalog.create(tmp_path / "backup.vitrina"):
+        pass
+    os.replace(tmp_path / "backup.vitrina", engine.catalog.path)  # a backup put back while the window is open
+    with pytest.raises(CatalogError, match="Open it again"):
+        backend.run_search(engine, QueryState(text="red shirt"))

@@ -305,3 +305,68 @@ def test_a_typed_relative_image_folder_is_beside_the_products_file(qtbot, mini_d
     with Catalog.open(Path(dialog.target)) as cat:
         paths = [cat.product(pk).image_path for pk in cat.all_pks()]
     assert len(paths) == 12 and all(p.startswith(str(mini_dir / "images")) for p in paths), dialog.report.text()
+
+
+def test_a_new_catalog_cancelled_or_failed_before_its_first_product_is_not_left(qtbot, mini_dir, tmp_path,
+                                                                                 monkeypatch):
+    """Cancel while the file is still read: no empty catalog is left nor opened by the window; a first batch that
+    fails (a model that cannot load) leaves none either (it was left, saying an import was interrupted)."""
+    import threading
+
+    import core.ingest
+    from tests import fakes
+
+    started, gate = threading.Event(), threading.Event()
+    real = core.ingest.count_rows
+
+    def slow_count(path):  # a big file: Cancel is pressed while it is counted
+        started.set()
+        gate.wait(10)
+        return real(path)
+
+    monkeypatch.setattr(core.ingest, "count_rows", slow_count)
+    dialog = ImportDialog(str(tmp_path / "new.vitrina"), pool=QThreadPool())
+    qtbot.addWidget(dialog)
+    dialog.load_source(str(mini_dir / "products.csv"))
+    opened = []
+    dialog.imported.connect(opened.append)
+    dialog.start()
+    assert started.wait(10)
+    dialog.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    assert dialog.report.text() == "Import cancelled before anything was imported."
+    assert opened == [] and sorted(p.name for p in tmp_path.iterdir()) == ["mini"]
+    monkeypatch.setattr(core.ingest, "count_rows", real)
+
+    def broken():
+        from core.errors import EncoderError
+
+        spaces = fakes.fake_spaces()
+        for s in spaces:
+            def fail(texts):
+                raise EncoderError("The text model's weights are missing.")
+            s.encoder.encode_texts = fail
+        return spaces
+
+    monkeypatch.setattr("core.spaces.default_spaces", broken)
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    assert "weights are missing" in dialog.report.text()
+    assert opened == [] and sorted(p.name for p in tmp_path.iterdir()) == ["mini"]
+
+
+def test_the_windows_catalog_gone_or_a_missing_folder_is_said_not_made_again(qtbot, mini_dir, tmp_path):
+    drive = tmp_path / "usb"
+    drive.mkdir()
+    gone = drive / "shop.vitrina"
+    dialog = ImportDialog(str(gone), pool=QThreadPool(), is_open=True)  # the window's, its drive unplugged
+    qtbot.addWidget(dialog)
+    drive.rmdir()
+    dialog.load_source(str(mini_dir / "products.csv"))
+    dialog.start()
+    assert "no longer exists" in dialog.report.text() and dialog.worker is None
+    dialog.catalog.setText(str(tmp_path / "usb" / "other.vitrina"))
+    dialog.start()
+    assert "The folder" in dialog.report.text() and "does not exist" in dialog.report.text()
+    assert dialog.worker is None and not drive.exists()
