@@ -144,6 +144,10 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
         drain(engine.load_indexes())
     if not len(engine.catalog):  # not "loosen the filters": there is nothing to find yet
         return NoResults("This catalog has no products yet: File > Import Products… adds them.")
+    if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
+        # said where the results are, not in a box that took the focus from a price half typed ("1" of "100")
+        return NoResults(f"No results: the price range is empty ({filters.price_min:g} to {filters.price_max:g}). "
+                         "Raise “Price up to”, or lower “Price from”, in the Filters tab.")
     categories = dict(filters.categories)
     if query.same_category:
         from core.catalog import field_label

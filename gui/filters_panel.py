@@ -95,7 +95,7 @@ class FiltersPanel(QWidget):
             combo = QComboBox()
             # as wide as the column allows, not as its longest value (one long value widened the whole window)
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(12)
+            combo.setMinimumContentsLength(6)  # the rest in its tooltip: a 900 px window fits its columns
             combo.addItem(ANY, None)
             for value, count in values:
                 combo.addItem(f"{value} ({count})", value)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from shiboken6 import isValid
 
-from core.errors import user_message
+from core.errors import AppError, user_message
 
 
 class WorkerSignals(QObject):
@@ -56,8 +56,9 @@ class TaskWorker(QRunnable):
                 out = self._drive(out)
             if not self._cancelled or self.result_when_cancelled:
                 self._emit("result", out)
-        except Exception as exc:  # shown to the user; the AppError message says what to do
-            self._emit("error", user_message(exc), traceback.format_exc())
+        except Exception as exc:  # shown to the user; the AppError message says what to do (and needs no
+            # traceback under "Show Details…": that is for a fault to report, not for an input the user can fix)
+            self._emit("error", user_message(exc), "" if isinstance(exc, AppError) else traceback.format_exc())
         finally:
             self._emit("finished")
 

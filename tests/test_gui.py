@@ -77,6 +77,23 @@ def test_opens_catalog_searches_and_filters(qtbot, engine, settings):
     assert window.minimumSizeHint().width() <= 1024 and window.splitter.sizes()[2] >= DETAILS_MIN_WIDTH
 
 
+def test_a_price_range_half_typed_empty_is_said_in_the_results_not_in_a_box_that_takes_the_focus(
+        qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.filters.price_min.setValue(30)
+    window.filters.price_max.setValue(1)  # the "1" of "100", as the typing rests
+    qtbot.wait(500)
+    wait_idle(qtbot, window)
+    assert not [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+    assert window.results.similar_model.rowCount() == 0
+    assert "price range is empty (30 to 1)" in window.results.similar.placeholder
+    window.filters.price_max.setValue(100)
+    qtbot.wait(500)
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() > 0
+
+
 def test_paste_an_image_as_the_query(qtbot, engine, settings, mini_dir):
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
@@ -149,6 +166,7 @@ def test_errors_are_shown_and_cancel_stops_work(qtbot, tmp_path, settings):
     window = open_window(qtbot, tmp_path / "missing.vitrina", settings)
     qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=10000)
     assert "No catalog at" in window.findChild(QMessageBox).text()
+    assert window.findChild(QMessageBox).detailedText() == ""  # what to do, with no traceback behind "Details"
     assert not window.query.isEnabled()
     window.cancel_all()
     wait_idle(qtbot, window)
@@ -890,18 +908,25 @@ def test_cancel_while_a_catalog_opens_brings_back_the_one_before_or_says_none_is
     assert not first.query.isEnabled()
 
 
-def test_a_search_that_fails_empties_the_results_and_says_why(qtbot, engine, settings):
+def test_a_search_that_fails_empties_the_results_and_says_why(qtbot, engine, settings, monkeypatch):
+    from core.errors import EncoderError
+    from gui import backend
+
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
     window.results.similar.setCurrentIndex(window.results.similar_model.index(0, 0))
     wait_idle(qtbot, window)
     assert window.results.similar_model.rowCount() > 0 and window._selected_pk is not None
-    window.filters.price_min.setValue(80)  # an empty range: the results of the query before stayed, with their count
-    window.filters.price_max.setValue(20)
-    window.filters.price_max.editingFinished.emit()
+    why = "The text model cannot be loaded."
+
+    def fails(*args, **kwargs):  # the results of the query before stayed, with their count
+        raise EncoderError(why)
+
+    monkeypatch.setattr(backend, "run_search", fails)
+    window.filters.price_min.setValue(80)
+    window.filters.price_min.editingFinished.emit()
     qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=10000)
     wait_idle(qtbot, window)
-    why = "The price range is empty: minimum 80.0 is above maximum 20.0."
     assert [b.text() for b in window.findChildren(QMessageBox)] == [why]
     assert window.results.similar_model.rowCount() == 0 and window.results.empty.text() == f"No results. {why}"
     assert window._selected_pk is None and window._searched is None and window.details.title.text() == ""
@@ -978,3 +1003,18 @@ def test_a_crash_on_a_worker_thread_is_shown_from_the_gui_thread(qtbot, monkeypa
     assert not thread.is_alive() and shown == []
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert shown[0][0] and "Signal source has been deleted" in shown[0][1]
+
+
+def test_a_workers_error_has_a_traceback_only_when_it_is_a_fault_not_an_input_to_fix(qtbot):
+    from core.errors import QueryError
+    from gui.workers import TaskWorker
+
+    said = []
+    for exc in (QueryError("The price range is empty."), ValueError("a bug")):
+        def task(exc=exc):
+            raise exc
+        worker = TaskWorker(task)
+        worker.signals.error.connect(lambda message, details: said.append((message, details)))
+        worker.run()
+    assert said[0] == ("The price range is empty.", "")
+    assert "Traceback" in said[1][1] and "ValueError: a bug" in said[1][1]

@@ -345,3 +345,18 @@ def test_a_model_load_cut_short_by_quitting_is_not_said_missing(caplog):
             encoder=LazyEncoder(factory, "all-MiniLM-L6-v2", 384, frozenset({"text"})))})
         backend.load_models(engine, emit=lambda _p: None, cancelled=lambda: bool(closed))
         assert ("not installed" in caplog.text) == said
+
+
+def test_a_small_window_keeps_its_width_once_the_filters_have_their_fields(qtbot, engine, tmp_path):
+    """900 px wide: the filters' category lists (each a dozen characters at least) made the columns need 945 px,
+    and the window widened itself on the first search, its right edge off a small screen."""
+    window = open_window(qtbot, engine.catalog.path, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    window.resize(900, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.filters.combos  # the catalog's category fields are listed
+    window.query.text.setText("blue shirt")
+    window.query.changed.emit()
+    qtbot.waitUntil(lambda: not window._workers and window.results.similar_model.rowCount() > 0, timeout=20000)
+    qtbot.wait(50)
+    assert window.width() == 900 and window.minimumSizeHint().width() <= 900
