@@ -204,8 +204,8 @@ def _result_view(r: ReportResult, method: str) -> dict:
         "result_photo": _photo(r, r.result_image, res_map, False, method),
         "query_photo": _photo(r, r.query_image, qry_map, True, method),
         "curves": curves_uri(curves) if curves is not None else None,
-        "faithfulness_text": ("—" if curves is None else f"{curves.faithfulness:+.2f}" if curves.measurable
-                              else "not measurable"),
+        "faithfulness_text": ("—" if curves is None else f"{curves.faithfulness:+.2f} ({curves.versus_random})"
+                              if curves.measurable else "not measurable"),
         "words": {name: _words_view(w) for name, w in (m.words.items() if m is not None else [])},
         "rationale": getattr(r.rationale, "text", ""),
         "rationale_kind": kind or "none",

@@ -170,9 +170,8 @@ class DetailsPanel(QWidget):
                                               "photo moves the score more than blurring all of it, %.3f)")
                                       % abs(curves.span))
         else:
-            self.faithfulness.setText(self.tr("Faithfulness of this heatmap: %+.2f (%s random)")
-                                      % (curves.faithfulness, self.tr("beats") if curves.better_than_random
-                                         else self.tr("does not beat")))
+            self.faithfulness.setText(self.tr("Faithfulness of this heatmap: %+.2f (%s)")
+                                      % (curves.faithfulness, self.tr(curves.versus_random)))
 
     # ---- the rationale, streamed ------------------------------------------------------------
     def start_rationale(self) -> None:

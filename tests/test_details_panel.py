@@ -77,8 +77,11 @@ def test_a_faithfulness_that_cannot_be_measured_says_so(qtbot):
                    np.array([0.50, 0.52, 0.55, 0.50, 0.47]), np.array([0.47, 0.50, 0.55, 0.52, 0.50]))
     worse = Curves(x5, np.array([1.0, 0.8, 0.6, 0.4, 0.2]), np.array([0.2, 0.2, 0.2, 0.3, 1.0]),
                    np.array([1.0, 0.85, 0.65, 0.45, 0.2]), np.array([0.2, 0.45, 0.65, 0.85, 1.0]))
+    near = Curves(x5, np.array([1.0, 0.8, 0.6, 0.4, 0.2]), np.array([0.2, 0.4, 0.6, 0.8, 1.0]),  # deletion a bit
+                  np.array([1.0, 0.85, 0.65, 0.45, 0.2]), np.array([0.2, 0.4, 0.6, 0.8, 1.0]))  # below random's
     for curves, said in ((noisy, "not measurable (blurring parts of the photo moves the score more than blurring "
-                                 "all of it, 0.030)"), (worse, "-0.17 (does not beat random)")):
+                                 "all of it, 0.030)"), (worse, "-0.17 (worse than random)"),
+                        (near, "+0.02 (about as random)")):
         m.faithfulness = {k: curves for k in m.faithfulness}
         panel.show_match("Navy shirt", photo, photo, m)
         assert panel.faithfulness.text() == f"Faithfulness of this heatmap: {said}"

@@ -258,9 +258,14 @@ def test_the_words_beside_the_score_follow_its_sign_and_curves_swinging_past_the
     good = Curves(x, np.array([1.0, 0.3, 0.2, 0.2, 0.2]), np.array([0.2, 0.9, 1.0, 1.0, 1.0]),
                   np.array([1.0, 0.8, 0.6, 0.4, 0.2]), np.array([0.2, 0.4, 0.6, 0.8, 1.0]))
     assert good.better_than_random and 0 < good.faithfulness < 1
+    assert (c.versus_random, good.versus_random) == ("worse than random", "beats random")
+    near = Curves(x, c.deletion, np.array([0.2, 0.4, 0.6, 0.8, 1.0]), c.random_deletion,
+                  np.array([0.2, 0.4, 0.6, 0.8, 1.0]))  # deletion a bit below random's, insertion the same
+    assert 0 < near.faithfulness < 0.05 and not near.better_than_random and near.versus_random == "about as random"
     # a range of 0.03 (past MIN_SPAN) with curves swinging 0.2 around it: it was clipped to a "perfect" +1.00
     noisy = Curves(x, np.array([0.50, 0.35, 0.40, 0.45, 0.47]), np.array([0.47, 0.65, 0.70, 0.66, 0.50]),
                    np.array([0.50, 0.52, 0.55, 0.50, 0.47]), np.array([0.47, 0.50, 0.55, 0.52, 0.50]))
     assert abs(noisy.span) >= MIN_SPAN and noisy.span_measurable
     assert not noisy.measurable and np.isnan(noisy.faithfulness) and not noisy.better_than_random
+    assert noisy.versus_random == ""
     assert np.isnan(noisy.deletion_auc_normalised)

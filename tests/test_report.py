@@ -43,6 +43,8 @@ def test_html_holds_summary_and_one_section_per_result():
     assert p.classes == ["summary-page", "result", "result", "result"]
     assert all(src.startswith("data:image/") for src in p.images) and len(p.images) == 1 + 3 * 3
     assert "written by the language model" in html and "vit-x" in html
+    faith = queries[0].results[0].explanation.faithfulness["gradient-weighted attention"]
+    assert f"Faithfulness {faith.faithfulness:+.2f} (beats random)" in html  # what the window says beside it
 
 
 def test_attributes_read_as_words_and_the_import_s_own_are_left_out():
