@@ -69,7 +69,8 @@ class EvalResult:
         head = f"{'mode':<8}" + "".join(f"{m + '@' + str(self.k):>{w}}" for m in METRICS) + f"{'queries':>10}"
         rows = [f"{mode:<8}" + "".join(f"{v:>{w}.3f}" for v in vals.values())
                 + f"{self.mode_queries.get(mode, self.queries):>10}" for mode, vals in self.scores.items()]
-        return "\n".join([f"{self.catalog}: relevant = same {self.label}, {self.queries} queries", head, *rows])
+        relevant = "the product itself" if self.label == EXACT else f"same {self.label}"
+        return "\n".join([f"{self.catalog}: relevant = {relevant}, {self.queries} queries", head, *rows])
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2))
@@ -122,6 +123,9 @@ def evaluate(engine: Engine, label: str, n_queries: int = 500, k: int = 10, seed
                        "`vitrina import CATALOG PRODUCTS --pairs PAIRS.csv` (or File > Import Products…).")
     if not queries:
         among = "" if within is None else " among the products searched (the split asked for)"
+        if label == EXACT:  # every product is its own answer: there is none
+            raise AppError(f"No product to evaluate{among}" + (": the catalog has no products." if within is None
+                                                                else "."))
         what = "a co-purchase" if label == "copurchase" else f"another product with the same {label}"
         raise AppError(f"No product has {what}{among}: nothing to evaluate.")
     searcher = Searcher(engine)

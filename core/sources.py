@@ -47,7 +47,7 @@ class SourceInfo:
 
 def source_kind(path: Path) -> str:
     if path.is_dir():
-        raise ImportFailed(f"{path} is a folder: give the products file itself, a .csv, .tsv or .jsonl file.")
+        raise ImportFailed(f"{path} is a folder: give the file itself, a .csv, .tsv or .jsonl file.")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"

@@ -38,13 +38,14 @@ def overlay_names() -> list[str]:
 def cmd_explain(args) -> int:
     from core.cli import open_engine_cli, out_folder
     from core.images import load_image
+    from core.search import has_words
     from explain.explainer import IMAGE_METHODS, SLOW_METHODS, MatchExplainer
     from explain.overlay import VIEW_SIDE, overlay
     from explain.report import text_note
     from explain.tokens import coverage_note
     from explain.types import MATCH_MAP
 
-    if args.image is None and not args.text.strip():
+    if args.image is None and not has_words(args.text):  # a zero-width space alone too, as `search` says
         raise AppError("Give the query: --image PHOTO and/or --text WORDS.")
     if not 0.0 <= args.image_weight <= 1.0:  # NaN too
         raise AppError(f"--image-weight must be between 0 and 1 (got {args.image_weight}).")

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from core.errors import Cancelled
+from core.search import has_words
 from explain.attention import attention_rollout, gradient_attention, similarity_to
 from explain.faithfulness import FEATHER, Curves, RandomReference, blur_imputer, curves, curves_of_maps
 from explain.gradcam import ImageToEmbedding, grad_cam, vit_reshape
@@ -102,8 +103,8 @@ class MatchExplainer:
         parts = []
         if image is not None:
             vector = self.embed([image])[0] if fmap is None else self.enc.encode_feature_maps(fmap)[0]
-            parts.append((image_weight if text.strip() else 1.0, vector))
-        if text.strip():
+            parts.append((image_weight if has_words(text) else 1.0, vector))
+        if has_words(text):  # a zero-width space alone is no text, as the search reads it
             parts.append((1.0 - image_weight if image is not None else 1.0, self.enc.encode_texts([text])[0]))
         parts = [(w, v) for w, v in parts if w > 0]
         if not parts:
@@ -192,7 +193,7 @@ class MatchExplainer:
                                                       imputer=blur_imputer, orders=self.random_orders,
                                                       feather=self.feather)
         # a side the slider weighs 0 is not part of the query: its maps (or words) would explain what did not count
-        photo_counts, text_counts = counted_sides(query_image is not None, bool(query_text.strip()), image_weight)
+        photo_counts, text_counts = counted_sides(query_image is not None, has_words(query_text), image_weight)
         if photo_counts and result_vec is not None:
             self._check()
             out.query_maps = self.image_maps(query_image, result_vec, seconds, query_fmap)
@@ -207,7 +208,7 @@ class MatchExplainer:
                 if text_counts and result_vec is not None else []
             jobs += [(name, text, q, "similarity to the query") for name, text in (("title", title),
                                                                                    ("description", description))
-                     if text.strip()]
+                     if has_words(text)]
             if jobs:
                 names, texts, targets, whats = zip(*jobs)
                 out.words = dict(zip(names, self.words.explain_many(list(texts), list(targets), list(whats))))

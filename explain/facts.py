@@ -172,7 +172,9 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
     the query had a photo, weighed ``image_weight`` against its text as the search weighs it: a side weighed 0
     is not part of the query the facts state (a photo searched with the slider at "photo" is not close to its
     words)."""
-    photo_counts, text_counts = counted_sides(query_photo, bool(query_text.strip()), image_weight)
+    from core.search import has_words  # a zero-width space alone is no text, as the search reads it
+
+    photo_counts, text_counts = counted_sides(query_photo, has_words(query_text), image_weight)
     query_text = query_text if text_counts else ""
     attrs = {k: clean_text(v, 40) for k, v in product_attributes.items() if (not fields or k in fields) and v}
     shared: dict[str, str] = {}

@@ -263,7 +263,9 @@ def filters_scope(categories: dict[str, Sequence[str]] | None = None, price_min:
 
 def text_note(explainer, text: str) -> str:
     """What a query text that the text model reads nothing of must say (``explainer``: a ``MatchExplainer``)."""
-    if not text.strip() or explainer.words.readable_words(text):
+    from core.search import has_words
+
+    if not has_words(text) or explainer.words.readable_words(text):
         return ""
     return "the query text has no words the text model reads: the similarity is to an effectively empty text"
 

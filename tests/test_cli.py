@@ -197,7 +197,7 @@ def test_an_import_that_cannot_start_leaves_no_catalog_and_says_why(tmp_path, mi
         assert message in capsys.readouterr().err, args
         assert not cat.exists() and list(tmp_path.iterdir()) == [mini_dir], args
     assert cli.run(["import", str(cat), str(mini_dir)]) == 2
-    assert capsys.readouterr().err == (f"vitrina: {mini_dir} is a folder: give the products file itself, a .csv, "
+    assert capsys.readouterr().err == (f"vitrina: {mini_dir} is a folder: give the file itself, a .csv, "
                                        ".tsv or .jsonl file.\n")
     assert cli.run(["import", str(cat), src]) == 0  # an existing catalog that a later import fails on stays
     assert cli.run(["import", str(cat), src, "--images", str(tmp_path / "nowhere")]) == 2

@@ -123,3 +123,17 @@ def test_fused_is_left_out_when_the_spaces_searched_take_one_kind_of_input(tmp_p
     wide = drain(evaluate(engine, "group", n_queries=6, k=100000, modes=("text",)))
     head = wide.table().splitlines()[1].split()
     assert head[:3] == ["mode", "P@100000", "R@100000"] and "NDCG@100000" in head
+
+
+def test_the_exact_label_reads_as_the_product_itself_and_an_empty_catalog_says_why(tmp_path, spaces):
+    from core.catalog import Catalog
+    from core.engine import Engine
+    from core.evaluate import EXACT
+
+    engine = two_group_engine(tmp_path, spaces)
+    result = drain(evaluate(engine, EXACT, n_queries=6, k=2, modes=("image",)))
+    assert result.table().startswith("g: relevant = the product itself, 6 queries")  # not "same exact"
+    empty = Engine(Catalog.create(tmp_path / "empty.vitrina"), spaces)
+    list(empty.load_indexes())
+    with pytest.raises(AppError, match="^No product to evaluate: the catalog has no products.$"):
+        drain(evaluate(empty, EXACT))

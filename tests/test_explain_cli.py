@@ -108,6 +108,9 @@ def test_report_command_checks_its_inputs_first_and_runs_without_a_display(tmp_p
         assert main.main(["report", catalog, "--queries", str(queries), "--out", str(tmp_path / "r"), *more]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing was started, no folder made
+    for blank in ("\u200b", "\x01", "  "):  # nothing to search for, as `search` and `report` say
+        assert main.main(["explain", cat, "--result", "P001", "--text", blank]) == 2
+        assert "Give the query" in capsys.readouterr().err
     queries.write_text("text,image\nred dress,\n\u200b,\n")  # a zero-width space alone: no query, said by line
     assert main.main(["report", cat, "--queries", str(queries), "--out", str(tmp_path / "r")]) == 2
     assert "q.csv line 3: give a text or an image" in capsys.readouterr().err

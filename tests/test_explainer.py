@@ -105,6 +105,10 @@ def test_the_query_is_explained_with_the_weight_the_search_gave_its_photo(explai
     assert "query" in even.words and even.query_maps and even.match is not None
     with pytest.raises(ValueError):
         explainer.query_vector(shirt, "x", image_weight=1.5)
+    # a zero-width space is no text, as the search reads it: the photo alone (it took half the query's weight)
+    assert np.allclose(explainer.query_vector(shirt, "\u200b"), explainer.query_vector(shirt, ""))
+    blank = explainer.explain(shirt, "red shirt", "", query_image=shirt, query_text="\u200b", faithfulness=())
+    assert blank.score == pytest.approx(1.0, abs=1e-5) and "query" not in blank.words
 
 
 def test_another_heatmap_adds_its_curves_and_keeps_the_rest(explainer):

@@ -403,7 +403,7 @@ def test_a_csv_with_two_columns_of_one_name_is_refused(tmp_path):
 
 
 def test_a_folder_or_a_file_without_a_type_is_named_as_such(tmp_path):
-    with pytest.raises(ImportFailed, match=f"{tmp_path} is a folder: give the products file itself, a .csv, .tsv "
+    with pytest.raises(ImportFailed, match=f"{tmp_path} is a folder: give the file itself, a .csv, .tsv "
                                            "or .jsonl file"):
         inspect_source(tmp_path)
     (tmp_path / "products").write_text("id\n1\n")
