@@ -251,7 +251,7 @@ def cmd_index(args) -> int:
 
 def cmd_search(args) -> int:
     from core.images import load_image
-    from core.search import Filters, Query, search
+    from core.search import UNREAD_NOTE, Filters, Query, search, unread_text
 
     engine = open_engine_cli(args.catalog)
     cat = engine.catalog
@@ -286,6 +286,8 @@ def cmd_search(args) -> int:
               filters=Filters(categories, args.price_min, args.price_max, args.rating_min, members),
               min_score=args.min_score, k=args.k)
     hits = search(engine, q)
+    if unread_text(engine, q.text):  # said, not left to look like an answer to the emoji typed
+        print(f"vitrina: note: {UNREAD_NOTE}.", file=sys.stderr)
     products = {p.pk: p for p in cat.products([h.pk for h in hits])}
     rows = [dict(rank=i + 1, id=products[h.pk].sku, title=products[h.pk].title, score=round(h.score, 4),
                  **{f"score_{k}": round(v, 4) for k, v in h.parts.items()}) for i, h in enumerate(hits)]

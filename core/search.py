@@ -32,6 +32,19 @@ def has_words(text: str) -> bool:
     return any(unicodedata.category(c)[0] not in "CZ" for c in text)
 
 
+UNREAD_NOTE = "the text has no word the text model reads (emoji carry none): these are nearest an empty text"
+
+
+def unread_text(engine: Engine, text: str) -> bool:
+    """Whether ``text`` holds something to search for but no word that any of the engine's text models reads (a
+    model that cannot tell is taken to read it). Loads the text models, which a search of ``text`` loads anyway."""
+    if not has_words(text):
+        return False
+    readers = [getattr(text_side(s.encoder), "reads", None) for s in engine.spaces.values()
+               if "text" in s.encoder.modalities]
+    return not any(reads is None or reads(text) for reads in readers) and bool(readers)
+
+
 @dataclass(frozen=True)
 class Filters:
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)

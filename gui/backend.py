@@ -20,7 +20,7 @@ from gui import plural
 from gui.filters_panel import FilterState
 from gui.insights_panel import THUMB_SIDE
 from gui.query_panel import QueryState
-from gui.results_model import NoResults, ResultRow
+from gui.results_model import NoResults, NotedResults, ResultRow
 
 
 def open_catalog(path: Path, demo: bool = False):
@@ -133,7 +133,7 @@ def rows_for(engine, hits) -> list[ResultRow]:
 
 def run_search(engine, query: QueryState, filters: FilterState = FilterState(), k: int = 200) -> list[ResultRow]:
     from core.progress import drain
-    from core.search import Filters, Query, search
+    from core.search import Filters, Query, search, unread_text
 
     if engine.catalog.replaced():  # searched through this connection, a file no longer there (or another's)
         from core.errors import CatalogError
@@ -164,7 +164,12 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
     q = Query(text=query.text, image=_image(query.image_path), like=query.like, unlike=query.unlike,
               image_weight=query.image_weight, k=k, min_score=filters.min_score,
               filters=Filters(categories, filters.price_min, filters.price_max, filters.rating_min, filters.pks))
-    return rows_for(engine, search(engine, q))
+    rows = rows_for(engine, search(engine, q))
+    if unread_text(engine, q.text):  # emoji alone: what was found is nearest an empty text, said beside the count
+        from core.search import UNREAD_NOTE
+
+        return NotedResults(rows, UNREAD_NOTE)
+    return rows
 
 
 def browse_cluster(engine, clustering, label: int, filters: FilterState = FilterState(),

@@ -3,6 +3,8 @@ words, the rationale as it streams in (with its grounded/template badge), and th
 the shown heatmap with its deletion and insertion curves."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget)
@@ -118,10 +120,16 @@ class DetailsPanel(QWidget):
         self.query_image, self.result_image, self.explanation = query_image, result_image, explanation
         self._show_parts(photos=True, explanation=True, query=query_image is not None)  # a text query: no frame
         dark = self.palette().color(QPalette.Window).value() < 128
+        from explain.tokens import coverage_note  # the explanation is made: its models are loaded already
+
         words = explanation.words
-        parts = [f"<b>{self.tr(name)}:</b> {words_html(words[name], dark)}" for name in ("query", "title", "description")
-                 if name in words]
-        self.words.setText("<br>".join(parts))
+
+        def line(name: str) -> str:  # "query:" and nothing else, for a text of emoji: what the model read is said
+            note = coverage_note(words[name])
+            return f"<b>{self.tr(name)}:</b> {words_html(words[name], dark)}" + (
+                f" <i>({html.escape(note)})</i>" if note else "")
+
+        self.words.setText("<br>".join(line(name) for name in ("query", "title", "description") if name in words))
         self._render()
 
     def _method_changed(self, method: str) -> None:

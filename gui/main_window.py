@@ -752,6 +752,7 @@ class MainWindow(QMainWindow):
             said = filters_scope(filters.categories, filters.price_min, filters.price_max, filters.rating_min,
                                  filters.min_score)
             scope = " · ".join(s for s in (scope, shortened(said, FILTERS_CHARS)) if s)
+        scope = " · ".join(s for s in (scope, getattr(rows, "note", "")) if s)
         self.results.set_similar(rows, scope=scope)
         self._highlight_results()
         self.statusBar().showMessage(self.tr("%d results") % len(rows), 3000)

@@ -21,6 +21,14 @@ class NoResults(list):
         self.why = why
 
 
+class NotedResults(list):
+    """Results, and what must be said beside their count (a query text the text model reads nothing of)."""
+
+    def __init__(self, rows, note: str):
+        super().__init__(rows)
+        self.note = note
+
+
 @dataclass(frozen=True)
 class ResultRow:
     pk: int

@@ -43,6 +43,10 @@ class BagOfWordsEncoder:
         self.dim = dim
         self.calls = 0
 
+    def reads(self, text: str) -> bool:
+        """As MiniLM's: a text of no word (emoji alone) is read as none."""
+        return bool(re.findall(r"\w+", text))
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += len(texts)
         out = np.zeros((len(texts), self.dim), np.float32)

@@ -23,6 +23,9 @@ def test_import_search_eval(tmp_path, mini_dir, capsys):
     assert cli.run(["search", cat, "--text", "green shoe", "-k", "2", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["id"] == "P011" and set(rows[0]) >= {"rank", "score", "score_text"}
+    assert "note:" not in capsys.readouterr().err
+    assert cli.run(["search", cat, "--text", "👗👠🔥", "-k", "2"]) == 0  # found, and said what it was found as
+    assert "note: the text has no word the text model reads (emoji carry none)" in capsys.readouterr().err
     assert cli.run(["search", cat, "--like", "P001", "--filter", "articleType=Shoes", "--price-max", "100"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[2] for line in lines] == ["P009", "P010"]  # shoes priced 90 and 100

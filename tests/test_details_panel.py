@@ -125,3 +125,19 @@ def test_the_menu_offers_every_view_the_explainer_draws(qtbot):
     qtbot.addWidget(panel)
     offered = [panel.method.itemText(i) for i in range(panel.method.count())]
     assert sorted(offered) == sorted(VIEWS) and offered[0] == "grad-cam vit"  # the most faithful first
+
+
+def test_words_the_text_model_does_not_read_are_said_beside_the_highlights(qtbot):
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    m = fake_explanation()
+    m.words["query"] = Explanation("ig", "id", "t", np.zeros(0), tokens=())  # "👗👠🔥": no word read
+    m.words["description"] = Explanation("ig", "id", "t", np.array([0.1, 0.2]), tokens=("soft", "cotton"),
+                                         extras={"words_total": 300})
+    photo = Image.new("RGB", (224, 224), "white")
+    panel.show_match("Navy shirt", photo, photo, m)
+    text = panel.words.text()
+    assert "<b>query:</b>  <i>(no words the text model reads (emoji" in text  # it showed "query:" and nothing
+    assert "<i>(cut after 2 of 300 words: the text model reads no further)</i>" in text
+    title = text.split("<b>title:</b>")[1].split("<br>")[0]
+    assert "navy" in title and "<i>" not in title  # every word of it is read: no note

@@ -114,6 +114,8 @@ def test_minilm_real_weights():
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2
     with pytest.raises(EncoderError, match="text only"):
         enc.encode_images([Image.new("RGB", (4, 4))])
+    assert enc.reads("red dress 👗") and not enc.reads("👗👠🔥")  # emoji alone: [UNK], an empty text's vector
+    assert np.allclose(enc.encode_texts(["👗👠🔥"]), enc.encode_texts(["🔥"]), atol=1e-5)
 
 
 def tiny_clip_folder(tmp_path):

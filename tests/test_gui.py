@@ -94,6 +94,20 @@ def test_a_price_range_half_typed_empty_is_said_in_the_results_not_in_a_box_that
     assert window.results.similar_model.rowCount() > 0
 
 
+def test_a_text_of_emoji_alone_is_searched_and_said_to_be_read_as_no_words(qtbot, engine, settings):
+    window = open_window(qtbot, engine.catalog.path, settings)
+    wait_idle(qtbot, window)
+    window.query.text.setText("👗👠🔥")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    assert window.results.similar_model.rowCount() > 0
+    assert "no word the text model reads" in window.results.empty.text()
+    window.query.text.setText("green shoe")
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+    assert "text model" not in window.results.empty.text()
+
+
 def test_paste_an_image_as_the_query(qtbot, engine, settings, mini_dir):
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)

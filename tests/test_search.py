@@ -178,3 +178,10 @@ def test_pointing_away_from_a_negative_is_no_bonus(engine, mini_dir):
     pushed = {h.pk: h.score for h in search(engine, Query(image=photo, unlike_images=(opposite,),
                                                              negative_weight=2.0, k=12))}
     assert all(pushed[pk] <= plain[pk] + 1e-9 for pk in pushed) and max(pushed.values()) <= 1.0 + 1e-6
+
+
+def test_a_text_of_no_word_the_text_model_reads_is_told_apart(engine):
+    from core.search import unread_text
+
+    assert unread_text(engine, "👗👠🔥") and unread_text(engine, " 🔥 ")
+    assert not unread_text(engine, "red 👗") and not unread_text(engine, "") and not unread_text(engine, "\u200b")
