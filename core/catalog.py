@@ -177,11 +177,13 @@ class Catalog:
     """A catalog file. Open with :meth:`open` or :meth:`create`; use as a context manager."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection):
-        self.path = path
+        self.path = Path(path).absolute()  # the file opened, wherever the working folder is later (the import
+        # dialog read "shop.vitrina" as a name beside the products file, and imported into a new catalog there)
         self._conn = conn
         self._note_writes = 0  # rows this connection wrote through set_meta (caches, settings)
         self._identity = _identity(path)  # the file opened, which the path must still name to be written
         self._own_runs: set[int] = set()  # the import runs this connection started
+        self._own_changes = 0  # changes of data_version that are this connection's emptying of the log
 
     # ---- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -335,11 +337,15 @@ class Catalog:
         reader holds an older state (else left to the next write or the close): a copy of the file made while the
         window is open (a backup) holds the catalog, and a backup put back in its place is not read through the
         frames this connection left in the log (it read as this catalog, or as damaged pages). No waiting: a
-        separate connection that gives up at once when it would have to wait."""
+        separate connection that gives up at once when it would have to wait (this one waits for readers up to
+        ``BUSY_TIMEOUT_S``). Emptying the log counts as another connection's change in ``PRAGMA data_version``:
+        that step is this connection's own, and ``change_marker`` leaves it out (a commit of another process in
+        the same instant would be left out with it: a cache of it is then refreshed at the next change)."""
         if self.replaced():
             return
-        try:
-            conn = sqlite3.connect(str(self.path), timeout=0, isolation_level=None)
+        before = self._data_version()
+        try:  # mode=rw: a file deleted meanwhile is not made again, empty
+            conn = sqlite3.connect(f"{self.path.as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None)
         except sqlite3.Error:
             return
         try:
@@ -348,6 +354,10 @@ class Catalog:
             pass
         finally:
             conn.close()
+        self._own_changes += self._data_version() - before
+
+    def _data_version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -555,7 +565,7 @@ class Catalog:
         """Differs after any write to the catalog by another process, or to its products, pairs or vectors by
         this connection: for caches of whole-catalog data. This connection's own notes (``set_meta``: e.g.
         the insights it cached) leave it as it was."""
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._conn.total_changes - self._note_writes
+        return self._data_version() - self._own_changes, self._conn.total_changes - self._note_writes
 
     def titles(self) -> dict[int, str]:
         """pk -> title of every product (one query, for whole-catalog features)."""
@@ -665,6 +675,8 @@ class Catalog:
         cur = self._conn.execute(
             "INSERT INTO import_runs (source, started, status) VALUES (?,?, 'running')", (source, now_iso()))
         self._own_runs.add(int(cur.lastrowid))
+        if not self._conn.in_transaction:
+            self._settle()
         return int(cur.lastrowid)
 
     def finish_import_run(self, run_id: int, status: str, report: dict) -> None:

@@ -286,7 +286,7 @@ def cmd_search(args) -> int:
               filters=Filters(categories, args.price_min, args.price_max, args.rating_min, members),
               min_score=args.min_score, k=args.k)
     hits = search(engine, q)
-    if unread_text(engine, q.text):  # said, not left to look like an answer to the emoji typed
+    if unread_text(engine, q):  # said, not left to look like an answer to the emoji typed
         print(f"vitrina: note: {UNREAD_NOTE}.", file=sys.stderr)
     products = {p.pk: p for p in cat.products([h.pk for h in hits])}
     rows = [dict(rank=i + 1, id=products[h.pk].sku, title=products[h.pk].title, score=round(h.score, 4),

@@ -35,10 +35,12 @@ def has_words(text: str) -> bool:
 UNREAD_NOTE = "the text has no word the text model reads (emoji carry none): these are nearest an empty text"
 
 
-def unread_text(engine: Engine, text: str) -> bool:
-    """Whether ``text`` holds something to search for but no word that any of the engine's text models reads (a
-    model that cannot tell is taken to read it). Loads the text models, which a search of ``text`` loads anyway."""
-    if not has_words(text):
+def unread_text(engine: Engine, q: Query) -> bool:
+    """Whether the query's text weighs in its search (a photo or liked products at "photo" leave it out) and holds
+    something to search for, but no word that any of the engine's text models reads (a model that cannot tell is
+    taken to read it). Loads the text models, which a search of that text loads anyway."""
+    text = q.text
+    if not has_words(text) or (q.image is not None or q.like) and q.image_weight >= 1.0:
         return False
     readers = [getattr(text_side(s.encoder), "reads", None) for s in engine.spaces.values()
                if "text" in s.encoder.modalities]

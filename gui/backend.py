@@ -165,7 +165,7 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
               image_weight=query.image_weight, k=k, min_score=filters.min_score,
               filters=Filters(categories, filters.price_min, filters.price_max, filters.rating_min, filters.pks))
     rows = rows_for(engine, search(engine, q))
-    if unread_text(engine, q.text):  # emoji alone: what was found is nearest an empty text, said beside the count
+    if unread_text(engine, q):  # emoji alone: what was found is nearest an empty text, said beside the count
         from core.search import UNREAD_NOTE
 
         return NotedResults(rows, UNREAD_NOTE)

@@ -248,3 +248,28 @@ def test_an_unused_catalog_is_discarded_despite_its_own_import_run_not_another_c
     with Catalog.open(tmp_path / "theirs.vitrina") as other:
         other.start_import_run("products.csv")  # another import, between its batches
     assert not theirs.discard_if_unused() and (tmp_path / "theirs.vitrina").exists()
+
+
+def test_a_catalog_opened_by_a_relative_name_is_the_same_file_wherever_the_working_folder_goes(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    with Catalog.create("shop.vitrina"):
+        pass
+    cat = Catalog.open("shop.vitrina")
+    assert cat.path == tmp_path / "a" / "shop.vitrina"  # the import dialog read the bare name as a new catalog
+    monkeypatch.chdir(tmp_path / "b")
+    assert not cat.replaced()
+    cat.set_meta("note", "x")  # refused as "replaced" once the working folder changed
+    cat.close()
+
+
+def test_the_catalogs_own_writes_leave_its_change_marker_but_another_connections_move_it(tmp_path):
+    cat = Catalog.create(tmp_path / "shop.vitrina")
+    marker = cat.change_marker()
+    cat.set_meta("insights:x", "{}")  # its log emptied after the write: no change of another connection
+    assert cat.change_marker() == marker
+    with Catalog.open(tmp_path / "shop.vitrina") as other, other.transaction():
+        other.upsert_product(ProductRecord("S1", "Shirt", "", None, None, None, {}, "h"))
+    assert cat.change_marker() != marker
+    cat.close()

@@ -81,7 +81,7 @@ def test_a_faithfulness_that_cannot_be_measured_says_so(qtbot):
                   np.array([1.0, 0.85, 0.65, 0.45, 0.2]), np.array([0.2, 0.4, 0.6, 0.8, 1.0]))  # below random's
     for curves, said in ((noisy, "not measurable (blurring parts of the photo moves the score more than blurring "
                                  "all of it, 0.030)"), (worse, "-0.17 (worse than random)"),
-                        (near, "+0.02 (about as random)")):
+                        (near, "+0.02 (about as good as random)")):
         m.faithfulness = {k: curves for k in m.faithfulness}
         panel.show_match("Navy shirt", photo, photo, m)
         assert panel.faithfulness.text() == f"Faithfulness of this heatmap: {said}"

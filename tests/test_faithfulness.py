@@ -261,7 +261,11 @@ def test_the_words_beside_the_score_follow_its_sign_and_curves_swinging_past_the
     assert (c.versus_random, good.versus_random) == ("worse than random", "beats random")
     near = Curves(x, c.deletion, np.array([0.2, 0.4, 0.6, 0.8, 1.0]), c.random_deletion,
                   np.array([0.2, 0.4, 0.6, 0.8, 1.0]))  # deletion a bit below random's, insertion the same
-    assert 0 < near.faithfulness < 0.05 and not near.better_than_random and near.versus_random == "about as random"
+    assert 0 < near.faithfulness < 0.05 and not near.better_than_random
+    assert near.versus_random == "about as good as random"
+    shown = Curves(x, c.deletion, np.array([0.2, 0.5674, 0.6, 0.8, 1.0]), c.random_deletion, near.random_insertion)
+    assert f"{shown.faithfulness:+.2f}" == "+0.05" and shown.faithfulness < 0.05  # the label follows the figure shown
+    assert shown.versus_random == "beats random"
     # a range of 0.03 (past MIN_SPAN) with curves swinging 0.2 around it: it was clipped to a "perfect" +1.00
     noisy = Curves(x, np.array([0.50, 0.35, 0.40, 0.45, 0.47]), np.array([0.47, 0.65, 0.70, 0.66, 0.50]),
                    np.array([0.50, 0.52, 0.55, 0.50, 0.47]), np.array([0.47, 0.50, 0.55, 0.52, 0.50]))

@@ -183,5 +183,12 @@ def test_pointing_away_from_a_negative_is_no_bonus(engine, mini_dir):
 def test_a_text_of_no_word_the_text_model_reads_is_told_apart(engine):
     from core.search import unread_text
 
-    assert unread_text(engine, "👗👠🔥") and unread_text(engine, " 🔥 ")
-    assert not unread_text(engine, "red 👗") and not unread_text(engine, "") and not unread_text(engine, "\u200b")
+    def unread(text, **kw):
+        return unread_text(engine, Query(text=text, **kw))
+
+    assert unread("👗👠🔥") and unread(" 🔥 ")
+    assert not unread("red 👗") and not unread("") and not unread("\u200b")
+    photo = Image.new("RGB", (8, 8), "red")
+    assert unread("🔥", image=photo) and unread("🔥", like=(1,), image_weight=0.5)
+    assert not unread("🔥", image=photo, image_weight=1.0)  # at "photo" the text took no part in the search
+    assert not unread("🔥", like=(1,), image_weight=1.0)
