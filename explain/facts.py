@@ -89,6 +89,7 @@ class Facts:
     product: str  # the recommended product's title (cleaned)
     query: str  # what the user asked: their words, or "a photo" (cleaned): only what weighed in the search
     query_photo: bool = False  # a photo weighed in the query too (besides the words in ``query``, if any)
+    liked: tuple[str, ...] = ()  # titles of products liked ("more like this") that weighed in the query besides it
     shared: dict[str, str] = field(default_factory=dict)  # attribute -> value both have
     differing: dict[str, tuple[str, str]] = field(default_factory=dict)  # attribute -> (query's, product's)
     product_attributes: dict[str, str] = field(default_factory=dict)
@@ -100,7 +101,7 @@ class Facts:
     def vocabulary(self) -> set[str]:
         """Every word a grounded rationale may use to assert something."""
         fields = {*self.shared, *self.differing, *self.product_attributes}
-        texts = [self.product, self.query, *self.shared.values(), *self.product_attributes.values(),
+        texts = [self.product, self.query, *self.liked, *self.shared.values(), *self.product_attributes.values(),
                  *fields, *map(field_label, fields),  # field names too, as written and as read ("base colour")
                  *(v for pair in self.differing.values() for v in pair), *self.top_words, self.region or "",
                  *number_forms(self.score)]  # not the faithfulness: the prompt does not give it
@@ -127,7 +128,12 @@ def words_of(text: str) -> list[str]:
 
 
 # Words after which a clause asks for what it names not to be: "not blue", "no leather", "anything except red".
-NEGATING = {"not", "no", "never", "without", "except", "nor", "non", "excluding"}
+NEGATING = {"not", "no", "never", "without", "except", "nor", "neither", "non", "exclude", "excludes", "excluding",
+            "excluded", "avoid", "avoiding"}
+# Said so, these ask for what follows not to be: "anything but blue", "other than blue", "don't want blue".
+_EXCEPTING = re.compile(r"\b(?:(?:anything|everything|all|any\s+[^\W_]+)\s+but|other\s+than|rather\s+than)\b",
+                        re.IGNORECASE)
+_CONTRACTED = re.compile(r"n['’]t\b", re.IGNORECASE)
 
 
 # Words that make the next one something else: "off-white" is not white, "faux leather" no leather.
@@ -150,10 +156,14 @@ def value_words(text: str) -> list[str]:
 def asked_words(text: str) -> list[str]:
     """The words a text query asks for: a hyphenated compound with a part of a letter or two as one word
     ("t-shirt" is no "shirt", "a-line" no "line"; "navy-blue" is navy and blue), a qualified word as one word
-    (``value_words``), and no word that a negation in its clause rules out, anywhere in the text ("not blue, any
-    colour but blue" asks for no blue: a blue result "shared" the colour the query excluded)."""
+    (``value_words``), and no word that a negation in its clause rules out, anywhere in the text ("not blue",
+    "anything but blue", "neither blue nor red", "scarves that aren't blue", "other than blue": a blue result
+    "shared" the colour the query excluded). A negation rules out the rest of its clause ("not blue jeans" asks
+    for no jeans either): a fact left unsaid, rather than one that is false."""
     text = re.sub(r"\b(?:[^\W_]{1,2}-[^\W_]+|[^\W_]+-[^\W_]{1,2})\b", lambda m: m.group(0).replace("-", ""),
                   unicodedata.normalize("NFKC", text))
+    text = _EXCEPTING.sub(" except ", _CONTRACTED.sub(" not", text))  # "but" alone still parts clauses ("not
+    # blue but red" asks for red); after "anything" it excepts
     clauses = [value_words(c) for c in re.split(r"[,;:.!?()]|\bbut\b", text, flags=re.IGNORECASE)]
     ruled_out = {w for c in clauses for i, w in enumerate(c) if any(x in NEGATING for x in c[:i])}
     return [w for c in clauses for w in c if w not in NEGATING and w not in ruled_out]
@@ -163,15 +173,16 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
                  query_attributes: dict[str, str] | None = None, word_attributions=None, heatmap=None,
                  score: float | None = None, faithfulness: float | None = None,
                  fields: tuple[str, ...] = (), query_photo: bool = False, image_weight: float = 0.5,
-                 query_product: str = "") -> Facts:
+                 query_product: str = "", liked: tuple[str, ...] = ()) -> Facts:
     """Facts for one match. ``query_attributes`` exist when the query is a catalog product (more like
     this), whose title is ``query_product`` (the query the facts name; with neither words nor a title, such a
     query is "a catalog product", not a photo it never had); for a text query, the product's attribute values
-    that the text mentions count as shared. ``score``:
-    the similarity shown beside the result (a NaN, e.g. of a product without a photo, is none). ``query_photo``:
-    the query had a photo, weighed ``image_weight`` against its text as the search weighs it: a side weighed 0
-    is not part of the query the facts state (a photo searched with the slider at "photo" is not close to its
-    words)."""
+    that the text mentions count as shared. ``liked``: the titles of products liked besides the query's words or
+    photo, which the search weighed too (a result ranked by a liked shoe was "close to the query photo" of a skirt).
+    ``score``: the similarity shown beside the result (a NaN, e.g. of a product without a photo, is none).
+    ``query_photo``: the query had a photo, weighed ``image_weight`` against its text as the search weighs it: a
+    side weighed 0 is not part of the query the facts state (a photo searched with the slider at "photo" is not
+    close to its words)."""
     from core.search import has_words  # a zero-width space alone is no text, as the search reads it
 
     photo_counts, text_counts = counted_sides(query_photo, has_words(query_text), image_weight)
@@ -200,7 +211,7 @@ def gather_facts(product_title: str, product_attributes: dict[str, str], query_t
     query = clean_text(query_text) or clean_text(query_product) or (
         PRODUCT_QUERY if query_attributes and not photo_counts else PHOTO_QUERY)
     return Facts(product=clean_text(product_title), query=query,
-                 query_photo=photo_counts, shared=shared,
+                 query_photo=photo_counts, liked=tuple(clean_text(t, 60) for t in liked)[:3], shared=shared,
                  differing=differing, product_attributes=attrs, top_words=top,
                  region=region_of(heatmap) if heatmap is not None else None,
                  score=float(score) if score is not None and math.isfinite(score) else None,

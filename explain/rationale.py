@@ -39,13 +39,22 @@ MAX_WORDS = 70
 # A negation turns a fact into its opposite ("the jacket is not black"): never a framing word.
 NEGATIONS = {"not", "no", "never", "nor", "neither", "none", "without", "cannot", "t", "isn", "aren", "doesn",
              "don", "wasn", "weren", "lacks", "lack", "lacking"}
+# A clause that denies (the "t" of "t-shirt" is none: NEGATIONS holds it for "don't" split in two).
+NEGATED = re.compile(r"\b(?:not|no|never|nor|neither|none|without|cannot|lacks?|lacking)\b|n['’]t\b", re.IGNORECASE)
+# Words by which a clause claims the product and the query have something in common.
+SHARING = {"share", "shares", "shared", "sharing", "both", "same", "common"}
+# Words that name a place in the photo: each must be the heatmap region's (or another fact's).
+POSITIONS = {"top", "bottom", "left", "right", "upper", "lower", "corner", "side", "central"}
+# "the centre of the photo", "in the middle": a place; "the heatmap centre is the top" (the prompt's key): none.
+CENTRE = re.compile(r"\b(centre|center|middle)\s+of\b|\bin\s+the\s+(centre|center|middle)\b", re.IGNORECASE)
 # Words by which a clause says it speaks of the query, not of the recommended product.
-QUERY_CUES = {"query", "queried", "searched", "search", "asked", "you", "your"}
+QUERY_CUES = {"query", "queried", "searched", "search", "asked", "you", "your", "liked"}
 # Words that may stand between a cue and the query's words it describes: "the query is a [black shirt]".
 QUERY_LINKS = {"a", "an", "the", "for", "is", "was", "of", "about", "with", "like", "s"}
 _QUOTE = r"[“\"][^”\"]*[”\"]"
 # A quote that the words before it give to the query: the template's "close to “...”", "your search for “...”".
-ATTRIBUTED_QUOTES = re.compile(r"(\b(?:close to|query|queried|searched for|search for|asked for|looking for)"
+ATTRIBUTED_QUOTES = re.compile(r"(\b(?:close to|query|queried|searched for|search for|asked for|looking for|"
+                               r"liked products?)"
                                rf"\s*:?\s*)({_QUOTE}(?:\s*(?:,|and|or)\s*{_QUOTE})*)", re.IGNORECASE)
 # A whole sentence ends so: a draft cut at max_tokens does not.
 SENTENCE_END = re.compile(r"[.!?][”\"')\]]*$")
@@ -112,7 +121,64 @@ class Verifier:
         misplaced = self._said_of_the_product(stripped, facts)
         if misplaced:  # "the recommended product is a black dress": black is the query's, not the product's
             return Verdict(False, misplaced, "said of the product, but only the query has: " + ", ".join(misplaced))
+        given = self._said_of_the_query(stripped, facts)
+        if given:  # "you searched for a blue t-shirt with stripes": the product's words put in the query's mouth
+            return Verdict(False, given, "said of the query, but the query has not: " + ", ".join(given))
+        unshared = self._shared_but_not(stripped, facts)
+        if unshared:  # "both share the base colour Blue": every word is a fact, the sharing is not
+            return Verdict(False, unshared, "said to be shared, but not shared: " + ", ".join(unshared))
+        places = [w for w in said if w in POSITIONS] + [(a or b).lower() for a, b in CENTRE.findall(stripped)]
+        elsewhere = [w for w in places if not _forms({w} | ({"centre"} if w in ("center", "middle") else set()))
+                     & self._place_words(facts)]
+        if elsewhere:  # "the heatmap centres on the centre" of a map whose region is the bottom right
+            places = tuple(dict.fromkeys(elsewhere))
+            return Verdict(False, places, "a place in the photo the heatmap does not centre on: " + ", ".join(places))
         return Verdict(True)
+
+    def _said_of_the_query(self, text: str, facts: Facts) -> tuple[str, ...]:
+        """Catalog values that a clause says the query asked for ("you searched for a [blue] t-shirt"), which the
+        query (its words, or a liked product's differing values) does not have."""
+        query = _forms({w for t in (facts.query, *facts.liked, *(a for a, _ in facts.differing.values()),
+                                    *facts.shared.values()) for w in words_of(t)})
+        values = _forms({w for t in facts.product_attributes.values() for w in words_of(t)})
+        text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)  # a quote is the query's own
+        found = []
+        for clause in re.split(r"[,;:.!?()]|\b(?:and|but|while|whereas)\b", text, flags=re.IGNORECASE):
+            describing = False
+            for w in words_of(clause):
+                if w in QUERY_CUES:
+                    describing = True
+                elif not describing or w in QUERY_LINKS or _forms({w}) & query:
+                    continue
+                elif (w in self.claims or _forms({w}) & values) and w not in FRAMING:
+                    found.append(w)  # and the words after it, which describe it too ("a blue striped shirt")
+                else:  # "the query is close to this blue skirt": what follows is the product's
+                    describing = False
+        return tuple(dict.fromkeys(found))
+
+    @staticmethod
+    def _place_words(facts: Facts) -> set[str]:
+        """Words that may name a place: the heatmap's region, and any fact that holds them ("Crop Top")."""
+        texts = [facts.region or "", facts.product, facts.query, *facts.product_attributes.values(),
+                 *(v for pair in facts.differing.values() for v in pair)]
+        return _forms({w for t in texts for w in words_of(t)})
+
+    def _shared_but_not(self, text: str, facts: Facts) -> tuple[str, ...]:
+        """Catalog values said in a clause that claims sharing ("both", "share", "same", "common") that are not
+        among the shared values (no negation in the clause: "they do not share the colour Red" is true)."""
+        shared = _forms({w for v in facts.shared.values() for w in words_of(v)})
+        values = _forms({w for t in (*facts.product_attributes.values(), *facts.shared.values(),
+                                     *(v for pair in facts.differing.values() for v in pair)) for w in words_of(t)})
+        found = []
+        for clause in re.split(r"[.;:!?()]|\b(?:but|while|whereas|although|however)\b", text, flags=re.IGNORECASE):
+            words = words_of(clause)
+            if not SHARING & set(words) or NEGATED.search(clause):
+                continue
+            if not {"both", "same", "common"} & set(words):  # "this pink dress shares the type": what follows
+                words = words[min(i for i, w in enumerate(words) if w in SHARING):]  # the verb is what is shared
+            found += [w for w in words if (w in self.claims or _forms({w}) & values)
+                      and not _forms({w}) & shared and w not in FRAMING]
+        return tuple(dict.fromkeys(found))
 
     def _said_of_the_product(self, text: str, facts: Facts) -> tuple[str, ...]:
         """Words only the query has (but framing words), said of anything but the query:
@@ -122,7 +188,7 @@ class Verifier:
         # every word of the query the product's facts lack (a price, "cheap", "waterproof", "kids"), not only the
         # colours and catalog values: "this black jacket is cheap and waterproof" passed as checked
         # the query's side of a differing attribute too: "the shirt is red" of a blue shirt like a red one
-        asked = [w for t in (facts.query, *(a for a, _ in facts.differing.values())) for w in words_of(t)]
+        asked = [w for t in (facts.query, *facts.liked, *(a for a, _ in facts.differing.values())) for w in words_of(t)]
         query_only = {w for w in asked if (w in self.claims or w not in FRAMING) and not _forms({w}) & product}
         if not query_only:
             return ()
@@ -168,6 +234,9 @@ def template_rationale(facts: Facts) -> str:
     else:
         what = {PHOTO_QUERY: "the query photo", PRODUCT_QUERY: "the query product"}.get(
             facts.query, f"{_quote(facts.query)} and the query photo" if facts.query_photo else _quote(facts.query))
+        if facts.liked:
+            what += (" and the liked product " if len(facts.liked) == 1 else " and the liked products ") + _join(
+                _quote(t) for t in facts.liked)
         parts.append(f"Recommended as close to {what}"
                      + (f" (similarity {shown_number(facts.score)})." if facts.score is not None else "."))
     if facts.region:
@@ -196,6 +265,7 @@ SYSTEM_PROMPT = (
 def build_prompt(facts: Facts) -> list[dict[str, str]]:
     data = {"recommended product": facts.product, "query": facts.query,
             "query also has a photo": "yes" if facts.query_photo and facts.query != PHOTO_QUERY else None,
+            "query also likes": list(facts.liked),
             "shared attributes": facts.shared,
             "different attributes": {k: {"query": a, "product": b} for k, (a, b) in facts.differing.items()},
             "words that mattered most": list(facts.top_words), "heatmap centre": facts.region,

@@ -368,9 +368,9 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     product = engine.catalog.product(pk)
     query_image, result_image = _image(query.image_path), _image(product.image_path)
     text, stand_in = query.text, None
+    liked = engine.catalog.products(list(query.like))
     if query_image is None and not text:  # "more like this" products stand in for the query: the first with a
-        liked = engine.catalog.products(list(query.like))  # photo, else the first one's title
-        stand_in = next((p for p in liked if p.image_path), liked[0] if liked else None)
+        stand_in = next((p for p in liked if p.image_path), liked[0] if liked else None)  # photo, else its title
         if stand_in is not None and stand_in.image_path:
             query_image = _image(stand_in.image_path)
         elif stand_in is not None:
@@ -391,9 +391,15 @@ def explain(engine, holder: dict, query: QueryState, pk: int, method: str = "gra
     heat = m.result_maps.get(method)  # none drawn (a match map of a text query): no region to tell of
     # A liked product standing in for the query is the query the facts state, with its attribute values: "both
     # share the base colour Red", not "close to the query photo" (a photo the user never gave).
-    facts = gather_facts(product.title, product.attributes, "" if stand_in else text,
-                         query_attributes=stand_in.attributes if stand_in else None,
-                         query_product=stand_in.title if stand_in else "", word_attributions=m.words.get("title"),
+    # Several liked products: all of them are the query (the second was dropped, though half of it), with the
+    # values they all have; liked besides words or a photo, they are named with them (a result ranked by a liked
+    # shoe was "close to the query photo" of a skirt).
+    common = {k: v for k, v in liked[0].attributes.items()
+              if all(p.attributes.get(k, "").casefold() == v.casefold() for p in liked)} if stand_in else None
+    facts = gather_facts(product.title, product.attributes, "" if stand_in else text, query_attributes=common,
+                         query_product=" and ".join(p.title for p in liked) if stand_in else "",
+                         liked=() if stand_in else tuple(p.title for p in liked),
+                         word_attributions=m.words.get("title"),
                          heatmap=heat.values if heat is not None else None, score=score,
                          faithfulness=m.faithfulness[method].faithfulness
                          if method in m.faithfulness and m.faithfulness[method].measurable else None,

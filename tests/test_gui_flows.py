@@ -245,8 +245,12 @@ def test_a_superseded_search_s_error_is_not_shown(qtbot, engine, settings, monke
 def test_a_long_catalog_name_is_cut_in_the_status_bar_not_widening_the_window(qtbot, engine, settings, tmp_path):
     import shutil
 
+    from core.catalog import Catalog
+
     long_path = tmp_path / f"{'summer collection of the northern stores ' * 4}.vitrina"
-    shutil.copy(engine.catalog.path, long_path)
+    shutil.copy(engine.catalog.path, long_path)  # a whole copy, named "mini" as the catalog it copies
+    with Catalog.open(long_path) as copy:
+        copy.set_meta("name", long_path.stem)
     window = open_window(qtbot, long_path, settings)
     label = window.catalog_label
     assert "…" in label.text() and label.toolTip().startswith(long_path.stem)

@@ -308,6 +308,27 @@ def test_a_liked_product_standing_in_for_the_query_is_the_query_its_facts_state(
     assert template_rationale(facts).startswith("Recommended because both share the article type Tshirts.")
 
 
+def test_every_liked_product_is_part_of_the_query_its_facts_state(engine):
+    """Two liked products: both are the query, with the values both have (the second was dropped); liked besides
+    words: named with them (a result ranked by a liked product was "close to “red”" alone)."""
+    from core.engine import Engine
+    from core.spaces import spaces_for
+    from explain.rationale import template_rationale
+    from gui import backend
+    from gui.query_panel import QueryState
+
+    with_vit = Engine(engine.catalog, spaces_for(engine.catalog))
+    red_shirt, red_dress = engine.catalog.pk_for_sku("P001"), engine.catalog.pk_for_sku("P005")
+    both = backend.explain(with_vit, {}, QueryState(like=(red_shirt, red_dress)), engine.catalog.pk_for_sku("P009"))
+    assert both.facts.query == "Red shirt and Red dress"
+    assert both.facts.shared == {"baseColour": "Red"} and both.facts.differing == {}  # the one value both have
+    with_words = backend.explain(with_vit, {}, QueryState(text="acme", like=(red_dress,)),
+                                 engine.catalog.pk_for_sku("P010"))
+    assert with_words.facts.query == "acme" and with_words.facts.liked == ("Red dress",)
+    assert template_rationale(with_words.facts).startswith(
+        "Recommended as close to “acme” and the liked product “Red dress”")
+
+
 def test_the_rationale_states_the_sides_of_the_query_the_slider_weighs(engine):
     """A photo searched with words: the facts (and the template written from them) say the photo and the words as
     the slider weighs them; at "photo" the words are not what the result is close to, at "text" the photo is not."""

@@ -39,7 +39,8 @@ def test_gather_facts_from_a_text_query_and_a_product_query():
 
 @pytest.mark.parametrize("text,grounded", [
     ("Recommended because both are navy shirts. The heatmap centres on the top.", True),
-    ("Recommended because both are navy formal shirts; the words navy and shirt weigh most.", True),
+    ("Recommended because both are navy shirts; the words navy and shirt weigh most.", True),
+    ("Recommended because both are navy formal shirts.", False),  # formal is the product's, not shared
     ("Recommended because both are navy formal shirts with a similar cut.", False),  # the cut is not a fact
     ("Recommended because the navy shirt is a popular and high-end choice.", False),  # praise from nowhere
     ("Recommended because both are red shirts.", False),  # colour not in the facts
@@ -135,7 +136,7 @@ def test_a_score_is_shown_one_way_and_accepted_either_way(score):
 def test_a_cut_off_draft_is_rejected():
     verdict = Verifier(DEMO_TERMS).check("Recommended because both share the skirt and the", SKIRT)
     assert not verdict.grounded and verdict.problem.startswith("cut off")
-    assert Verifier(DEMO_TERMS).check("Recommended because both share the skirt (at the top).", SKIRT).grounded
+    assert Verifier(DEMO_TERMS).check("Recommended because the word skirt weighs most (at the top).", SKIRT).grounded
 
 
 def test_template_is_grounded_for_every_kind_of_facts():
@@ -362,8 +363,13 @@ def test_a_singular_in_the_query_shares_a_plural_value_and_the_top_words_are_nam
 
 def test_what_a_query_rules_out_or_names_as_a_compound_is_not_shared():
     shirt = {"articleType": "Shirts", "baseColour": "Blue"}
-    excluded = gather_facts("Blue shirt", shirt, "not blue, no blue at all: any colour but blue shirt", score=0.4)
+    excluded = gather_facts("Blue shirt", shirt, "not blue, no blue at all: a shirt of any colour but blue", score=0.4)
     assert excluded.shared == {"articleType": "Shirts"}  # it said "both share the base colour Blue"
+    for said in ("anything but blue", "neither blue nor red", "I don't want blue", "shirts that aren't blue",
+                 "shirts other than blue", "exclude blue"):
+        assert "baseColour" not in gather_facts("Blue shirt", shirt, said).shared, said
+    assert gather_facts("Blue shirt", shirt, "not red but blue").shared == {"baseColour": "Blue"}  # "but" parts
+    assert gather_facts("Blue shirt", shirt, "shirts that aren't red").shared == {"articleType": "Shirts"}
     assert gather_facts("Blue shirt", shirt, "women t-shirt").shared == {}  # a t-shirt is no shirt
     assert gather_facts("Tee", {"articleType": "Tshirts"}, "women t-shirt").shared == {"articleType": "Tshirts"}
     assert gather_facts("Blue shirt", shirt, "blue shirt without pockets").shared == shirt
@@ -400,3 +406,41 @@ def test_the_heatmap_centres_where_the_overlay_draws_it_not_where_a_faint_spread
     heat[0:5, :] = 0.3  # a faint wash over the top third: more mass in sum
     heat[6:8, 6:8] = 1.0  # the spot the eye sees
     assert region_of(heat) == "centre"
+
+
+def test_the_verifier_holds_what_is_shared_what_the_query_asked_and_where_the_heatmap_is():
+    """Every word was a fact, but the claim was not: a value said to be shared that is not, the product's words
+    said to be the query's, a place in the photo the heatmap is not on (from a hunt; the first is a real draft)."""
+    tee = {"articleType": "Tshirts", "baseColour": "Blue", "usage": "Casual"}
+    f = gather_facts("Lee Men Stripes Blue T-shirt", tee, "t-shirt", score=0.34)
+    f = Facts(**{**f.__dict__, "top_words": ("shirt", "stripes", "blue"), "region": "top"})
+    v = Verifier(CATALOG_TERMS | {"tshirts", "tops", "casual", "white", "silver"})
+    rejected = ['The query is "t-shirt" and the shared attributes are "shirt" and "stripes".',
+                "Recommended because both share the base colour Blue.",
+                "You searched for a blue t-shirt with stripes.",
+                "The heatmap centres on the centre of the photo; the word blue weighs most.",
+                "Recommended because both are casual Tshirts in the bottom left corner."]
+    for text in rejected:
+        assert not v.check(text, f).grounded, text
+    accepted = ["Recommended because both share the article type Tshirts.",
+                "Recommended because both share the article type Tshirts; this blue one centres on the top.",
+                "You searched for “t-shirt”, and this blue shirt is close to it.",
+                "Both are Tshirts, while only the product is blue. The heatmap centre is the top."]
+    for text in accepted:
+        assert v.check(text, f).grounded, (text, v.check(text, f))
+    shoe = gather_facts("Reebok White Sports Shoes", {"baseColour": "White", "articleType": "Shoes"},
+                        query_attributes={"baseColour": "Silver", "articleType": "Shoes"},
+                        query_product="Reebok Silver Sports Shoes")
+    assert not v.check("Both are white Reebok sports shoes.", shoe).grounded
+    assert v.check("Both are Reebok sports shoes, while this one is white.", shoe).grounded
+
+
+def test_liked_products_besides_the_words_are_named_and_held_as_the_querys():
+    f = gather_facts("Pink Skirt", {"baseColour": "Pink", "articleType": "Skirts"}, "red", score=0.52,
+                     liked=("Blue Denim Skirt",))
+    text = template_rationale(f)
+    assert text == "Recommended as close to “red” and the liked product “Blue Denim Skirt” (similarity 0.52)."
+    assert "\"query also likes\": [\"Blue Denim Skirt\"]" in build_prompt(f)[1]["content"]
+    v = Verifier({"pink", "skirts", "blue", "red", "denim"})
+    assert v.check(text, f).grounded
+    assert not v.check("Recommended because the skirt is blue denim.", f).grounded  # the liked one's, not its
