@@ -36,6 +36,13 @@ def wait_idle(qtbot, window):
     qtbot.waitUntil(lambda: not window._workers, timeout=20000)
 
 
+def search_for(qtbot, window, text: str) -> None:
+    """Types ``text``, presses Enter and waits for the results."""
+    window.query.text.setText(text)
+    window.query.text.returnPressed.emit()
+    wait_idle(qtbot, window)
+
+
 def test_results_model_passes_qt_model_tester(qtbot):
     model = ResultsModel()
     QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
@@ -56,9 +63,7 @@ def test_opens_catalog_searches_and_filters(qtbot, engine, settings):
     wait_idle(qtbot, window)
     assert "mini" in window.catalog_label.text() and window.results.similar_model.rowCount() > 0
     assert window.catalog_label.text().startswith("mini · 12 products · ")
-    window.query.text.setText("green shoe")
-    window.query.text.returnPressed.emit()
-    wait_idle(qtbot, window)
+    search_for(qtbot, window, "green shoe")
     assert window.results.similar_model.row_at(0).sku == "P011"
     window.filters.combos["articleType"].setCurrentIndex(
         window.filters.combos["articleType"].findData("Dresses"))
@@ -97,14 +102,10 @@ def test_a_price_range_half_typed_empty_is_said_in_the_results_not_in_a_box_that
 def test_a_text_of_emoji_alone_is_searched_and_said_to_be_read_as_no_words(qtbot, engine, settings):
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
-    window.query.text.setText("👗👠🔥")
-    window.query.text.returnPressed.emit()
-    wait_idle(qtbot, window)
+    search_for(qtbot, window, "👗👠🔥")
     assert window.results.similar_model.rowCount() > 0
     assert "no word the text model reads" in window.results.empty.text()
-    window.query.text.setText("green shoe")
-    window.query.text.returnPressed.emit()
-    wait_idle(qtbot, window)
+    search_for(qtbot, window, "green shoe")
     assert "text model" not in window.results.empty.text()
 
 
@@ -392,9 +393,7 @@ def test_the_map_colours_by_a_field_marks_the_query_and_a_new_clustering_drops_t
 
     window = open_window(qtbot, engine.catalog.path, settings)
     wait_idle(qtbot, window)
-    window.query.text.setText("green shoe")
-    window.query.text.returnPressed.emit()
-    wait_idle(qtbot, window)
+    search_for(qtbot, window, "green shoe")
     window.results.tabs.setCurrentWidget(window.insights)  # not a list of results: no row, no count, no +/-
     assert window.results.current_row() is None and not window.results.up.isEnabled()
     assert window.results.empty.text() == ""
