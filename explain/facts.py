@@ -131,8 +131,8 @@ def words_of(text: str) -> list[str]:
 NEGATING = {"not", "no", "never", "without", "except", "nor", "neither", "non", "exclude", "excludes", "excluding",
             "excluded", "avoid", "avoiding"}
 # Said so, these ask for what follows not to be: "anything but blue", "other than blue", "don't want blue".
-_EXCEPTING = re.compile(r"\b(?:(?:anything|everything|all|any\s+[^\W_]+)\s+but|other\s+than|rather\s+than)\b",
-                        re.IGNORECASE)
+_EXCEPTING = re.compile(r"\b(?:(?:anything|everything|all|any\s+[^\W_]+)\s+but|other\s+than|rather\s+than|"
+                        r"instead\s+of)\b", re.IGNORECASE)
 _CONTRACTED = re.compile(r"n['’]t\b", re.IGNORECASE)
 
 
@@ -162,6 +162,7 @@ def asked_words(text: str) -> list[str]:
     for no jeans either): a fact left unsaid, rather than one that is false."""
     text = re.sub(r"\b(?:[^\W_]{1,2}-[^\W_]+|[^\W_]+-[^\W_]{1,2})\b", lambda m: m.group(0).replace("-", ""),
                   unicodedata.normalize("NFKC", text))
+    text = re.sub(r"\bnon-(?=[^\W_])", "non", text, flags=re.IGNORECASE)  # "non-iron" is a kind of shirt, no "not"
     text = _EXCEPTING.sub(" except ", _CONTRACTED.sub(" not", text))  # "but" alone still parts clauses ("not
     # blue but red" asks for red); after "anything" it excepts
     clauses = [value_words(c) for c in re.split(r"[,;:.!?()]|\bbut\b", text, flags=re.IGNORECASE)]

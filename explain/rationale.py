@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.catalog import field_label
-from explain.facts import PHOTO_QUERY, PRODUCT_QUERY, STOPWORDS, Facts, shown_number, words_of
+from explain.facts import (PHOTO_QUERY, PRODUCT_QUERY, STOPWORDS, Facts, asked_words, shown_number,
+                           words_of)
 from explain.facts import word_forms as _forms
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ NEGATED = re.compile(r"\b(?:not|no|never|nor|neither|none|without|cannot|lacks?|
 SHARING = {"share", "shares", "shared", "sharing", "both", "same", "common"}
 # Words that name a place in the photo: each must be the heatmap region's (or another fact's).
 POSITIONS = {"top", "bottom", "left", "right", "upper", "lower", "corner", "side", "central"}
+# A clause with one of these speaks of the photo, and its position words are places.
+PHOTO_TALK = {"heatmap", "map", "photo", "photos", "picture", "image", "centres", "centers", "centred", "centered",
+              "focuses", "focus", "focused", "attention", "region", "area"}
 # "the centre of the photo", "in the middle": a place; "the heatmap centre is the top" (the prompt's key): none.
 CENTRE = re.compile(r"\b(centre|center|middle)\s+of\b|\bin\s+the\s+(centre|center|middle)\b", re.IGNORECASE)
 # Words by which a clause says it speaks of the query, not of the recommended product.
@@ -62,6 +66,7 @@ SENTENCE_END = re.compile(r"[.!?][”\"')\]]*$")
 # Any other word must come from the facts: "a popular, high-end cap" is a claim the facts lack.
 FRAMING = (STOPWORDS | QUERY_CUES | {
     "recommended", "recommend", "recommendation", "because", "share", "shares", "shared", "sharing", "same",
+    "common", "liked", "likes",
     "similar", "similarity", "close", "closely", "match", "matches", "matched", "matching", "query", "product",
     "products", "item", "items", "photo", "photos", "picture", "image", "images", "heatmap", "map", "centres",
     "centre", "centers", "center", "centred", "centered", "focuses", "focus", "focused", "attention", "words",
@@ -101,9 +106,11 @@ class Verifier:
             return Verdict(False, problem="contains a link, markup or instructions")
         if not SENTENCE_END.search(stripped):  # a draft cut at max_tokens: "both share the skirt and the"
             return Verdict(False, problem="cut off: it does not end a sentence")
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", stripped) if s.strip()]
-        if not 1 <= len(sentences) <= 3 or len(stripped.split()) > MAX_WORDS:
-            return Verdict(False, problem=f"{len(sentences)} sentences / {len(stripped.split())} words")
+        # a quoted title is one thing said ("U.S. Polo Assn." counted four sentences, three liked titles 70 words)
+        unquoted = re.sub(_QUOTE, "“…”", stripped)
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", unquoted) if s.strip()]
+        if not 1 <= len(sentences) <= 3 or len(unquoted.split()) > MAX_WORDS:
+            return Verdict(False, problem=f"{len(sentences)} sentences / {len(unquoted.split())} words")
         known = _forms(facts.vocabulary())
         said = words_of(stripped)
         salient = _salient(facts)
@@ -127,9 +134,9 @@ class Verifier:
         unshared = self._shared_but_not(stripped, facts)
         if unshared:  # "both share the base colour Blue": every word is a fact, the sharing is not
             return Verdict(False, unshared, "said to be shared, but not shared: " + ", ".join(unshared))
-        places = [w for w in said if w in POSITIONS] + [(a or b).lower() for a, b in CENTRE.findall(stripped)]
-        elsewhere = [w for w in places if not _forms({w} | ({"centre"} if w in ("center", "middle") else set()))
-                     & self._place_words(facts)]
+        region = {"centre" if w in ("center", "middle", "central") else w for w in words_of(facts.region or "")}
+        elsewhere = [w for w in self._places(stripped) if ("centre" if w in ("center", "middle", "central") else w)
+                     not in region]
         if elsewhere:  # "the heatmap centres on the centre" of a map whose region is the bottom right
             places = tuple(dict.fromkeys(elsewhere))
             return Verdict(False, places, "a place in the photo the heatmap does not centre on: " + ", ".join(places))
@@ -138,8 +145,8 @@ class Verifier:
     def _said_of_the_query(self, text: str, facts: Facts) -> tuple[str, ...]:
         """Catalog values that a clause says the query asked for ("you searched for a [blue] t-shirt"), which the
         query (its words, or a liked product's differing values) does not have."""
-        query = _forms({w for t in (facts.query, *facts.liked, *(a for a, _ in facts.differing.values()),
-                                    *facts.shared.values()) for w in words_of(t)})
+        query = _forms({w for t in (*facts.liked, *(a for a, _ in facts.differing.values()), *facts.shared.values())
+                        for w in words_of(t)} | set(asked_words(facts.query)))  # "anything but blue": no blue
         values = _forms({w for t in facts.product_attributes.values() for w in words_of(t)})
         text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)  # a quote is the query's own
         found = []
@@ -157,11 +164,16 @@ class Verifier:
         return tuple(dict.fromkeys(found))
 
     @staticmethod
-    def _place_words(facts: Facts) -> set[str]:
-        """Words that may name a place: the heatmap's region, and any fact that holds them ("Crop Top")."""
-        texts = [facts.region or "", facts.product, facts.query, *facts.product_attributes.values(),
-                 *(v for pair in facts.differing.values() for v in pair)]
-        return _forms({w for t in texts for w in words_of(t)})
+    def _places(text: str) -> list[str]:
+        """The places in the photo a text names: position words in a clause about the photo or the heatmap (not
+        the "Top" of a "Crop Top", nor the "upper" of a shoe's upper material), a quote left out."""
+        found = []
+        for clause in re.split(r"[;:.!?()]|\b(?:but|while|whereas)\b", re.sub(_QUOTE, " ", text)):
+            words = words_of(clause)
+            if PHOTO_TALK & set(words):
+                found += [w for w in words if w in POSITIONS]
+                found += [(a or b).lower() for a, b in CENTRE.findall(clause)]
+        return found
 
     def _shared_but_not(self, text: str, facts: Facts) -> tuple[str, ...]:
         """Catalog values said in a clause that claims sharing ("both", "share", "same", "common") that are not
@@ -169,22 +181,29 @@ class Verifier:
         shared = _forms({w for v in facts.shared.values() for w in words_of(v)})
         values = _forms({w for t in (*facts.product_attributes.values(), *facts.shared.values(),
                                      *(v for pair in facts.differing.values() for v in pair)) for w in words_of(t)})
+        # "the base colour": a field's name, though "Hair Colour" is a value of the catalog
+        keys = (*facts.shared, *facts.differing, *facts.product_attributes)
+        labels = {w for k in keys for w in words_of(field_label(k))}
         found = []
-        for clause in re.split(r"[.;:!?()]|\b(?:but|while|whereas|although|however)\b", text, flags=re.IGNORECASE):
+        text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)  # a quote is the query's own
+        for clause in re.split(r"[.;!?()]|\b(?:but|while|whereas|although|however)\b", text, flags=re.IGNORECASE):
             words = words_of(clause)
             if not SHARING & set(words) or NEGATED.search(clause):
                 continue
-            if not {"both", "same", "common"} & set(words):  # "this pink dress shares the type": what follows
-                words = words[min(i for i, w in enumerate(words) if w in SHARING):]  # the verb is what is shared
+            if not {"both", "same", "common", "shared"} & set(words):  # "this pink dress shares the type": what
+                words = words[min(i for i, w in enumerate(words) if w in SHARING):]  # follows the verb is shared
             found += [w for w in words if (w in self.claims or _forms({w}) & values)
-                      and not _forms({w}) & shared and w not in FRAMING]
+                      and not _forms({w}) & shared and w not in FRAMING and w not in labels]
         return tuple(dict.fromkeys(found))
 
     def _said_of_the_product(self, text: str, facts: Facts) -> tuple[str, ...]:
         """Words only the query has (but framing words), said of anything but the query:
         every word of the facts is known, but not every word is true of the product."""
+        fields = {*facts.shared, *facts.differing, *facts.product_attributes}
         product = _forms({w for t in (facts.product, *facts.product_attributes.values(), *facts.shared.values(),
-                                      *(b for _, b in facts.differing.values())) for w in words_of(t)})
+                                      *(b for _, b in facts.differing.values()), facts.region or "",
+                                      *map(field_label, fields)) for w in words_of(t)})  # a place, a field's name:
+        # not claims about the product ("the top of the photo" of a "black top" query)
         # every word of the query the product's facts lack (a price, "cheap", "waterproof", "kids"), not only the
         # colours and catalog values: "this black jacket is cheap and waterproof" passed as checked
         # the query's side of a differing attribute too: "the shirt is red" of a blue shirt like a red one

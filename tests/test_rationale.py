@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from explain.facts import Facts, clean_text, gather_facts, region_of
+from explain.facts import Facts, asked_words, clean_text, gather_facts, region_of
 from explain.rationale import (LlamaRationale, RationaleWriter, Verifier, build_prompt, fit_facts,
                                template_rationale)
 from explain.types import Explanation
@@ -444,3 +444,48 @@ def test_liked_products_besides_the_words_are_named_and_held_as_the_querys():
     v = Verifier({"pink", "skirts", "blue", "red", "denim"})
     assert v.check(text, f).grounded
     assert not v.check("Recommended because the skirt is blue denim.", f).grounded  # the liked one's, not its
+
+
+def test_the_template_always_passes_and_claims_hidden_in_fact_words_do_not():
+    """From a review: the verifier rejected the template's own text (a quoted "U.S. Polo Assn." counted as four
+    sentences; a region word the query had; a liked "Top"; a field's name in the query or among the catalog's
+    values), and let through a value said to be shared in the passive or after a colon, a negated query word said
+    to be asked for, and a place named by a product that is a "Top"."""
+    terms = {"men", "women", "tops", "dresses", "shirts", "black", "blue", "purple", "casual", "brown"}
+    v = Verifier(terms)
+    shirt = {"articleType": "Shirts", "baseColour": "Blue", "usage": "Casual"}
+    dress = {"gender": "Women", "articleType": "Dresses", "baseColour": "Black", "usage": "Casual"}
+
+    def placed(f, region, top=()):
+        return Facts(**{**f.__dict__, "region": region, "top_words": top})
+
+    templates = [
+        placed(gather_facts("Roadster Men Blue Shirt", shirt, "party wear", score=0.5,
+                            liked=("U.S. Polo Assn. Men Solid Blue Shirt",)), "centre", ("roadster", "shirt")),
+        placed(gather_facts("Aneri Women Black Dress", dress, "black top", score=0.5), "top", ("black",)),
+        placed(gather_facts("Aneri Women Black Dress", dress, "party wear", score=0.5,
+                            liked=("Arrow Woman Cola Purple Top",)), "centre"),
+        gather_facts("Roadster Men Blue Shirt", shirt, "blue colour shirt", score=0.5)]
+    for f in templates:
+        assert v.check(template_rationale(f), f).grounded, (template_rationale(f), v.check(template_rationale(f), f))
+    blue_shirt = gather_facts("Roadster Men Blue Shirt", shirt, "blue shirt", score=0.5)
+    assert Verifier(terms | {"hair", "colour"}).check(template_rationale(blue_shirt), blue_shirt).grounded
+    black = gather_facts("Roadster Men Blue Shirt", shirt, "black shirt", score=0.5)
+    for text in ("Recommended because Blue and Shirts are shared with the query.",
+                 "Recommended because they are the same: casual blue shirts."):
+        assert not v.check(text, black).grounded, text
+    but_blue = gather_facts("Roadster Men Blue Shirt", shirt, "shirt, anything but blue", score=0.5)
+    assert not v.check("Recommended because you searched for a blue shirt.", but_blue).grounded
+    top = placed(gather_facts("Arrow Woman Kiki Brown Top", {"articleType": "Tops", "baseColour": "Brown"},
+                              "brown top"), "bottom")
+    assert not v.check("Recommended because both are brown tops. The heatmap centres on the top of the photo.",
+                       top).grounded
+    assert v.check("Recommended because both are brown tops. The heatmap centres on the bottom of the photo.",
+                   top).grounded
+    stand_in = gather_facts("Aneri Women Black Dress", dress, score=0.5, query_product="Arrow Woman Cola Purple Top",
+                            query_attributes={**dress, "articleType": "Tops", "baseColour": "Purple"})
+    assert v.check("Recommended because they have the usage Casual in common.", stand_in).grounded
+    assert v.check("Recommended because it shares the gender Women and usage Casual with the query "
+                   "“Arrow Woman Cola Purple Top”.", stand_in).grounded
+    assert asked_words("non-iron white shirt") == ["noniron", "white", "shirt"]  # a kind of shirt, no negation
+    assert "blue" not in asked_words("red instead of blue shirt")
