@@ -100,11 +100,8 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _looks_like_catalog(conn: sqlite3.Connection) -> bool:
-    """An empty file (a new catalog), or one with a catalog's tables: migrating or switching another
-    application's SQLite file to WAL would change a file that is not ours (many set a user_version too)."""
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return not tables or set(CATALOG_TABLES) <= tables
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 CORE_COLUMNS = ("sku", "title", "description", "brand", "price", "rating")
@@ -226,17 +223,20 @@ class Catalog:
                                "(Vitrina keeps its indexes and notes in the catalog). Copy it somewhere writable.")
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-            # before WAL: a file refused (another application's, a newer Vitrina's) is left as it was
+            # before WAL: a file refused (another application's, a newer Vitrina's) is left as it was; an empty
+            # file is a new catalog, one with a catalog's tables a catalog (many applications set a user_version
+            # too, and a catalog's comes with its tables)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION and _looks_like_catalog(conn) and conn.execute(
-                    "SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            tables = _tables(conn)
+            ours = set(CATALOG_TABLES) <= tables
+            if version > SCHEMA_VERSION and ours:
                 conn.close()
                 raise CatalogError(
                     f"{path} was written by a newer Vitrina (schema {version}, this one reads up to "
                     f"{SCHEMA_VERSION}). Update Vitrina to open it."
                 )
-            if not _looks_like_catalog(conn) or version > SCHEMA_VERSION:  # tables none of ours, or a version
-                conn.close()  # on a file without tables: a catalog's user_version comes with its tables
+            if (tables and not ours) or version > SCHEMA_VERSION:
+                conn.close()
                 raise CatalogError(f"{path} is an SQLite file but not a Vitrina catalog.")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -307,15 +307,27 @@ class Catalog:
         the other file and damage it."""
         return _identity(self.path) != self._identity
 
-    def _check_file(self) -> None:
-        """Before a write that begins a transaction (one within a transaction was checked as it began)."""
-        if not self._conn.in_transaction and self.replaced():
-            raise CatalogError(f"{self.path.name} was deleted, moved or replaced since it was opened: nothing was "
-                               "written. Open it again (File > Open Catalog).")
+    def check_file(self) -> None:
+        """Raises unless the path still names the file this catalog opened: nothing is read or written through
+        a connection to a file that is no longer there (or another's)."""
+        if self.replaced():
+            raise CatalogError(f"{self.path.name} was deleted, moved or replaced since it was opened: nothing is "
+                               "read or written through it. Open it again (File > Open Catalog).")
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write outside ``transaction`` (its own, committed at once), checked and settled as a transaction is;
+        within a transaction, the transaction checks and settles it."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self.check_file()
+        yield
+        self._settle()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._check_file()
+        self.check_file()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -386,22 +398,18 @@ class Catalog:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._check_file()
-        before = self._conn.total_changes
-        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-        self._note_writes += self._conn.total_changes - before
-        if not self._conn.in_transaction:
-            self._settle()
+        with self._write():
+            before = self._conn.total_changes
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            self._note_writes += self._conn.total_changes - before
 
     def drop_meta(self, pattern: str, keep: str = "") -> None:
         """Deletes the notes whose key matches the GLOB ``pattern``, but ``keep``: caches superseded by a newer
         one (a map kept per revision would grow the catalog by a map at every import)."""
-        self._check_file()
-        before = self._conn.total_changes
-        self._conn.execute("DELETE FROM meta WHERE key GLOB ? AND key != ?", (pattern, keep))
-        self._note_writes += self._conn.total_changes - before
-        if not self._conn.in_transaction:
-            self._settle()
+        with self._write():
+            before = self._conn.total_changes
+            self._conn.execute("DELETE FROM meta WHERE key GLOB ? AND key != ?", (pattern, keep))
+            self._note_writes += self._conn.total_changes - before
 
     # ---- products ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -671,23 +679,19 @@ class Catalog:
 
     # ---- import bookkeeping -------------------------------------------------------------
     def start_import_run(self, source: str) -> int:
-        self._check_file()
-        cur = self._conn.execute(
-            "INSERT INTO import_runs (source, started, status) VALUES (?,?, 'running')", (source, now_iso()))
+        with self._write():
+            cur = self._conn.execute(
+                "INSERT INTO import_runs (source, started, status) VALUES (?,?, 'running')", (source, now_iso()))
         self._own_runs.add(int(cur.lastrowid))
-        if not self._conn.in_transaction:
-            self._settle()
         return int(cur.lastrowid)
 
     def finish_import_run(self, run_id: int, status: str, report: dict) -> None:
-        self._check_file()
-        self._conn.execute("UPDATE import_runs SET finished=?, status=?, report=? WHERE id=?",
-                           (now_iso(), status, json.dumps(report), run_id))
-        if status == "done":  # a finished run completes every earlier interrupted run of the same file
-            self._conn.execute("UPDATE import_runs SET status='resumed' WHERE status='running' AND source="
-                               "(SELECT source FROM import_runs WHERE id=?)", (run_id,))
-        if not self._conn.in_transaction:
-            self._settle()
+        with self._write():
+            self._conn.execute("UPDATE import_runs SET finished=?, status=?, report=? WHERE id=?",
+                               (now_iso(), status, json.dumps(report), run_id))
+            if status == "done":  # a finished run completes every earlier interrupted run of the same file
+                self._conn.execute("UPDATE import_runs SET status='resumed' WHERE status='running' AND source="
+                                   "(SELECT source FROM import_runs WHERE id=?)", (run_id,))
 
     def interrupted_imports(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT source FROM import_runs WHERE status='running'")]

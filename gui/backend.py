@@ -135,11 +135,7 @@ def run_search(engine, query: QueryState, filters: FilterState = FilterState(), 
     from core.progress import drain
     from core.search import Filters, Query, search, unread_text
 
-    if engine.catalog.replaced():  # searched through this connection, a file no longer there (or another's)
-        from core.errors import CatalogError
-
-        raise CatalogError(f"{engine.catalog.path.name} was deleted, moved or replaced since it was opened. "
-                           "Open it again (File > Open Catalog).")
+    engine.catalog.check_file()  # not searched through this connection: a file no longer there (or another's)
     if engine.changed_since_loaded():  # another process imported or re-indexed meanwhile: its products searched
         drain(engine.load_indexes())
     if not len(engine.catalog):  # not "loosen the filters": there is nothing to find yet
