@@ -32,6 +32,16 @@ def has_words(text: str) -> bool:
     return any(unicodedata.category(c)[0] not in "CZ" for c in text)
 
 
+def side_weights(q: Query) -> tuple[float, float]:
+    """(photos' weight, words' weight) of a query's evidence: the slider's, unless one side is all there is (a
+    photo alone, words alone; liked products bring both)."""
+    if not has_words(q.text) and not q.like:
+        return 1.0, 0.0
+    if q.image is None and not q.like:
+        return 0.0, 1.0
+    return q.image_weight, 1.0 - q.image_weight
+
+
 UNREAD_NOTE = "the text has no word the text model reads (emoji carry none): these are nearest an empty text"
 
 
@@ -40,7 +50,7 @@ def unread_text(engine: Engine, q: Query) -> bool:
     something to search for, but no word that any of the engine's text models reads (a model that cannot tell is
     taken to read it). Loads the text models, which a search of that text loads anyway."""
     text = q.text
-    if not has_words(text) or (q.image is not None or q.like) and q.image_weight >= 1.0:
+    if not has_words(text) or not side_weights(q)[1]:
         return False
     readers = [getattr(text_side(s.encoder), "reads", None) for s in engine.spaces.values()
                if "text" in s.encoder.modalities]
@@ -120,11 +130,7 @@ class Searcher:
 
     # ---- evidence ---------------------------------------------------------------------
     def evidence(self, q: Query) -> list[Evidence]:
-        w_img, w_txt = q.image_weight, 1.0 - q.image_weight
-        if q.image is None and not q.like:
-            w_img, w_txt = 0.0, 1.0
-        if not has_words(q.text) and not q.like:
-            w_img, w_txt = 1.0, 0.0
+        w_img, w_txt = side_weights(q)
         # the image spaces of a catalog without photos cannot answer: no evidence there, so that a photo query is
         # refused (an empty index waiting for a new model's vectors takes part, and finds nothing until re-indexed)
         photos = self.engine.catalog.has_images()
