@@ -98,9 +98,14 @@ class Facts:
     score: float | None = None  # the similarity the user sees for this result (None: none to state)
     faithfulness: float | None = None
 
+    @property
+    def fields(self) -> set[str]:
+        """The attributes the facts name."""
+        return {*self.shared, *self.differing, *self.product_attributes}
+
     def vocabulary(self) -> set[str]:
         """Every word a grounded rationale may use to assert something."""
-        fields = {*self.shared, *self.differing, *self.product_attributes}
+        fields = self.fields
         texts = [self.product, self.query, *self.liked, *self.shared.values(), *self.product_attributes.values(),
                  *fields, *map(field_label, fields),  # field names too, as written and as read ("base colour")
                  *(v for pair in self.differing.values() for v in pair), *self.top_words, self.region or "",

@@ -40,8 +40,10 @@ MAX_WORDS = 70
 # A negation turns a fact into its opposite ("the jacket is not black"): never a framing word.
 NEGATIONS = {"not", "no", "never", "nor", "neither", "none", "without", "cannot", "t", "isn", "aren", "doesn",
              "don", "wasn", "weren", "lacks", "lack", "lacking"}
-# A clause that denies (the "t" of "t-shirt" is none: NEGATIONS holds it for "don't" split in two).
-NEGATED = re.compile(r"\b(?:not|no|never|nor|neither|none|without|cannot|lacks?|lacking)\b|n['’]t\b", re.IGNORECASE)
+# The halves of a contraction split by ``words_of`` ("don't": "don", "t"), which NEGATIONS holds for them.
+_CONTRACTION_PARTS = {"t", "isn", "aren", "doesn", "don", "wasn", "weren"}
+# A clause that denies, read on its text: the "t" of "t-shirt" is no negation, the "n't" of "don't" is.
+NEGATED = re.compile(rf"\b(?:{'|'.join(sorted(NEGATIONS - _CONTRACTION_PARTS))})\b|n['’]t\b", re.IGNORECASE)
 # Words by which a clause claims the product and the query have something in common.
 SHARING = {"share", "shares", "shared", "sharing", "both", "same", "common"}
 # Words that name a place in the photo: each must be the heatmap region's (or another fact's).
@@ -79,6 +81,11 @@ FRAMING = (STOPWORDS | QUERY_CUES | {
     "strongly", "relevant", "selected", "chosen", "part", "parts", "area", "region", "do", "does", "being", "s",
     "many", "some", "well", "result", "results", "found", "find", "between", "similarly", "your",
 }) - NEGATIONS
+
+
+def _place(word: str) -> str:
+    """A place word as the regions name it: "center", "middle" and "central" are the "centre"."""
+    return "centre" if word in ("center", "middle", "central") else word
 
 
 @dataclass(frozen=True)
@@ -125,18 +132,20 @@ class Verifier:
         if unsupported:
             return Verdict(False, tuple(dict.fromkeys(unsupported)),
                            "unsupported: " + ", ".join(dict.fromkeys(unsupported)))
-        misplaced = self._said_of_the_product(stripped, facts)
+        # Only a quote attributed to the query names it ("close to “black shirt”", "your search for “black”"):
+        # the skirt is “black” says black of the skirt.
+        attributed = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", stripped)
+        misplaced = self._said_of_the_product(attributed, facts)
         if misplaced:  # "the recommended product is a black dress": black is the query's, not the product's
             return Verdict(False, misplaced, "said of the product, but only the query has: " + ", ".join(misplaced))
-        given = self._said_of_the_query(stripped, facts)
+        given = self._said_of_the_query(attributed, facts)
         if given:  # "you searched for a blue t-shirt with stripes": the product's words put in the query's mouth
             return Verdict(False, given, "said of the query, but the query has not: " + ", ".join(given))
-        unshared = self._shared_but_not(stripped, facts)
+        unshared = self._shared_but_not(attributed, facts)
         if unshared:  # "both share the base colour Blue": every word is a fact, the sharing is not
             return Verdict(False, unshared, "said to be shared, but not shared: " + ", ".join(unshared))
-        region = {"centre" if w in ("center", "middle", "central") else w for w in words_of(facts.region or "")}
-        elsewhere = [w for w in self._places(stripped) if ("centre" if w in ("center", "middle", "central") else w)
-                     not in region]
+        region = {_place(w) for w in words_of(facts.region or "")}
+        elsewhere = [w for w in self._places(stripped) if _place(w) not in region]
         if elsewhere:  # "the heatmap centres on the centre" of a map whose region is the bottom right
             places = tuple(dict.fromkeys(elsewhere))
             return Verdict(False, places, "a place in the photo the heatmap does not centre on: " + ", ".join(places))
@@ -144,11 +153,10 @@ class Verifier:
 
     def _said_of_the_query(self, text: str, facts: Facts) -> tuple[str, ...]:
         """Catalog values that a clause says the query asked for ("you searched for a [blue] t-shirt"), which the
-        query (its words, or a liked product's differing values) does not have."""
+        query (its words, or a liked product's differing values) does not have. ``text``: its quotes attributed."""
         query = _forms({w for t in (*facts.liked, *(a for a, _ in facts.differing.values()), *facts.shared.values())
                         for w in words_of(t)} | set(asked_words(facts.query)))  # "anything but blue": no blue
         values = _forms({w for t in facts.product_attributes.values() for w in words_of(t)})
-        text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)  # a quote is the query's own
         found = []
         for clause in re.split(r"[,;:.!?()]|\b(?:and|but|while|whereas)\b", text, flags=re.IGNORECASE):
             describing = False
@@ -177,15 +185,14 @@ class Verifier:
 
     def _shared_but_not(self, text: str, facts: Facts) -> tuple[str, ...]:
         """Catalog values said in a clause that claims sharing ("both", "share", "same", "common") that are not
-        among the shared values (no negation in the clause: "they do not share the colour Red" is true)."""
+        among the shared values (no negation in the clause: "they do not share the colour Red" is true). ``text``:
+        its quotes attributed."""
         shared = _forms({w for v in facts.shared.values() for w in words_of(v)})
         values = _forms({w for t in (*facts.product_attributes.values(), *facts.shared.values(),
                                      *(v for pair in facts.differing.values() for v in pair)) for w in words_of(t)})
         # "the base colour": a field's name, though "Hair Colour" is a value of the catalog
-        keys = (*facts.shared, *facts.differing, *facts.product_attributes)
-        labels = {w for k in keys for w in words_of(field_label(k))}
+        labels = {w for k in facts.fields for w in words_of(field_label(k))}
         found = []
-        text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)  # a quote is the query's own
         for clause in re.split(r"[.;!?()]|\b(?:but|while|whereas|although|however)\b", text, flags=re.IGNORECASE):
             words = words_of(clause)
             if not SHARING & set(words) or NEGATED.search(clause):
@@ -198,12 +205,12 @@ class Verifier:
 
     def _said_of_the_product(self, text: str, facts: Facts) -> tuple[str, ...]:
         """Words only the query has (but framing words), said of anything but the query:
-        every word of the facts is known, but not every word is true of the product."""
-        fields = {*facts.shared, *facts.differing, *facts.product_attributes}
+        every word of the facts is known, but not every word is true of the product. ``text``: its quotes attributed
+        to the query made "the query" (``ATTRIBUTED_QUOTES``)."""
+        # a place and a field's name are no claims about the product ("the top of the photo" of a "black top" query)
         product = _forms({w for t in (facts.product, *facts.product_attributes.values(), *facts.shared.values(),
                                       *(b for _, b in facts.differing.values()), facts.region or "",
-                                      *map(field_label, fields)) for w in words_of(t)})  # a place, a field's name:
-        # not claims about the product ("the top of the photo" of a "black top" query)
+                                      *map(field_label, facts.fields)) for w in words_of(t)})
         # every word of the query the product's facts lack (a price, "cheap", "waterproof", "kids"), not only the
         # colours and catalog values: "this black jacket is cheap and waterproof" passed as checked
         # the query's side of a differing attribute too: "the shirt is red" of a blue shirt like a red one
@@ -212,9 +219,6 @@ class Verifier:
         if not query_only:
             return ()
         query = _forms(asked)
-        # Only a quote attributed to the query names it ("close to “black shirt”", "your search for “black”"):
-        # the skirt is “black” says black of the skirt.
-        text = ATTRIBUTED_QUOTES.sub(lambda m: m.group(1) + " the query ", text)
         found = []
         for clause in re.split(r"[,;:.!?()]|\b(?:and|but|while|whereas)\b", text):
             describing = False  # inside the words a cue says are the query's: "you searched for a [black shirt]"
